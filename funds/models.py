@@ -1,0 +1,1 @@
+"""The assistance fund's double-entry ledger (built in the funds issue)."""

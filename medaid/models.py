@@ -1,0 +1,106 @@
+"""Staff accounts and long-running jobs: what every app shares."""
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class User(AbstractUser):
+    """A member of staff, a department's system or a hospital's system.
+
+    A user with no county is city-wide (its role decides what it may see of the whole
+    pooling area); otherwise it sees and writes only its own county. Department and hospital
+    accounts exist to hold an API token and are limited to that department or hospital.
+    """
+
+    county = models.ForeignKey(
+        "beneficiaries.County",
+        verbose_name="所属区县",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="staff",
+        help_text="留空表示全市（市级）账户",
+    )
+    department = models.ForeignKey(
+        "beneficiaries.Department",
+        verbose_name="所属部门",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="accounts",
+    )
+    hospital = models.ForeignKey(
+        "claims.Hospital",
+        verbose_name="所属医疗机构",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="accounts",
+    )
+
+    class Meta(AbstractUser.Meta):
+        verbose_name = "用户"
+        verbose_name_plural = "用户"
+
+    @property
+    def is_city_wide(self) -> bool:
+        return self.county_id is None
+
+
+class Job(models.Model):
+    """A long job (import, settlement, recomputation, report) with its progress.
+
+    The row, not the broker, is the truth about a job: a worker that dies leaves the row
+    `running`, and running the job again resumes from what the job's own tables say is done.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "等待中"
+        RUNNING = "running", "进行中"
+        SUCCEEDED = "succeeded", "已完成"
+        FAILED = "failed", "失败"
+
+    kind = models.CharField("任务类型", max_length=64, db_index=True)
+    parameters = models.JSONField("参数", default=dict, blank=True)
+    status = models.CharField(
+        "状态", max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    progress_done = models.PositiveBigIntegerField("已处理", default=0)
+    progress_total = models.PositiveBigIntegerField("总数", null=True, blank=True)
+    county = models.ForeignKey(
+        "beneficiaries.County",
+        verbose_name="区县",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="jobs",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="发起人",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="jobs",
+    )
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    started_at = models.DateTimeField("开始时间", null=True, blank=True)
+    finished_at = models.DateTimeField("结束时间", null=True, blank=True)
+    result_file = models.FileField("结果文件", upload_to="jobs/%Y/%m/", blank=True)
+    result = models.JSONField("结果摘要", default=dict, blank=True)
+    error = models.TextField("错误信息", blank=True)
+
+    class Meta:
+        verbose_name = "后台任务"
+        verbose_name_plural = "后台任务"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk}（{self.get_status_display()}）"
+
+    @property
+    def percent(self) -> int | None:
+        if not self.progress_total:
+            return None
+        return min(100, int(self.progress_done * 100 / self.progress_total))

@@ -1,0 +1,8 @@
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    """Uploaded and generated files go to a per-test folder, never the project's."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.REPORTS_DIR = tmp_path / "out"
