@@ -3,7 +3,9 @@ people, households and identity periods. History is never overwritten: a change 
 period and opens another."""
 
 import pghistory
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class IdentityCode(models.TextChoices):
@@ -239,3 +241,461 @@ class Identity(models.Model):
     def __str__(self) -> str:
         end = self.end.isoformat() if self.end else "至今"
         return f"{self.get_code_display()} {self.start.isoformat()}—{end}"
+
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+# Which department certifies which identity (glossary.md). A list carrying an identity that its
+# department does not certify is refused row by row rather than trusted.
+DEPARTMENT_IDENTITIES: dict[str, frozenset[str]] = {
+    DepartmentKind.CIVIL_AFFAIRS: frozenset(
+        {
+            IdentityCode.TEKUN,
+            IdentityCode.ORPHAN,
+            IdentityCode.DIBAO,
+            IdentityCode.DIBAO_FULL,
+            IdentityCode.DIBAO_PARTIAL,
+            IdentityCode.DIBAO_EDGE,
+            IdentityCode.ILLNESS_POVERTY,
+            IdentityCode.LOW_INCOME_ELDERLY,
+            IdentityCode.LOW_INCOME_MINOR,
+            IdentityCode.LOW_INCOME_OTHER,
+            IdentityCode.OTHER_SPECIAL,
+        }
+    ),
+    DepartmentKind.RURAL_REVITALIZATION: frozenset(
+        {
+            IdentityCode.FANPIN,
+            IdentityCode.RURAL_MONITORED,
+            IdentityCode.SUDDEN_HARDSHIP,
+            IdentityCode.POVERTY_LIFTED,
+            IdentityCode.BORDER_RESIDENT,
+        }
+    ),
+    DepartmentKind.TRADE_UNION: frozenset(
+        {IdentityCode.DEEP_HARDSHIP_WORKER, IdentityCode.RELATIVE_HARDSHIP_WORKER}
+    ),
+    DepartmentKind.DISABLED_FEDERATION: frozenset(
+        {IdentityCode.SEVERE_DISABILITY, IdentityCode.LOW_INCOME_MINOR}
+    ),
+    DepartmentKind.HEALTH: frozenset({IdentityCode.OTHER_SPECIAL}),
+    DepartmentKind.MEDICAL_SECURITY: frozenset(
+        {IdentityCode.ILLNESS_POVERTY, IdentityCode.BORDER_RESIDENT, IdentityCode.OTHER_SPECIAL}
+    ),
+}
+# The departments that owe a monthly change feed (Baoshan Art.28, Pingshun Art.33).
+FEED_DEPARTMENTS = (
+    DepartmentKind.CIVIL_AFFAIRS,
+    DepartmentKind.RURAL_REVITALIZATION,
+    DepartmentKind.TRADE_UNION,
+    DepartmentKind.DISABLED_FEDERATION,
+)
+
+
+class RosterImport(models.Model):
+    """One list a department delivered: a full roster (名册) or a monthly change feed (变动名册).
+
+    The file is staged row by row in `RosterImportRow`, validated, previewed and then applied
+    in one transaction. The same file from the same department is recognised by its content
+    hash and never applied twice.
+    """
+
+    class Kind(models.TextChoices):
+        ROSTER = "roster", "全量名册"
+        FEED = "feed", "月度变动名册"
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "已接收待校验"
+        STAGED = "staged", "已校验待入库"
+        APPLIED = "applied", "已入库"
+        REJECTED = "rejected", "整体退回"
+        FAILED = "failed", "入库失败"
+
+    class Channel(models.TextChoices):
+        ADMIN = "admin", "经办后台上传"
+        API = "api", "部门接口报送"
+
+    department = models.ForeignKey(
+        Department, on_delete=models.PROTECT, related_name="imports", verbose_name="报送部门"
+    )
+    county = models.ForeignKey(
+        County, on_delete=models.PROTECT, related_name="roster_imports", verbose_name="区县"
+    )
+    kind = models.CharField("名单类型", max_length=16, choices=Kind.choices)
+    period = models.DateField(
+        "所属月份", help_text="变动名册所属月份（当月1日）；全量名册为名单日期所在月"
+    )
+    stated_date = models.DateField("名单载明日期")
+    delivered_at = models.DateTimeField("实际提供时间")
+    date_note = models.CharField(
+        "日期不符说明",
+        max_length=200,
+        blank=True,
+        help_text="实际提供日期与名单载明日期不符的，由经办人员注明",
+    )
+    channel = models.CharField("报送渠道", max_length=16, choices=Channel.choices)
+    file = models.FileField("原始文件", upload_to="rosters/%Y/%m/")
+    file_name = models.CharField("文件名", max_length=255)
+    file_format = models.CharField("文件格式", max_length=8)
+    content_hash = models.CharField("文件摘要(SHA-256)", max_length=64)
+    end_absent = models.BooleanField(
+        "未列出者按名单日期退出",
+        default=False,
+        help_text="仅全量名册：本部门在册、名册中未列出的身份，于名单载明日期前一日终止",
+    )
+    status = models.CharField(
+        "状态", max_length=16, choices=Status.choices, default=Status.RECEIVED, db_index=True
+    )
+    error = models.TextField("整体错误", blank=True)
+    headers = models.JSONField("原表头", default=list, blank=True)
+    rows_total = models.PositiveIntegerField("数据行数", default=0)
+    rows_error = models.PositiveIntegerField("错误行数", default=0)
+    preview = models.JSONField("入库预览", default=dict, blank=True)
+    result = models.JSONField("入库结果", default=dict, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="上传人",
+    )
+    applied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="入库人",
+    )
+    applied_at = models.DateTimeField("入库时间", null=True, blank=True)
+    created_at = models.DateTimeField("上传时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "名册导入批次"
+        verbose_name_plural = "名册导入批次"
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["department", "content_hash"], name="uniq_roster_file_per_department"
+            )
+        ]
+        indexes = [models.Index(fields=["department", "kind", "period"])]
+
+    def __str__(self) -> str:
+        return f"R{self.pk} {self.department} {self.get_kind_display()} {self.stated_date}"
+
+    @property
+    def date_mismatch(self) -> bool:
+        return self.delivered_at is not None and (
+            timezone.localdate(self.delivered_at) != self.stated_date
+        )
+
+
+class RowAction(models.TextChoices):
+    ADD = "add", "新增"
+    END = "end", "退出"
+    CHANGE = "change", "变更"
+
+
+class RowOutcome(models.TextChoices):
+    PENDING = "", "待入库"
+    ADDED = "added", "新增身份"
+    ENDED = "ended", "终止身份"
+    CHANGED = "changed", "变更身份"
+    UPDATED = "updated", "更新基础信息"
+    UNCHANGED = "unchanged", "已在册，无变化"
+    ERROR = "error", "错误"
+
+
+class RosterImportRow(models.Model):
+    """A staged line of a list: the raw cells as delivered, the parsed values, and the
+    reason it was refused or what applying it did. Filled by COPY on PostgreSQL."""
+
+    batch = models.ForeignKey(
+        RosterImport,
+        on_delete=models.CASCADE,
+        related_name="rows",
+        verbose_name="导入批次",
+        db_index=False,  # covered by the (batch, line_no) index; every index slows COPY
+    )
+    line_no = models.PositiveIntegerField("行号")
+    raw = models.TextField("原始内容", help_text="原文件各列，以制表符分隔")
+    action = models.CharField("变动类型", max_length=8, choices=RowAction.choices, blank=True)
+    id_number = models.CharField("公民身份号码", max_length=18, blank=True)
+    name = models.CharField("姓名", max_length=64, blank=True)
+    sex = models.CharField("性别", max_length=1, blank=True)
+    birth_date = models.DateField("出生日期", null=True, blank=True)
+    code = models.CharField("身份类别", max_length=32, blank=True)
+    old_code = models.CharField("原身份类别", max_length=32, blank=True)
+    start = models.DateField("起始日期", null=True, blank=True)
+    end = models.DateField("终止日期", null=True, blank=True)
+    prev_end = models.DateField("原身份终止日期", null=True, blank=True)
+    certified_on = models.DateField("认定日期", null=True, blank=True)
+    household_code = models.CharField("户编号", max_length=32, blank=True)
+    township = models.CharField("乡镇（街道）", max_length=64, blank=True)
+    township_id = models.BigIntegerField("乡镇ID", null=True, blank=True)
+    insurance_scheme = models.CharField("参保险种", max_length=16, blank=True)
+    insured_place = models.CharField("参保地区划代码", max_length=12, blank=True)
+    person_id = models.BigIntegerField("救助对象ID", null=True, blank=True)
+    error_code = models.CharField("错误代码", max_length=32, blank=True)
+    error_message = models.CharField("错误原因", max_length=200, blank=True)
+    outcome = models.CharField(
+        "处理结果", max_length=16, choices=RowOutcome.choices, blank=True, default=""
+    )
+
+    class Meta:
+        verbose_name = "名册行"
+        verbose_name_plural = "名册行"
+        ordering = ["batch", "line_no"]
+        indexes = [
+            models.Index(fields=["batch", "line_no"]),
+            models.Index(fields=["batch", "id_number"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"R{self.batch_id}:{self.line_no}"
+
+
+class FeedCheck(models.Model):
+    """Whether a department's change feed for a month arrived before the 10th of the next."""
+
+    class Status(models.TextChoices):
+        ON_TIME = "on_time", "按时报送"
+        LATE = "late", "逾期报送"
+        MISSING = "missing", "未报送"
+
+    county = models.ForeignKey(County, on_delete=models.PROTECT, verbose_name="区县")
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, verbose_name="部门")
+    period = models.DateField("所属月份")
+    due = models.DateField("报送截止日")
+    status = models.CharField("报送情况", max_length=16, choices=Status.choices, db_index=True)
+    batch = models.ForeignKey(
+        RosterImport,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="变动名册",
+    )
+    delivered_at = models.DateTimeField("实际提供时间", null=True, blank=True)
+    checked_at = models.DateTimeField("核查时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "变动名册报送核查"
+        verbose_name_plural = "变动名册报送核查"
+        ordering = ["-period", "county", "department"]
+        constraints = [
+            models.UniqueConstraint(fields=["department", "period"], name="uniq_feed_check")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.department} {self.period:%Y-%m} {self.get_status_display()}"
+
+
+class ContributionYear(models.Model):
+    """A resident-insurance contribution year of a pooling area: the individual contribution
+    and the collection period (集中缴费期) that decides refunds."""
+
+    pooling_area = models.ForeignKey(PoolingArea, on_delete=models.PROTECT, verbose_name="统筹区")
+    year = models.PositiveSmallIntegerField("参保年度")
+    individual_contribution = models.DecimalField("个人缴费标准", **MONEY)
+    collection_start = models.DateField("集中缴费期开始")
+    collection_end = models.DateField("集中缴费期结束")
+
+    class Meta:
+        verbose_name = "参保缴费年度"
+        verbose_name_plural = "参保缴费年度"
+        constraints = [
+            models.UniqueConstraint(fields=["pooling_area", "year"], name="uniq_contribution_year"),
+            models.CheckConstraint(
+                condition=models.Q(collection_end__gte=models.F("collection_start")),
+                name="collection_period_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pooling_area} {self.year}年度"
+
+
+class SubsidyRoster(models.Model):
+    """资助参保名册: a county's subsidy roster for one contribution year."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "草稿"
+        CONFIRMED = "confirmed", "已确认"
+
+    county = models.ForeignKey(
+        County, on_delete=models.PROTECT, related_name="subsidy_rosters", verbose_name="区县"
+    )
+    year = models.PositiveSmallIntegerField("参保年度")
+    decision_date = models.DateField("认定基准日")
+    individual_contribution = models.DecimalField("个人缴费标准", **MONEY)
+    policy_code = models.CharField("政策包", max_length=32)
+    policy_version = models.CharField("政策版本", max_length=32, blank=True)
+    status = models.CharField("状态", max_length=16, choices=Status.choices, default=Status.DRAFT)
+    headcount = models.PositiveIntegerField("资助人数", default=0)
+    total = models.DecimalField("资助金额合计", default=0, **MONEY)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="生成人",
+    )
+    created_at = models.DateTimeField("生成时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "资助参保名册"
+        verbose_name_plural = "资助参保名册"
+        ordering = ["-year", "county"]
+        constraints = [
+            models.UniqueConstraint(fields=["county", "year"], name="uniq_subsidy_roster")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.county} {self.year}年度资助参保名册"
+
+
+@pghistory.track()
+class SubsidyLine(models.Model):
+    """One person's premium subsidy on a roster: the yearly list, a monthly addition or a
+    refund of a contribution already paid."""
+
+    class Kind(models.TextChoices):
+        INITIAL = "initial", "年度名册"
+        ADDITION = "addition", "月度新增"
+        REFUND = "refund", "已缴费退还"
+
+    roster = models.ForeignKey(
+        SubsidyRoster, on_delete=models.CASCADE, related_name="lines", verbose_name="资助名册"
+    )
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, verbose_name="救助对象")
+    kind = models.CharField("类型", max_length=16, choices=Kind.choices)
+    identity = models.CharField("资助身份", max_length=32, choices=IdentityCode.choices)
+    amount = models.DecimalField("资助金额", **MONEY)
+    decided_on = models.DateField("认定日期")
+    reason = models.CharField("依据", max_length=64, blank=True)
+    trace = models.JSONField("计算过程", default=list, blank=True)
+    transfer = models.ForeignKey(
+        "PremiumTransferRequest",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="lines",
+        verbose_name="划转申请",
+    )
+    created_at = models.DateTimeField("生成时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "资助参保明细"
+        verbose_name_plural = "资助参保明细"
+        ordering = ["roster", "kind", "person"]
+        constraints = [
+            models.UniqueConstraint(fields=["roster", "person", "kind"], name="uniq_subsidy_line")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person} {self.amount}"
+
+
+class PremiumTransferRequest(models.Model):
+    """A request to move subsidy money from the assistance fund to the resident insurance fund
+    (Baoshan Art.8(四)). The funds app posts it and sets `posted_entry_id`."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "待划转"
+        POSTED = "posted", "已记账"
+        CANCELLED = "cancelled", "已撤销"
+
+    county = models.ForeignKey(County, on_delete=models.PROTECT, verbose_name="区县")
+    year = models.PositiveSmallIntegerField("参保年度")
+    roster = models.ForeignKey(
+        SubsidyRoster,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="transfers",
+        verbose_name="资助名册",
+    )
+    amount = models.DecimalField("划转金额", **MONEY)
+    headcount = models.IntegerField("人数")
+    status = models.CharField(
+        "状态", max_length=16, choices=Status.choices, default=Status.REQUESTED, db_index=True
+    )
+    note = models.CharField("说明", max_length=200, blank=True)
+    created_at = models.DateTimeField("申请时间", auto_now_add=True)
+    posted_entry_id = models.BigIntegerField("记账凭证ID", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "资助参保资金划转申请"
+        verbose_name_plural = "资助参保资金划转申请"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.county} {self.year}年度 {self.amount}元"
+
+
+@pghistory.track()
+class IllnessPovertyApplication(models.Model):
+    """因病致贫重病患者 certification applied for at the counter, checked by the pack's rule
+    and approved by a supervisor other than the clerk who entered it."""
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", "待审批"
+        APPROVED = "approved", "已认定"
+        REJECTED = "rejected", "不予认定"
+
+    person = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="illness_applications", verbose_name="申请人"
+    )
+    county = models.ForeignKey(County, on_delete=models.PROTECT, verbose_name="区县")
+    applied_on = models.DateField("申请日期")
+    household_size = models.PositiveSmallIntegerField("家庭人口数")
+    household_income = models.DecimalField("家庭年收入", **MONEY)
+    financial_assets = models.DecimalField("家庭金融资产", **MONEY)
+    cost_90_days = models.DecimalField(
+        "近90天目录内个人负担医疗费用", **MONEY, help_text="申请日前90天内，政策范围内个人负担"
+    )
+    insured_in_province = models.BooleanField("省内参保", default=True)
+    eligible = models.BooleanField("符合认定条件", null=True)
+    check_trace = models.JSONField("核查过程", default=list, blank=True)
+    status = models.CharField(
+        "状态", max_length=16, choices=Status.choices, default=Status.SUBMITTED, db_index=True
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="录入人",
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="审批人",
+    )
+    decided_at = models.DateTimeField("审批时间", null=True, blank=True)
+    decision_note = models.CharField("审批意见", max_length=200, blank=True)
+    identity = models.OneToOneField(
+        Identity,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="application",
+        verbose_name="认定身份",
+    )
+    created_at = models.DateTimeField("录入时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "因病致贫认定申请"
+        verbose_name_plural = "因病致贫认定申请"
+        ordering = ["-created_at"]
+        permissions = [("approve_illnesspovertyapplication", "可审批因病致贫认定申请")]
+
+    def __str__(self) -> str:
+        return f"{self.person} {self.applied_on}"

@@ -1,6 +1,10 @@
-"""Hospitals, claims and the decisions the policy engine makes on them."""
+"""Hospitals, claims and the decisions the policy engine makes on them; hospital declarations,
+counter applications, recomputation runs and their adjustments, early warnings."""
 
+import pghistory
+from django.conf import settings
 from django.db import models
+from django_fsm import FSMField, FSMModelMixin, transition
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
@@ -56,6 +60,19 @@ class Hospital(models.Model):
         return self.name
 
 
+class ReviewReason(models.TextChoices):
+    """Why a claim waits for a person rather than being accepted on its figures."""
+
+    AMOUNT_MISMATCH = "amount_mismatch", "医院申报救助金额与系统计算结果不一致"
+    OVERLAP_OTHER_HOSPITAL = "overlap_other_hospital", "同一时段同类费用已由其他医疗机构申报"
+    NOT_ELIGIBLE = "not_eligible", "系统计算不符合救助条件，医院却申报了救助金额"
+    ENGINE_REFUSED = "engine_refused", "政策引擎无法计算（数据不完整或超出政策范围）"
+    MANUAL = "manual", "经办人员标记复核"
+
+
+# Decisions and claims are written in bulk; their inserts are their own history (decisions are
+# append-only), so only updates and deletes are recorded as events, and never the long trace.
+@pghistory.track(pghistory.UpdateEvent(), pghistory.DeleteEvent())
 class Claim(models.Model):
     """One stay or visit, with every field of the preview contract."""
 
@@ -120,6 +137,26 @@ class Claim(models.Model):
     status = models.CharField(
         "状态", max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
     )
+    review_reason = models.CharField(
+        "复核原因", max_length=32, choices=ReviewReason.choices, blank=True, default=""
+    )
+    review_note = models.CharField("复核意见", max_length=500, blank=True, default="")
+    declaration = models.ForeignKey(
+        "Declaration",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="claims",
+        verbose_name="申报批次",
+    )
+    application = models.ForeignKey(
+        "Application",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="claims",
+        verbose_name="救助申请",
+    )
     created_at = models.DateTimeField("登记时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
 
@@ -163,6 +200,16 @@ class Claim(models.Model):
         )
 
 
+class ReviewClaim(Claim):
+    """The review queue (待人工复核) in the admin: claims whose figures wait for a person."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "待复核明细"
+        verbose_name_plural = "复核队列"
+
+
+@pghistory.track(pghistory.UpdateEvent(), pghistory.DeleteEvent(), exclude=["trace"])
 class Decision(models.Model):
     """The engine's decision on a claim, kept with its trace. A recomputation adds a new
     current decision; earlier ones stay as history and differences become adjustments."""
@@ -184,6 +231,14 @@ class Decision(models.Model):
     tilted_assistance = models.DecimalField("倾斜救助", **MONEY, default=0)
     total = models.DecimalField("救助合计", **MONEY)
     trace = models.JSONField("计算过程", default=list)
+    run = models.ForeignKey(
+        "DecisionRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="decisions",
+        verbose_name="计算批次",
+    )
     decided_at = models.DateTimeField("计算时间", auto_now_add=True)
 
     class Meta:
@@ -203,3 +258,506 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.claim} → {self.total}"
+
+    @property
+    def personal_burden(self):
+        """经三重制度保障后个人负担: everything billed that nobody else paid."""
+        claim = self.claim
+        return (
+            claim.total_cost
+            - claim.basic_insurance_paid
+            - claim.critical_illness_paid
+            - claim.other_paid
+            - self.total
+        )
+
+
+class Adjustment(models.Model):
+    """The difference a recomputation makes to a claim already settled: paid with (or recovered
+    from) the next settlement. The funds app links it to its own settlement line."""
+
+    claim = models.ForeignKey(
+        Claim, on_delete=models.PROTECT, related_name="adjustments", verbose_name="救助明细"
+    )
+    decision = models.ForeignKey(
+        Decision, on_delete=models.PROTECT, related_name="adjustments", verbose_name="新决定"
+    )
+    previous_decision = models.ForeignKey(
+        Decision,
+        on_delete=models.PROTECT,
+        related_name="superseding_adjustments",
+        verbose_name="原决定",
+    )
+    amount = models.DecimalField("调整金额", **MONEY, help_text="新救助合计 − 原救助合计，可为负")
+    reason = models.CharField("调整原因", max_length=200)
+    created_at = models.DateTimeField("生成时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "结算调整"
+        verbose_name_plural = "结算调整"
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["decision"], name="one_adjustment_per_decision")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.claim} {self.amount:+}"
+
+
+class DecisionRun(models.Model):
+    """A run of decisions over a set of people (a declaration, a recomputation, a correction).
+
+    The people are split into partitions by a hash of the person; each partition streams its
+    people's claims in date order and commits at once, so a person's cumulative state never
+    crosses tasks and a partition is either done or not. Progress lives here, not in the broker.
+    """
+
+    class Kind(models.TextChoices):
+        DECLARATION = "declaration", "医院申报计算"
+        RECOMPUTE = "recompute", "批量重算"
+        CORRECTION = "correction", "更正重算"
+        APPLICATION = "application", "窗口申请计算"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "等待中"
+        RUNNING = "running", "进行中"
+        DONE = "done", "已完成"
+
+    kind = models.CharField("类型", max_length=16, choices=Kind.choices)
+    year = models.PositiveSmallIntegerField("年度")
+    partitions = models.PositiveSmallIntegerField("分区数")
+    reason = models.CharField("原因", max_length=200, blank=True)
+    status = models.CharField("状态", max_length=16, choices=Status.choices, default="pending")
+    job = models.ForeignKey(
+        "medaid.Job", null=True, blank=True, on_delete=models.SET_NULL, verbose_name="后台任务"
+    )
+    declaration = models.ForeignKey(
+        "Declaration",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="runs",
+        verbose_name="申报批次",
+    )
+    people = models.PositiveIntegerField("人数", default=0)
+    claims_decided = models.PositiveIntegerField("已计算明细", default=0)
+    decisions_written = models.PositiveIntegerField("新决定", default=0)
+    adjustments_written = models.PositiveIntegerField("调整", default=0)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "计算批次"
+        verbose_name_plural = "计算批次"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+
+class RunPerson(models.Model):
+    """Staging: who a run decides, and in which partition."""
+
+    run = models.ForeignKey(DecisionRun, on_delete=models.CASCADE, related_name="run_people")
+    partition = models.PositiveSmallIntegerField()
+    person_id = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "person_id"], name="uniq_run_person")
+        ]
+        indexes = [models.Index(fields=["run", "partition"])]
+
+
+class RunPartition(models.Model):
+    run = models.ForeignKey(DecisionRun, on_delete=models.CASCADE, related_name="partition_rows")
+    number = models.PositiveSmallIntegerField("分区")
+    done = models.BooleanField("已完成", default=False)
+    people = models.PositiveIntegerField("人数", default=0)
+    claims = models.PositiveIntegerField("明细数", default=0)
+    decisions_written = models.PositiveIntegerField("新决定", default=0)
+    finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "计算分区"
+        verbose_name_plural = "计算分区"
+        constraints = [
+            models.UniqueConstraint(fields=["run", "number"], name="uniq_run_partition")
+        ]
+
+
+class Declaration(models.Model):
+    """A hospital's monthly declaration (按月申报) of its one-stop claims: a file or an API
+    upload. The same file twice is refused by its hash."""
+
+    class Channel(models.TextChoices):
+        FILE = "file", "文件上传"
+        API = "api", "接口上传"
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "已接收"
+        PROCESSING = "processing", "处理中"
+        DONE = "done", "已处理"
+        REFUSED = "refused", "整批拒收"
+
+    hospital = models.ForeignKey(
+        Hospital,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="declarations",
+        verbose_name="医疗机构",
+    )
+    year = models.PositiveSmallIntegerField("申报年度")
+    month = models.PositiveSmallIntegerField("申报月份")
+    channel = models.CharField("方式", max_length=8, choices=Channel.choices)
+    file_name = models.CharField("文件名", max_length=200, blank=True)
+    file_hash = models.CharField("文件指纹", max_length=64, unique=True)
+    status = models.CharField(
+        "状态", max_length=16, choices=Status.choices, default=Status.RECEIVED
+    )
+    refused_reason = models.CharField("拒收原因", max_length=200, blank=True)
+    lines_total = models.PositiveIntegerField("申报行数", default=0)
+    lines_refused = models.PositiveIntegerField("拒收行数", default=0)
+    claims_accepted = models.PositiveIntegerField("计算一致受理", default=0)
+    claims_review = models.PositiveIntegerField("转人工复核", default=0)
+    declared_total = models.DecimalField("医院申报救助合计", **MONEY, default=0)
+    computed_total = models.DecimalField("系统计算救助合计", **MONEY, default=0)
+    error_file = models.FileField("拒收明细文件", upload_to="claims/errors/%Y/%m/", blank=True)
+    job = models.ForeignKey(
+        "medaid.Job", null=True, blank=True, on_delete=models.SET_NULL, verbose_name="后台任务"
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="上传人",
+    )
+    created_at = models.DateTimeField("上传时间", auto_now_add=True)
+    finished_at = models.DateTimeField("处理完成时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "医院月度申报"
+        verbose_name_plural = "医院月度申报"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        hospital = self.hospital.name if self.hospital_id else "未知机构"
+        return f"{hospital} {self.year}年{self.month}月申报"
+
+
+class LineError(models.TextChoices):
+    """Why a declaration line was refused: named codes with the Chinese text a hospital reads."""
+
+    MISSING_FIELD = "missing_field", "必填项缺失"
+    BAD_DATE = "bad_date", "日期格式错误"
+    BAD_AMOUNT = "bad_amount", "金额格式错误"
+    BAD_KIND = "bad_kind", "救助项目无法识别"
+    NEGATIVE_AMOUNT = "negative_amount", "金额不能为负数"
+    PAID_EXCEEDS_COST = "paid_exceeds_cost", "医保等支付合计超过政策范围内费用"
+    COST_MISMATCH = "cost_mismatch", "政策范围内费用与目录外费用之和超过医疗总费用"
+    DISCHARGE_BEFORE_ADMISSION = "discharge_before_admission", "出院日期早于入院日期"
+    FUTURE_DATE = "future_date", "出院日期晚于申报月份"
+    UNKNOWN_HOSPITAL = "unknown_hospital", "医疗机构编码不存在"
+    HOSPITAL_MISMATCH = "hospital_mismatch", "医疗机构与申报单位不一致"
+    UNKNOWN_PERSON = "unknown_person", "身份证号不在救助对象名册中"
+    NO_POLICY = "no_policy", "就诊日期不在任何政策版本的有效期内"
+    DUPLICATE_IN_FILE = "duplicate_in_file", "同一结算单号在文件中重复出现"
+    ALREADY_DECLARED = "already_declared", "该结算单号已申报过"
+
+
+class DeclarationLine(models.Model):
+    """Staging: one line of a declaration as the hospital sent it, parsed, checked set-based,
+    and either merged into a claim or refused with its reason."""
+
+    declaration = models.ForeignKey(
+        Declaration, on_delete=models.CASCADE, related_name="lines", verbose_name="申报批次"
+    )
+    line_no = models.PositiveIntegerField("行号")
+    hospital_code = models.CharField("机构编码", max_length=32, blank=True)
+    id_number = models.CharField("公民身份号码", max_length=32, blank=True)
+    name = models.CharField("姓名", max_length=64, blank=True)
+    external_ref = models.CharField("结算单号", max_length=64, blank=True)
+    kind = models.CharField("救助项目", max_length=32, blank=True)
+    admitted = models.DateField("入院日期", null=True)
+    discharged = models.DateField("出院日期", null=True)
+    referred = models.BooleanField(default=True)
+    follow_up = models.BooleanField(default=False)
+    emergency = models.BooleanField(default=False)
+    major_disease = models.BooleanField(default=False)
+    chronic_category = models.PositiveSmallIntegerField(null=True)
+    total_cost = models.DecimalField(**MONEY, null=True)
+    in_policy_cost = models.DecimalField(**MONEY, null=True)
+    out_of_catalog_cost = models.DecimalField(**MONEY, null=True)
+    basic_insurance_paid = models.DecimalField(**MONEY, null=True)
+    critical_illness_paid = models.DecimalField(**MONEY, null=True)
+    other_paid = models.DecimalField(**MONEY, null=True)
+    declared_assistance = models.DecimalField(**MONEY, null=True)
+    receipt_numbers = models.CharField(max_length=500, blank=True)
+    person_id = models.BigIntegerField(null=True)
+    county_id = models.BigIntegerField(null=True)
+    hospital_id = models.BigIntegerField(null=True)
+    error = models.CharField("拒收原因", max_length=32, choices=LineError.choices, blank=True)
+    error_detail = models.CharField("说明", max_length=200, blank=True)
+    claim_id = models.BigIntegerField(null=True)
+
+    class Meta:
+        verbose_name = "申报明细行"
+        verbose_name_plural = "申报明细行"
+        constraints = [
+            models.UniqueConstraint(fields=["declaration", "line_no"], name="uniq_line_no")
+        ]
+        indexes = [models.Index(fields=["declaration", "external_ref"])]
+
+
+@pghistory.track()
+class Application(FSMModelMixin, models.Model):
+    """A counter application (依申请救助 / 手工报销): a clerk registers it with the person's claims
+    and receipts; a supervisor (never the submitter) approves, rejects or returns it."""
+
+    class State(models.TextChoices):
+        DRAFT = "draft", "草稿"
+        SUBMITTED = "submitted", "已提交待审批"
+        APPROVED = "approved", "已审批"
+        REJECTED = "rejected", "不予救助"
+        RETURNED = "returned", "退回补正"
+        PAID = "paid", "已支付"
+
+    number = models.CharField("受理编号", max_length=32, unique=True)
+    person = models.ForeignKey(
+        "beneficiaries.Person",
+        on_delete=models.PROTECT,
+        related_name="applications",
+        verbose_name="申请人",
+    )
+    county = models.ForeignKey(
+        "beneficiaries.County",
+        on_delete=models.PROTECT,
+        related_name="applications",
+        verbose_name="受理区县",
+    )
+    applied = models.DateField("申请日期")
+    state = FSMField(
+        "状态", default=State.DRAFT, choices=State.choices, protected=True, db_index=True
+    )
+    note = models.CharField("备注", max_length=500, blank=True)
+    reason = models.CharField("审批意见/退回原因", max_length=500, blank=True)
+    total = models.DecimalField("救助合计", **MONEY, default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="受理人",
+    )
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="提交人",
+    )
+    submitted_at = models.DateTimeField("提交时间", null=True, blank=True)
+    created_at = models.DateTimeField("登记时间", auto_now_add=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "救助申请"
+        verbose_name_plural = "救助申请"
+        ordering = ["-created_at"]
+        permissions = [("approve_application", "可审批救助申请")]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.person}"
+
+    # Transitions change only the state; services hold the row lock, check who acts, log the
+    # transition and do the rest of the work.
+    @transition(field=state, source=[State.DRAFT, State.RETURNED], target=State.SUBMITTED)
+    def submit(self):
+        pass
+
+    @transition(field=state, source=State.SUBMITTED, target=State.APPROVED)
+    def approve(self):
+        pass
+
+    @transition(field=state, source=State.SUBMITTED, target=State.REJECTED)
+    def reject(self):
+        pass
+
+    @transition(field=state, source=State.SUBMITTED, target=State.RETURNED)
+    def send_back(self):
+        pass
+
+    @transition(field=state, source=State.APPROVED, target=State.PAID)
+    def pay(self):
+        pass
+
+
+@pghistory.track()
+class ApplicationTransition(models.Model):
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="transitions", verbose_name="救助申请"
+    )
+    source = models.CharField("原状态", max_length=16, choices=Application.State.choices)
+    target = models.CharField("新状态", max_length=16, choices=Application.State.choices)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="操作人",
+    )
+    reason = models.CharField("原因/意见", max_length=500, blank=True)
+    at = models.DateTimeField("时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "申请流转记录"
+        verbose_name_plural = "申请流转记录"
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} → {self.get_target_display()}"
+
+
+class ApplicationApproval(models.Model):
+    """One supervisor's approval; above SECOND_APPROVAL_THRESHOLD two different ones are needed."""
+
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="approvals", verbose_name="救助申请"
+    )
+    approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="审批人"
+    )
+    total = models.DecimalField("审批时救助合计", **MONEY)
+    note = models.CharField("意见", max_length=500, blank=True)
+    at = models.DateTimeField("审批时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "审批记录"
+        verbose_name_plural = "审批记录"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application", "approver"], name="one_approval_per_approver"
+            )
+        ]
+
+
+class Warning(models.Model):  # noqa: A001 — the domain's word (预警)
+    """One person over a monitoring threshold (监测预警), found by the nightly monitoring."""
+
+    class Kind(models.TextChoices):
+        ANNUAL_BURDEN = "annual_burden", "年度累计个人负担超标"
+        STAY_SELF_PAY = "stay_self_pay", "单次住院个人自付超标"
+
+    class Group(models.TextChoices):
+        KEY = "key", "重点监测对象"
+        OTHER = "other", "其他监测对象"
+
+    person = models.ForeignKey(
+        "beneficiaries.Person",
+        on_delete=models.PROTECT,
+        related_name="warnings",
+        verbose_name="监测对象",
+    )
+    county = models.ForeignKey(
+        "beneficiaries.County", on_delete=models.PROTECT, related_name="+", verbose_name="区县"
+    )
+    year = models.PositiveSmallIntegerField("年度")
+    kind = models.CharField("预警类型", max_length=16, choices=Kind.choices)
+    group = models.CharField("监测类别", max_length=8, choices=Group.choices)
+    claim = models.ForeignKey(
+        Claim, null=True, blank=True, on_delete=models.PROTECT, verbose_name="住院明细"
+    )
+    amount = models.DecimalField("个人负担", **MONEY)
+    threshold = models.DecimalField("预警标准", **MONEY)
+    policy_code = models.CharField("政策包", max_length=32)
+    found_on = models.DateField("发现日期")
+
+    class Meta:
+        verbose_name = "监测预警"
+        verbose_name_plural = "监测预警"
+        ordering = ["-found_on", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["person", "year", "kind"],
+                condition=models.Q(claim__isnull=True),
+                name="one_annual_warning_per_person_year",
+            ),
+            models.UniqueConstraint(
+                fields=["claim", "kind"],
+                condition=models.Q(claim__isnull=False),
+                name="one_stay_warning_per_claim",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person} {self.get_kind_display()} {self.amount}"
+
+
+class WarningDispatch(models.Model):
+    """A warning pushed to one department; it must answer within 5 working days."""
+
+    class Outcome(models.TextChoices):
+        INCLUDED = "included", "已纳入相应保障范围"
+        ADJUSTED = "adjusted", "已调整保障标准"
+        NOT_ELIGIBLE = "not_eligible", "经评估不符合条件"
+        OTHER = "other", "其他"
+
+    warning = models.ForeignKey(
+        Warning, on_delete=models.CASCADE, related_name="dispatches", verbose_name="监测预警"
+    )
+    department = models.ForeignKey(
+        "beneficiaries.Department",
+        on_delete=models.PROTECT,
+        related_name="warning_dispatches",
+        verbose_name="推送部门",
+    )
+    sent_on = models.DateField("推送日期")
+    due_on = models.DateField("答复期限")
+    answered_on = models.DateField("答复日期", null=True, blank=True)
+    outcome = models.CharField("处理结果", max_length=16, choices=Outcome.choices, blank=True)
+    answer = models.CharField("答复内容", max_length=1000, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="答复人",
+    )
+
+    class Meta:
+        verbose_name = "预警推送"
+        verbose_name_plural = "预警推送"
+        ordering = ["-sent_on", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["warning", "department"], name="one_dispatch_per_department"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.warning} → {self.department}"
+
+    def is_overdue(self, today) -> bool:
+        return self.answered_on is None and today > self.due_on
+
+
+class HolidayCalendarDay(models.Model):
+    """An administrator's entry for a day the installed calendar library does not know (a year
+    not yet published in it) or gets wrong: a holiday, or a make-up working day (调休上班)."""
+
+    date = models.DateField("日期", unique=True)
+    is_workday = models.BooleanField("是否工作日", help_text="法定节假日填否；调休上班日填是")
+    name = models.CharField("名称", max_length=64, blank=True, help_text="如 春节、国庆节调休")
+
+    class Meta:
+        verbose_name = "节假日安排"
+        verbose_name_plural = "节假日安排"
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.name}"

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from django.db import transaction
 from django.utils import timezone
 
 from medaid.models import Job
@@ -55,3 +56,62 @@ def job_running(*, job: Job) -> Iterator[JobProgress]:
     job.status = Job.Status.SUCCEEDED
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "finished_at", "result", "result_file"])
+
+
+# Chinese names of job kinds for the admin; each app registers its own kinds.
+JOB_KIND_LABELS: dict[str, str] = {"report": "报表导出"}
+
+
+def register_job_kind(kind: str, label: str) -> None:
+    JOB_KIND_LABELS[kind] = label
+
+
+def job_kind_label(kind: str) -> str:
+    return JOB_KIND_LABELS.get(kind, kind)
+
+
+def api_token_issue(*, user):
+    """Give a department or hospital account a fresh API token, revoking the old one.
+
+    The key is shown to the administrator once; rotating it is how a leaked key is revoked.
+    """
+    from rest_framework.authtoken.models import Token
+
+    if not (user.department_id or user.hospital_id):
+        raise ValueError("只有部门或医疗机构账户可以持有接口令牌")
+    with transaction.atomic():
+        Token.objects.filter(user=user).delete()
+        return Token.objects.create(user=user)
+
+
+# --- the benefit preview (issue #3's contract, shared by the command, the API and the admin) --
+
+
+class PreviewError(Exception):
+    """A case the preview contract refuses: a named code, Chinese text, the offending field."""
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+    def as_dict(self) -> dict:
+        return {"error": {"code": self.code, "message": self.message, "field": self.field}}
+
+
+def benefit_preview(*, data) -> dict:
+    """Decide one preview-contract case (a dict, or its JSON as str/bytes) and return the
+    contract's result dict. Raises `PreviewError` for a case that cannot be read.
+
+    A thin wrapper: reading the case, deciding it and writing the result are the policy
+    engine's (`medaid.policy.contract`); this only turns refusals into one exception that the
+    command, the API and the admin calculator each render in the contract's error shape."""
+    from medaid.policy import decide
+    from medaid.policy.contract import CaseError, parse_case, parse_case_json, result_to_dict
+
+    try:
+        case = parse_case(data) if isinstance(data, dict) else parse_case_json(data)
+    except CaseError as error:
+        raise PreviewError(error.code, error.message, error.field) from error
+    return result_to_dict(decide(case))

@@ -66,7 +66,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Records the acting user on every audited change (django-pghistory context).
-    "pghistory.middleware.HistoryMiddleware",
+    # (PostgreSQL only: SQLite has no audit triggers and cannot run the context SQL.)
+    "medaid.middleware.HistoryMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -123,6 +124,8 @@ AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = 0.5
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# The lockout page a clerk sees, in Chinese (status 429).
+AXES_LOCKOUT_TEMPLATE = "medaid/lockout.html"
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -232,3 +235,7 @@ LOGGING = {
 
 # Amount above which a counter application needs a second supervisor's approval.
 SECOND_APPROVAL_THRESHOLD = os.environ.get("SECOND_APPROVAL_THRESHOLD", "20000.00")
+
+# Seconds the monthly settlement waits between posting two statements: a throttle that lets a
+# busy database breathe; the fault tests use it to stop a worker in the middle of a run.
+FUNDS_STATEMENT_PAUSE_SECONDS = float(os.environ.get("FUNDS_STATEMENT_PAUSE_SECONDS", "0"))

@@ -7,6 +7,8 @@ admin.site.index_title = "经办工作台"
 
 api_v1 = [
     # Each app adds its own routes here.
+    path("", include("medaid.api")),
+    path("", include("claims.api.urls")),
 ]
 
 urlpatterns = [

@@ -1,5 +1,7 @@
 import pytest
 
+from tests.integration_support import celery_broker, celery_worker_process  # noqa: F401
+
 
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):

@@ -11,8 +11,9 @@ def test_language_and_time_zone_are_chinese_first():
 
 def test_celery_time_limits_stay_under_the_visibility_timeout():
     assert settings.CELERY_TASK_TIME_LIMIT < settings.CELERY_VISIBILITY_TIMEOUT
-    assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] == (
-        settings.CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS["visibility_timeout"]
+    assert (
+        settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+        == (settings.CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS["visibility_timeout"])
     )
 
 

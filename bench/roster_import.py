@@ -1,0 +1,233 @@
+"""Benchmark: a generated department roster imported, validated and applied.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/medaid_bench .venv/bin/python bench/roster_import.py [--n N]
+
+Each measured import runs in a child process so that its peak memory (ru_maxrss) is its own.
+Phases, for .csv and then .xlsx: a fresh import into an empty registry, the same file again
+(recognised by its hash), and the same rows in a re-saved file (a full stage and merge in
+which every row is already in the registry). Targets: under 60 s end to end; peak memory under
+300 MB (.csv) and 1.5 GB (.xlsx). The last line printed is one JSON object.
+"""
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medaid.settings")
+
+COUNTY_CODE = "530502"
+TOWNSHIPS = [f"{COUNTY_CODE}{i:03d}" for i in range(1, 21)]
+CODES = ["低保对象", "特困人员", "低保边缘家庭成员", "孤儿", "低收入家庭60周岁以上老年人"]
+HEADERS = [
+    "序号",
+    "公民身份号码",
+    "姓名",
+    "身份类别",
+    "起始日期",
+    "认定日期",
+    "户编号",
+    "乡镇（街道）",
+    "参保险种",
+]
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉兰春梅建国志强红梅永福正荣"
+
+
+def rows(n: int, seed: int = 7):
+    from beneficiaries.id_numbers import make
+
+    rng = random.Random(seed)
+    base = date(1940, 1, 1)
+    for i in range(n):
+        # Unique numbers: the sequence digits and the birth date together encode i.
+        birth = base + timedelta(days=i // 1000 % 29000)
+        id_number = make(COUNTY_CODE, birth, i % 1000)
+        if i % 997 == 0:  # a mistyped check digit now and then, as real lists have
+            id_number = id_number[:-1] + ("0" if id_number[-1] != "0" else "1")
+        name = SURNAMES[rng.randrange(len(SURNAMES))] + GIVEN[rng.randrange(len(GIVEN))]
+        start = date(2020, 1, 1) + timedelta(days=rng.randrange(0, 1400))
+        yield [
+            str(i + 1),
+            id_number,
+            name,
+            CODES[i % len(CODES)],
+            start.isoformat(),
+            (start - timedelta(days=10)).isoformat(),
+            f"H{i // 3:07d}",
+            TOWNSHIPS[i % len(TOWNSHIPS)],
+            "城乡居民",
+        ]
+
+
+def generate(n: int, folder: Path) -> tuple[Path, Path, Path]:
+    import csv
+
+    folder.mkdir(parents=True, exist_ok=True)
+    csv_path = folder / f"roster-{n}.csv"
+    resaved = folder / f"roster-{n}-resaved.csv"
+    xlsx_path = folder / f"roster-{n}.xlsx"
+    if not csv_path.exists():
+        with open(csv_path, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(HEADERS)
+            writer.writerows(rows(n))
+    if not resaved.exists():
+        with open(csv_path, "rb") as src, open(resaved, "wb") as dst:
+            dst.write(b"\xef\xbb\xbf")  # the same rows, saved again by another program
+            while chunk := src.read(1 << 20):
+                dst.write(chunk)
+    if not xlsx_path.exists():
+        from rustpy_xlsxwriter import FastExcel
+
+        records = (dict(zip(HEADERS, r, strict=True)) for r in rows(n))
+        FastExcel(str(xlsx_path)).sheet("名册", records).save()
+    return csv_path, resaved, xlsx_path
+
+
+def setup_registry() -> None:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from beneficiaries.models import County, Department, DepartmentKind, PoolingArea, Township
+
+    call_command("migrate", "beneficiaries", verbosity=0, interactive=False)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE beneficiaries_identity, beneficiaries_rosterimportrow, "
+            "beneficiaries_rosterimport, beneficiaries_identityevent, beneficiaries_personevent "
+            "CASCADE"
+        )
+        cursor.execute("TRUNCATE beneficiaries_person, beneficiaries_household CASCADE")
+    area, _ = PoolingArea.objects.get_or_create(
+        code="530500", defaults={"name": "保山市", "policy_code": "baoshan"}
+    )
+    county, _ = County.objects.get_or_create(
+        code=COUNTY_CODE, defaults={"pooling_area": area, "name": "隆阳区"}
+    )
+    for code in TOWNSHIPS:
+        Township.objects.get_or_create(code=code, defaults={"county": county, "name": f"乡镇{code[-3:]}"})
+    Department.objects.get_or_create(
+        county=county, kind=DepartmentKind.CIVIL_AFFAIRS, defaults={"name": "隆阳区民政局"}
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE beneficiaries_person") if connection.vendor == "postgresql" else None
+
+
+def child(path: str) -> None:
+    import django
+
+    django.setup()
+    from django.core.files import File
+
+    from beneficiaries import services
+    from beneficiaries.models import Department, DepartmentKind, RosterImport
+
+    department = Department.objects.get(
+        county__code=COUNTY_CODE, kind=DepartmentKind.CIVIL_AFFAIRS
+    )
+    started = time.perf_counter()
+    with open(path, "rb") as handle:
+        batch, created = services.roster_import_receive(
+            department=department,
+            kind=RosterImport.Kind.ROSTER,
+            upload=File(handle, name=Path(path).name),
+            file_name=Path(path).name,
+            stated_date=date(2024, 8, 15),
+            channel=RosterImport.Channel.API,
+        )
+    received = time.perf_counter()
+    timings = {"receive_s": round(received - started, 2)}
+    if created:
+        services.roster_import_validate(batch=batch, preview=False)
+        validated = time.perf_counter()
+        summary = services.roster_import_apply(batch=batch)
+        timings["validate_s"] = round(validated - received, 2)
+        timings["apply_s"] = round(time.perf_counter() - validated, 2)
+    else:
+        summary = {"counts": {}, "duplicate_file": True}
+    seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {
+                "seconds": round(seconds, 2),
+                "peak_mb": round(peak_mb),
+                "created": created,
+                "counts": summary.get("counts", {}),
+                **timings,
+            },
+            ensure_ascii=False,
+        )
+    )
+
+
+def run_child(path: Path) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=os.environ,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--child")
+    parser.add_argument("--folder", default=str(ROOT / "out" / "bench"))
+    parser.add_argument("--only", choices=["csv", "xlsx"])
+    args = parser.parse_args()
+    if args.child:
+        child(args.child)
+        return
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        sys.exit("Set DATABASE_URL to a PostgreSQL database of your own.")
+    t0 = time.perf_counter()
+    csv_path, resaved, xlsx_path = generate(args.n, Path(args.folder))
+    print(f"生成测试文件 {args.n} 行：{time.perf_counter() - t0:.1f} 秒")
+    figures = {}
+    formats = [("csv", csv_path), ("xlsx", xlsx_path)]
+    if args.only:
+        formats = [f for f in formats if f[0] == args.only]
+    for fmt, path in formats:
+        setup_registry()
+        first = run_child(path)
+        print(f"{fmt} 首次导入：{json.dumps(first, ensure_ascii=False)}")
+        again = run_child(path)
+        print(f"{fmt} 同一文件再次上传：{json.dumps(again, ensure_ascii=False)}")
+        figures[fmt] = first
+        figures[f"{fmt}_same_file"] = again
+        if fmt == "csv":
+            rerun = run_child(resaved)
+            print(f"csv 同样内容另存后重新导入（全部已在册）：{json.dumps(rerun, ensure_ascii=False)}")
+            figures["csv_same_rows"] = rerun
+    main_fmt = "csv" if "csv" in figures else "xlsx"
+    result = {
+        "bench": "roster_import",
+        "n": args.n,
+        "per_s": round(args.n / figures[main_fmt]["seconds"]),
+        "seconds": figures[main_fmt]["seconds"],
+        "peak_mb": figures[main_fmt]["peak_mb"],
+    }
+    for key, value in figures.items():
+        result[f"{key}_seconds"] = value["seconds"]
+        result[f"{key}_peak_mb"] = value["peak_mb"]
+    print(json.dumps(result, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,737 @@
+"""Reading a department's roster or change feed: the template, the file formats, and the checks
+each row must pass before it is staged.
+
+Everything here is pure reading and checking; writing the staged rows and merging them into
+the registry is `services.py`. A problem with the whole file (not a workbook, no header row, a
+missing column) raises `FileRefused`; a problem with one row is written on that row and the
+other rows go on.
+"""
+
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from beneficiaries import id_numbers
+from beneficiaries.models import (
+    DEPARTMENT_IDENTITIES,
+    DepartmentKind,
+    IdentityCode,
+    Person,
+    RosterImport,
+    RowAction,
+)
+
+RAW_SEPARATOR = "\x1f"  # unit separator: never inside a cell a department types
+HEADER_SEARCH_ROWS = 10  # a title row or two may stand above the header row
+
+
+class FileRefused(Exception):
+    """The whole file is refused; nothing of it is staged."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str
+    aliases: tuple[str, ...]
+    note: str
+    required: tuple[str, ...] = ()  # the list kinds for which the column must be present
+    example: str = ""
+
+
+# The documented template. Column order is the template's; a department's file may order
+# columns as it likes and may add its own (they travel back untouched in the error file).
+COLUMNS: tuple[Column, ...] = (
+    Column(
+        "action",
+        "变动类型",
+        ("变动情况", "变更类型", "增减类型", "操作类型"),
+        "新增 / 退出 / 变更；全量名册可不填（视为新增）",
+        (RosterImport.Kind.FEED,),
+        "新增",
+    ),
+    Column(
+        "id_number",
+        "公民身份号码",
+        ("身份证号", "身份证号码", "证件号码", "公民身份证号码", "身份证"),
+        "18位，单元格须为文本格式；末位X大小写均可",
+        (RosterImport.Kind.ROSTER, RosterImport.Kind.FEED),
+        "530502199001011236",
+    ),
+    Column(
+        "name",
+        "姓名",
+        ("人员姓名", "救助对象姓名"),
+        "须与登记簿一致",
+        (RosterImport.Kind.ROSTER, RosterImport.Kind.FEED),
+        "张三",
+    ),
+    Column(
+        "code",
+        "身份类别",
+        ("人员类别", "救助对象类别", "身份", "对象类别"),
+        "填写身份类别名称或代码，如 低保对象 / dibao",
+        (RosterImport.Kind.ROSTER, RosterImport.Kind.FEED),
+        "低保对象",
+    ),
+    Column(
+        "old_code",
+        "原身份类别",
+        ("变更前身份类别", "原人员类别"),
+        "仅“变更”填写：变更前的身份类别",
+        (),
+        "",
+    ),
+    Column(
+        "start",
+        "起始日期",
+        ("开始日期", "纳入日期", "享受起始日期", "认定起始日期", "生效日期"),
+        "新增、变更必填；格式 2024-01-31",
+        (RosterImport.Kind.ROSTER, RosterImport.Kind.FEED),
+        "2024-01-01",
+    ),
+    Column(
+        "end",
+        "终止日期",
+        ("结束日期", "退出日期", "截止日期"),
+        "退出必填（含当日）；新增可不填",
+        (RosterImport.Kind.FEED,),
+        "",
+    ),
+    Column("certified_on", "认定日期", ("审批日期", "认定时间"), "可不填", (), "2023-12-20"),
+    Column("household_code", "户编号", ("家庭编号", "户号"), "可不填", (), "H0001"),
+    Column("township", "乡镇（街道）", ("乡镇", "乡镇街道", "街道"), "名称或代码，可不填", (), ""),
+    Column(
+        "insurance_scheme",
+        "参保险种",
+        ("险种",),
+        "城乡居民 / 职工 / 未参保，可不填",
+        (),
+        "城乡居民",
+    ),
+    Column(
+        "insured_place",
+        "参保地区划代码",
+        ("参保地", "参保地代码"),
+        "6至12位区划代码，可不填",
+        (),
+        "530502",
+    ),
+)
+COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
+
+
+def _header_key(text: str) -> str:
+    return (
+        text.replace(" ", "")
+        .replace("\u3000", "")
+        .replace("(", "（")
+        .replace(")", "）")
+        .replace("*", "")
+        .replace("\ufeff", "")
+        .strip()
+    )
+
+
+HEADER_KEYS: dict[str, str] = {}
+for _column in COLUMNS:
+    for _text in (_column.header, *_column.aliases):
+        HEADER_KEYS[_header_key(_text)] = _column.key
+HEADER_KEYS[_header_key("乡镇(街道)")] = "township"
+
+ACTIONS = {
+    "新增": RowAction.ADD,
+    "增加": RowAction.ADD,
+    "纳入": RowAction.ADD,
+    "add": RowAction.ADD,
+    "退出": RowAction.END,
+    "减少": RowAction.END,
+    "注销": RowAction.END,
+    "取消": RowAction.END,
+    "end": RowAction.END,
+    "变更": RowAction.CHANGE,
+    "调整": RowAction.CHANGE,
+    "变动": RowAction.CHANGE,
+    "change": RowAction.CHANGE,
+}
+IDENTITY_LABELS: dict[str, str] = {}
+for _code, _label in IdentityCode.choices:
+    IDENTITY_LABELS[_code] = _code
+    IDENTITY_LABELS[_label] = _code
+IDENTITY_LABELS.update(
+    {
+        "特困供养人员": "tekun",
+        "特困": "tekun",
+        "孤儿": "orphan",
+        "事实无人抚养儿童": "orphan",
+        "低保": "dibao",
+        "城乡低保对象": "dibao",
+        "最低生活保障对象": "dibao",
+        "全额低保": "dibao_full",
+        "一类低保": "dibao_full",
+        "二类低保": "dibao_full",
+        "差额低保": "dibao_partial",
+        "三类低保": "dibao_partial",
+        "四类低保": "dibao_partial",
+        "返贫致贫人口": "fanpin",
+        "低保边缘": "dibao_edge",
+        "低保边缘对象": "dibao_edge",
+        "监测对象": "rural_monitored",
+        "易返贫致贫人口": "rural_monitored",
+        "脱贫不稳定户": "rural_monitored",
+        "边缘易致贫户": "rural_monitored",
+        "突发严重困难户": "sudden_hardship",
+        "已脱贫人口": "poverty_lifted",
+        "脱贫人口": "poverty_lifted",
+        "深度困难职工": "deep_hardship_worker",
+        "相对困难职工": "relative_hardship_worker",
+        "因病致贫重病患者": "illness_poverty",
+        "重度残疾人": "severe_disability",
+        "一二级重度残疾人": "severe_disability",
+        "边境一线行政村农村居民": "border_resident",
+    }
+)
+SCHEMES = {
+    "城乡居民": Person.InsuranceScheme.RESIDENT,
+    "居民医保": Person.InsuranceScheme.RESIDENT,
+    "城乡居民基本医疗保险": Person.InsuranceScheme.RESIDENT,
+    "resident": Person.InsuranceScheme.RESIDENT,
+    "职工": Person.InsuranceScheme.EMPLOYEE,
+    "职工医保": Person.InsuranceScheme.EMPLOYEE,
+    "职工基本医疗保险": Person.InsuranceScheme.EMPLOYEE,
+    "employee": Person.InsuranceScheme.EMPLOYEE,
+    "未参保": Person.InsuranceScheme.NONE,
+    "none": Person.InsuranceScheme.NONE,
+}
+
+# Row-level reason codes with the Chinese text a department reads in 错误原因.
+ROW_REASONS: dict[str, str] = {
+    **id_numbers.REASONS,
+    "action_missing": "变动类型为空（应为 新增 / 退出 / 变更）",
+    "action_unknown": "变动类型无法识别（应为 新增 / 退出 / 变更）",
+    "name_missing": "姓名为空",
+    "name_invalid": "姓名含有数字或非法字符",
+    "code_missing": "身份类别为空",
+    "code_unknown": "身份类别无法识别",
+    "code_department": "该身份类别不由本部门认定",
+    "old_code_missing": "变更须填写原身份类别",
+    "old_code_unknown": "原身份类别无法识别",
+    "old_code_same": "原身份类别与身份类别相同",
+    "start_missing": "起始日期为空",
+    "end_missing": "退出须填写终止日期",
+    "date_invalid": "日期无效",
+    "date_formula": "日期单元格为公式",
+    "end_before_start": "终止日期早于起始日期",
+    "date_before_birth": "日期早于出生日期",
+    "date_too_late": "日期晚于名单载明日期一年以上，请核实",
+    "date_too_early": "日期早于1950年，请核实",
+    "scheme_unknown": "参保险种无法识别（应为 城乡居民 / 职工 / 未参保）",
+    "place_invalid": "参保地区划代码应为6至12位数字",
+    "household_too_long": "户编号超过32个字符",
+    "formula": "单元格为公式，请复制后“粘贴为数值”再上传",
+    "too_long": "内容过长",
+    # Found by set-based checks against the rest of the file and the registry.
+    "duplicate": "文件中重复：同一人同一身份同一变动类型已在前面的行出现",
+    "name_conflict_in_file": "同一公民身份号码在文件中对应不同姓名",
+    "name_mismatch": "姓名与登记簿中该公民身份号码登记的姓名不一致，请核实",
+    "other_county": "该人员户籍登记在其他区县，不能由本县部门报送",
+    "township_unknown": "乡镇（街道）在本县不存在",
+    "not_registered": "退出人员不在册：登记簿中无此人或无此身份的在册记录",
+    "end_before_registered_start": "终止日期早于该身份在册的起始日期",
+    "change_not_registered": "变更前身份不在册，无法变更",
+    "person_unknown": "登记簿中无此人，无法退出或变更",
+}
+
+MAX_TEXT = 64
+_EXCEL_EPOCH = date(1899, 12, 30)
+_FAR_PAST = date(1950, 1, 1)
+_DATE_RE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
+_NAME_BAD = re.compile(r"[0-9０-９@#$%^&*=+<>?/\\|{}\[\]~`!！？]")
+_DROP_SPACES = str.maketrans({" ": None, "\u3000": None, "\u00a0": None, "\t": None})
+
+
+class RowError(Exception):
+    pass
+
+
+def parse_date(value) -> date | None:
+    """A date as a date cell, an Excel serial (cell or text) or text in the usual shapes.
+
+    Raises ValueError for something that is not a real calendar day."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _serial(value)
+    text = str(value).strip()
+    if not text:
+        return None
+    if len(text) >= 10 and text[4] == "-" and text[7] == "-":
+        return date.fromisoformat(text[:10])
+    match = _DATE_RE.match(text)
+    if match:
+        return date(int(match[1]), int(match[2]), int(match[3]))
+    if text.isdigit():
+        if len(text) == 8:
+            return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+        if len(text) == 5:
+            return _serial(int(text))
+    try:
+        number = float(text)
+    except ValueError:
+        raise ValueError(text) from None
+    return _serial(number)
+
+
+def _serial(number: float) -> date:
+    # Serials below 61 sit before Excel's phantom 1900-02-29; no roster date is that old.
+    if not 61 <= number < 2958466 or number != int(number):
+        raise ValueError(str(number))
+    return _EXCEL_EPOCH + timedelta(days=int(number))
+
+
+def cell_text(value) -> str:
+    """How a cell is written back in the error file: as the department typed it, where we can."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.replace(RAW_SEPARATOR, " ")
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == datetime.min.time() else str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+
+
+def detect_format(head: bytes, file_name: str) -> str:
+    """Decide from the bytes, not the name, whether this is an .xlsx or a .csv."""
+    lower = file_name.lower()
+    if not head:
+        raise FileRefused("empty_file", "文件为空")
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise FileRefused(
+            "xls_format", "不支持 .xls（Excel 97-2003）格式，请在 Excel 中另存为 .xlsx 后上传"
+        )
+    if lower.endswith((".xls", ".et", ".wps")):
+        raise FileRefused("xls_format", "不支持该格式，请另存为 .xlsx 或 .csv 后上传")
+    if head.startswith(b"PK\x03\x04"):
+        if not lower.endswith(".xlsx"):
+            raise FileRefused("unknown_format", "文件扩展名与内容不符，Excel 文件请以 .xlsx 上传")
+        return "xlsx"
+    if lower.endswith(".xlsx"):
+        raise FileRefused(
+            "not_xlsx", "文件扩展名为 .xlsx，但内容不是 Excel 工作簿（可能是改名的文本文件）"
+        )
+    if not lower.endswith(".csv"):
+        raise FileRefused("unknown_format", "仅支持 .xlsx 或 .csv 文件，请使用名册模板")
+    if b"\x00" in head:
+        raise FileRefused("binary_csv", "文件不是文本格式的 .csv")
+    return "csv"
+
+
+def _csv_encoding(head: bytes) -> str:
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    # Chinese Excel saves "CSV" in GBK; a clean UTF-8 decode of the head says otherwise.
+    sample = head[: len(head) - 4] if len(head) >= 65536 else head
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError:
+        return "gb18030"
+    return "utf-8"
+
+
+@dataclass
+class Sheet:
+    """The rows of a file after its header: `rows` yields (line number, cells)."""
+
+    headers: list[str]
+    header_line: int
+    rows: Iterator[tuple[int, list]]
+    formulas: set[tuple[int, int]] = field(default_factory=set)  # (line, column index)
+
+
+def open_rows(path: str, fmt: str) -> Sheet:
+    if fmt == "xlsx":
+        return _open_xlsx(path)
+    return _open_csv(path)
+
+
+def _find_header(rows: Iterator[tuple[int, list]]) -> tuple[list[str], int]:
+    for line, cells in rows:
+        texts = [_header_key(cell_text(c)) for c in cells]
+        if any(HEADER_KEYS.get(t) == "id_number" for t in texts):
+            return [cell_text(c).strip() for c in cells], line
+        if line >= HEADER_SEARCH_ROWS:
+            break
+    raise FileRefused(
+        "no_header",
+        "未找到表头：前10行中没有“公民身份号码”列，请使用名册模板",
+    )
+
+
+def _open_csv(path: str) -> Sheet:
+    with open(path, "rb") as f:
+        head = f.read(65536)
+    encoding = _csv_encoding(head)
+    first_line = head.split(b"\n", 1)[0]
+    delimiter = "\t" if first_line.count(b"\t") > first_line.count(b",") else ","
+    handle = open(path, encoding=encoding, newline="")  # noqa: SIM115 - closed by the generator
+
+    def numbered() -> Iterator[tuple[int, list]]:
+        try:
+            reader = csv.reader(handle, delimiter=delimiter)
+            yield from enumerate(reader, start=1)
+        except UnicodeDecodeError:
+            raise FileRefused(
+                "encoding", "文件编码无法识别，请以 UTF-8 或 GBK 编码保存 .csv"
+            ) from None
+        except csv.Error as exc:
+            raise FileRefused("csv_broken", f"CSV 文件格式错误：{exc}") from None
+        finally:
+            handle.close()
+
+    rows = numbered()
+    headers, header_line = _find_header(rows)
+    return Sheet(headers=headers, header_line=header_line, rows=rows)
+
+
+_FORMULA_CELL = re.compile(rb'<c r="([A-Z]{1,3})(\d+)"[^>]*?>\s*<f[ >/]')
+
+
+def _column_index(letters: bytes) -> int:
+    index = 0
+    for ch in letters:
+        index = index * 26 + (ch - 64)
+    return index - 1
+
+
+def _xlsx_formulas(path: str, sheet_xml: str) -> set[tuple[int, int]]:
+    """Cells holding a formula: calamine gives only their last cached value, which may be stale
+    or an error, so those cells are refused. Streams the sheet XML in chunks."""
+    found: set[tuple[int, int]] = set()
+    with zipfile.ZipFile(path) as archive:
+        try:
+            member = archive.open(sheet_xml)
+        except KeyError:
+            return found
+        with member:
+            tail = b""
+            while chunk := member.read(4 << 20):
+                data = tail + chunk
+                if b"<f" in data:
+                    for match in _FORMULA_CELL.finditer(data):
+                        found.add((int(match[2]), _column_index(match[1])))
+                tail = data[-300:]
+    return found
+
+
+def _first_sheet_xml(path: str) -> str:
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+    if "xl/worksheets/sheet1.xml" in names:
+        return "xl/worksheets/sheet1.xml"
+    sheets = sorted(n for n in names if n.startswith("xl/worksheets/sheet"))
+    return sheets[0] if sheets else ""
+
+
+def _open_xlsx(path: str) -> Sheet:
+    from python_calamine import CalamineError, load_workbook
+
+    try:
+        workbook = load_workbook(path)
+        names = workbook.sheet_names
+        if not names:
+            raise FileRefused("empty_file", "工作簿中没有工作表")
+        sheet = workbook.get_sheet_by_index(0)
+    except (CalamineError, zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise FileRefused("xlsx_broken", f"无法读取 Excel 文件：{exc}") from None
+    except Exception as exc:  # calamine raises its own error types for damaged archives
+        if isinstance(exc, FileRefused):
+            raise
+        raise FileRefused("xlsx_broken", f"无法读取 Excel 文件：{exc}") from None
+    try:
+        formulas = _xlsx_formulas(path, _first_sheet_xml(path))
+    except zipfile.BadZipFile:
+        raise FileRefused("xlsx_broken", "Excel 文件已损坏") from None
+    # calamine's range starts at the first used cell; line numbers are the sheet's own.
+    first_row = sheet.start[0] + 1 if sheet.start else 1
+    first_col = sheet.start[1] if sheet.start else 0
+
+    def numbered() -> Iterator[tuple[int, list]]:
+        for offset, cells in enumerate(sheet.iter_rows()):
+            yield first_row + offset, ([None] * first_col + list(cells)) if first_col else cells
+
+    rows = numbered()
+    headers, header_line = _find_header(rows)
+    return Sheet(headers=headers, header_line=header_line, rows=rows, formulas=formulas)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rows
+
+
+@dataclass
+class RowChecker:
+    """Checks one row at a time: everything that needs no database. Holds the column map."""
+
+    kind: str
+    department_kind: str
+    stated_date: date
+    headers: list[str]
+    formulas: set[tuple[int, int]] = field(default_factory=set)
+    index: dict[str, int] = field(init=False)
+
+    def __post_init__(self):
+        self.index = {}
+        for position, text in enumerate(self.headers):
+            key = HEADER_KEYS.get(_header_key(text))
+            if key and key not in self.index:
+                self.index[key] = position
+        missing = [c.header for c in COLUMNS if self.kind in c.required and c.key not in self.index]
+        if missing:
+            raise FileRefused("missing_columns", "缺少必填列：" + "、".join(missing))
+        self.allowed = DEPARTMENT_IDENTITIES.get(self.department_kind, frozenset())
+        self.latest = self.stated_date + timedelta(days=366)
+        self.width = len(self.headers)
+        self.formula_lines = {line for line, _ in self.formulas}
+        self.department_label = DepartmentKind(self.department_kind).label
+
+    def _get(self, cells: list, key: str):
+        position = self.index.get(key)
+        if position is None or position >= len(cells):
+            return None
+        value = cells[position]
+        if isinstance(value, str):
+            value = value.strip()
+            return value or None
+        return value
+
+    def is_blank(self, cells: list) -> bool:
+        return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
+
+    def check(self, line: int, cells: list) -> tuple:
+        """The staged values of one row, in `STAGING_COLUMNS` order after the batch id."""
+        errors: list[tuple[str, str]] = []
+
+        def fail(code: str, detail: str = "") -> None:
+            errors.append((code, ROW_REASONS[code] + detail))
+
+        if line in self.formula_lines:
+            columns = sorted(c for ln, c in self.formulas if ln == line)
+            headers = "、".join(self.headers[c] for c in columns if c < self.width) or "某列"
+            fail("formula", f"（{headers}）")
+
+        raw_action = self._get(cells, "action")
+        if raw_action is None:
+            if self.kind == RosterImport.Kind.FEED:
+                fail("action_missing")
+            action = RowAction.ADD
+        else:
+            action = ACTIONS.get(cell_text(raw_action).replace(" ", ""))
+            if action is None:
+                fail("action_unknown", f"：“{cell_text(raw_action)}”")
+                action = ""
+
+        id_number = sex = ""
+        birth = None
+        raw_id = self._get(cells, "id_number")
+        try:
+            parsed = id_numbers.parse(raw_id)
+        except id_numbers.IdNumberError as exc:
+            errors.append((exc.code, exc.message))
+            if isinstance(raw_id, str):
+                id_number = id_numbers.normalise(raw_id)[:18]
+        else:
+            id_number, sex, birth = parsed.number, parsed.sex, parsed.birth_date
+
+        name = self._get(cells, "name")
+        if name is None:
+            fail("name_missing")
+            name = ""
+        else:
+            name = cell_text(name).translate(_DROP_SPACES)
+            if len(name) > MAX_TEXT or _NAME_BAD.search(name):
+                fail("name_invalid")
+                name = name[:MAX_TEXT]
+
+        code = self._code(cells, "code", errors, required=True)
+        old_code = ""
+        if action == RowAction.CHANGE:
+            old_code = self._code(cells, "old_code", errors, required=True, old=True)
+            if old_code and old_code == code:
+                fail("old_code_same")
+
+        start = self._date(cells, "start", errors)
+        end = self._date(cells, "end", errors)
+        certified_on = self._date(cells, "certified_on", errors)
+        if action in (RowAction.ADD, RowAction.CHANGE) and start is None:
+            if not any(c in ("date_invalid", "date_formula") for c, _ in errors):
+                fail("start_missing")
+        if action == RowAction.END:
+            if end is None and not any(c == "date_invalid" for c, _ in errors):
+                fail("end_missing")
+            start = None  # an exit needs only its last day
+        if start and end and end < start:
+            fail("end_before_start", f"（{start.isoformat()} 至 {end.isoformat()}）")
+        for value in (start, end, certified_on):
+            if value is None:
+                continue
+            if birth and value < birth:
+                fail("date_before_birth", f"（{value.isoformat()}）")
+            elif value > self.latest:
+                fail("date_too_late", f"（{value.isoformat()}）")
+            elif value < _FAR_PAST:
+                fail("date_too_early", f"（{value.isoformat()}）")
+
+        household = cell_text(self._get(cells, "household_code") or "")
+        if len(household) > 32:
+            fail("household_too_long")
+            household = household[:32]
+        township = cell_text(self._get(cells, "township") or "")[:MAX_TEXT]
+        scheme = ""
+        raw_scheme = self._get(cells, "insurance_scheme")
+        if raw_scheme is not None:
+            scheme = SCHEMES.get(cell_text(raw_scheme))
+            if scheme is None:
+                fail("scheme_unknown", f"：“{cell_text(raw_scheme)}”")
+                scheme = ""
+        place = cell_text(self._get(cells, "insured_place") or "")
+        if place and not (place.isdigit() and 6 <= len(place) <= 12):
+            fail("place_invalid")
+            place = ""
+
+        prev_end = start - timedelta(days=1) if action == RowAction.CHANGE and start else None
+        raw = RAW_SEPARATOR.join(cell_text(c) for c in cells)
+        if errors:
+            error_code = errors[0][0]
+            message = "；".join(dict.fromkeys(m for _, m in errors))[:200]
+        else:
+            error_code = message = ""
+        return (
+            line,
+            raw,
+            action,
+            id_number,
+            name,
+            sex,
+            birth,
+            code,
+            old_code,
+            start,
+            end,
+            prev_end,
+            certified_on,
+            household,
+            township,
+            scheme,
+            place,
+            error_code,
+            message,
+        )
+
+    def _code(self, cells, key: str, errors: list, *, required: bool, old: bool = False) -> str:
+        value = self._get(cells, key)
+        if value is None:
+            if required:
+                name = "old_code_missing" if old else "code_missing"
+                errors.append((name, ROW_REASONS[name]))
+            return ""
+        text = cell_text(value).translate(_DROP_SPACES)
+        code = IDENTITY_LABELS.get(text) or IDENTITY_LABELS.get(text.lower())
+        if code is None:
+            name = "old_code_unknown" if old else "code_unknown"
+            errors.append((name, f"{ROW_REASONS[name]}：“{text}”"))
+            return ""
+        if not old and code not in self.allowed:
+            errors.append(
+                (
+                    "code_department",
+                    f"{ROW_REASONS['code_department']}：“{IdentityCode(code).label}”"
+                    f"不由{self.department_label}部门认定",
+                )
+            )
+        return code
+
+    def _date(self, cells, key: str, errors: list) -> date | None:
+        value = self._get(cells, key)
+        if value is None:
+            return None
+        try:
+            return parse_date(value)
+        except (ValueError, OverflowError):
+            header = COLUMN_BY_KEY[key].header
+            errors.append(("date_invalid", f"{header}无效：“{cell_text(value)}”"))
+            return None
+
+
+# The staging table's columns in the order `RowChecker.check` returns them (after batch_id).
+STAGING_COLUMNS = (
+    "batch_id",
+    "line_no",
+    "raw",
+    "action",
+    "id_number",
+    "name",
+    "sex",
+    "birth_date",
+    "code",
+    "old_code",
+    "start",
+    '"end"',
+    "prev_end",
+    "certified_on",
+    "household_code",
+    "township",
+    "insurance_scheme",
+    "insured_place",
+    "error_code",
+    "error_message",
+    "outcome",
+)
+
+
+def template_rows(kind: str) -> tuple[list[str], list[list[str]]]:
+    """Headers and two example rows of the documented template."""
+    headers = [c.header for c in COLUMNS]
+    first = [c.example for c in COLUMNS]
+    if kind == RosterImport.Kind.FEED:
+        second = list(first)
+        second[0] = "退出"
+        second[1] = "530502198502023218"
+        second[2] = "李四"
+        second[5] = ""
+        second[6] = "2024-03-31"
+        return headers, [first, second]
+    first[0] = ""
+    return headers, [first]
+
+
+def sniff_size(upload) -> int:
+    size = getattr(upload, "size", None)
+    if size is None:
+        position = upload.tell()
+        upload.seek(0, io.SEEK_END)
+        size = upload.tell()
+        upload.seek(position)
+    return size

@@ -1,0 +1,815 @@
+"""Every write to the registry: receiving, validating and applying a department's list, the
+monthly feed check, people and identities at the counter.
+
+Applying a list is a handful of set-based statements over the staging table (no query per
+row), the same SQL on PostgreSQL and SQLite; only filling the staging table differs (COPY on
+PostgreSQL). History is never overwritten: an exit or a change closes a period, a new identity
+opens another; Person and Identity changes are audited by triggers, which see bulk SQL too.
+"""
+
+import hashlib
+import logging
+from contextlib import nullcontext
+from datetime import date, datetime, timedelta
+
+import pghistory
+from django.conf import settings
+from django.core.files.base import File
+from django.db import connection, transaction
+from django.utils import timezone
+
+from beneficiaries import imports
+from beneficiaries.imports import ROW_REASONS, FileRefused
+from beneficiaries.models import (
+    County,
+    Department,
+    FeedCheck,
+    Household,
+    Identity,
+    Person,
+    RosterImport,
+    RosterImportRow,
+    RowOutcome,
+    Township,
+)
+
+logger = logging.getLogger(__name__)
+
+COPY_CHUNK = 20_000
+SQLITE_CHUNK = 2_000
+BULK_ANALYZE_ROWS = 20_000
+MAX_UPLOAD_BYTES_DEFAULT = 300 * 1024 * 1024
+MAX_ROWS_DEFAULT = 2_000_000
+
+T = {
+    "stg": RosterImportRow._meta.db_table,
+    "person": Person._meta.db_table,
+    "identity": Identity._meta.db_table,
+    "household": Household._meta.db_table,
+    "township": Township._meta.db_table,
+}
+
+
+def history_context(**metadata):
+    """Audit context for the triggers; they exist only on PostgreSQL."""
+    if connection.vendor != "postgresql":
+        return nullcontext()
+    return pghistory.context(**metadata)
+
+
+class ImportStateError(Exception):
+    """The batch is not in a state that allows the requested step."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _max_upload_bytes() -> int:
+    return int(getattr(settings, "BENEFICIARIES_MAX_UPLOAD_BYTES", MAX_UPLOAD_BYTES_DEFAULT))
+
+
+def _max_rows() -> int:
+    return int(getattr(settings, "BENEFICIARIES_MAX_ROWS", MAX_ROWS_DEFAULT))
+
+
+# ---------------------------------------------------------------------------------------------
+# Receiving
+
+
+def roster_import_receive(
+    *,
+    department: Department,
+    kind: str,
+    upload,
+    file_name: str,
+    stated_date: date,
+    channel: str,
+    uploaded_by=None,
+    delivered_at: datetime | None = None,
+    period: date | None = None,
+    end_absent: bool = False,
+    date_note: str = "",
+) -> tuple[RosterImport, bool]:
+    """Keep a delivered file and its dates; refuse what is not a roster file at all.
+
+    Returns `(batch, created)`. The same file from the same department returns the batch it
+    produced the first time, unchanged (`created` False): uploading twice changes nothing.
+    Raises `FileRefused` for an empty, oversized or foreign file (nothing is kept).
+    """
+    size = imports.sniff_size(upload)
+    if size == 0:
+        raise FileRefused("empty_file", "文件为空")
+    limit = _max_upload_bytes()
+    if size > limit:
+        raise FileRefused(
+            "file_too_large",
+            f"文件过大（{size / 1048576:.1f} MB，上限 {limit / 1048576:.0f} MB），请拆分后分批上传",
+        )
+    digest = hashlib.sha256()
+    upload.seek(0)
+    head = b""
+    for chunk in _chunks(upload):
+        if len(head) < 65536:
+            head += chunk[: 65536 - len(head)]
+        digest.update(chunk)
+    content_hash = digest.hexdigest()
+    existing = RosterImport.objects.filter(department=department, content_hash=content_hash).first()
+    if existing is not None:
+        return existing, False
+    fmt = imports.detect_format(head, file_name)
+    if kind not in RosterImport.Kind.values:
+        raise FileRefused("kind_unknown", "名单类型无效")
+    delivered_at = delivered_at or timezone.now()
+    if period is None:
+        period = stated_date.replace(day=1)
+        if kind == RosterImport.Kind.FEED and stated_date.day <= 15:
+            # A feed dated early in a month reports the month before (due by the 10th).
+            period = (period - timedelta(days=1)).replace(day=1)
+    upload.seek(0)
+    batch = RosterImport(
+        department=department,
+        county_id=department.county_id,
+        kind=kind,
+        period=period.replace(day=1),
+        stated_date=stated_date,
+        delivered_at=delivered_at,
+        date_note=date_note,
+        channel=channel,
+        file_name=file_name[:255],
+        file_format=fmt,
+        content_hash=content_hash,
+        end_absent=end_absent and kind == RosterImport.Kind.ROSTER,
+        uploaded_by=uploaded_by,
+    )
+    with transaction.atomic():
+        batch.file.save(f"{content_hash[:16]}.{fmt}", File(upload), save=False)
+        batch.save()
+    return batch, True
+
+
+def _chunks(upload):
+    if hasattr(upload, "chunks"):
+        yield from upload.chunks()
+        return
+    while chunk := upload.read(1 << 20):
+        yield chunk
+
+
+# ---------------------------------------------------------------------------------------------
+# Validating: stage every row, then the set-based checks, then (optionally) the preview
+
+
+def roster_import_validate(*, batch: RosterImport, progress=None, preview: bool = True) -> None:
+    """Read the file row by row into the staging table and check every row.
+
+    Idempotent: a batch validated again is re-staged from its file. A whole-file problem
+    marks the batch rejected with the reason. No lock needed: only this batch's rows change.
+    """
+    if batch.status == RosterImport.Status.APPLIED:
+        raise ImportStateError("该批次已入库，不能重新校验")
+    RosterImportRow.objects.filter(batch=batch).delete()
+    try:
+        total, errors, headers = _stage(batch, progress)
+    except FileRefused as exc:
+        RosterImportRow.objects.filter(batch=batch).delete()
+        batch.status = RosterImport.Status.REJECTED
+        batch.error = exc.message
+        batch.save(update_fields=["status", "error"])
+        raise
+    with transaction.atomic(), connection.cursor() as cursor:
+        _check_within_file(cursor, batch)
+        _check_against_registry(cursor, batch)
+    batch.headers = headers
+    batch.rows_total = total
+    batch.rows_error = RosterImportRow.objects.filter(batch=batch).exclude(error_code="").count()
+    batch.status = RosterImport.Status.STAGED
+    batch.error = ""
+    batch.save(update_fields=["headers", "rows_total", "rows_error", "status", "error"])
+    if preview:
+        roster_import_preview(batch=batch)
+
+
+def _stage(batch: RosterImport, progress) -> tuple[int, int, list[str]]:
+    path = batch.file.path
+    sheet = imports.open_rows(path, batch.file_format)
+    checker = imports.RowChecker(
+        kind=batch.kind,
+        department_kind=batch.department.kind,
+        stated_date=batch.stated_date,
+        headers=sheet.headers,
+        formulas=sheet.formulas,
+    )
+    max_rows = _max_rows()
+    total = errors = 0
+    with transaction.atomic(), _staging_writer(batch.pk) as write:
+        chunk: list[tuple] = []
+        check = checker.check
+        blank = checker.is_blank
+        for line, cells in sheet.rows:
+            if blank(cells):
+                continue
+            row = check(line, cells)
+            if row[-2]:
+                errors += 1
+            chunk.append(row)
+            total += 1
+            if len(chunk) >= COPY_CHUNK:
+                if total > max_rows:
+                    raise FileRefused(
+                        "too_many_rows", f"数据行超过 {max_rows} 行，请按乡镇拆分后分批上传"
+                    )
+                write(chunk)
+                chunk = []
+                if progress is not None:
+                    progress.advance(COPY_CHUNK)
+        if total > max_rows:
+            raise FileRefused("too_many_rows", f"数据行超过 {max_rows} 行，请按乡镇拆分后分批上传")
+        if chunk:
+            write(chunk)
+    if total == 0 and batch.kind == RosterImport.Kind.ROSTER:
+        raise FileRefused("no_rows", "文件中没有数据行（只有表头）")
+    return total, errors, sheet.headers
+
+
+class _staging_writer:
+    """COPY on PostgreSQL, executemany elsewhere; same columns, same values."""
+
+    def __init__(self, batch_id: int):
+        self.batch_id = batch_id
+        self.copy_cm = None
+        self.copy = None
+
+    def __enter__(self):
+        columns = ", ".join(imports.STAGING_COLUMNS)
+        if connection.vendor == "postgresql":
+            self.cursor_cm = connection.cursor()
+            cursor = self.cursor_cm.__enter__()
+            self.copy_cm = cursor.cursor.copy(f"COPY {T['stg']} ({columns}) FROM STDIN")
+            self.copy = self.copy_cm.__enter__()
+            return self._write_copy
+        self.cursor_cm = connection.cursor()
+        self.cursor = self.cursor_cm.__enter__()
+        marks = ", ".join(["%s"] * len(imports.STAGING_COLUMNS))
+        self.insert = f"INSERT INTO {T['stg']} ({columns}) VALUES ({marks})"
+        return self._write_many
+
+    def _write_copy(self, rows: list[tuple]) -> None:
+        write_row = self.copy.write_row
+        head = (self.batch_id,)
+        for row in rows:
+            write_row((*head, *row, ""))
+
+    def _write_many(self, rows: list[tuple]) -> None:
+        head = (self.batch_id,)
+        for start in range(0, len(rows), SQLITE_CHUNK):
+            self.cursor.executemany(
+                self.insert, [(*head, *row, "") for row in rows[start : start + SQLITE_CHUNK]]
+            )
+
+    def __exit__(self, *exc):
+        if self.copy_cm is not None:
+            self.copy_cm.__exit__(*exc)
+        self.cursor_cm.__exit__(*exc)
+        return False
+
+
+def _mark(cursor, code: str, where: str, params: list) -> int:
+    """Mark still-valid staged rows matching `where` with the named error."""
+    message = ROW_REASONS[code]
+    sql = (
+        f"UPDATE {T['stg']} SET error_code = %s, error_message = %s "
+        f"WHERE {T['stg']}.batch_id = %s AND {T['stg']}.error_code = '' AND ({where})"
+    )
+    cursor.execute(sql, [code, message, *params])
+    return cursor.rowcount
+
+
+def _analyze(cursor, *tables: str) -> None:
+    """Fresh planner statistics after a bulk load: without them PostgreSQL plans a join of a
+    million staged rows as if the table were empty (a nested loop that runs for hours)."""
+    if connection.vendor == "postgresql":
+        for table in tables:
+            cursor.execute(f"ANALYZE {table}")
+
+
+def _check_within_file(cursor, batch: RosterImport) -> None:
+    stg = T["stg"]
+    _analyze(cursor, stg)
+    # The same person, action and identity twice: the first line stands, later ones are marked.
+    cursor.execute(
+        f"""
+        UPDATE {stg} SET error_code = 'duplicate',
+            error_message = %s || CAST(d.first_line AS VARCHAR(12)) || %s
+        FROM (
+            SELECT id_number, action, code, MIN(line_no) AS first_line
+            FROM {stg} WHERE batch_id = %s AND error_code = ''
+            GROUP BY id_number, action, code HAVING COUNT(*) > 1
+        ) d
+        WHERE {stg}.batch_id = %s AND {stg}.error_code = ''
+          AND {stg}.id_number = d.id_number AND {stg}.action = d.action
+          AND {stg}.code = d.code AND {stg}.line_no > d.first_line
+        """,
+        ["文件中重复：与第", "行为同一人、同一身份、同一变动类型", batch.pk, batch.pk],
+    )
+    cursor.execute(
+        f"""
+        UPDATE {stg} SET error_code = 'name_conflict_in_file', error_message = %s
+        FROM (
+            SELECT id_number FROM {stg} WHERE batch_id = %s AND id_number <> ''
+            GROUP BY id_number HAVING MIN(name) <> MAX(name)
+        ) d
+        WHERE {stg}.batch_id = %s AND {stg}.error_code = '' AND {stg}.id_number = d.id_number
+        """,
+        [ROW_REASONS["name_conflict_in_file"], batch.pk, batch.pk],
+    )
+    # Townships by name or code, resolved once for the whole file.
+    cursor.execute(
+        f"""
+        UPDATE {stg} SET township_id = t.id
+        FROM (
+            SELECT name AS k, MIN(id) AS id FROM {T["township"]} WHERE county_id = %s GROUP BY name
+            UNION ALL
+            SELECT code AS k, MIN(id) AS id FROM {T["township"]} WHERE county_id = %s GROUP BY code
+        ) t
+        WHERE {stg}.batch_id = %s AND {stg}.township <> '' AND {stg}.township = t.k
+        """,
+        [batch.county_id, batch.county_id, batch.pk],
+    )
+    _mark(
+        cursor,
+        "township_unknown",
+        f"{stg}.township <> '' AND {stg}.township_id IS NULL",
+        [batch.pk],
+    )
+
+
+def _check_against_registry(cursor, batch: RosterImport) -> None:
+    """Names and counties against the registry: one join each, not a query per row."""
+    stg, person = T["stg"], T["person"]
+    cursor.execute(
+        f"""
+        UPDATE {stg} SET error_code = 'name_mismatch', error_message = %s
+        FROM {person} p
+        WHERE {stg}.batch_id = %s AND {stg}.error_code = ''
+          AND p.id_number = {stg}.id_number AND p.name <> {stg}.name
+        """,
+        [ROW_REASONS["name_mismatch"], batch.pk],
+    )
+    cursor.execute(
+        f"""
+        UPDATE {stg} SET error_code = 'other_county', error_message = %s
+        FROM {person} p
+        WHERE {stg}.batch_id = %s AND {stg}.error_code = ''
+          AND p.id_number = {stg}.id_number AND p.county_id <> %s
+        """,
+        [ROW_REASONS["other_county"], batch.pk, batch.county_id],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Preview and apply: one code path. The preview runs the merge and rolls it back.
+
+
+class _Rollback(Exception):
+    pass
+
+
+def roster_import_preview(*, batch: RosterImport) -> dict:
+    """What applying would do, counted by running the merge and rolling it back."""
+    summary: dict = {}
+    try:
+        with transaction.atomic():
+            summary = _merge(batch)
+            summary["samples"] = _samples(batch)
+            raise _Rollback
+    except _Rollback:
+        pass
+    summary["previewed_at"] = timezone.now().isoformat()
+    batch.preview = summary
+    batch.save(update_fields=["preview"])
+    return summary
+
+
+def roster_import_apply(*, batch: RosterImport, applied_by=None) -> dict:
+    """Apply a staged batch to the registry in one transaction; rows with errors are skipped
+    and kept for the error file. Any failure rolls the whole batch back and marks it failed;
+    the staged rows stay, so the batch can be applied again.
+
+    Takes the county row lock (`SELECT … FOR UPDATE` on the batch's county) so that two lists
+    of one county never merge at once; callers need hold no lock.
+    """
+    try:
+        with transaction.atomic():
+            locked = RosterImport.objects.select_for_update().get(pk=batch.pk)
+            if locked.status == RosterImport.Status.APPLIED:
+                return locked.result
+            if locked.status != RosterImport.Status.STAGED:
+                raise ImportStateError(
+                    f"该批次状态为“{locked.get_status_display()}”，不能入库"
+                )
+            County.objects.select_for_update().filter(pk=locked.county_id).first()
+            context = {"roster_import": locked.pk}
+            if applied_by is not None:
+                context["user"] = applied_by.pk
+            with history_context(**context):
+                summary = _merge(locked)
+            locked.status = RosterImport.Status.APPLIED
+            locked.applied_by = applied_by
+            locked.applied_at = timezone.now()
+            locked.result = summary
+            locked.rows_error = summary["counts"].get(RowOutcome.ERROR, 0)
+            locked.error = ""
+            locked.save(
+                update_fields=["status", "applied_by", "applied_at", "result", "rows_error", "error"]
+            )
+    except ImportStateError:
+        raise
+    except Exception as exc:
+        logger.exception("roster import %s failed", batch.pk)
+        RosterImport.objects.filter(pk=batch.pk).update(
+            status=RosterImport.Status.FAILED, error=f"入库失败，已整体回滚：{exc}"[:4000]
+        )
+        raise
+    batch.refresh_from_db()
+    return summary
+
+
+def roster_import_retry(*, batch: RosterImport) -> None:
+    """A failed batch goes back to staged (its rows were never merged)."""
+    if batch.status != RosterImport.Status.FAILED:
+        raise ImportStateError("只有入库失败的批次可以重试")
+    RosterImport.objects.filter(pk=batch.pk).update(status=RosterImport.Status.STAGED)
+    batch.refresh_from_db()
+
+
+def _merge(batch: RosterImport) -> dict:
+    """The set-based merge of one batch. Must run inside a transaction."""
+    stg, person, identity, household = T["stg"], T["person"], T["identity"], T["household"]
+    b, county = batch.pk, batch.county_id
+    now = timezone.now()
+    result: dict = {}
+    with connection.cursor() as cursor:
+        _check_against_registry(cursor, batch)
+        cursor.execute(f"UPDATE {stg} SET outcome = '' WHERE batch_id = %s AND outcome <> ''", [b])
+
+        # Households and people first seen in this list.
+        cursor.execute(
+            f"""
+            INSERT INTO {household} (county_id, code, township_id, address)
+            SELECT %s, s.household_code, MIN(s.township_id), ''
+            FROM {stg} s
+            WHERE s.batch_id = %s AND s.error_code = '' AND s.household_code <> ''
+              AND s.action IN ('add', 'change')
+              AND NOT EXISTS (
+                SELECT 1 FROM {household} h WHERE h.county_id = %s AND h.code = s.household_code
+              )
+            GROUP BY s.household_code
+            """,
+            [county, b, county],
+        )
+        result["households_created"] = max(cursor.rowcount, 0)
+        cursor.execute(
+            f"""
+            INSERT INTO {person} (id_number, name, sex, birth_date, county_id, township_id,
+                household_id, insurance_scheme, insured_place, created_at, updated_at)
+            SELECT s.id_number, s.name, s.sex, s.birth_date, %s, s.township_id, h.id,
+                CASE WHEN s.insurance_scheme = '' THEN 'resident' ELSE s.insurance_scheme END,
+                s.insured_place, %s, %s
+            FROM {stg} s
+            JOIN (
+                SELECT id_number, MIN(line_no) AS line_no FROM {stg}
+                WHERE batch_id = %s AND error_code = '' AND action IN ('add', 'change')
+                GROUP BY id_number
+            ) f ON f.id_number = s.id_number AND f.line_no = s.line_no
+            LEFT JOIN {household} h ON h.county_id = %s AND h.code = s.household_code
+            WHERE s.batch_id = %s AND s.action IN ('add', 'change')
+              AND NOT EXISTS (SELECT 1 FROM {person} p WHERE p.id_number = s.id_number)
+            """,
+            [county, now, now, b, county, b],
+        )
+        result["people_created"] = max(cursor.rowcount, 0)
+        if result["people_created"] > BULK_ANALYZE_ROWS:
+            _analyze(cursor, person)
+        cursor.execute(
+            f"""
+            UPDATE {stg} SET person_id = p.id FROM {person} p
+            WHERE {stg}.batch_id = %s AND {stg}.error_code = '' AND p.id_number = {stg}.id_number
+            """,
+            [b],
+        )
+        if cursor.rowcount > BULK_ANALYZE_ROWS:
+            _analyze(cursor, stg)
+        # What the list says about people already registered: household, township, insurance.
+        cursor.execute(
+            f"""
+            UPDATE {person} SET
+                household_id = CASE WHEN u.household_id IS NULL
+                    THEN {person}.household_id ELSE u.household_id END,
+                township_id = CASE WHEN u.township_id IS NULL
+                    THEN {person}.township_id ELSE u.township_id END,
+                insurance_scheme = CASE WHEN u.scheme = ''
+                    THEN {person}.insurance_scheme ELSE u.scheme END,
+                insured_place = CASE WHEN u.place = ''
+                    THEN {person}.insured_place ELSE u.place END,
+                updated_at = %s
+            FROM (
+                SELECT s.person_id, h.id AS household_id, s.township_id,
+                    s.insurance_scheme AS scheme, s.insured_place AS place
+                FROM {stg} s
+                JOIN (
+                    SELECT person_id, MAX(line_no) AS line_no FROM {stg}
+                    WHERE batch_id = %s AND error_code = '' AND action IN ('add', 'change')
+                      AND person_id IS NOT NULL
+                    GROUP BY person_id
+                ) l ON l.person_id = s.person_id AND l.line_no = s.line_no
+                LEFT JOIN {household} h ON h.county_id = %s AND s.household_code <> ''
+                    AND h.code = s.household_code
+                WHERE s.batch_id = %s
+            ) u
+            WHERE {person}.id = u.person_id AND (
+                (u.household_id IS NOT NULL AND ({person}.household_id IS NULL
+                    OR {person}.household_id <> u.household_id))
+                OR (u.township_id IS NOT NULL AND ({person}.township_id IS NULL
+                    OR {person}.township_id <> u.township_id))
+                OR (u.scheme <> '' AND {person}.insurance_scheme <> u.scheme)
+                OR (u.place <> '' AND {person}.insured_place <> u.place))
+            """,
+            [now, b, county, b],
+        )
+        result["people_updated"] = max(cursor.rowcount, 0)
+        _mark(
+            cursor,
+            "person_unknown",
+            f"{stg}.action IN ('end', 'change') AND {stg}.person_id IS NULL",
+            [b],
+        )
+
+        # Exits: close the open period of that identity on the stated last day.
+        open_same = (
+            f"SELECT 1 FROM {identity} i WHERE i.person_id = {stg}.person_id"
+            f" AND i.code = {stg}.code AND i.\"end\" IS NULL"
+        )
+        cursor.execute(
+            f"""UPDATE {stg} SET outcome = 'ended' WHERE batch_id = %s AND error_code = ''
+                AND action = 'end' AND EXISTS ({open_same} AND i.start <= {stg}."end")""",
+            [b],
+        )
+        cursor.execute(
+            f"""
+            UPDATE {identity} SET "end" = s."end" FROM {stg} s
+            WHERE s.batch_id = %s AND s.outcome = 'ended' AND {identity}.person_id = s.person_id
+              AND {identity}.code = s.code AND {identity}."end" IS NULL
+              AND {identity}.start <= s."end"
+            """,
+            [b],
+        )
+        cursor.execute(
+            f"""UPDATE {stg} SET outcome = 'unchanged' WHERE batch_id = %s AND error_code = ''
+                AND action = 'end' AND outcome = '' AND EXISTS (
+                    SELECT 1 FROM {identity} i WHERE i.person_id = {stg}.person_id
+                    AND i.code = {stg}.code AND i."end" = {stg}."end")""",
+            [b],
+        )
+        _mark(
+            cursor,
+            "end_before_registered_start",
+            f"{stg}.action = 'end' AND {stg}.outcome = '' AND EXISTS ({open_same})",
+            [b],
+        )
+        _mark(cursor, "not_registered", f"{stg}.action = 'end' AND {stg}.outcome = ''", [b])
+
+        # Changes: close the old identity the day before, open the new one.
+        cursor.execute(
+            f"""UPDATE {stg} SET outcome = 'changed' WHERE batch_id = %s AND error_code = ''
+                AND action = 'change' AND EXISTS (
+                    SELECT 1 FROM {identity} i WHERE i.person_id = {stg}.person_id
+                    AND i.code = {stg}.old_code AND i."end" IS NULL
+                    AND i.start <= {stg}.prev_end)""",
+            [b],
+        )
+        cursor.execute(
+            f"""
+            UPDATE {identity} SET "end" = s.prev_end FROM {stg} s
+            WHERE s.batch_id = %s AND s.outcome = 'changed'
+              AND {identity}.person_id = s.person_id AND {identity}.code = s.old_code
+              AND {identity}."end" IS NULL AND {identity}.start <= s.prev_end
+            """,
+            [b],
+        )
+        overlapping = (
+            f"SELECT 1 FROM {identity} i WHERE i.person_id = {stg}.person_id"
+            f" AND i.code = {stg}.code"
+            f" AND i.start <= COALESCE({stg}.\"end\", '9999-12-31')"
+            f" AND (i.\"end\" IS NULL OR i.\"end\" >= {stg}.start)"
+        )
+        result["identities_opened"] = _insert_identities(
+            cursor, batch, now, f"{stg}.outcome = 'changed' AND NOT EXISTS ({overlapping})"
+        )
+        cursor.execute(
+            f"""UPDATE {stg} SET outcome = 'unchanged' WHERE batch_id = %s AND error_code = ''
+                AND action = 'change' AND outcome = '' AND EXISTS ({overlapping})
+                AND EXISTS (SELECT 1 FROM {identity} i WHERE i.person_id = {stg}.person_id
+                    AND i.code = {stg}.old_code AND i."end" = {stg}.prev_end)""",
+            [b],
+        )
+        _mark(cursor, "change_not_registered", f"{stg}.action = 'change' AND {stg}.outcome = ''", [b])
+
+        # Additions: a period is opened unless one of the same identity already covers it,
+        # which makes applying the same line twice a no-op.
+        cursor.execute(
+            f"""UPDATE {stg} SET outcome = CASE WHEN EXISTS ({overlapping})
+                    THEN 'unchanged' ELSE 'added' END
+                WHERE batch_id = %s AND error_code = '' AND action = 'add'""",
+            [b],
+        )
+        result["identities_opened"] += _insert_identities(
+            cursor, batch, now, f"{stg}.outcome = 'added'"
+        )
+        if result["identities_opened"] > BULK_ANALYZE_ROWS:
+            _analyze(cursor, identity)
+
+        ended_absent = 0
+        if batch.kind == RosterImport.Kind.ROSTER and batch.end_absent:
+            last_day = batch.stated_date - timedelta(days=1)
+            cursor.execute(
+                f"""
+                UPDATE {identity} SET "end" = %s
+                WHERE department_id = %s AND "end" IS NULL AND start <= %s
+                  AND NOT EXISTS (
+                    SELECT 1 FROM {stg} s JOIN {person} p ON p.id_number = s.id_number
+                    WHERE s.batch_id = %s AND p.id = {identity}.person_id
+                      AND s.code = {identity}.code)
+                """,
+                [last_day, batch.department_id, last_day, b],
+            )
+            ended_absent = max(cursor.rowcount, 0)
+        result["ended_absent"] = ended_absent
+
+        cursor.execute(
+            f"UPDATE {stg} SET outcome = 'error' WHERE batch_id = %s AND error_code <> ''", [b]
+        )
+        cursor.execute(
+            f"SELECT outcome, COUNT(*) FROM {stg} WHERE batch_id = %s GROUP BY outcome", [b]
+        )
+        result["counts"] = {outcome: count for outcome, count in cursor.fetchall()}
+    return result
+
+
+def _insert_identities(cursor, batch: RosterImport, now, where: str) -> int:
+    stg, identity = T["stg"], T["identity"]
+    cursor.execute(
+        f"""
+        INSERT INTO {identity} (person_id, code, start, "end", department_id, certified_on,
+            source_line, created_at)
+        SELECT {stg}.person_id, {stg}.code, {stg}.start, {stg}."end", %s, {stg}.certified_on,
+            CAST(%s AS VARCHAR(24)) || CAST({stg}.line_no AS VARCHAR(12)), %s
+        FROM {stg} WHERE {stg}.batch_id = %s AND {stg}.error_code = '' AND ({where})
+        """,
+        [batch.department_id, f"R{batch.pk}:", now, batch.pk],
+    )
+    return max(cursor.rowcount, 0)
+
+
+def _samples(batch: RosterImport, per_outcome: int = 20) -> dict:
+    samples: dict[str, list] = {}
+    for outcome in RowOutcome.values:
+        if not outcome:
+            continue
+        rows = (
+            RosterImportRow.objects.filter(batch=batch, outcome=outcome)
+            .order_by("line_no")
+            .values_list(
+                "line_no", "action", "id_number", "name", "code", "start", "end", "error_message"
+            )[:per_outcome]
+        )
+        samples[outcome] = [
+            {
+                "line": r[0],
+                "action": r[1],
+                "id_number": r[2],
+                "name": r[3],
+                "code": r[4],
+                "start": r[5].isoformat() if r[5] else None,
+                "end": r[6].isoformat() if r[6] else None,
+                "error": r[7],
+            }
+            for r in rows
+        ]
+    return samples
+
+
+def roster_import_process(
+    *, batch: RosterImport, apply: bool = False, applied_by=None, progress=None
+) -> RosterImport:
+    """Validate (and preview, or apply directly) a received batch: what a task or the API runs."""
+    if batch.status in (RosterImport.Status.RECEIVED, RosterImport.Status.STAGED):
+        try:
+            roster_import_validate(batch=batch, progress=progress, preview=not apply)
+        except FileRefused:
+            batch.refresh_from_db()
+            return batch
+    if apply and batch.status == RosterImport.Status.STAGED:
+        roster_import_apply(batch=batch, applied_by=applied_by)
+    batch.refresh_from_db()
+    return batch
+
+
+# ---------------------------------------------------------------------------------------------
+# The 10th-of-month check
+
+
+def feed_due_date(period: date) -> date:
+    """A month's change feed is due by the 10th of the following month (Baoshan Art.28)."""
+    due_day = int(getattr(settings, "BENEFICIARIES_FEED_DUE_DAY", 10))
+    next_month = (period.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return next_month.replace(day=due_day)
+
+
+def feed_checks_run(*, period: date, applied_by=None) -> dict:
+    """For each county and feed department: was `period`'s change feed delivered by the due
+    day? Records a FeedCheck per department (idempotent: run again, same rows) and applies the
+    feeds that are still waiting in staging. No lock needed: each apply takes its own."""
+    from beneficiaries.models import FEED_DEPARTMENTS
+
+    period = period.replace(day=1)
+    due = feed_due_date(period)
+    summary = {"period": period.isoformat(), "on_time": 0, "late": 0, "missing": 0, "applied": 0}
+    departments = Department.objects.filter(kind__in=FEED_DEPARTMENTS).select_related("county")
+    for department in departments:
+        feeds = RosterImport.objects.filter(
+            department=department, kind=RosterImport.Kind.FEED, period=period
+        ).exclude(status=RosterImport.Status.REJECTED)
+        first = feeds.order_by("delivered_at").first()
+        if first is None:
+            status, delivered = FeedCheck.Status.MISSING, None
+        else:
+            delivered = first.delivered_at
+            on_time = timezone.localdate(delivered) <= due
+            status = FeedCheck.Status.ON_TIME if on_time else FeedCheck.Status.LATE
+        FeedCheck.objects.update_or_create(
+            department=department,
+            period=period,
+            defaults={
+                "county_id": department.county_id,
+                "due": due,
+                "status": status,
+                "batch": first,
+                "delivered_at": delivered,
+            },
+        )
+        summary[status] += 1
+        for pending in feeds.filter(status=RosterImport.Status.STAGED).order_by("delivered_at"):
+            try:
+                roster_import_apply(batch=pending, applied_by=applied_by)
+                summary["applied"] += 1
+            except Exception:
+                logger.exception("pending feed %s could not be applied", pending.pk)
+    return summary
+
+
+# ---------------------------------------------------------------------------------------------
+# The counter: one person, one identity at a time
+
+
+def identity_open(
+    *,
+    person: Person,
+    code: str,
+    start: date,
+    department: Department | None = None,
+    certified_on: date | None = None,
+    end: date | None = None,
+    source_line: str = "",
+) -> Identity:
+    """Open a period unless one of the same identity already covers `start`. Caller holds no
+    lock; the person row is locked here so two clerks cannot open overlapping periods."""
+    with transaction.atomic():
+        Person.objects.select_for_update().filter(pk=person.pk).first()
+        overlapping = Identity.objects.filter(person=person, code=code, start__lte=end or date.max)
+        overlapping = overlapping.exclude(end__lt=start)
+        existing = overlapping.first()
+        if existing is not None:
+            return existing
+        return Identity.objects.create(
+            person=person,
+            code=code,
+            start=start,
+            end=end,
+            department=department,
+            certified_on=certified_on,
+            source_line=source_line,
+        )
+
+
+def identity_close(*, identity: Identity, end: date) -> Identity:
+    """Close an open period on `end` (inclusive); history is kept, never rewritten."""
+    with transaction.atomic():
+        locked = Identity.objects.select_for_update().get(pk=identity.pk)
+        if locked.end is not None:
+            raise ValueError("该身份记录已终止")
+        if end < locked.start:
+            raise ValueError("终止日期早于起始日期")
+        locked.end = end
+        locked.save(update_fields=["end"])
+    return locked

@@ -1,0 +1,635 @@
+"""The claims back office: hospitals, claims with their decision and trace, the review queue,
+declarations, counter applications (approve / reject / return, printable notice), early
+warnings and the holiday calendar. Every queryset goes through `scope_to_user`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tempfile
+from pathlib import Path
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import connection
+from django.db.models import Prefetch
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django.utils.html import format_html, format_html_join
+
+from beneficiaries.models import County
+from claims import imports, services
+from claims.models import (
+    Adjustment,
+    Application,
+    ApplicationApproval,
+    ApplicationTransition,
+    Claim,
+    Decision,
+    DecisionRun,
+    Declaration,
+    HolidayCalendarDay,
+    Hospital,
+    ReviewClaim,
+    Warning,
+    WarningDispatch,
+)
+from medaid.scoping import mask_id_number, scope_to_user
+
+
+class EstimatedCountPaginator(Paginator):
+    """A paginator that never counts a million rows: on PostgreSQL it reads the planner's
+    estimate and counts exactly only when the estimate is small."""
+
+    exact_below = 20000
+
+    @cached_property
+    def count(self):
+        qs = self.object_list
+        if connection.vendor != "postgresql":
+            return super().count
+        sql, params = qs.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+            plan = cursor.fetchone()[0]
+        if isinstance(plan, str):
+            plan = json.loads(plan)
+        estimate = int(plan[0]["Plan"]["Plan Rows"])
+        if estimate < self.exact_below:
+            return super().count
+        return estimate
+
+
+class ScopedAdmin(admin.ModelAdmin):
+    county_field = "county"
+
+    def get_queryset(self, request):
+        return scope_to_user(super().get_queryset(request), request.user, county_field=self.county_field)
+
+
+class CountyFilter(admin.SimpleListFilter):
+    title = "区县"
+    parameter_name = "county"
+
+    def lookups(self, request, model_admin):
+        counties = scope_to_user(County.objects.all(), request.user, county_field="id")
+        if not request.user.is_superuser and request.user.county_id:
+            counties = County.objects.filter(pk=request.user.county_id)
+        return [(c.pk, c.name) for c in counties]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(county_id=self.value())
+        return queryset
+
+
+class MonthFilter(admin.SimpleListFilter):
+    title = "出院（就诊）月份"
+    parameter_name = "month"
+
+    def lookups(self, request, model_admin):
+        today = timezone.localdate()
+        out = []
+        year, month = today.year, today.month
+        for _ in range(24):
+            out.append((f"{year}-{month:02d}", f"{year}年{month}月"))
+            year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+        return out
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        try:
+            year, month = (int(x) for x in self.value().split("-"))
+        except ValueError:
+            return queryset
+        start = dt.date(year, month, 1)
+        end = services._month_end(year, month)
+        return queryset.filter(discharged__range=(start, end))
+
+
+@admin.register(Hospital)
+class HospitalAdmin(ScopedAdmin):
+    list_display = ["code", "name", "level", "fee_class", "county", "in_area", "designated"]
+    list_filter = ["level", "fee_class", "in_area", "in_province", "designated", CountyFilter]
+    search_fields = ["=code", "name"]
+
+    def get_queryset(self, request):
+        # Every county's staff may look up any hospital: people are treated outside their county.
+        return super(ScopedAdmin, self).get_queryset(request)
+
+
+class DecisionInline(admin.TabularInline):
+    model = Decision
+    extra = 0
+    can_delete = False
+    fields = ["is_current", "eligible", "reason", "identity", "policy_version", "total", "decided_at"]
+    readonly_fields = fields
+    ordering = ["-decided_at", "-id"]
+    verbose_name_plural = "历次救助决定"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+def _trace_html(decision: Decision | None):
+    if decision is None:
+        return "尚未计算"
+    lines = format_html_join("", "<li>{}</li>", ((line,) for line in decision.trace))
+    return format_html(
+        "<div><b>救助合计 {}</b>（医疗救助 {}，倾斜救助 {}）；政策 {} 版本 {}，参数指纹 {}</div>"
+        "<ol>{}</ol>",
+        decision.total,
+        decision.assistance,
+        decision.tilted_assistance,
+        decision.policy_code,
+        decision.policy_version,
+        decision.parameters_hash,
+        lines,
+    )
+
+
+class ClaimAdminBase(ScopedAdmin):
+    list_display = [
+        "external_ref",
+        "person_name",
+        "id_number",
+        "county",
+        "hospital",
+        "kind",
+        "discharged",
+        "source",
+        "status",
+        "declared_assistance",
+        "current_total",
+    ]
+    list_select_related = ["person", "county", "hospital"]
+    list_filter = [CountyFilter, MonthFilter, "status", "source", "kind", "settlement", "review_reason"]
+    search_fields = ["=person__id_number", "=person__name", "=external_ref", "=receipt_numbers"]
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    list_per_page = 50
+    raw_id_fields = ["person", "hospital", "declaration", "application"]
+    readonly_fields = ["decision_trace", "created_at", "updated_at"]
+    inlines = [DecisionInline]
+    ordering = ["-id"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(
+                Prefetch("decisions", Decision.objects.filter(is_current=True), to_attr="current")
+            )
+        )
+
+    @admin.display(description="姓名")
+    def person_name(self, obj):
+        return obj.person.name
+
+    @admin.display(description="公民身份号码")
+    def id_number(self, obj):
+        return mask_id_number(obj.person.id_number, self._request_user)
+
+    @admin.display(description="系统计算救助合计")
+    def current_total(self, obj):
+        current = getattr(obj, "current", None)
+        return current[0].total if current else "—"
+
+    @admin.display(description="当前救助决定及计算过程")
+    def decision_trace(self, obj):
+        return _trace_html(obj.decisions.filter(is_current=True).first())
+
+    def changelist_view(self, request, extra_context=None):
+        self._request_user = request.user
+        return super().changelist_view(request, extra_context)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # Claims change through services (correction, review) so that decisions follow.
+        return False
+
+
+@admin.register(Claim)
+class ClaimAdmin(ClaimAdminBase):
+    pass
+
+
+class ReviewForm(forms.Form):
+    note = forms.CharField(label="复核意见", max_length=400, widget=forms.Textarea)
+
+
+@admin.register(ReviewClaim)
+class ReviewClaimAdmin(ClaimAdminBase):
+    """The review queue (待人工复核): both figures and the trace, accept or refuse."""
+
+    list_display = [
+        "external_ref",
+        "person_name",
+        "id_number",
+        "hospital",
+        "kind",
+        "discharged",
+        "review_reason",
+        "declared_assistance",
+        "current_total",
+    ]
+    actions = ["accept_selected", "refuse_selected"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(status=Claim.Status.REVIEW)
+
+    def _resolve(self, request, queryset, accept: bool):
+        if not request.user.has_perm("claims.change_claim"):
+            raise PermissionDenied
+        done = 0
+        for claim in queryset:
+            try:
+                services.claim_review_resolve(
+                    claim=claim, by=request.user, accept=accept, note="复核队列批量处理"
+                )
+                done += 1
+            except services.ClaimsError as exc:
+                self.message_user(request, f"{claim}：{exc.message}", messages.ERROR)
+        self.message_user(request, f"已处理 {done} 条")
+
+    @admin.action(description="复核通过（按系统计算金额受理）")
+    def accept_selected(self, request, queryset):
+        self._resolve(request, queryset, True)
+
+    @admin.action(description="不予受理")
+    def refuse_selected(self, request, queryset):
+        self._resolve(request, queryset, False)
+
+
+@admin.register(Decision)
+class DecisionAdmin(admin.ModelAdmin):
+    list_display = ["claim", "is_current", "eligible", "reason", "identity", "total", "decided_at"]
+    list_filter = ["is_current", "eligible", "policy_code", "reason"]
+    search_fields = ["=claim__external_ref", "=claim__person__id_number"]
+    raw_id_fields = ["claim", "run"]
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    readonly_fields = ["trace_lines"]
+    exclude = ["trace"]
+
+    def get_queryset(self, request):
+        return scope_to_user(
+            super().get_queryset(request).select_related("claim"),
+            request.user,
+            county_field="claim__county",
+        )
+
+    @admin.display(description="计算过程")
+    def trace_lines(self, obj):
+        return _trace_html(obj)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Adjustment)
+class AdjustmentAdmin(admin.ModelAdmin):
+    list_display = ["claim", "amount", "reason", "created_at"]
+    raw_id_fields = ["claim", "decision", "previous_decision"]
+    search_fields = ["=claim__external_ref", "=claim__person__id_number"]
+
+    def get_queryset(self, request):
+        return scope_to_user(super().get_queryset(request), request.user, county_field="claim__county")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class DeclarationUploadForm(forms.Form):
+    hospital = forms.ModelChoiceField(
+        label="医疗机构", queryset=Hospital.objects.all(), required=False,
+        help_text="留空则按文件中的机构编码",
+    )
+    year = forms.IntegerField(label="申报年度", min_value=2000, max_value=2100)
+    month = forms.IntegerField(label="申报月份", min_value=1, max_value=12)
+    file = forms.FileField(label="申报文件（.xlsx 或 .csv）")
+
+
+@admin.register(Declaration)
+class DeclarationAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "channel",
+        "status",
+        "lines_total",
+        "lines_refused",
+        "claims_accepted",
+        "claims_review",
+        "declared_total",
+        "computed_total",
+        "created_at",
+    ]
+    list_filter = ["status", "channel", "year", "month"]
+    search_fields = ["=hospital__code", "hospital__name", "file_name"]
+    readonly_fields = [f.name for f in Declaration._meta.fields]
+
+    def get_queryset(self, request):
+        return scope_to_user(super().get_queryset(request), request.user, county_field="hospital__county")
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        return [
+            path("upload/", self.admin_site.admin_view(self.upload_view), name="claims_declaration_upload"),
+            *super().get_urls(),
+        ]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return HttpResponseRedirect(reverse("admin:claims_declaration_upload"))
+
+    def upload_view(self, request):
+        if not request.user.has_perm("claims.add_declaration"):
+            raise PermissionDenied
+        form = DeclarationUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            with tempfile.TemporaryDirectory() as tmp:
+                file_path = Path(tmp) / Path(upload.name).name
+                with open(file_path, "wb") as f:
+                    for chunk in upload.chunks():
+                        f.write(chunk)
+                try:
+                    declaration = imports.declaration_upload(
+                        path=file_path,
+                        file_name=upload.name,
+                        year=form.cleaned_data["year"],
+                        month=form.cleaned_data["month"],
+                        hospital=form.cleaned_data["hospital"],
+                        uploaded_by=request.user,
+                    )
+                except services.ClaimsError as exc:
+                    self.message_user(request, exc.message, messages.ERROR)
+                else:
+                    self.message_user(request, f"已接收：{declaration}，共 {declaration.lines_total} 行，正在计算")
+                    return HttpResponseRedirect(
+                        reverse("admin:claims_declaration_change", args=[declaration.pk])
+                    )
+        context = {**self.admin_site.each_context(request), "form": form, "title": "上传医院月度申报",
+                   "opts": self.model._meta}
+        return render(request, "claims/declaration_upload.html", context)
+
+
+class TransitionInline(admin.TabularInline):
+    model = ApplicationTransition
+    extra = 0
+    can_delete = False
+    readonly_fields = ["source", "target", "by", "reason", "at"]
+    fields = readonly_fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ApprovalInline(admin.TabularInline):
+    model = ApplicationApproval
+    extra = 0
+    can_delete = False
+    readonly_fields = ["approver", "total", "note", "at"]
+    fields = readonly_fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ApplicationDecideForm(forms.Form):
+    ACTIONS = [("approve", "审批通过"), ("return", "退回补正"), ("reject", "不予救助")]
+    action = forms.ChoiceField(label="审批", choices=ACTIONS, widget=forms.RadioSelect)
+    reason = forms.CharField(label="意见/原因", max_length=500, required=False, widget=forms.Textarea)
+
+
+@admin.register(Application)
+class ApplicationAdmin(ScopedAdmin):
+    list_display = ["number", "person", "applied", "state", "total", "created_by", "submitted_by"]
+    list_filter = ["state", CountyFilter]
+    search_fields = ["=number", "=person__id_number", "=person__name"]
+    raw_id_fields = ["person"]
+    readonly_fields = ["number", "state", "total", "created_by", "submitted_by", "submitted_at",
+                       "reason", "claims_with_trace", "links"]
+    fields = ["number", "person", "applied", "note", "state", "total", "reason", "created_by",
+              "submitted_by", "submitted_at", "links", "claims_with_trace"]
+    inlines = [ApprovalInline, TransitionInline]
+    actions = ["submit_selected"]
+
+    def has_add_permission(self, request):
+        # Registered through the API or the counter screen, with claims and receipts.
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(self.readonly_fields)
+        if obj is not None and obj.state not in (Application.State.DRAFT, Application.State.RETURNED):
+            fields += ["person", "applied", "note"]
+        return fields
+
+    @admin.display(description="费用明细与计算过程")
+    def claims_with_trace(self, obj):
+        parts = []
+        for claim in obj.claims.select_related("hospital"):
+            decision = claim.decisions.filter(is_current=True).first()
+            parts.append(
+                format_html(
+                    "<h4>{} {} {}（{}—{}）票据号 {}</h4>{}",
+                    claim.external_ref,
+                    claim.hospital.name,
+                    claim.get_kind_display(),
+                    claim.admitted,
+                    claim.discharged,
+                    claim.receipt_numbers,
+                    _trace_html(decision),
+                )
+            )
+        return format_html_join("", "{}", ((p,) for p in parts)) or "无明细"
+
+    @admin.display(description="操作")
+    def links(self, obj):
+        if obj is None or obj.pk is None:
+            return ""
+        return format_html(
+            '<a class="button" href="{}">审批</a> <a class="button" href="{}" target="_blank">打印救助决定通知书</a>',
+            reverse("admin:claims_application_decide", args=[obj.pk]),
+            reverse("admin:claims_application_notice", args=[obj.pk]),
+        )
+
+    @admin.action(description="提交审批")
+    def submit_selected(self, request, queryset):
+        for app in queryset:
+            try:
+                services.application_submit(application=app, by=request.user)
+            except services.ClaimsError as exc:
+                self.message_user(request, f"{app}：{exc.message}", messages.ERROR)
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/decide/", self.admin_site.admin_view(self.decide_view),
+                 name="claims_application_decide"),
+            path("<int:pk>/notice/", self.admin_site.admin_view(self.notice_view),
+                 name="claims_application_notice"),
+            *super().get_urls(),
+        ]
+
+    def decide_view(self, request, pk):
+        app = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not request.user.has_perm("claims.approve_application"):
+            raise PermissionDenied
+        form = ApplicationDecideForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            action = form.cleaned_data["action"]
+            reason = form.cleaned_data["reason"]
+            try:
+                if action == "approve":
+                    services.application_approve(application=app, by=request.user, note=reason)
+                elif action == "reject":
+                    services.application_reject(application=app, by=request.user, reason=reason)
+                else:
+                    services.application_return(application=app, by=request.user, reason=reason)
+            except services.ClaimsError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            except PermissionDenied as exc:
+                self.message_user(request, str(exc) or "无权审批", messages.ERROR)
+            else:
+                self.message_user(request, "已处理")
+                return HttpResponseRedirect(reverse("admin:claims_application_change", args=[pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "application": app,
+            "claims_html": self.claims_with_trace(app),
+            "title": f"审批救助申请 {app.number}",
+            "opts": self.model._meta,
+            "threshold": services.second_approval_threshold(),
+        }
+        return render(request, "claims/application_decide.html", context)
+
+    def notice_view(self, request, pk):
+        app = get_object_or_404(self.get_queryset(request), pk=pk)
+        from claims.selectors import application_notice
+
+        context = application_notice(application=app, user=request.user)
+        return render(request, "claims/notice.html", context)
+
+
+@admin.register(Warning)
+class WarningAdmin(ScopedAdmin):
+    list_display = ["person", "county", "year", "kind", "group", "amount", "threshold", "found_on"]
+    list_filter = ["kind", "group", "year", CountyFilter]
+    search_fields = ["=person__id_number", "=person__name"]
+    raw_id_fields = ["person", "claim"]
+    show_full_result_count = False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    title = "答复情况"
+    parameter_name = "answer_state"
+
+    def lookups(self, request, model_admin):
+        return [("overdue", "逾期未答复"), ("open", "未答复"), ("answered", "已答复")]
+
+    def queryset(self, request, queryset):
+        today = timezone.localdate()
+        if self.value() == "overdue":
+            return queryset.filter(answered_on__isnull=True, due_on__lt=today)
+        if self.value() == "open":
+            return queryset.filter(answered_on__isnull=True)
+        if self.value() == "answered":
+            return queryset.filter(answered_on__isnull=False)
+        return queryset
+
+
+@admin.register(WarningDispatch)
+class WarningDispatchAdmin(ScopedAdmin):
+    county_field = "department__county"
+    list_display = ["warning", "department", "sent_on", "due_on", "answered_on", "outcome", "overdue"]
+    list_filter = [OverdueFilter, "department__kind", "sent_on"]
+    search_fields = ["=warning__person__id_number", "=warning__person__name"]
+    readonly_fields = ["warning", "department", "sent_on", "due_on", "answered_on", "answered_by"]
+    fields = [*readonly_fields, "outcome", "answer"]
+
+    @admin.display(description="逾期", boolean=True)
+    def overdue(self, obj):
+        return obj.is_overdue(timezone.localdate())
+
+    def has_add_permission(self, request):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        services.warning_answer(dispatch=obj, by=request.user, outcome=obj.outcome, answer=obj.answer)
+
+    def changelist_view(self, request, extra_context=None):
+        from medaid.workdays import missing_calendar_years
+
+        missing = missing_calendar_years()
+        if missing:
+            self.message_user(
+                request,
+                f"节假日安排缺少 {'、'.join(map(str, missing))} 年：答复期限将按周一至周五计算，"
+                "请在“节假日安排”中录入。",
+                messages.WARNING,
+            )
+        return super().changelist_view(request, extra_context)
+
+
+@admin.register(HolidayCalendarDay)
+class HolidayCalendarDayAdmin(admin.ModelAdmin):
+    list_display = ["date", "is_workday", "name"]
+    list_filter = ["is_workday"]
+    date_hierarchy = "date"
+
+    def changelist_view(self, request, extra_context=None):
+        from medaid.workdays import missing_calendar_years
+
+        missing = missing_calendar_years()
+        if missing:
+            self.message_user(
+                request,
+                f"系统日历（chinesecalendar）尚无 {'、'.join(map(str, missing))} 年的节假日安排，"
+                "请按国务院办公厅通知录入该年全部法定节假日及调休上班日。",
+                messages.WARNING,
+            )
+        return super().changelist_view(request, extra_context)
+
+
+@admin.register(DecisionRun)
+class DecisionRunAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "year", "status", "people", "claims_decided", "decisions_written",
+                    "adjustments_written", "partitions", "created_at", "finished_at", "progress"]
+    list_filter = ["kind", "status", "year"]
+    readonly_fields = [f.name for f in DecisionRun._meta.fields]
+
+    @admin.display(description="分区进度")
+    def progress(self, obj):
+        done = obj.partition_rows.filter(done=True).count()
+        return f"{done}/{obj.partitions}"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,279 @@
+from rest_framework import serializers
+
+from claims.models import (
+    Adjustment,
+    Application,
+    ApplicationTransition,
+    Claim,
+    ClaimKind,
+    Decision,
+    Declaration,
+    Hospital,
+    Warning,
+    WarningDispatch,
+)
+from medaid.scoping import mask_id_number
+
+
+class HospitalSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Hospital
+        fields = [
+            "id",
+            "code",
+            "name",
+            "level",
+            "fee_class",
+            "county",
+            "in_area",
+            "in_province",
+            "designated",
+        ]
+
+
+class DecisionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Decision
+        fields = [
+            "id",
+            "claim",
+            "is_current",
+            "eligible",
+            "reason",
+            "identity",
+            "policy_code",
+            "policy_version",
+            "parameters_hash",
+            "policy_self_pay",
+            "deductible_applied",
+            "ratio",
+            "assistance",
+            "tilted_assistance",
+            "total",
+            "trace",
+            "decided_at",
+        ]
+
+
+class ClaimSerializer(serializers.ModelSerializer):
+    id_number = serializers.SerializerMethodField()
+    person_name = serializers.CharField(source="person.name", read_only=True)
+    hospital_code = serializers.CharField(source="hospital.code", read_only=True)
+    decision = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Claim
+        fields = [
+            "id",
+            "person",
+            "person_name",
+            "id_number",
+            "county",
+            "hospital",
+            "hospital_code",
+            "source",
+            "external_ref",
+            "kind",
+            "admitted",
+            "discharged",
+            "referred",
+            "follow_up",
+            "emergency",
+            "major_disease",
+            "chronic_category",
+            "settlement",
+            "applied",
+            "total_cost",
+            "in_policy_cost",
+            "out_of_catalog_cost",
+            "basic_insurance_paid",
+            "critical_illness_paid",
+            "other_paid",
+            "declared_assistance",
+            "receipt_numbers",
+            "status",
+            "review_reason",
+            "review_note",
+            "declaration",
+            "application",
+            "decision",
+        ]
+
+    def get_id_number(self, obj) -> str:
+        return mask_id_number(obj.person.id_number, self.context["request"].user)
+
+    def get_decision(self, obj):
+        current = getattr(obj, "current_decisions", None)
+        decision = current[0] if current else None
+        return DecisionSerializer(decision).data if decision else None
+
+
+class AdjustmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Adjustment
+        fields = ["id", "claim", "decision", "previous_decision", "amount", "reason", "created_at"]
+
+
+class DeclarationSerializer(serializers.ModelSerializer):
+    error_file_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Declaration
+        fields = [
+            "id",
+            "hospital",
+            "year",
+            "month",
+            "channel",
+            "file_name",
+            "status",
+            "refused_reason",
+            "lines_total",
+            "lines_refused",
+            "claims_accepted",
+            "claims_review",
+            "declared_total",
+            "computed_total",
+            "error_file_url",
+            "created_at",
+            "finished_at",
+        ]
+
+    def get_error_file_url(self, obj):
+        return obj.error_file.url if obj.error_file else None
+
+
+class DeclarationRowsSerializer(serializers.Serializer):
+    hospital = serializers.CharField(required=False, help_text="机构编码；医院账户可省略")
+    year = serializers.IntegerField(min_value=2000, max_value=2100)
+    month = serializers.IntegerField(min_value=1, max_value=12)
+    rows = serializers.ListField(child=serializers.DictField(), allow_empty=False)
+
+
+class DeclarationFileSerializer(serializers.Serializer):
+    hospital = serializers.CharField(required=False)
+    year = serializers.IntegerField(min_value=2000, max_value=2100)
+    month = serializers.IntegerField(min_value=1, max_value=12)
+    file = serializers.FileField()
+
+
+class ApplicationClaimInSerializer(serializers.Serializer):
+    hospital = serializers.CharField(help_text="机构编码")
+    kind = serializers.ChoiceField(choices=ClaimKind.choices)
+    admitted = serializers.DateField(required=False)
+    discharged = serializers.DateField()
+    referred = serializers.BooleanField(default=True)
+    follow_up = serializers.BooleanField(default=False)
+    emergency = serializers.BooleanField(default=False)
+    major_disease = serializers.BooleanField(default=False)
+    chronic_category = serializers.IntegerField(required=False, allow_null=True)
+    total_cost = serializers.DecimalField(14, 2, required=False)
+    in_policy_cost = serializers.DecimalField(14, 2)
+    out_of_catalog_cost = serializers.DecimalField(14, 2, default=0)
+    basic_insurance_paid = serializers.DecimalField(14, 2, default=0)
+    critical_illness_paid = serializers.DecimalField(14, 2, default=0)
+    other_paid = serializers.DecimalField(14, 2, default=0)
+    receipt_numbers = serializers.CharField(max_length=500)
+
+
+class ApplicationCreateSerializer(serializers.Serializer):
+    id_number = serializers.CharField()
+    applied = serializers.DateField()
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+    claims = ApplicationClaimInSerializer(many=True)
+
+
+class TransitionSerializer(serializers.ModelSerializer):
+    by = serializers.StringRelatedField()
+
+    class Meta:
+        model = ApplicationTransition
+        fields = ["source", "target", "by", "reason", "at"]
+
+
+class ApplicationSerializer(serializers.ModelSerializer):
+    transitions = TransitionSerializer(many=True, read_only=True)
+    claim_ids = serializers.PrimaryKeyRelatedField(source="claims", many=True, read_only=True)
+
+    class Meta:
+        model = Application
+        fields = [
+            "id",
+            "number",
+            "person",
+            "county",
+            "applied",
+            "state",
+            "note",
+            "reason",
+            "total",
+            "created_by",
+            "submitted_by",
+            "submitted_at",
+            "claim_ids",
+            "transitions",
+        ]
+        read_only_fields = fields
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class WarningSerializer(serializers.ModelSerializer):
+    person_name = serializers.CharField(source="person.name", read_only=True)
+    id_number = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Warning
+        fields = [
+            "id",
+            "person",
+            "person_name",
+            "id_number",
+            "county",
+            "year",
+            "kind",
+            "group",
+            "claim",
+            "amount",
+            "threshold",
+            "policy_code",
+            "found_on",
+        ]
+
+    def get_id_number(self, obj) -> str:
+        user = self.context["request"].user
+        if user.department_id:
+            return obj.person.id_number
+        return mask_id_number(obj.person.id_number, user)
+
+
+class WarningDispatchSerializer(serializers.ModelSerializer):
+    warning = WarningSerializer(read_only=True)
+    overdue = serializers.SerializerMethodField()
+
+    class Meta:
+        model = WarningDispatch
+        fields = [
+            "id",
+            "warning",
+            "department",
+            "sent_on",
+            "due_on",
+            "answered_on",
+            "outcome",
+            "answer",
+            "overdue",
+        ]
+        read_only_fields = fields
+
+    def get_overdue(self, obj) -> bool:
+        from django.utils import timezone
+
+        return obj.is_overdue(timezone.localdate())
+
+
+class AnswerSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=WarningDispatch.Outcome.choices)
+    answer = serializers.CharField(max_length=1000)

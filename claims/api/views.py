@@ -1,0 +1,432 @@
+"""The claims API. Querysets go through `scope_to_user`; a hospital's token sees only its own
+hospital's claims and declarations; a department's token sees its county and answers only the
+warnings pushed to it."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import django_filters
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db.models import FilteredRelation, Prefetch, Q
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from beneficiaries.models import Person
+from claims import imports, services
+from claims.api import serializers as s
+from claims.models import (
+    Application,
+    Claim,
+    Decision,
+    Declaration,
+    Hospital,
+    Warning,
+    WarningDispatch,
+)
+from medaid.scoping import scope_to_user
+
+
+class ByIdCursor(CursorPagination):
+    ordering = "-id"
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+def _error(exc: services.ClaimsError) -> ValidationError:
+    return ValidationError({"error": {"code": exc.code, "message": exc.message}})
+
+
+class ModelPermsOrReadOnly(permissions.DjangoModelPermissions):
+    perms_map = {
+        **permissions.DjangoModelPermissions.perms_map,
+        "GET": [],
+        "HEAD": [],
+        "OPTIONS": [],
+    }
+
+
+class HospitalViewSet(viewsets.ModelViewSet):
+    serializer_class = s.HospitalSerializer
+    pagination_class = ByIdCursor
+    permission_classes = [permissions.IsAuthenticated, ModelPermsOrReadOnly]
+    filterset_fields = ["county", "level", "in_area", "designated", "code"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return scope_to_user(
+            Hospital.objects.all(), self.request.user, county_field=None, hospital_field="id"
+        )
+
+
+def scoped_claims(user):
+    return scope_to_user(Claim.objects.all(), user, hospital_field="hospital")
+
+
+class ClaimFilter(django_filters.FilterSet):
+    discharged_from = django_filters.DateFilter(field_name="discharged", lookup_expr="gte")
+    discharged_to = django_filters.DateFilter(field_name="discharged", lookup_expr="lte")
+    id_number = django_filters.CharFilter(field_name="person__id_number")
+    year = django_filters.NumberFilter(field_name="discharged", lookup_expr="year")
+    month = django_filters.NumberFilter(field_name="discharged", lookup_expr="month")
+
+    class Meta:
+        model = Claim
+        fields = [
+            "county",
+            "hospital",
+            "status",
+            "source",
+            "kind",
+            "settlement",
+            "declaration",
+            "application",
+            "review_reason",
+            "person",
+        ]
+
+
+class ClaimViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.ClaimSerializer
+    pagination_class = ByIdCursor
+    filterset_class = ClaimFilter
+
+    def get_queryset(self):
+        return (
+            scoped_claims(self.request.user)
+            .select_related("person", "hospital")
+            .prefetch_related(
+                Prefetch(
+                    "decisions",
+                    queryset=Decision.objects.filter(is_current=True),
+                    to_attr="current_decisions",
+                )
+            )
+        )
+
+    @action(detail=True, methods=["post"])
+    def review(self, request, pk=None):
+        """Resolve a claim in the review queue: {"accept": true|false, "note": "…"}."""
+        if not request.user.has_perm("claims.change_claim") or request.user.hospital_id:
+            raise PermissionDenied("无复核权限")
+        claim = self.get_object()
+        try:
+            claim = services.claim_review_resolve(
+                claim=claim,
+                by=request.user,
+                accept=bool(request.data.get("accept")),
+                note=str(request.data.get("note", "")),
+            )
+        except services.ClaimsError as exc:
+            raise _error(exc) from exc
+        return Response(self.get_serializer(self.get_queryset().get(pk=claim.pk)).data)
+
+    @action(detail=False, methods=["get"])
+    def export(self, request):
+        """The claims register (救助明细台账) as .xlsx, filtered like the list."""
+        from claims.exports import REGISTER_HEADERS, REGISTER_MONEY, register_rows, write_xlsx
+
+        qs = self.filter_queryset(scoped_claims(request.user)).order_by("county_id", "discharged", "id")
+        qs = qs.annotate(
+            current=FilteredRelation("decisions", condition=Q(decisions__is_current=True))
+        )
+        tmp = tempfile.NamedTemporaryFile(suffix=".xlsx")  # noqa: SIM115 — FileResponse closes it
+        write_xlsx(
+            tmp.name,
+            sheet="救助明细台账",
+            title=f"医疗救助明细台账 导出时间 {timezone.localtime():%Y-%m-%d %H:%M}",
+            headers=REGISTER_HEADERS,
+            rows=register_rows(qs, request.user),
+            money_columns=REGISTER_MONEY,
+            date_columns=[7, 8],
+            row_count=qs.count(),
+        )
+        tmp.seek(0)
+        return FileResponse(
+            tmp, as_attachment=True, filename=f"救助明细台账_{timezone.localdate():%Y%m%d}.xlsx"
+        )
+
+    @action(detail=True, methods=["get"])
+    def history(self, request, pk=None):
+        claim = self.get_object()
+        decisions = claim.decisions.order_by("-decided_at", "-id")
+        adjustments = claim.adjustments.all()
+        return Response(
+            {
+                "decisions": s.DecisionSerializer(decisions, many=True).data,
+                "adjustments": s.AdjustmentSerializer(adjustments, many=True).data,
+            }
+        )
+
+
+class DecisionViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.DecisionSerializer
+    pagination_class = ByIdCursor
+    filterset_fields = ["claim", "is_current", "eligible", "policy_code", "reason"]
+
+    def get_queryset(self):
+        return Decision.objects.filter(claim__in=scoped_claims(self.request.user))
+
+
+class DeclarationViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    serializer_class = s.DeclarationSerializer
+    pagination_class = ByIdCursor
+    filterset_fields = ["hospital", "year", "month", "status", "channel"]
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    def get_queryset(self):
+        if self.request.user.department_id:
+            return Declaration.objects.none()
+        return scope_to_user(
+            Declaration.objects.all(),
+            self.request.user,
+            county_field="hospital__county",
+            hospital_field="hospital",
+        )
+
+    def _hospital(self, code: str | None) -> Hospital:
+        user = self.request.user
+        if user.hospital_id:
+            if code and code != user.hospital.code:
+                raise PermissionDenied("医院账户只能申报本机构的费用")
+            return user.hospital
+        if not user.has_perm("claims.add_declaration"):
+            raise PermissionDenied("无申报上传权限")
+        if not code:
+            raise ValidationError({"hospital": "请填写机构编码"})
+        hospital = Hospital.objects.filter(code=code).first()
+        if hospital is None:
+            raise ValidationError(
+                {"error": {"code": "unknown_hospital", "message": f"医疗机构编码不存在：{code}"}}
+            )
+        return hospital
+
+    def create(self, request):
+        """JSON upload: {"year": 2024, "month": 3, "rows": [{…claim fields…}, …]}."""
+        data = s.DeclarationRowsSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        hospital = self._hospital(data.validated_data.get("hospital"))
+        try:
+            declaration = imports.declaration_from_rows(
+                rows=data.validated_data["rows"],
+                year=data.validated_data["year"],
+                month=data.validated_data["month"],
+                hospital=hospital,
+                uploaded_by=request.user,
+            )
+        except services.DuplicateDeclaration as exc:
+            return Response(
+                {"error": {"code": exc.code, "message": exc.message}, "id": exc.existing.pk},
+                status=status.HTTP_409_CONFLICT,
+            )
+        except services.ClaimsError as exc:
+            raise _error(exc) from exc
+        declaration.refresh_from_db()
+        return Response(self.get_serializer(declaration).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=False, methods=["post"])
+    def upload(self, request):
+        """Multipart upload of a .xlsx or .csv file."""
+        data = s.DeclarationFileSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        hospital = self._hospital(data.validated_data.get("hospital"))
+        upload = data.validated_data["file"]
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / Path(upload.name).name
+            with open(path, "wb") as f:
+                for chunk in upload.chunks():
+                    f.write(chunk)
+            try:
+                declaration = imports.declaration_upload(
+                    path=path,
+                    file_name=upload.name,
+                    year=data.validated_data["year"],
+                    month=data.validated_data["month"],
+                    hospital=hospital,
+                    uploaded_by=request.user,
+                )
+            except services.DuplicateDeclaration as exc:
+                return Response(
+                    {"error": {"code": exc.code, "message": exc.message}, "id": exc.existing.pk},
+                    status=status.HTTP_409_CONFLICT,
+                )
+            except services.ClaimsError as exc:
+                raise _error(exc) from exc
+        declaration.refresh_from_db()
+        return Response(self.get_serializer(declaration).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["get"])
+    def errors(self, request, pk=None):
+        declaration = self.get_object()
+        labels = dict(Declaration._meta.get_field("status").choices)
+        rows = declaration.lines.exclude(error="").order_by("line_no")
+        return Response(
+            {
+                "status": labels.get(declaration.status),
+                "lines": [
+                    {
+                        "line_no": line.line_no,
+                        "external_ref": line.external_ref,
+                        "error": line.error,
+                        "message": line.get_error_display(),
+                        "detail": line.error_detail,
+                    }
+                    for line in rows[:5000]
+                ],
+            }
+        )
+
+
+class ApplicationViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    serializer_class = s.ApplicationSerializer
+    pagination_class = ByIdCursor
+    filterset_fields = ["state", "county", "person"]
+
+    def get_queryset(self):
+        user = self.request.user
+        if user.hospital_id or user.department_id:
+            return Application.objects.none()
+        return scope_to_user(Application.objects.all(), user).prefetch_related("transitions")
+
+    def create(self, request):
+        if not request.user.has_perm("claims.add_application"):
+            raise PermissionDenied("无受理权限")
+        data = s.ApplicationCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        person = scope_to_user(Person.objects.all(), request.user).filter(
+            id_number=v["id_number"]
+        ).first()
+        if person is None:
+            raise ValidationError(
+                {"error": {"code": "unknown_person", "message": "身份证号不在救助对象名册中"}}
+            )
+        try:
+            application = services.application_create(
+                person=person,
+                applied=v["applied"],
+                created_by=request.user,
+                claims=[dict(c) for c in v["claims"]],
+                note=v["note"],
+            )
+        except services.ClaimsError as exc:
+            raise _error(exc) from exc
+        return Response(self.get_serializer(application).data, status=status.HTTP_201_CREATED)
+
+    def _act(self, request, service, **kwargs):
+        application = self.get_object()
+        try:
+            application = service(application=application, by=request.user, **kwargs)
+        except services.ClaimsError as exc:
+            raise _error(exc) from exc
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from exc
+        application = get_object_or_404(self.get_queryset(), pk=application.pk)
+        return Response(self.get_serializer(application).data)
+
+    @action(detail=True, methods=["post"])
+    def submit(self, request, pk=None):
+        return self._act(request, services.application_submit)
+
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        note = str(request.data.get("reason", ""))
+        return self._act(request, services.application_approve, note=note)
+
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        return self._act(request, services.application_reject, reason=str(request.data.get("reason", "")))
+
+    @action(detail=True, methods=["post"], url_path="return")
+    def send_back(self, request, pk=None):
+        return self._act(request, services.application_return, reason=str(request.data.get("reason", "")))
+
+
+class WarningViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.WarningSerializer
+    pagination_class = ByIdCursor
+    filterset_fields = ["county", "year", "kind", "group", "policy_code"]
+
+    def get_queryset(self):
+        user = self.request.user
+        if user.hospital_id:
+            return Warning.objects.none()
+        qs = scope_to_user(Warning.objects.select_related("person"), user)
+        if user.department_id:
+            qs = qs.filter(dispatches__department_id=user.department_id)
+        return qs
+
+
+class DispatchFilter(django_filters.FilterSet):
+    answered = django_filters.BooleanFilter(field_name="answered_on", lookup_expr="isnull", exclude=True)
+
+    class Meta:
+        model = WarningDispatch
+        fields = ["department", "sent_on", "outcome"]
+
+
+class WarningDispatchViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.WarningDispatchSerializer
+    pagination_class = ByIdCursor
+    filterset_class = DispatchFilter
+
+    def get_queryset(self):
+        user = self.request.user
+        if user.hospital_id:
+            return WarningDispatch.objects.none()
+        qs = scope_to_user(
+            WarningDispatch.objects.select_related("warning__person"),
+            user,
+            county_field="department__county",
+        )
+        if user.department_id:
+            qs = qs.filter(department_id=user.department_id)
+        return qs
+
+    @action(detail=True, methods=["post"])
+    def answer(self, request, pk=None):
+        dispatch = self.get_object()
+        if not (request.user.department_id or request.user.has_perm("claims.change_warningdispatch")):
+            raise PermissionDenied("无答复权限")
+        data = s.AnswerSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            dispatch = services.warning_answer(
+                dispatch=dispatch, by=request.user, **data.validated_data
+            )
+        except services.ClaimsError as exc:
+            raise _error(exc) from exc
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from exc
+        return Response(self.get_serializer(dispatch).data)
+
+    @action(detail=False, methods=["get"])
+    def export(self, request):
+        """The list as .xlsx (预警名单), filtered like the list."""
+        from claims.exports import warning_list_write
+
+        dispatches = self.filter_queryset(self.get_queryset())
+        tmp = tempfile.NamedTemporaryFile(suffix=".xlsx")  # noqa: SIM115 — FileResponse closes it
+        user = None if request.user.department_id else request.user
+        warning_list_write(
+            tmp.name,
+            dispatches=dispatches,
+            title=f"监测预警名单 {timezone.localdate():%Y-%m-%d}",
+            user=user,
+        )
+        tmp.seek(0)
+        return FileResponse(
+            tmp, as_attachment=True, filename=f"预警名单_{timezone.localdate():%Y%m%d}.xlsx"
+        )

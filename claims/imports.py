@@ -1,0 +1,324 @@
+"""Hospital monthly declarations in: .xlsx (python-calamine), .csv (streamed) or JSON rows from
+the API. Lines are parsed here into the staging table; the checks that need the database run
+set-based in `services.declaration_check`."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import hashlib
+import io
+from collections.abc import Iterable, Iterator
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from claims import services
+from claims.models import ClaimKind, Declaration, Hospital, LineError
+
+# Header (Chinese, as hospitals' systems export it, or the API's English key) → field.
+HEADERS = {
+    "机构编码": "hospital_code",
+    "医疗机构编码": "hospital_code",
+    "公民身份号码": "id_number",
+    "身份证号": "id_number",
+    "身份证号码": "id_number",
+    "姓名": "name",
+    "结算单号": "external_ref",
+    "结算流水号": "external_ref",
+    "救助项目": "kind",
+    "入院日期": "admitted",
+    "出院日期": "discharged",
+    "出院（就诊）日期": "discharged",
+    "就诊日期": "discharged",
+    "按规定转诊": "referred",
+    "复诊": "follow_up",
+    "急诊抢救": "emergency",
+    "重大疾病首诊": "major_disease",
+    "慢特病类别": "chronic_category",
+    "医疗总费用": "total_cost",
+    "政策范围内费用": "in_policy_cost",
+    "目录外费用": "out_of_catalog_cost",
+    "基本医保统筹支付": "basic_insurance_paid",
+    "大病保险支付": "critical_illness_paid",
+    "其他保障支付": "other_paid",
+    "医院申报救助金额": "declared_assistance",
+    "救助金额": "declared_assistance",
+    "票据号": "receipt_numbers",
+}
+FIELDS = (
+    "hospital_code",
+    "id_number",
+    "name",
+    "external_ref",
+    "kind",
+    "admitted",
+    "discharged",
+    "referred",
+    "follow_up",
+    "emergency",
+    "major_disease",
+    "chronic_category",
+    "total_cost",
+    "in_policy_cost",
+    "out_of_catalog_cost",
+    "basic_insurance_paid",
+    "critical_illness_paid",
+    "other_paid",
+    "declared_assistance",
+    "receipt_numbers",
+)
+HEADERS.update({f: f for f in FIELDS})
+# The template's column order: the first Chinese header of each field.
+TEMPLATE_HEADERS = [next(h for h, f in HEADERS.items() if f == field) for field in FIELDS]
+
+REQUIRED = ("id_number", "external_ref", "kind", "discharged", "in_policy_cost")
+MONEY = (
+    "total_cost",
+    "in_policy_cost",
+    "out_of_catalog_cost",
+    "basic_insurance_paid",
+    "critical_illness_paid",
+    "other_paid",
+    "declared_assistance",
+)
+BOOLS = {"referred": True, "follow_up": False, "emergency": False, "major_disease": False}
+KIND_BY_LABEL = {label: value for value, label in ClaimKind.choices} | {
+    v: v for v in ClaimKind.values
+}
+KIND_BY_LABEL.update({"门诊慢性病": ClaimKind.OUTPATIENT_CHRONIC, "门诊特药": "negotiated_drug"})
+TRUE = {"1", "是", "true", "True", "TRUE", "y", "Y", "yes"}
+FALSE = {"0", "否", "false", "False", "FALSE", "n", "N", "no", ""}
+
+
+class DeclarationFileError(services.ClaimsError):
+    pass
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _date(value) -> dt.date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, int | float) and 20000 <= value <= 80000:
+        # An Excel date serial whose cell carried no date format.
+        return dt.date(1899, 12, 30) + dt.timedelta(days=int(value))
+    text = str(value).strip()
+    for fmt in ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d"):
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(text)
+
+
+def _money(value) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, float):
+        value = repr(value)
+    try:
+        amount = Decimal(str(value).replace(",", "").strip())
+    except InvalidOperation as exc:
+        raise ValueError(value) from exc
+    if not amount.is_finite():
+        raise ValueError(value)
+    return amount.quantize(Decimal("0.01"))
+
+
+def parse_line(line_no: int, record: dict) -> tuple:
+    """One record (field → raw value) → a staging tuple in DECLARATION_LINE_COLUMNS order.
+    A value that cannot be read is the line's error; the line is kept, never dropped."""
+    error, detail = "", ""
+    out: dict = {f: _text(record.get(f)) for f in ("hospital_code", "id_number", "name")}
+    out["external_ref"] = _text(record.get("external_ref"))
+    out["receipt_numbers"] = _text(record.get("receipt_numbers"))[:500]
+    kind_raw = _text(record.get("kind"))
+    out["kind"] = KIND_BY_LABEL.get(kind_raw, "")
+    for name in ("admitted", "discharged"):
+        try:
+            out[name] = _date(record.get(name))
+        except ValueError:
+            out[name] = None
+            if not error:
+                error, detail = LineError.BAD_DATE, f"{name}={record.get(name)}"
+    for name in MONEY:
+        try:
+            out[name] = _money(record.get(name))
+        except ValueError:
+            out[name] = None
+            if not error:
+                error, detail = LineError.BAD_AMOUNT, f"{name}={record.get(name)}"
+    for name, default in BOOLS.items():
+        raw = _text(record.get(name))
+        out[name] = default if raw == "" else raw in TRUE
+    category = _text(record.get("chronic_category"))
+    out["chronic_category"] = int(category) if category.isdigit() else None
+    if not error:
+        missing = [f for f in REQUIRED if out.get(f) in ("", None)]
+        if out.get("declared_assistance") is None:
+            missing.append("declared_assistance")
+        if kind_raw and not out["kind"]:
+            error, detail = LineError.BAD_KIND, kind_raw[:100]
+        elif missing:
+            error, detail = LineError.MISSING_FIELD, "、".join(missing)
+    if out["admitted"] is None:
+        out["admitted"] = out["discharged"]
+    return (
+        line_no,
+        out["hospital_code"][:32],
+        out["id_number"][:32],
+        out["name"][:64],
+        out["external_ref"][:64],
+        out["kind"],
+        out["admitted"],
+        out["discharged"],
+        out["referred"],
+        out["follow_up"],
+        out["emergency"],
+        out["major_disease"],
+        out["chronic_category"],
+        *(out[m] for m in MONEY),
+        out["receipt_numbers"],
+        error,
+        detail[:200],
+    )
+
+
+def _records(header: list, rows: Iterable[list]) -> Iterator[dict]:
+    fields = [HEADERS.get(_text(h)) for h in header]
+    if "id_number" not in fields or "external_ref" not in fields:
+        raise DeclarationFileError(
+            "bad_header", "文件表头无法识别：至少需要“公民身份号码”和“结算单号”两列"
+        )
+    for row in rows:
+        if not any(v not in (None, "") for v in row):
+            continue
+        yield {f: v for f, v in zip(fields, row, strict=False) if f}
+
+
+def read_csv(path: Path) -> Iterator[dict]:
+    with open(path, "rb") as raw:
+        head = raw.read(3)
+        encoding = "utf-8-sig" if head == codecs.BOM_UTF8 else None
+    for enc in (encoding or "utf-8", "gb18030"):
+        try:
+            with open(path, encoding=enc, newline="") as f:
+                f.readline()
+            break
+        except UnicodeDecodeError:
+            continue
+    f = open(path, encoding=enc, newline="")  # noqa: SIM115 — closed when the generator ends
+    with f:
+        reader = csv.reader(f)
+        header = next(reader, [])
+        yield from _records(header, reader)
+
+
+def read_xlsx(path: Path) -> Iterator[dict]:
+    from python_calamine import CalamineWorkbook
+
+    workbook = CalamineWorkbook.from_path(str(path))
+    sheet = workbook.get_sheet_by_index(0)
+    rows = sheet.iter_rows()
+    header = next(rows, [])
+    yield from _records(header, rows)
+
+
+def file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _guess_hospital(path: Path, reader) -> Hospital | None:
+    for record in reader(path):
+        code = _text(record.get("hospital_code"))
+        if code:
+            return Hospital.objects.filter(code=code).first()
+    return None
+
+
+def declaration_upload(
+    *,
+    path: Path,
+    file_name: str,
+    year: int,
+    month: int,
+    hospital: Hospital | None = None,
+    uploaded_by=None,
+    process: bool = True,
+) -> Declaration:
+    """Stage a declaration file and (after commit) process it. The hospital is the uploader's;
+    staff uploading on a hospital's behalf may leave it to the file's 机构编码."""
+    suffix = Path(file_name).suffix.lower()
+    if suffix in (".xlsx", ".xlsm", ".xls"):
+        reader = read_xlsx
+    elif suffix in (".csv", ".txt"):
+        reader = read_csv
+    else:
+        raise DeclarationFileError("bad_file_type", "只接受 .xlsx 或 .csv 文件")
+    digest = file_hash(path)
+    if hospital is None:
+        hospital = _guess_hospital(path, reader)
+    lines = (parse_line(n, rec) for n, rec in enumerate(reader(path), start=2))
+    declaration = services.declaration_receive(
+        hospital=hospital,
+        year=year,
+        month=month,
+        channel=Declaration.Channel.FILE,
+        file_name=file_name,
+        content_hash=digest,
+        lines=lines,
+        uploaded_by=uploaded_by,
+    )
+    if process:
+        _send(declaration)
+    return declaration
+
+
+def declaration_from_rows(
+    *, rows: list[dict], year: int, month: int, hospital: Hospital, uploaded_by=None
+) -> Declaration:
+    """The API's JSON upload: rows with the English field names (or the Chinese headers)."""
+    records = ({HEADERS.get(k, k): v for k, v in row.items()} for row in rows)
+    lines = (parse_line(n, rec) for n, rec in enumerate(records, start=1))
+    digest = services.json_hash(
+        {"hospital": hospital.code, "year": year, "month": month, "rows": rows}
+    )
+    declaration = services.declaration_receive(
+        hospital=hospital,
+        year=year,
+        month=month,
+        channel=Declaration.Channel.API,
+        file_name="",
+        content_hash=digest,
+        lines=lines,
+        uploaded_by=uploaded_by,
+    )
+    _send(declaration)
+    return declaration
+
+
+def _send(declaration: Declaration) -> None:
+    from claims import tasks
+
+    tasks.process_declaration.delay_on_commit(declaration.pk)
+
+
+def template_csv() -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(TEMPLATE_HEADERS)
+    return buffer.getvalue()

@@ -1,0 +1,356 @@
+"""Reads. Rows become the engine's frozen facts here (Saleor's fetch.py): one query for a
+partition's people, one for their identities and one for their claims, never a query per row."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import Q, QuerySet
+
+from beneficiaries.models import Identity, Person
+from claims.models import Claim, Decision, ReviewReason, RunPerson
+from medaid.policy.facts import Case, ClaimFacts, IdentityPeriod, PersonFacts
+
+# The Knuth multiplicative hash spreads consecutive person ids over the partitions; the same
+# expression runs in Python and in SQL (both dialects), so a run's staging agrees with callers.
+HASH_MULTIPLIER = 2654435761
+HASH_MODULUS = 4294967296
+
+
+def partition_of(person_id: int, partitions: int) -> int:
+    return (person_id * HASH_MULTIPLIER % HASH_MODULUS) % partitions
+
+
+def partition_sql(column: str, partitions: int) -> str:
+    """The same hash in SQL, for a statement executed with parameters (hence %%)."""
+    return f"(({column} * {HASH_MULTIPLIER}) %% {HASH_MODULUS}) %% {int(partitions)}"
+
+
+@dataclass(slots=True)
+class ClaimRow:
+    """A claim as a run needs it: its facts for the engine and what the run decides with them."""
+
+    id: int
+    person_id: int
+    policy_code: str
+    status: str
+    source: str
+    declared_assistance: Decimal | None
+    review_reason: str
+    facts: ClaimFacts
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentDecision:
+    id: int
+    eligible: bool
+    reason: str
+    identity: str
+    policy_version: str
+    parameters_hash: str
+    policy_self_pay: Decimal
+    deductible_applied: Decimal
+    ratio: Decimal | None
+    assistance: Decimal
+    tilted_assistance: Decimal
+    total: Decimal
+
+
+# Claims that count toward a person's year: everything except what was refused.
+COUNTED_STATUSES = (
+    Claim.Status.PENDING,
+    Claim.Status.ACCEPTED,
+    Claim.Status.REVIEW,
+    Claim.Status.SETTLED,
+)
+
+_CLAIM_COLUMNS = (
+    "id",
+    "person_id",
+    "county__pooling_area__policy_code",
+    "status",
+    "source",
+    "declared_assistance",
+    "review_reason",
+    "kind",
+    "admitted",
+    "discharged",
+    "hospital__level",
+    "hospital__fee_class",
+    "hospital__in_area",
+    "hospital__in_province",
+    "referred",
+    "follow_up",
+    "emergency",
+    "major_disease",
+    "chronic_category",
+    "settlement",
+    "applied",
+    "in_policy_cost",
+    "out_of_catalog_cost",
+    "total_cost",
+    "basic_insurance_paid",
+    "critical_illness_paid",
+    "other_paid",
+)
+
+
+def _claim_row(values: tuple) -> ClaimRow:
+    (
+        claim_id,
+        person_id,
+        policy_code,
+        status,
+        source,
+        declared,
+        review_reason,
+        kind,
+        admitted,
+        discharged,
+        level,
+        fee_class,
+        in_area,
+        in_province,
+        referred,
+        follow_up,
+        emergency,
+        major_disease,
+        chronic_category,
+        settlement,
+        applied,
+        in_policy,
+        out_of_catalog,
+        total,
+        basic,
+        critical,
+        other,
+    ) = values
+    facts = ClaimFacts(
+        ref=str(claim_id),
+        kind=kind,
+        discharged=discharged,
+        admitted=admitted,
+        hospital_level=level,
+        hospital_fee_class=fee_class or None,
+        in_area=in_area,
+        in_province=in_province,
+        referred=referred,
+        follow_up=follow_up,
+        emergency=emergency,
+        major_disease=major_disease,
+        chronic_category=chronic_category,
+        settlement=settlement,
+        applied=applied,
+        in_policy_cost=in_policy,
+        out_of_catalog_cost=out_of_catalog,
+        total_cost=total,
+        basic_insurance_paid=basic,
+        critical_illness_paid=critical,
+        other_paid=other,
+    )
+    return ClaimRow(
+        id=claim_id,
+        person_id=person_id,
+        policy_code=policy_code,
+        status=status,
+        source=source,
+        declared_assistance=declared,
+        review_reason=review_reason,
+        facts=facts,
+    )
+
+
+def year_claims(*, people: QuerySet | Iterable[int], year: int) -> Iterable[ClaimRow]:
+    """The counted claims of `people` discharged in `year`, by person, then date, then id (the
+    order the engine decides them in), streamed."""
+    rows = (
+        Claim.objects.filter(
+            person_id__in=people,
+            discharged__gte=date(year, 1, 1),
+            discharged__lte=date(year, 12, 31),
+            status__in=COUNTED_STATUSES,
+        )
+        # A stay another hospital already declared waits outside the year until reviewed.
+        .exclude(review_reason=ReviewReason.OVERLAP_OTHER_HOSPITAL)
+        .order_by("person_id", "discharged", "id")
+        .values_list(*_CLAIM_COLUMNS)
+    )
+    for values in rows.iterator(chunk_size=5000):
+        yield _claim_row(values)
+
+
+def person_facts(*, people: QuerySet | Iterable[int]) -> dict[int, PersonFacts]:
+    """Each person's identity periods and birth date, as the engine wants them."""
+    periods: dict[int, list[IdentityPeriod]] = defaultdict(list)
+    identities = (
+        Identity.objects.filter(person_id__in=people)
+        .order_by("person_id", "start", "id")
+        .values_list("person_id", "code", "start", "end")
+    )
+    for person_id, code, start, end in identities.iterator(chunk_size=5000):
+        periods[person_id].append(IdentityPeriod(code=code, start=start, end=end))
+    births = Person.objects.filter(id__in=people).values_list("id", "birth_date")
+    return {
+        person_id: PersonFacts(identities=tuple(periods.get(person_id, ())), birth_date=birth)
+        for person_id, birth in births.iterator(chunk_size=5000)
+    }
+
+
+def current_decisions(*, claim_ids: QuerySet | Iterable[int]) -> dict[int, CurrentDecision]:
+    rows = Decision.objects.filter(claim_id__in=claim_ids, is_current=True).values_list(
+        "claim_id",
+        "id",
+        "eligible",
+        "reason",
+        "identity",
+        "policy_version",
+        "parameters_hash",
+        "policy_self_pay",
+        "deductible_applied",
+        "ratio",
+        "assistance",
+        "tilted_assistance",
+        "total",
+    )
+    return {row[0]: CurrentDecision(*row[1:]) for row in rows.iterator(chunk_size=5000)}
+
+
+def run_people(*, run_id: int, partition: int) -> QuerySet:
+    return RunPerson.objects.filter(run_id=run_id, partition=partition).values("person_id")
+
+
+def build_case(*, policy_code: str, person: PersonFacts, claims: list[ClaimRow]) -> Case:
+    return Case(policy=policy_code, person=person, claims=tuple(c.facts for c in claims))
+
+
+def claims_payable() -> QuerySet:
+    """What the funds app settles: accepted claims with a current decision."""
+    return Claim.objects.filter(status=Claim.Status.ACCEPTED, decisions__is_current=True)
+
+
+def claims_overlapping(*, person_id: int, kind: str, admitted: date, discharged: date):
+    """Claims of the same person and kind whose stay overlaps [admitted, discharged]."""
+    return Claim.objects.filter(
+        Q(person_id=person_id, kind=kind, admitted__lte=discharged, discharged__gte=admitted)
+        & ~Q(status=Claim.Status.REJECTED)
+    )
+
+
+# --- monitoring -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BurdenCandidate:
+    person_id: int
+    county_id: int
+    amount: Decimal
+    claim_id: int | None = None
+    day: date | None = None
+
+
+def monitoring_rule(*, policy_code: str, day: date):
+    """The pack's early-warning rule in force on `day` (engine), or None if it has none."""
+    from medaid import policy
+
+    try:
+        return policy.monitoring_thresholds(policy_code, day)
+    except (LookupError, ValueError):
+        return None
+
+
+def _burden_expression():
+    from django.db.models import F, Value
+    from django.db.models.functions import Coalesce
+
+    return (
+        F("total_cost")
+        - F("basic_insurance_paid")
+        - F("critical_illness_paid")
+        - F("other_paid")
+        - Coalesce(F("current__total"), Value(Decimal("0")))
+    )
+
+
+def _monitored_claims(*, county_ids, year: int):
+    from django.db.models import FilteredRelation
+
+    return (
+        Claim.objects.filter(
+            county_id__in=county_ids,
+            discharged__gte=date(year, 1, 1),
+            discharged__lte=date(year, 12, 31),
+            status__in=COUNTED_STATUSES,
+        )
+        .exclude(review_reason=ReviewReason.OVERLAP_OTHER_HOSPITAL)
+        .annotate(current=FilteredRelation("decisions", condition=Q(decisions__is_current=True)))
+    )
+
+
+def burden_candidates(*, county_ids, year: int, basis: str, floor: Decimal):
+    """Set-based: people (annual basis) or stays (single-stay basis) whose personal burden after
+    the three schemes is above the lowest threshold; the caller applies each person's own."""
+    from django.db.models import Sum
+
+    claims = _monitored_claims(county_ids=county_ids, year=year).annotate(
+        burden=_burden_expression()
+    )
+    if basis == "single_stay":
+        rows = claims.filter(kind="inpatient", burden__gt=floor).values_list(
+            "person_id", "county_id", "burden", "id", "discharged"
+        )
+        return [BurdenCandidate(p, c, Decimal(b).quantize(Decimal("0.01")), i, d) for p, c, b, i, d in rows]
+    rows = (
+        claims.order_by()
+        .values("person_id")
+        .annotate(total=Sum("burden"))
+        .filter(total__gt=floor)
+        .values_list("person_id", "total")
+    )
+    people = dict(rows)
+    counties = dict(Person.objects.filter(id__in=list(people)).values_list("id", "county_id"))
+    return [
+        BurdenCandidate(pid, counties[pid], Decimal(total).quantize(Decimal("0.01")))
+        for pid, total in people.items()
+    ]
+
+
+def identities_held(*, person_ids, year: int) -> dict[int, dict[str, tuple[date, date]]]:
+    """Per person, the identity codes held at some time in `year` with the span held."""
+    out: dict[int, dict[str, tuple[date, date]]] = defaultdict(dict)
+    first, last = date(year, 1, 1), date(year, 12, 31)
+    rows = Identity.objects.filter(person_id__in=list(person_ids), start__lte=last).filter(
+        Q(end__isnull=True) | Q(end__gte=first)
+    )
+    for pid, code, start, end in rows.values_list("person_id", "code", "start", "end"):
+        span = out[pid].get(code)
+        end = end or date.max
+        out[pid][code] = (min(start, span[0]), max(end, span[1])) if span else (start, end)
+    return out
+
+
+def dispatches_overdue(*, today: date):
+    from claims.models import WarningDispatch
+
+    return WarningDispatch.objects.filter(answered_on__isnull=True, due_on__lt=today)
+
+
+def application_notice(*, application, user) -> dict:
+    """Everything the printed decision notice (救助决定通知书) shows."""
+    from medaid.scoping import mask_id_number
+
+    rows = []
+    for claim in application.claims.select_related("hospital").order_by("discharged", "id"):
+        decision = claim.decisions.filter(is_current=True).first()
+        rows.append({"claim": claim, "decision": decision})
+    return {
+        "application": application,
+        "person": application.person,
+        "id_number": mask_id_number(application.person.id_number, user),
+        "rows": rows,
+        "total": application.total,
+        "transitions": application.transitions.select_related("by"),
+    }

@@ -1,0 +1,50 @@
+"""Thin tasks: load ids, call a service. Every task here is idempotent (a partition already done
+is skipped, a processed declaration is left alone, warnings are unique per person and stay), so
+they are acknowledged late and re-delivered if a worker dies."""
+
+from medaid.celery import app
+
+
+@app.task(bind=True, acks_late=True, reject_on_worker_lost=True)
+def decide_partition(self, run_id: int, number: int) -> None:
+    from claims.services import run_finish, run_partition_decide
+
+    run_partition_decide(run_id=run_id, number=number)
+    run_finish(run_id=run_id)
+
+
+@app.task(bind=True, acks_late=True, reject_on_worker_lost=True)
+def process_declaration(self, declaration_id: int) -> None:
+    from claims.services import declaration_process
+
+    declaration_process(declaration_id=declaration_id, dispatch=True)
+
+
+@app.task(bind=True, acks_late=True, reject_on_worker_lost=True)
+def recompute_year(self, job_id: int, year: int, county_id: int | None, reason: str) -> None:
+    from claims.models import DecisionRun
+    from claims.services import run_dispatch, year_recompute_start
+    from medaid.models import Job
+
+    job = Job.objects.get(pk=job_id)
+    run = DecisionRun.objects.filter(job=job).first()
+    if run is None:
+        from beneficiaries.models import County
+
+        county = County.objects.get(pk=county_id) if county_id else None
+        run = year_recompute_start(year=year, county=county, reason=reason, job=job)
+    run_dispatch(run=run)
+
+
+@app.task(bind=True, acks_late=True, reject_on_worker_lost=True)
+def monitor_burdens(self) -> int:
+    from claims.services import burdens_monitor
+
+    return burdens_monitor()
+
+
+@app.task(bind=True, acks_late=True, reject_on_worker_lost=True)
+def send_warning_lists(self) -> list:
+    from claims.services import warning_lists_send
+
+    return warning_lists_send()

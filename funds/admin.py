@@ -1,0 +1,630 @@
+"""The fund's back office: accounts with their balances, entries (recorded through the
+services, reversed never edited), statutory deadlines due and overdue, budgets, monthly
+settlement runs with their progress and reconciliation, statements, and the year-end close.
+Every queryset goes through `scope_to_user` (via `CountyScopedAdmin`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from funds import exports, selectors, services, tasks
+from funds.models import (
+    Account,
+    AccountKind,
+    Budget,
+    Deadline,
+    Entry,
+    EntryKind,
+    FundSource,
+    Posting,
+    SettlementRun,
+    SettlementStatement,
+    YearEndClose,
+)
+from medaid.admin import CountyScopedAdmin, money
+from medaid.scoping import scope_to_user
+from medaid.xlsx import report_filename
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _xlsx_response(write, filename: str) -> FileResponse:
+    buffer = io.BytesIO()
+    write(buffer)
+    buffer.seek(0)
+    return FileResponse(buffer, as_attachment=True, filename=filename, content_type=XLSX)
+
+
+class ReadOnlyMixin:
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Account)
+class AccountAdmin(CountyScopedAdmin):
+    list_display = ("name", "code", "kind", "county", "balance_display", "bank_account")
+    list_filter = ("kind", "pooling_area")
+    search_fields = ("name", "code", "bank_account")
+    readonly_fields = ("code", "kind", "pooling_area", "county", "source", "hospital")
+    fields = (
+        "name",
+        "code",
+        "kind",
+        "pooling_area",
+        "county",
+        "source",
+        "hospital",
+        "bank_name",
+        "bank_account",
+        "opened_on",
+    )
+    actions = ("export_ledger",)
+
+    def get_queryset(self, request):
+        return selectors.accounts_with_balances(user=request.user)
+
+    def has_add_permission(self, request):
+        return False  # accounts are opened by `services.account_open`, with derived codes
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="余额（元）", ordering="balance_value")
+    def balance_display(self, obj):
+        return money(obj.balance_value)
+
+    @admin.action(description="导出本年基金收支明细表")
+    def export_ledger(self, request, queryset):
+        account = queryset.first()
+        if queryset.count() != 1:
+            self.message_user(request, "请只选择一个账户导出。", messages.WARNING)
+            return None
+        today = timezone.localdate()
+        start = dt.date(today.year, 1, 1)
+        return _xlsx_response(
+            lambda f: exports.write_ledger(f, account, start=start, end=today),
+            report_filename("基金收支明细表", county=account.name, period=str(today.year)),
+        )
+
+
+class PostingInline(admin.TabularInline):
+    model = Posting
+    extra = 0
+    fields = ("account", "amount")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class EntryForm(forms.ModelForm):
+    """Records one movement through the services: the form never writes postings itself."""
+
+    from_account = forms.ModelChoiceField(
+        Account.objects.all(), label="付出账户", required=False, help_text="资金收入可不填"
+    )
+    to_account = forms.ModelChoiceField(Account.objects.all(), label="收入账户")
+    amount = forms.DecimalField(label="金额（元）", max_digits=16, decimal_places=2, min_value=0)
+
+    class Meta:
+        model = Entry
+        fields = ("kind", "source", "date", "document_ref", "related_ref", "memo")
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        accounts = scope_to_user(Account.objects.exclude(kind=AccountKind.HOSPITAL), user)
+        self.fields["from_account"].queryset = accounts
+        self.fields["to_account"].queryset = accounts
+        self.entry = None
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            if data["kind"] == EntryKind.RECEIPT:
+                self.entry = services.receipt_post(
+                    account=data["to_account"],
+                    source=data["source"] or FundSource.OTHER,
+                    amount=data["amount"],
+                    date=data["date"],
+                    document_ref=data["document_ref"],
+                    memo=data["memo"],
+                    created_by=self.user,
+                )
+            else:
+                if data.get("from_account") is None:
+                    raise forms.ValidationError("请选择付出账户。")
+                self.entry = services.transfer_post(
+                    kind=data["kind"],
+                    from_account=data["from_account"],
+                    to_account=data["to_account"],
+                    amount=data["amount"],
+                    date=data["date"],
+                    document_ref=data["document_ref"],
+                    source=data["source"],
+                    related_ref=data["related_ref"],
+                    memo=data["memo"],
+                    created_by=self.user,
+                )
+        except services.FundsError as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from exc
+        return data
+
+
+@admin.register(Entry)
+class EntryAdmin(CountyScopedAdmin):
+    list_display = (
+        "date",
+        "kind",
+        "document_ref",
+        "county",
+        "source",
+        "amount_display",
+        "reversal_state",
+        "created_by",
+    )
+    list_filter = ("kind", "source", "date")
+    search_fields = ("document_ref", "related_ref", "memo")
+    date_hierarchy = "date"
+    inlines = (PostingInline,)
+    actions = ("reverse_entries",)
+    form = EntryForm
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("county", "created_by", "reverses")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is not None:
+            return super().get_form(request, obj, change=change, **kwargs)
+        form = super().get_form(request, obj, change=change, **kwargs)
+
+        class BoundEntryForm(form):
+            def __init__(self, *args, **kw):
+                super().__init__(*args, user=request.user, **kw)
+
+        return BoundEntryForm
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return (
+                "kind",
+                "source",
+                "from_account",
+                "to_account",
+                "amount",
+                "date",
+                "document_ref",
+                "related_ref",
+                "memo",
+            )
+        return (
+            "kind",
+            "source",
+            "pooling_area",
+            "county",
+            "date",
+            "document_ref",
+            "related_ref",
+            "memo",
+            "reverses",
+            "created_by",
+            "created_at",
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj) if obj is not None else ()
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else ()
+
+    def has_change_permission(self, request, obj=None):
+        return False  # immutable: corrections are reversals
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        # The entry was written by the service in `EntryForm.clean`; show that one.
+        obj.pk = form.entry.pk
+        obj.__dict__.update({k: v for k, v in form.entry.__dict__.items() if not k.startswith("_")})
+
+    def save_related(self, request, form, formsets, change):
+        pass
+
+    @admin.display(description="金额（元）")
+    def amount_display(self, obj):
+        total = sum((p.amount for p in obj.postings.all() if p.amount > 0), 0)
+        return money(total)
+
+    @admin.display(description="冲销")
+    def reversal_state(self, obj):
+        if obj.reverses_id:
+            return format_html("冲销 {}", obj.reverses.document_ref)
+        return "已冲销" if hasattr(obj, "reversed_by") else ""
+
+    @admin.action(description="冲销所选凭证（今日记账）")
+    def reverse_entries(self, request, queryset):
+        done = 0
+        for entry in queryset:
+            try:
+                services.entry_reverse(
+                    entry=entry,
+                    date=timezone.localdate(),
+                    document_ref=f"冲销-{entry.document_ref}",
+                    created_by=request.user,
+                )
+                done += 1
+            except services.FundsError as exc:
+                self.message_user(request, f"{entry}：{exc.message}", messages.ERROR)
+        if done:
+            self.message_user(request, f"已冲销 {done} 张凭证。", messages.SUCCESS)
+
+
+class DeadlineStateFilter(admin.SimpleListFilter):
+    title = "办理状态"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return (
+            ("overdue", "已逾期"),
+            ("due", f"{selectors.DUE_SOON_DAYS}天内到期"),
+            ("open", "未到期"),
+            ("done", "已完成"),
+        )
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(state=self.value())
+        return queryset
+
+
+STATE_LABELS = {
+    "overdue": ("#ba2121", "已逾期"),
+    "due": ("#c77c00", "即将到期"),
+    "open": ("#333", "未到期"),
+    "done": ("#2e7d32", "已完成"),
+}
+
+
+@admin.register(Deadline)
+class DeadlineAdmin(CountyScopedAdmin):
+    list_display = (
+        "kind",
+        "county",
+        "document_ref",
+        "starts_on",
+        "due_on",
+        "state_display",
+        "amount",
+        "completed_on",
+        "rule_ref",
+    )
+    list_filter = (DeadlineStateFilter, "kind", "year")
+    search_fields = ("document_ref", "completed_ref")
+    readonly_fields = (
+        "kind",
+        "pooling_area",
+        "county",
+        "year",
+        "document_ref",
+        "starts_on",
+        "due_on",
+        "amount",
+        "rule_ref",
+        "completed_entry",
+    )
+    actions = ("complete_today",)
+    ordering = ("due_on",)
+
+    def get_queryset(self, request):
+        return selectors.deadlines_with_status(user=request.user, today=timezone.localdate())
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="状态", ordering="state")
+    def state_display(self, obj):
+        colour, label = STATE_LABELS[obj.state]
+        return format_html('<b style="color:{}">{}</b>', colour, label)
+
+    @admin.action(description="标记为今日办结")
+    def complete_today(self, request, queryset):
+        n = 0
+        for deadline in queryset.filter(completed_on__isnull=True):
+            services.deadline_complete(deadline=deadline, completed_on=timezone.localdate())
+            n += 1
+        self.message_user(request, f"已办结 {n} 项。", messages.SUCCESS)
+
+
+@admin.register(Budget)
+class BudgetAdmin(CountyScopedAdmin):
+    list_display = (
+        "county",
+        "year",
+        "amount_display",
+        "county_matching",
+        "split_display",
+        "spent_display",
+    )
+    list_filter = ("year",)
+    fields = ("county", "year", "amount", "county_matching", "document_ref")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("county__funding_tier")
+
+    def save_model(self, request, obj, form, change):
+        # Through the service, so that the year's deadlines open with the budget.
+        budget = services.budget_set(
+            county=obj.county,
+            year=obj.year,
+            amount=obj.amount,
+            county_matching=obj.county_matching,
+            document_ref=obj.document_ref,
+        )
+        obj.pk = budget.pk
+
+    @admin.display(description="支出预算（元）", ordering="amount")
+    def amount_display(self, obj):
+        return money(obj.amount)
+
+    @admin.display(description="市/县分担（元）")
+    def split_display(self, obj):
+        split = selectors.budget_funding_split(obj)
+        return "—" if split is None else f"{money(split[0])} / {money(split[1])}"
+
+    @admin.display(description="已支出（元）")
+    def spent_display(self, obj):
+        return money(services.county_spending(county=obj.county, year=obj.year))
+
+
+class StatementInline(admin.TabularInline):
+    model = SettlementStatement
+    extra = 0
+    fields = (
+        "payee",
+        "hospital",
+        "claim_count",
+        "claims_total",
+        "declared_total",
+        "adjustments_total",
+        "total",
+        "posted_at",
+    )
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class SettlementStartForm(forms.Form):
+    county = forms.ModelChoiceField(queryset=None, label="区县")
+    year = forms.IntegerField(label="年度", min_value=2000, max_value=2100)
+    month = forms.IntegerField(label="月份", min_value=1, max_value=12)
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        from beneficiaries.models import County
+
+        self.fields["county"].queryset = scope_to_user(
+            County.objects.all(), user, county_field="pk"
+        )
+
+
+@admin.register(SettlementRun)
+class SettlementRunAdmin(ReadOnlyMixin, CountyScopedAdmin):
+    list_display = (
+        "county",
+        "period",
+        "status",
+        "progress_display",
+        "total_display",
+        "attempts",
+        "finished_at",
+        "error",
+    )
+    list_filter = ("status", "year", "month")
+    change_list_template = "funds/settlementrun_change_list.html"
+    inlines = (StatementInline,)
+    actions = ("resume", "export_statements")
+    readonly_fields = (
+        "county",
+        "year",
+        "month",
+        "status",
+        "job",
+        "staged_at",
+        "finished_at",
+        "attempts",
+        "error",
+        "progress_display",
+        "reconcile_link",
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("county", "job")
+
+    def get_urls(self):
+        return [
+            path(
+                "start/",
+                self.admin_site.admin_view(self.start_view),
+                name="funds_settlementrun_start",
+            ),
+            path(
+                "<int:pk>/reconcile/",
+                self.admin_site.admin_view(self.reconcile_view),
+                name="funds_settlementrun_reconcile",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "start_url": reverse("admin:funds_settlementrun_start"),
+        }
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="进度")
+    def progress_display(self, obj):
+        job = obj.job
+        if job is None or not job.progress_total:
+            return "—"
+        return f"{job.progress_done}/{job.progress_total}（{job.percent}%）"
+
+    @admin.display(description="应付合计（元）")
+    def total_display(self, obj):
+        from funds.models import sum_money
+
+        return money(sum_money(obj.statements.all(), "total"))
+
+    @admin.display(description="对账")
+    def reconcile_link(self, obj):
+        url = reverse("admin:funds_settlementrun_reconcile", args=[obj.pk])
+        return format_html('<a href="{}">查看对账结果</a>', url)
+
+    @admin.action(description="继续/重新执行所选结算（后台任务）")
+    def resume(self, request, queryset):
+        for run in queryset.exclude(status=SettlementRun.Status.SUCCEEDED):
+            tasks.settle_month.delay_on_commit(run.county_id, run.year, run.month)
+        self.message_user(request, "已提交后台结算任务，可在本页查看进度。", messages.SUCCESS)
+
+    @admin.action(description="导出区县结算单（含各医疗机构）")
+    def export_statements(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "请只选择一个结算批次导出。", messages.WARNING)
+            return None
+        run = queryset.select_related("county").first()
+        return _xlsx_response(
+            lambda f: exports.write_county_statement(f, run, user=request.user),
+            report_filename(
+                "医疗救助结算单", county=run.county.name, period=f"{run.year}-{run.month:02d}"
+            ),
+        )
+
+    def start_view(self, request):
+        form = SettlementStartForm(request.POST or None, user=request.user)
+        if request.method == "POST" and form.is_valid():
+            county, year, month = (form.cleaned_data[k] for k in ("county", "year", "month"))
+            tasks.settle_month.delay_on_commit(county.pk, year, month)
+            self.message_user(
+                request, f"已提交 {county} {year}年{month}月 的结算任务。", messages.SUCCESS
+            )
+            return self._redirect_to_changelist()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "发起月度结算",
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return render(request, "funds/settlement_start.html", context)
+
+    def reconcile_view(self, request, pk):
+        run = get_object_or_404(self.get_queryset(request), pk=pk)
+        result = selectors.reconcile_settlement(county=run.county, year=run.year, month=run.month)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{run} 对账",
+            "run": run,
+            "result": result,
+            "opts": self.model._meta,
+        }
+        return render(request, "funds/reconcile.html", context)
+
+    def _redirect_to_changelist(self):
+        from django.http import HttpResponseRedirect
+
+        return HttpResponseRedirect(reverse("admin:funds_settlementrun_changelist"))
+
+
+@admin.register(SettlementStatement)
+class SettlementStatementAdmin(ReadOnlyMixin, CountyScopedAdmin):
+    list_display = (
+        "number",
+        "run",
+        "payee",
+        "hospital",
+        "claim_count",
+        "claims_total",
+        "declared_total",
+        "adjustments_total",
+        "total",
+        "posted_at",
+    )
+    list_filter = ("payee", "run__year", "run__month")
+    search_fields = ("hospital__name", "hospital__code")
+    actions = ("export",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("run", "county", "hospital")
+
+    @admin.display(description="结算单号")
+    def number(self, obj):
+        return obj.number
+
+    @admin.action(description="导出所选结算单")
+    def export(self, request, queryset):
+        statements = list(queryset.select_related("run", "county", "hospital"))
+        if len(statements) != 1:
+            self.message_user(request, "请只选择一张结算单导出。", messages.WARNING)
+            return None
+        st = statements[0]
+        return _xlsx_response(
+            lambda f: exports.write_statement(f, st, user=request.user),
+            report_filename(
+                "医疗救助结算单",
+                county=st.hospital.name if st.hospital else st.county.name,
+                period=f"{st.run.year}-{st.run.month:02d}",
+            ),
+        )
+
+
+@admin.register(YearEndClose)
+class YearEndCloseAdmin(ReadOnlyMixin, CountyScopedAdmin):
+    list_display = (
+        "county",
+        "year",
+        "budget",
+        "actual",
+        "overspend",
+        "overspend_ratio",
+        "from_surplus",
+        "city_share",
+        "county_share",
+        "unallocated",
+        "surplus",
+    )
+    list_filter = ("year", "policy_code")
+    actions = ("export",)
+
+    @admin.action(description="导出年终决算及超支分担表")
+    def export(self, request, queryset):
+        closes = list(queryset.select_related("county").order_by("county__code"))
+        year = closes[0].year if closes else timezone.localdate().year
+        return _xlsx_response(
+            lambda f: exports.write_year_end(f, closes, year=year),
+            report_filename("年终决算超支分担表", period=str(year)),
+        )

@@ -1,0 +1,617 @@
+"""Every write to the fund: accounts, ledger entries (and their reversals), statutory deadlines,
+budgets and the year-end close. The monthly settlement lives in `funds.settlement`.
+
+Locks: a service that takes money out of an internal account locks that account's row
+(`SELECT … FOR UPDATE`) for the length of its transaction, so two payments can never both see
+the same balance. Callers hold no lock beforehand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q, Sum
+
+from beneficiaries.models import County, PoolingArea
+from funds import rules
+from funds.models import (
+    INTERNAL_KINDS,
+    SPENDING_KINDS,
+    Account,
+    AccountKind,
+    Budget,
+    Deadline,
+    Entry,
+    EntryKind,
+    FundSource,
+    Posting,
+    YearEndClose,
+    sum_money,
+)
+from medaid.workdays import add_working_days
+
+
+class FundsError(ValueError):
+    """A refusal with a named code and a Chinese message for the clerk."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# Which account kinds each entry kind moves money between: (from, to).
+FLOWS: dict[str, set[tuple[str, str]]] = {
+    EntryKind.RECEIPT: {
+        (AccountKind.SOURCE, AccountKind.FISCAL),
+        # Interest earned on the expenditure account (Baoshan Art.18(二)(四); Kunming §六(二)2).
+        (AccountKind.SOURCE, AccountKind.EXPENDITURE),
+    },
+    EntryKind.ALLOCATION: {(AccountKind.FISCAL, AccountKind.FISCAL)},
+    EntryKind.REMITTANCE: {(AccountKind.FISCAL, AccountKind.FISCAL)},
+    EntryKind.TRANSFER: {(AccountKind.FISCAL, AccountKind.EXPENDITURE)},
+    EntryKind.DISBURSEMENT: {(AccountKind.EXPENDITURE, AccountKind.EXPENDITURE)},
+    EntryKind.HOSPITAL_PAYMENT: {
+        (AccountKind.EXPENDITURE, AccountKind.HOSPITAL),
+        (AccountKind.FISCAL, AccountKind.HOSPITAL),  # Pingshun Art.26: paid from the 专户
+    },
+    EntryKind.INDIVIDUAL_PAYMENT: {
+        (AccountKind.EXPENDITURE, AccountKind.INDIVIDUALS),
+        (AccountKind.FISCAL, AccountKind.INDIVIDUALS),
+    },
+    EntryKind.PREMIUM_SUBSIDY: {
+        (AccountKind.FISCAL, AccountKind.RESIDENT_INSURANCE),
+        (AccountKind.EXPENDITURE, AccountKind.RESIDENT_INSURANCE),
+    },
+    EntryKind.INTEREST_REMIT: {(AccountKind.EXPENDITURE, AccountKind.FISCAL)},
+    EntryKind.YEAR_END_RETURN: {(AccountKind.EXPENDITURE, AccountKind.FISCAL)},
+    EntryKind.SURPLUS_RETURN: {
+        (AccountKind.EXPENDITURE, AccountKind.FISCAL),
+        (AccountKind.FISCAL, AccountKind.FISCAL),
+    },
+    EntryKind.OVERSPEND_COVER: {
+        (AccountKind.FISCAL, AccountKind.EXPENDITURE),
+        (AccountKind.FISCAL, AccountKind.FISCAL),
+    },
+}
+
+
+def money(value) -> Decimal:
+    return rules.cents(Decimal(str(value)))
+
+
+# --- Accounts --------------------------------------------------------------------------------
+
+
+def _level_code(pooling_area: PoolingArea, county: County | None) -> str:
+    return county.code if county is not None else pooling_area.code
+
+
+def account_open(
+    *,
+    kind: str,
+    pooling_area: PoolingArea,
+    county: County | None = None,
+    source: str = "",
+    hospital=None,
+    name: str = "",
+    bank_name: str = "",
+    bank_account: str = "",
+    opened_on: dt.date | None = None,
+) -> Account:
+    """Open (or return the already open) account. Codes are derived, so opening twice is safe."""
+    level = _level_code(pooling_area, county)
+    level_name = county.name if county is not None else pooling_area.name
+    if kind == AccountKind.HOSPITAL:
+        code, default_name = f"hospital:{hospital.code}", hospital.name
+        county = hospital.county
+    elif kind == AccountKind.INDIVIDUALS:
+        code, default_name = f"{level}:individuals", f"{level_name}救助对象个人"
+    elif kind == AccountKind.SOURCE:
+        code = f"{level}:source:{source}"
+        default_name = f"{level_name}{FundSource(source).label}"
+    else:
+        code, default_name = f"{level}:{kind}", f"{level_name}{AccountKind(kind).label}"
+    account, _ = Account.objects.get_or_create(
+        code=code,
+        defaults={
+            "kind": kind,
+            "name": name or default_name,
+            "pooling_area": pooling_area,
+            "county": county,
+            "source": source,
+            "hospital": hospital,
+            "bank_name": bank_name,
+            "bank_account": bank_account,
+            "opened_on": opened_on,
+        },
+    )
+    return account
+
+
+def accounts_open_for_area(*, pooling_area: PoolingArea, opened_on: dt.date | None = None):
+    """Open the fiscal special and expenditure accounts at city level and for every county
+    (Baoshan Art.18 lists all four; Kunming §六(二); a county-run fund such as Pingshun uses its
+    county's pair)."""
+    opened = []
+    for county in [None, *pooling_area.counties.all()]:
+        for kind in INTERNAL_KINDS:
+            opened.append(
+                account_open(
+                    kind=kind, pooling_area=pooling_area, county=county, opened_on=opened_on
+                )
+            )
+    return opened
+
+
+def account_lock_and_balance(account: Account) -> Decimal:
+    """Lock the account's row for this transaction and return its balance."""
+    Account.objects.select_for_update().filter(pk=account.pk).order_by().values_list("pk").get()
+    return account.balance()
+
+
+# --- Entries ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def entry_post(
+    *,
+    kind: str,
+    pooling_area: PoolingArea,
+    date: dt.date,
+    document_ref: str,
+    postings: Sequence[tuple[Account, Decimal]],
+    county: County | None = None,
+    source: str = "",
+    related_ref: str = "",
+    memo: str = "",
+    idempotency_key: str | None = None,
+    reverses: Entry | None = None,
+    created_by=None,
+) -> Entry:
+    """Write one balanced, immutable entry. Refuses an unbalanced entry, a posting of zero, a
+    missing document reference, and taking more out of an internal account than it holds.
+    With `idempotency_key`, posting the same key again returns the first entry unchanged.
+    Locks the rows of the internal accounts it debits."""
+    if idempotency_key:
+        existing = Entry.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+    document_ref = (document_ref or "").strip()
+    if not document_ref:
+        raise FundsError("missing_document", "记账凭证必须填写单据文号。")
+    lines = [(account, money(amount)) for account, amount in postings]
+    if len(lines) < 2:
+        raise FundsError("too_few_postings", "记账凭证至少需要两条分录。")
+    if any(amount == 0 for _, amount in lines):
+        raise FundsError("zero_posting", "分录金额不能为零。")
+    if len({account.pk for account, _ in lines}) != len(lines):
+        raise FundsError("duplicate_account", "同一记账凭证中同一账户只能出现一次。")
+    if sum(amount for _, amount in lines) != 0:
+        raise FundsError("unbalanced", "记账凭证借贷不平：各分录金额合计必须为零。")
+    # Lock in id order so that two payments touching the same accounts cannot deadlock.
+    for account, amount in sorted(lines, key=lambda line: line[0].pk):
+        if amount < 0 and account.kind in INTERNAL_KINDS:
+            balance = account_lock_and_balance(account)
+            if balance + amount < 0:
+                raise FundsError(
+                    "insufficient_balance",
+                    f"{account.name}余额不足：当前余额 {balance} 元，本次需支出 {-amount} 元，"
+                    f"差额 {-(balance + amount)} 元。",
+                )
+    try:
+        with transaction.atomic():
+            entry = Entry.objects.create(
+                kind=kind,
+                source=source,
+                pooling_area=pooling_area,
+                county=county,
+                date=date,
+                document_ref=document_ref,
+                related_ref=related_ref,
+                memo=memo,
+                idempotency_key=idempotency_key,
+                reverses=reverses,
+                created_by=created_by,
+            )
+            Posting.objects.bulk_create(
+                Posting(entry=entry, account=account, amount=amount) for account, amount in lines
+            )
+    except IntegrityError as exc:
+        if idempotency_key and Entry.objects.filter(idempotency_key=idempotency_key).exists():
+            return Entry.objects.get(idempotency_key=idempotency_key)
+        if reverses is not None:
+            raise FundsError(
+                "already_reversed", f"凭证 {reverses} 已被冲销，不能重复冲销。"
+            ) from exc
+        raise
+    _deadlines_after_entry(entry)
+    return entry
+
+
+def transfer_post(
+    *,
+    kind: str,
+    from_account: Account,
+    to_account: Account,
+    amount,
+    date: dt.date,
+    document_ref: str,
+    source: str = "",
+    related_ref: str = "",
+    memo: str = "",
+    county: County | None = None,
+    idempotency_key: str | None = None,
+    created_by=None,
+) -> Entry:
+    """Move `amount` from one account to another as an entry of `kind`, checking that the kind
+    allows that flow (e.g. 上解 goes from a county's fiscal special account to the city's)."""
+    amount = money(amount)
+    if amount <= 0:
+        raise FundsError("non_positive_amount", "金额必须大于零。")
+    if (from_account.kind, to_account.kind) not in FLOWS[kind]:
+        raise FundsError(
+            "flow_not_allowed",
+            f"{EntryKind(kind).label}不能从{from_account.get_kind_display()}"
+            f"转入{to_account.get_kind_display()}。",
+        )
+    if kind == EntryKind.ALLOCATION and not (
+        from_account.county_id is None and to_account.county_id is not None
+    ):
+        raise FundsError("flow_not_allowed", "资金下达须由市级财政专户下达到区县财政专户。")
+    if kind in (EntryKind.REMITTANCE, EntryKind.SURPLUS_RETURN) and not (
+        from_account.county_id is not None and to_account.county_id is None
+    ):
+        raise FundsError("flow_not_allowed", "上解、结余退回须由区县账户转入市级财政专户。")
+    if kind in (EntryKind.TRANSFER, EntryKind.INTEREST_REMIT, EntryKind.YEAR_END_RETURN) and (
+        from_account.county_id != to_account.county_id
+    ):
+        raise FundsError("flow_not_allowed", "专户与支出户之间的划转须在同一级次内进行。")
+    if county is None:
+        county = to_account.county if to_account.county_id else from_account.county
+    return entry_post(
+        kind=kind,
+        pooling_area=from_account.pooling_area,
+        county=county,
+        date=date,
+        document_ref=document_ref,
+        source=source,
+        related_ref=related_ref,
+        memo=memo,
+        idempotency_key=idempotency_key,
+        created_by=created_by,
+        postings=[(from_account, -amount), (to_account, amount)],
+    )
+
+
+def receipt_post(
+    *,
+    account: Account,
+    source: str,
+    amount,
+    date: dt.date,
+    document_ref: str,
+    memo: str = "",
+    created_by=None,
+) -> Entry:
+    """Record money received into a fiscal special (or, for interest, expenditure) account from
+    one of the statutory sources (Baoshan Art.16; Kunming §六(一); Pingshun Art.22)."""
+    if source not in FundSource.values:
+        raise FundsError("unknown_source", "未知的资金来源。")
+    if account.kind == AccountKind.EXPENDITURE and source != FundSource.INTEREST:
+        raise FundsError("flow_not_allowed", "支出户只能直接收取利息收入，其他资金须经财政专户。")
+    origin = account_open(
+        kind=AccountKind.SOURCE,
+        pooling_area=account.pooling_area,
+        county=account.county,
+        source=source,
+    )
+    return transfer_post(
+        kind=EntryKind.RECEIPT,
+        from_account=origin,
+        to_account=account,
+        amount=amount,
+        date=date,
+        document_ref=document_ref,
+        source=source,
+        memo=memo,
+        county=account.county,
+        created_by=created_by,
+    )
+
+
+def entry_reverse(
+    *, entry: Entry, date: dt.date, document_ref: str, memo: str = "", created_by=None
+) -> Entry:
+    """Correct a posted entry the only way a ledger allows: a new entry with every posting
+    negated. An entry is reversed at most once; a reversal is not itself reversed."""
+    if entry.reverses_id is not None:
+        raise FundsError("reverse_reversal", "冲销凭证不能再次冲销，请重新录入正确凭证。")
+    if Entry.objects.filter(reverses=entry).exists():
+        raise FundsError("already_reversed", f"凭证 {entry} 已被冲销，不能重复冲销。")
+    return entry_post(
+        kind=entry.kind,
+        source=entry.source,
+        pooling_area=entry.pooling_area,
+        county=entry.county,
+        date=date,
+        document_ref=document_ref,
+        related_ref=entry.document_ref,
+        memo=memo or f"冲销 {entry.document_ref}",
+        reverses=entry,
+        created_by=created_by,
+        postings=[(p.account, -p.amount) for p in entry.postings.select_related("account")],
+    )
+
+
+# --- Statutory deadlines ---------------------------------------------------------------------
+
+
+def _due(rule: rules.DeadlineRule, starts_on: dt.date, year: int) -> dt.date:
+    if rule.working_days is not None:
+        return add_working_days(starts_on, rule.working_days)
+    if rule.days is not None:
+        return starts_on + dt.timedelta(days=rule.days)
+    month, day = rule.month_day
+    return dt.date(year, month, day)
+
+
+def deadline_open(
+    *,
+    kind: str,
+    pooling_area: PoolingArea,
+    county: County | None,
+    year: int,
+    document_ref: str,
+    starts_on: dt.date,
+    amount: Decimal | None = None,
+) -> Deadline | None:
+    """Open the deadline `kind` if the pooling area's pack has that rule; None otherwise."""
+    rule = rules.DEADLINES.get(pooling_area.policy_code, {}).get(kind)
+    if rule is None:
+        return None
+    deadline, _ = Deadline.objects.get_or_create(
+        kind=kind,
+        pooling_area=pooling_area,
+        county=county,
+        year=year,
+        document_ref=document_ref,
+        defaults={
+            "starts_on": starts_on,
+            "due_on": _due(rule, starts_on, year),
+            "amount": amount,
+            "rule_ref": rule.ref,
+        },
+    )
+    return deadline
+
+
+def deadline_complete(
+    *,
+    deadline: Deadline,
+    completed_on: dt.date,
+    completed_ref: str = "",
+    entry: Entry | None = None,
+) -> Deadline:
+    if deadline.completed_on is None:
+        deadline.completed_on = completed_on
+        deadline.completed_ref = completed_ref or (entry.document_ref if entry else "")
+        deadline.completed_entry = entry
+        deadline.save(update_fields=["completed_on", "completed_ref", "completed_entry"])
+    return deadline
+
+
+@transaction.atomic
+def funding_notice_register(
+    *, pooling_area: PoolingArea, document_ref: str, received_on: dt.date, amount=None
+) -> list[Deadline]:
+    """A higher-level funding notice (上级补助资金指标文件) starts two clocks (Baoshan Art.19):
+    the allocation plan to finance, and finance's allocation to the counties."""
+    amount = money(amount) if amount is not None else None
+    opened = [
+        deadline_open(
+            kind=kind,
+            pooling_area=pooling_area,
+            county=None,
+            year=received_on.year,
+            document_ref=document_ref,
+            starts_on=received_on,
+            amount=amount,
+        )
+        for kind in (Deadline.Kind.ALLOCATION_PLAN, Deadline.Kind.ALLOCATION)
+    ]
+    return [d for d in opened if d is not None]
+
+
+def _remitted(entry_filter: Q) -> Decimal:
+    return sum_money(
+        Posting.objects.filter(entry_filter, entry__kind=EntryKind.REMITTANCE, amount__lt=0)
+    )
+
+
+def _deadlines_after_entry(entry: Entry) -> None:
+    """Open and close the deadlines an entry starts or fulfils. Reversals do neither."""
+    if entry.reverses_id is not None:
+        return
+    open_ = Deadline.objects.filter(pooling_area=entry.pooling_area, completed_on__isnull=True)
+    if entry.kind == EntryKind.ALLOCATION:
+        if entry.related_ref:
+            for d in open_.filter(kind=Deadline.Kind.ALLOCATION, document_ref=entry.related_ref):
+                deadline_complete(deadline=d, completed_on=entry.date, entry=entry)
+        amount = sum_money(entry.postings.filter(amount__gt=0))
+        deadline_open(
+            kind=Deadline.Kind.REMITTANCE,
+            pooling_area=entry.pooling_area,
+            county=entry.county,
+            year=entry.date.year,
+            document_ref=entry.document_ref,
+            starts_on=entry.date,
+            amount=amount,
+        )
+    elif entry.kind == EntryKind.REMITTANCE:
+        if entry.related_ref:
+            for d in open_.filter(
+                kind=Deadline.Kind.REMITTANCE, county=entry.county, document_ref=entry.related_ref
+            ):
+                paid = -_remitted(Q(entry__related_ref=d.document_ref, entry__county=d.county))
+                if d.amount is None or paid >= d.amount:
+                    deadline_complete(deadline=d, completed_on=entry.date, entry=entry)
+        if entry.source == FundSource.COUNTY:
+            for d in open_.filter(
+                kind=Deadline.Kind.COUNTY_MATCHING, county=entry.county, year=entry.date.year
+            ):
+                paid = -_remitted(
+                    Q(
+                        entry__source=FundSource.COUNTY,
+                        entry__county=d.county,
+                        entry__date__year=d.year,
+                    )
+                )
+                if d.amount is None or paid >= d.amount:
+                    deadline_complete(deadline=d, completed_on=entry.date, entry=entry)
+    elif entry.kind == EntryKind.PREMIUM_SUBSIDY:
+        for d in open_.filter(
+            kind=Deadline.Kind.SUBSIDY_TRANSFER, county=entry.county, year=entry.date.year
+        ):
+            deadline_complete(deadline=d, completed_on=entry.date, entry=entry)
+    elif entry.kind == EntryKind.YEAR_END_RETURN:
+        for d in open_.filter(
+            kind=Deadline.Kind.YEAR_END_RETURN, county=entry.county, year=entry.date.year
+        ):
+            deadline_complete(deadline=d, completed_on=entry.date, entry=entry)
+
+
+# --- Budgets and the year-end close ----------------------------------------------------------
+
+
+@transaction.atomic
+def budget_set(
+    *, county: County, year: int, amount, county_matching=0, document_ref: str = ""
+) -> Budget:
+    """Set a county's budget for a year, and open the year's deadlines its pack sets:
+    county matching funds (Baoshan Art.20), premium-subsidy headcount and transfer and the
+    expenditure account's year-end return (Kunming §六(二)(五))."""
+    budget, _ = Budget.objects.update_or_create(
+        county=county,
+        year=year,
+        defaults={
+            "amount": money(amount),
+            "county_matching": money(county_matching),
+            "document_ref": document_ref,
+        },
+    )
+    area = county.pooling_area
+    ref = document_ref or f"{year}年度预算"
+    if budget.county_matching > 0:
+        deadline_open(
+            kind=Deadline.Kind.COUNTY_MATCHING,
+            pooling_area=area,
+            county=county,
+            year=year,
+            document_ref=ref,
+            starts_on=dt.date(year, 1, 1),
+            amount=budget.county_matching,
+        )
+    for kind in (
+        Deadline.Kind.SUBSIDY_HEADCOUNT,
+        Deadline.Kind.SUBSIDY_TRANSFER,
+        Deadline.Kind.YEAR_END_RETURN,
+    ):
+        deadline_open(
+            kind=kind,
+            pooling_area=area,
+            county=county,
+            year=year,
+            document_ref=ref,
+            starts_on=dt.date(year, 1, 1),
+        )
+    return budget
+
+
+def county_spending(*, county: County, year: int) -> Decimal:
+    """What the fund actually spent for a county in a year: payments to hospitals and
+    individuals and premium subsidies (net of reversals), from the ledger."""
+    return -sum_money(
+        Posting.objects.filter(
+            entry__county=county,
+            entry__kind__in=SPENDING_KINDS,
+            entry__date__year=year,
+            account__kind__in=INTERNAL_KINDS,
+        )
+    )
+
+
+def _balance(accounts) -> Decimal:
+    return Posting.objects.filter(account__in=accounts).aggregate(s=Sum("amount"))["s"] or Decimal(
+        0
+    )
+
+
+@transaction.atomic
+def year_end_close(*, pooling_area: PoolingArea, year: int, closed_by=None) -> list[YearEndClose]:
+    """Close a year for every county of the pooling area that has a budget: actual against
+    budget, overspend shared as the pack says (`funds.rules.share_overspend`), surplus carried
+    forward. The accumulated surplus (历年滚存结余) is the money the fund's fiscal special
+    account at the surplus's level holds now; counties draw on it in code order.
+    Locks the pooling area's fiscal special accounts; refuses a county already closed."""
+    rule = rules.OVERSPEND.get(pooling_area.policy_code)
+    fiscal = (
+        Account.objects.select_for_update(of=("self",))
+        .filter(pooling_area=pooling_area, kind=AccountKind.FISCAL)
+        .order_by("pk")
+    )
+    fiscal_by_county = {a.county_id: a for a in fiscal}
+    city_surplus = _balance([fiscal_by_county[None]]) if None in fiscal_by_county else 0
+    closes = []
+    budgets = Budget.objects.filter(county__pooling_area=pooling_area, year=year).select_related(
+        "county__funding_tier"
+    )
+    for budget in budgets.order_by("county__code"):
+        county = budget.county
+        if YearEndClose.objects.filter(county=county, year=year).exists():
+            raise FundsError("already_closed", f"{county}{year}年度已决算，不能重复决算。")
+        if rule is not None and rule.surplus_level == "county":
+            own = fiscal_by_county.get(county.pk)
+            available = _balance([own]) if own else Decimal(0)
+        else:
+            available = city_surplus
+        tier = county.funding_tier
+        actual = county_spending(county=county, year=year)
+        share = rules.share_overspend(
+            policy_code=pooling_area.policy_code,
+            budget=budget.amount,
+            actual=actual,
+            accumulated_surplus=available,
+            city_share=tier.city_share if tier else None,
+            county_share=tier.county_share if tier else None,
+        )
+        if rule is None or rule.surplus_level == "city":
+            city_surplus = max(Decimal(0), city_surplus - share.from_surplus)
+        closes.append(
+            YearEndClose.objects.create(
+                county=county,
+                year=year,
+                policy_code=pooling_area.policy_code,
+                budget=budget.amount,
+                actual=actual,
+                overspend=share.overspend,
+                overspend_ratio=share.ratio,
+                accumulated_surplus_before=available,
+                from_surplus=share.from_surplus,
+                city_share=share.city,
+                county_share=share.county,
+                unallocated=share.unallocated,
+                surplus=share.surplus,
+                closing_balance=_balance(
+                    Account.objects.filter(county=county, kind__in=INTERNAL_KINDS)
+                ),
+                explanation=list(share.lines),
+                closed_by=closed_by,
+            )
+        )
+    if not closes:
+        raise FundsError("no_budget", f"{pooling_area}{year}年度没有区县预算，无法决算。")
+    return closes

@@ -1,0 +1,358 @@
+"""Monthly settlement (按月结算; Baoshan Art.25, 27; Kunming §五; Pingshun Art.26).
+
+For one county and one month, the payable claims become one statement per hospital (direct
+settlement) and one payment batch for individuals (application-based), each posted as one
+ledger entry from the county's paying account.
+
+Which claims a month settles: a claim of the county whose status is ``accepted``, whose current
+decision was made before the end of the month (the acceptance cut-off: 24:00 on the last day,
+Asia/Shanghai), whose discharge date is in the month or earlier, and that no settlement line
+holds yet. A claim accepted after the cut-off — even with a discharge date inside the month —
+rolls into the next month's settlement; so does one that missed an earlier month. Recomputation
+differences (`claims.Adjustment`) of already settled claims, created before the cut-off, are
+settled with the same payee as their claim.
+
+Guarantees:
+- Idempotent: the run row is unique per county and month, a claim and an adjustment can be
+  held by one settlement line only (database unique constraints), a statement is posted once
+  (its entry carries an idempotency key). Running a settled month again changes nothing.
+- Locked: on PostgreSQL a session advisory lock per county and month; a second run while one is
+  going is refused with `SettlementLocked`. SQLite (the embedded default, one process) has none.
+- Resumable: staging (claims → lines → statements) is one transaction; each statement is then
+  posted in its own transaction. A run that died resumes with the statements not yet posted.
+- Refuses, before paying anything, when the paying account holds less than the month's total.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import time
+import zoneinfo
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from beneficiaries.models import County
+from claims.models import Claim, Decision
+from funds import rules
+from funds.models import (
+    Account,
+    AccountKind,
+    EntryKind,
+    SettlementLine,
+    SettlementRun,
+    SettlementStatement,
+    sum_money,
+)
+from funds.services import FundsError, account_open, entry_post
+from medaid.models import Job
+from medaid.services import job_create, job_running
+
+JOB_KIND = "funds.settle_month"
+# Advisory-lock namespace: "MEDAID-FUNDS" would not fit, this constant just has to be unique.
+_LOCK_NAMESPACE = 0x4D45_4446  # "MEDF"
+
+
+class SettlementLocked(FundsError):
+    pass
+
+
+def period_bounds(year: int, month: int) -> tuple[dt.date, dt.date, dt.datetime]:
+    """First day, last day, and the acceptance cut-off (start of the next month, local time)."""
+    if not 1 <= month <= 12:
+        raise FundsError("bad_period", "结算月份必须在 1 至 12 之间。")
+    last = dt.date(year, month, calendar.monthrange(year, month)[1])
+    nxt = last + dt.timedelta(days=1)
+    tz = zoneinfo.ZoneInfo(settings.TIME_ZONE)
+    return dt.date(year, month, 1), last, dt.datetime(nxt.year, nxt.month, 1, tzinfo=tz)
+
+
+def previous_month(today: dt.date) -> tuple[int, int]:
+    first = today.replace(day=1) - dt.timedelta(days=1)
+    return first.year, first.month
+
+
+def paying_account(county: County) -> Account:
+    kind = rules.SETTLEMENT_PAID_FROM.get(
+        county.pooling_area.policy_code, rules.SETTLEMENT_PAID_FROM_DEFAULT
+    )
+    return account_open(kind=kind, pooling_area=county.pooling_area, county=county)
+
+
+@contextmanager
+def settlement_lock(county_id: int, year: int, month: int):
+    """Hold the per-county-and-month lock for the block or raise `SettlementLocked`. A session
+    lock, so that it spans the run's many transactions and dies with a killed worker's
+    connection."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    key = (county_id << 20) | (year * 12 + month - 1)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_NAMESPACE, key])
+        locked = cursor.fetchone()[0]
+    if not locked:
+        raise SettlementLocked(
+            "settlement_locked",
+            f"该区县 {year}年{month}月 的结算正在进行中，本次结算请求已拒绝，请稍后查看进度。",
+        )
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_NAMESPACE, key])
+
+
+def _adjustment_table() -> str | None:
+    """`claims.Adjustment`'s table when the claims app has that model (it is the claims app's
+    to add; settlement works without it)."""
+    from django.apps import apps
+
+    try:
+        return apps.get_model("claims", "Adjustment")._meta.db_table
+    except LookupError:
+        return None
+
+
+def _stage(run: SettlementRun) -> None:
+    """Claims and adjustments → lines → statements, set-based, in one transaction."""
+    _, last, cutoff = period_bounds(run.year, run.month)
+    cutoff = connection.ops.adapt_datetimefield_value(cutoff)
+    claim, decision = Claim._meta.db_table, Decision._meta.db_table
+    line, statement = SettlementLine._meta.db_table, SettlementStatement._meta.db_table
+    adjustment = _adjustment_table()
+
+    def claims_from(join: str = "") -> str:
+        return f"""
+            FROM {claim} c
+            JOIN {decision} d ON d.claim_id = c.id AND d.is_current = %s
+            {join}
+            WHERE c.county_id = %s AND c.status = %s AND c.discharged <= %s
+              AND d.decided_at < %s
+              AND NOT EXISTS (
+                  SELECT 1 FROM {line} l WHERE l.claim_id = c.id AND l.adjustment_id IS NULL)
+        """
+
+    def adjustments_from(join: str = "") -> str:
+        return f"""
+            FROM {adjustment} a
+            JOIN {claim} c ON c.id = a.claim_id
+            {join}
+            WHERE c.county_id = %s AND c.status = %s AND a.created_at < %s
+              AND NOT EXISTS (SELECT 1 FROM {line} l WHERE l.adjustment_id = a.id)
+        """
+
+    claims_args = [run.county_id, Claim.Status.ACCEPTED, last, cutoff]
+    adjustments_args = [run.county_id, Claim.Status.SETTLED, cutoff]
+    payee = "CASE WHEN c.settlement = 'direct' THEN 'hospital' ELSE 'individuals' END"
+    hospital = "CASE WHEN c.settlement = 'direct' THEN c.hospital_id END"
+    payees = f"SELECT {payee} AS payee, {hospital} AS hospital_id {claims_from()}"
+    payee_args = [True, *claims_args]
+    if adjustment:
+        payees += f" UNION SELECT {payee}, {hospital} {adjustments_from()}"
+        payee_args += adjustments_args
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {statement} (run_id, county_id, payee, hospital_id, claim_count,
+                claims_total, declared_total, adjustment_count, adjustments_total, total)
+            SELECT DISTINCT %s, %s, p.payee, p.hospital_id, 0, 0, 0, 0, 0, 0
+            FROM ({payees}) p
+            """,
+            [run.pk, run.county_id, *payee_args],
+        )
+        for direct in (True, False):
+            where = "c.settlement = 'direct'" if direct else "c.settlement <> 'direct'"
+            on = "s.hospital_id = c.hospital_id" if direct else "s.hospital_id IS NULL"
+            join = f"JOIN {statement} s ON s.run_id = %s AND {on}"
+            cursor.execute(
+                f"""
+                INSERT INTO {line} (statement_id, claim_id, adjustment_id, person_id, amount,
+                    declared)
+                SELECT s.id, c.id, NULL, c.person_id, d.total, c.declared_assistance
+                {claims_from(join)} AND {where}
+                """,
+                [True, run.pk, *claims_args],
+            )
+            if adjustment:
+                cursor.execute(
+                    f"""
+                    INSERT INTO {line} (statement_id, claim_id, adjustment_id, person_id,
+                        amount, declared)
+                    SELECT s.id, c.id, a.id, c.person_id, a.amount, NULL
+                    {adjustments_from(join)} AND {where}
+                    """,
+                    [run.pk, *adjustments_args],
+                )
+        cursor.execute(
+            f"""
+            UPDATE {statement} SET
+                claim_count = agg.claim_count,
+                claims_total = agg.claims_total,
+                declared_total = agg.declared_total,
+                adjustment_count = agg.adjustment_count,
+                adjustments_total = agg.adjustments_total,
+                total = agg.claims_total + agg.adjustments_total
+            FROM (
+                SELECT l.statement_id,
+                    SUM(CASE WHEN l.adjustment_id IS NULL THEN 1 ELSE 0 END) AS claim_count,
+                    COALESCE(SUM(CASE WHEN l.adjustment_id IS NULL THEN l.amount END), 0)
+                        AS claims_total,
+                    COALESCE(SUM(l.declared), 0) AS declared_total,
+                    SUM(CASE WHEN l.adjustment_id IS NULL THEN 0 ELSE 1 END)
+                        AS adjustment_count,
+                    COALESCE(SUM(CASE WHEN l.adjustment_id IS NULL THEN 0 ELSE l.amount END), 0)
+                        AS adjustments_total
+                FROM {line} l JOIN {statement} s ON s.id = l.statement_id
+                WHERE s.run_id = %s
+                GROUP BY l.statement_id
+            ) agg
+            WHERE {statement}.id = agg.statement_id
+            """,
+            [run.pk],
+        )
+        # A claim accepted between the two statements above has a payee but no line here.
+        cursor.execute(
+            f"""DELETE FROM {statement} WHERE run_id = %s
+                AND NOT EXISTS (SELECT 1 FROM {line} l WHERE l.statement_id = {statement}.id)""",
+            [run.pk],
+        )
+        SettlementRun.objects.filter(pk=run.pk).update(staged_at=timezone.now())
+    run.refresh_from_db()
+
+
+def _post_statement(statement_id: int, account: Account) -> None:
+    """Post one statement (its own transaction): one entry, and its claims marked settled."""
+    claim = Claim._meta.db_table
+    line = SettlementLine._meta.db_table
+    with transaction.atomic():
+        st = (
+            SettlementStatement.objects.select_for_update(of=("self",))
+            .select_related("run", "county__pooling_area", "hospital")
+            .get(pk=statement_id)
+        )
+        if st.posted_at is not None:
+            return
+        run = st.run
+        if st.total != 0:
+            if st.payee == SettlementStatement.Payee.HOSPITAL:
+                kind = EntryKind.HOSPITAL_PAYMENT
+                payee = account_open(
+                    kind=AccountKind.HOSPITAL,
+                    pooling_area=st.county.pooling_area,
+                    hospital=st.hospital,
+                )
+                memo = f"{st.hospital} {run.period}医疗救助费用"
+            else:
+                kind = EntryKind.INDIVIDUAL_PAYMENT
+                payee = account_open(
+                    kind=AccountKind.INDIVIDUALS,
+                    pooling_area=st.county.pooling_area,
+                    county=st.county,
+                )
+                memo = f"{st.county} {run.period}依申请救助个人支付批次（{st.claim_count}人次）"
+            st.entry = entry_post(
+                kind=kind,
+                pooling_area=st.county.pooling_area,
+                county=st.county,
+                # Booked in the month settled, so that a December settled in January counts
+                # against the year it was spent in at the year-end close.
+                date=period_bounds(run.year, run.month)[1],
+                document_ref=st.number,
+                memo=memo,
+                idempotency_key=f"settlement-statement:{st.pk}",
+                postings=[(account, -st.total), (payee, st.total)],
+            )
+        st.posted_at = timezone.now()
+        st.save(update_fields=["entry", "posted_at"])
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""UPDATE {claim} SET status = %s, updated_at = %s
+                    WHERE status = %s AND id IN (
+                        SELECT claim_id FROM {line}
+                        WHERE statement_id = %s AND adjustment_id IS NULL)""",
+                [
+                    Claim.Status.SETTLED,
+                    connection.ops.adapt_datetimefield_value(timezone.now()),
+                    Claim.Status.ACCEPTED,
+                    st.pk,
+                ],
+            )
+
+
+def settlement_run(*, county: County, year: int, month: int, created_by=None) -> SettlementRun:
+    """Settle one county's month (see the module docstring). Takes the per-county-and-month
+    lock itself; the caller must not hold a transaction open (each statement commits alone)."""
+    period_bounds(year, month)
+    with settlement_lock(county.pk, year, month):
+        run, _ = SettlementRun.objects.get_or_create(county=county, year=year, month=month)
+        if run.status == SettlementRun.Status.SUCCEEDED:
+            return run
+        if run.job_id is None:
+            run.job = job_create(
+                kind=JOB_KIND,
+                parameters={"county_id": county.pk, "year": year, "month": month},
+                county=county,
+                created_by=created_by,
+            )
+        run.status = SettlementRun.Status.RUNNING
+        run.attempts += 1
+        run.error = ""
+        run.save(update_fields=["job", "status", "attempts", "error"])
+        try:
+            with job_running(job=run.job) as progress:
+                _settle(run, progress)
+        except FundsError as exc:
+            _finish(run, SettlementRun.Status.FAILED, exc.message)
+            raise
+        except Exception as exc:
+            _finish(run, SettlementRun.Status.FAILED, f"结算异常中止：{exc}")
+            raise
+        _finish(run, SettlementRun.Status.SUCCEEDED, "")
+        return run
+
+
+def _finish(run: SettlementRun, status: str, error: str) -> None:
+    run.status = status
+    run.error = error
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "error", "finished_at"])
+
+
+def _settle(run: SettlementRun, progress) -> None:
+    if run.staged_at is None:
+        _stage(run)
+    statements = run.statements.all()
+    progress.set_total(statements.count())
+    progress.advance(statements.filter(posted_at__isnull=False).count())
+    account = paying_account(run.county)
+    pending = statements.filter(posted_at__isnull=True)
+    owed = sum_money(pending, "total")
+    held = account.balance()
+    if owed > held:
+        raise FundsError(
+            "insufficient_funds",
+            f"{account.name}余额不足，拒绝结算：{run.period}应付 {owed} 元，"
+            f"账户余额 {held} 元，差额 {owed - held} 元。请先拨入资金后重新执行结算，"
+            "已归集的结算明细将保留。",
+        )
+    pause = float(getattr(settings, "FUNDS_STATEMENT_PAUSE_SECONDS", 0) or 0)
+    # Refunds (negative statements) first, so that recovered money is there to pay with.
+    for statement_id in pending.order_by("total", "pk").values_list("pk", flat=True):
+        _post_statement(statement_id, account)
+        progress.advance(1)
+        if pause:
+            time.sleep(pause)
+    totals = statements.aggregate(claims=Sum("claim_count"), adjustments=Sum("adjustment_count"))
+    Job.objects.filter(pk=run.job_id).update(
+        result={
+            "statements": statements.count(),
+            "claims": totals["claims"] or 0,
+            "adjustments": totals["adjustments"] or 0,
+            "total": str(sum_money(statements, "total")),
+        }
+    )

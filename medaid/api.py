@@ -1,0 +1,163 @@
+"""The API's shared parts: county-scoped viewsets, permissions for department and hospital
+tokens, and the benefit preview endpoint.
+
+Every app's viewsets inherit `ScopedViewSetMixin`, which routes querysets through
+`scope_to_user` (a department token sees its department's county, a hospital token its own
+hospital's rows, a county clerk's session its county) and stamps the county on what they create.
+
+Accounts:
+- department accounts (`User.department`) hold a DRF token and send rosters and changes for
+  their department's county only;
+- hospital accounts (`User.hospital`) hold a token and declare and read their own claims only;
+- staff use their browser session (the admin) or a token of their own.
+"""
+
+from __future__ import annotations
+
+from django.urls import path
+from rest_framework import permissions, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from medaid.scoping import is_city_wide, scope_to_user, user_county_id
+
+# --- permissions ----------------------------------------------------------------------------
+
+
+class IsDepartmentAccount(permissions.BasePermission):
+    """A department's system (民政, 乡村振兴 …) authenticated by its token."""
+
+    message = "仅限部门报送账户"
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.department_id)
+
+
+class IsHospitalAccount(permissions.BasePermission):
+    """A hospital's system authenticated by its token."""
+
+    message = "仅限医疗机构账户"
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.hospital_id)
+
+
+class IsStaff(permissions.BasePermission):
+    """A member of staff (neither a department nor a hospital account)."""
+
+    message = "仅限经办人员"
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return bool(
+            user
+            and user.is_authenticated
+            and user.is_staff
+            and not user.department_id
+            and not user.hospital_id
+        )
+
+
+class ModelPermissions(permissions.DjangoModelPermissions):
+    """Django model permissions, reading included (`view_*` for GET)."""
+
+    perms_map = {
+        **permissions.DjangoModelPermissions.perms_map,
+        "GET": ["%(app_label)s.view_%(model_name)s"],
+        "HEAD": ["%(app_label)s.view_%(model_name)s"],
+    }
+
+
+def department_or_hospital_or(perm_class):
+    """A permission: department and hospital accounts pass (their querysets are scoped);
+    staff need `perm_class`."""
+
+    class _Permission(permissions.BasePermission):
+        message = perm_class.message if hasattr(perm_class, "message") else None
+
+        def has_permission(self, request, view) -> bool:
+            user = request.user
+            if not (user and user.is_authenticated):
+                return False
+            if user.department_id or user.hospital_id:
+                return True
+            return perm_class().has_permission(request, view)
+
+    _Permission.__name__ = f"DepartmentOrHospitalOr{perm_class.__name__}"
+    return _Permission
+
+
+# --- scoped viewsets ----------------------------------------------------------------------
+
+
+class ScopedViewSetMixin:
+    """Put first in a viewset's bases: `class PersonViewSet(ScopedViewSetMixin, ModelViewSet)`.
+
+    `county_field` is the path from the model to its county (None: rows of no county);
+    `hospital_field` the path to the hospital for viewsets hospital accounts may use. Creating
+    or updating a row through a county-bound account forces the row's `county` to the
+    account's county (when `county_field == "county"`), and refuses a body naming another.
+    """
+
+    county_field: str | None = "county"
+    hospital_field: str | None = None
+
+    def get_queryset(self):
+        return scope_to_user(
+            super().get_queryset(),
+            self.request.user,
+            county_field=self.county_field,
+            hospital_field=self.hospital_field,
+        )
+
+    def scoped_save_kwargs(self, serializer) -> dict:
+        """Fields forced on a save by who is saving."""
+        user = self.request.user
+        kwargs: dict = {}
+        if self.county_field == "county" and not is_city_wide(user):
+            county_id = user_county_id(user)
+            given = serializer.validated_data.get("county")
+            if given is not None and getattr(given, "pk", given) != county_id:
+                raise PermissionDenied("不能为其他区县报送或修改数据")
+            if county_id is not None:
+                kwargs["county_id"] = county_id
+        if self.hospital_field == "hospital" and user.hospital_id:
+            given = serializer.validated_data.get("hospital")
+            if given is not None and getattr(given, "pk", given) != user.hospital_id:
+                raise PermissionDenied("不能为其他医疗机构申报数据")
+            kwargs["hospital_id"] = user.hospital_id
+        return kwargs
+
+    def perform_create(self, serializer):
+        serializer.save(**self.scoped_save_kwargs(serializer))
+
+    def perform_update(self, serializer):
+        serializer.save(**self.scoped_save_kwargs(serializer))
+
+
+# --- the benefit preview ------------------------------------------------------------------
+
+
+class PreviewView(APIView):
+    """`POST /api/v1/preview/`: one case of the preview contract in, its result out; a case
+    that cannot be read answers 400 with `{"error": {"code", "message", "field"}}`."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    # The body is read raw so that bad JSON is answered in the contract's own error shape.
+    parser_classes = [JSONParser]
+
+    def post(self, request):
+        from medaid.services import PreviewError, benefit_preview
+
+        try:
+            result = benefit_preview(data=request.body)
+        except PreviewError as error:
+            return Response(error.as_dict(), status=status.HTTP_400_BAD_REQUEST)
+        return Response(result)
+
+
+urlpatterns = [path("preview/", PreviewView.as_view(), name="api-preview")]

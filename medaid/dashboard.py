@@ -1,0 +1,332 @@
+"""The admin's front page, per role: what waits for this person today.
+
+A panel is a function `(request) -> Panel | None` registered for the roles that see it. Every
+count goes through `scope_to_user`, so a county clerk's numbers are their county's. Panels read
+other apps' models by label and stay quiet while a model does not exist yet (a fresh database
+during an upgrade), never breaking the front page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.apps import apps
+from django.core.exceptions import FieldError
+from django.db.models import Q, Sum
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from medaid.models import Job
+from medaid.roles import user_roles
+from medaid.scoping import scope_to_user
+
+log = logging.getLogger(__name__)
+
+COUNTER = "counter_clerk"
+SUPERVISOR = "supervisor"
+FINANCE = "finance"
+DEPARTMENT = "department_submitter"
+AUDITOR = "auditor"
+CITY = "city_administrator"
+STAFF_ROLES = frozenset({COUNTER, SUPERVISOR, FINANCE, AUDITOR, CITY})
+
+
+@dataclass
+class Item:
+    label: str
+    value: str | int
+    url: str = ""
+    # "" (plain), "warning" or "danger": how urgently the number asks for attention.
+    level: str = ""
+
+
+@dataclass
+class Panel:
+    key: str
+    title: str
+    items: list[Item] = field(default_factory=list)
+    note: str = ""
+
+
+PanelFn = Callable[..., Panel | None]
+PANELS: list[tuple[frozenset[str], PanelFn]] = []
+
+
+def register_panel(*roles: str):
+    def decorator(fn: PanelFn) -> PanelFn:
+        PANELS.append((frozenset(roles), fn))
+        return fn
+
+    return decorator
+
+
+def panels_for(request) -> list[Panel]:
+    user = request.user
+    roles = user_roles(user)
+    result = []
+    for wanted, fn in PANELS:
+        if not roles & wanted:
+            continue
+        try:
+            panel = fn(request)
+        except (LookupError, FieldError) as exc:
+            # The app's model is not there (yet) or has moved on: the panel steps aside and the
+            # front page still opens.
+            log.warning("dashboard panel %s skipped: %s", fn.__name__, exc)
+            continue
+        if panel is not None:
+            result.append(panel)
+    return result
+
+
+def _model(label: str):
+    return apps.get_model(label)
+
+
+def _url(name: str, query: str = "") -> str:
+    try:
+        url = reverse(name)
+    except NoReverseMatch:
+        return ""
+    return f"{url}?{query}" if query else url
+
+
+def _today() -> dt.date:
+    return timezone.localdate()
+
+
+# --- approvals ----------------------------------------------------------------------------
+
+
+@register_panel(SUPERVISOR, CITY)
+def approval_queue(request) -> Panel:
+    user = request.user
+    Application = _model("claims.Application")
+    Claim = _model("claims.Claim")
+    panel = Panel("approvals", "审批队列")
+    waiting = scope_to_user(Application.objects.filter(state="submitted"), user)
+    # A supervisor never approves their own submission: count what is theirs to decide.
+    mine = waiting.exclude(submitted_by=user).count()
+    panel.items.append(
+        Item(
+            "救助申请待审批",
+            mine,
+            _url("admin:claims_application_changelist", "state__exact=submitted"),
+            "warning" if mine else "",
+        )
+    )
+    try:
+        IllnessApp = _model("beneficiaries.IllnessPovertyApplication")
+    except LookupError:
+        pass
+    else:
+        n = scope_to_user(IllnessApp.objects.filter(status="submitted"), user).count()
+        panel.items.append(
+            Item(
+                "因病致贫认定待审批",
+                n,
+                _url(
+                    "admin:beneficiaries_illnesspovertyapplication_changelist",
+                    "status__exact=submitted",
+                ),
+                "warning" if n else "",
+            )
+        )
+    review = scope_to_user(Claim.objects.filter(status="review"), user).count()
+    panel.items.append(
+        Item(
+            "救助明细待人工复核",
+            review,
+            _url("admin:claims_claim_changelist", "status__exact=review"),
+            "warning" if review else "",
+        )
+    )
+    return panel
+
+
+@register_panel(COUNTER)
+def my_applications(request) -> Panel:
+    user = request.user
+    Application = _model("claims.Application")
+    scoped = scope_to_user(Application.objects.all(), user)
+    panel = Panel("applications", "救助申请")
+    drafts = scoped.filter(state="draft", created_by=user).count()
+    returned = scoped.filter(state="returned").count()
+    submitted = scoped.filter(state="submitted").count()
+    url = "admin:claims_application_changelist"
+    panel.items += [
+        Item("我的草稿", drafts, _url(url, "state__exact=draft")),
+        Item(
+            "退回补正", returned, _url(url, "state__exact=returned"), "danger" if returned else ""
+        ),
+        Item("已提交待审批", submitted, _url(url, "state__exact=submitted")),
+    ]
+    return panel
+
+
+# --- imports ------------------------------------------------------------------------------
+
+
+@register_panel(COUNTER, SUPERVISOR, DEPARTMENT, CITY)
+def imports_waiting(request) -> Panel:
+    user = request.user
+    RosterImport = _model("beneficiaries.RosterImport")
+    scoped = scope_to_user(RosterImport.objects.all(), user)
+    url = "admin:beneficiaries_rosterimport_changelist"
+    staged = scoped.filter(status="staged").count()
+    received = scoped.filter(status="received").count()
+    with_errors = scoped.filter(status="staged", rows_error__gt=0).count()
+    failed = scoped.filter(status__in=["failed", "rejected"]).count()
+    panel = Panel("imports", "名册导入")
+    panel.items += [
+        Item(
+            "已校验待入库", staged, _url(url, "status__exact=staged"), "warning" if staged else ""
+        ),
+        Item("待校验", received, _url(url, "status__exact=received")),
+        Item("含错误行（可下载错误文件）", with_errors, _url(url, "status__exact=staged")),
+        Item("退回或失败", failed, _url(url), "danger" if failed else ""),
+    ]
+    try:
+        FeedCheck = _model("beneficiaries.FeedCheck")
+    except LookupError:
+        return panel
+    late = scope_to_user(FeedCheck.objects.filter(status__in=["late", "missing"]), user)
+    n = late.filter(period__year=_today().year).count()
+    panel.items.append(
+        Item(
+            "部门变动名册逾期/未报送（本年）",
+            n,
+            _url("admin:beneficiaries_feedcheck_changelist"),
+            "danger" if n else "",
+        )
+    )
+    return panel
+
+
+# --- warnings -----------------------------------------------------------------------------
+
+
+@register_panel(COUNTER, SUPERVISOR, AUDITOR, CITY)
+def warnings(request) -> Panel:
+    user = request.user
+    Warning = _model("claims.Warning")
+    year = _today().year
+    scoped = scope_to_user(Warning.objects.filter(year=year), user)
+    url = "admin:claims_warning_changelist"
+    key = scoped.filter(group="key").count()
+    other = scoped.filter(group="other").count()
+    recent = scoped.filter(found_on__gte=_today() - dt.timedelta(days=30)).count()
+    return Panel(
+        "warnings",
+        f"监测预警（{year}年）",
+        [
+            Item("重点监测对象", key, _url(url, "group__exact=key"), "danger" if key else ""),
+            Item("其他监测对象", other, _url(url, "group__exact=other")),
+            Item("近30天新增", recent, _url(url), "warning" if recent else ""),
+        ],
+    )
+
+
+# --- deadlines and money --------------------------------------------------------------------
+
+
+@register_panel(FINANCE, SUPERVISOR, AUDITOR, CITY)
+def deadlines(request) -> Panel:
+    user = request.user
+    Deadline = _model("funds.Deadline")
+    today = _today()
+    # City-level deadlines (no county) concern county staff too: the county's money moves.
+    open_ = Deadline.objects.filter(completed_on__isnull=True)
+    county_id = getattr(user, "county_id", None)
+    if county_id is not None and not user.is_superuser:
+        open_ = open_.filter(Q(county_id=county_id) | Q(county__isnull=True))
+    url = "admin:funds_deadline_changelist"
+    overdue = open_.filter(due_on__lt=today).count()
+    soon = open_.filter(due_on__gte=today, due_on__lte=today + dt.timedelta(days=7)).count()
+    later = open_.filter(due_on__gt=today + dt.timedelta(days=7)).count()
+    return Panel(
+        "deadlines",
+        "法定时限",
+        [
+            Item("已逾期", overdue, _url(url), "danger" if overdue else ""),
+            Item("7天内到期", soon, _url(url), "warning" if soon else ""),
+            Item("其他未完成", later, _url(url)),
+        ],
+    )
+
+
+@register_panel(FINANCE, AUDITOR, CITY)
+def fund_balances(request) -> Panel:
+    user = request.user
+    Account = _model("funds.Account")
+    accounts = scope_to_user(
+        Account.objects.filter(kind__in=["fiscal", "expenditure"]), user
+    ).select_related("county")
+    if getattr(user, "county_id", None) is not None and not user.is_superuser:
+        # The county sees its own accounts; the city's are the city's business.
+        accounts = accounts.filter(county_id=user.county_id)
+    rows = accounts.annotate(balance=Sum("postings__amount")).order_by("county__code", "kind")
+    panel = Panel("balances", "基金余额", note="按记账凭证实时汇总")
+    for account in rows[:20]:
+        balance = Decimal(str(account.balance or 0)).quantize(Decimal("0.01"))
+        panel.items.append(
+            Item(
+                account.name,
+                f"{balance:,.2f}",
+                _url("admin:funds_account_changelist"),
+                "danger" if balance < 0 else "",
+            )
+        )
+    return panel
+
+
+@register_panel(FINANCE, CITY)
+def settlements(request) -> Panel:
+    user = request.user
+    Run = _model("funds.SettlementRun")
+    runs = scope_to_user(Run.objects.all(), user)
+    url = "admin:funds_settlementrun_changelist"
+    failed = runs.filter(status="failed").count()
+    running = runs.filter(status="running").count()
+    return Panel(
+        "settlements",
+        "月度结算",
+        [
+            Item("结算中", running, _url(url, "status__exact=running")),
+            Item(
+                "失败待处理", failed, _url(url, "status__exact=failed"), "danger" if failed else ""
+            ),
+        ],
+    )
+
+
+# --- jobs ---------------------------------------------------------------------------------
+
+
+@register_panel(*STAFF_ROLES, DEPARTMENT)
+def jobs(request) -> Panel:
+    user = request.user
+    mine = Job.objects.filter(created_by=user)
+    url = "admin:medaid_job_changelist"
+    running = mine.filter(status__in=["pending", "running"]).count()
+    failed = mine.filter(
+        status="failed", created_at__gte=timezone.now() - dt.timedelta(days=7)
+    ).count()
+    done = mine.filter(
+        status="succeeded", finished_at__gte=timezone.now() - dt.timedelta(days=7)
+    ).count()
+    return Panel(
+        "jobs",
+        "我的后台任务",
+        [
+            Item("进行中", running, _url(url, "status__exact=running")),
+            Item("近7天完成", done, _url(url, "status__exact=succeeded")),
+            Item(
+                "近7天失败", failed, _url(url, "status__exact=failed"), "danger" if failed else ""
+            ),
+        ],
+    )

@@ -1,0 +1,556 @@
+"""Date-ranged pack parameters, OpenFisca-style.
+
+A pack is a folder of YAML files (`packs/<code>/`). `pack.yaml` holds the metadata and the
+versions; every other file holds parameters. A parameter is a mapping with `values:` keyed by
+effective date, each value carrying the article it comes from:
+
+    deductible:
+      class_3:
+        unit: share_of_base
+        values:
+          2023-01-01: {value: "0.10", ref: "保政办规〔2022〕2号 第十条"}
+
+Parameter names are the dotted paths (`deductible.class_3`). Money and ratios are decimal
+strings: a YAML float or integer is rejected, because 0.1 as a float is not 0.10. Every name
+must match `SCHEMA`, which fixes its type; a pack that does not load cleanly is refused with the
+file, the key and the problem named, before any claim is decided.
+
+`Pack.snapshot(day, overrides)` resolves every parameter in force on `day` once per
+date-range; the compiled rules (`rules.terms`) are cached on the same key, so the hot path never
+re-reads YAML or walks dates.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from medaid.policy.facts import CLAIM_KINDS, FEE_CLASSES, IDENTITY_CODES
+
+PACKS_DIR = Path(__file__).resolve().parent / "packs"
+
+_NAME_PART = re.compile(r"^[a-z][a-z0-9_]*$")
+_MONTH_DAY = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
+_DECIMAL_TEXT = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+
+
+class PackError(ValueError):
+    """A pack file is malformed. Names the file, the key and the problem."""
+
+    def __init__(self, file: Path | str, key: str, problem: str) -> None:
+        self.file = str(file)
+        self.key = key
+        self.problem = problem
+        super().__init__(f"{self.file}: {key}: {problem}")
+
+
+class OverrideError(ValueError):
+    """A case asked to override a parameter the pack does not have, or gave a bad value."""
+
+    def __init__(self, name: str, code: str, problem: str) -> None:
+        self.name = name
+        self.code = code
+        self.problem = problem
+        super().__init__(f"{name}: {problem}")
+
+
+# --- schema -----------------------------------------------------------------------------------
+# Each parameter name matches one pattern; the pattern fixes the type of its values.
+#   amount  decimal yuan >= 0; may declare `unit: share_of_base` (a share of the base income)
+#   share   decimal in [0, 1]          factor  decimal >= 0        count  whole number >= 0
+#   flag    true / false               month_day "MM-DD"
+#   one:<set> / many:<set>  one code or a list of codes from a fixed set; the sets named
+#   "profile", "pool" and "route" are the pack's own and are checked when the pack compiles.
+_LEVEL = r"level_[123]"
+_ID = r"[a-z][a-z0-9_]*"
+SCHEMA: tuple[tuple[str, str, bool], ...] = (
+    # (pattern, type, nullable)
+    (r"per_capita_disposable_income", "amount", False),
+    (r"urban_per_capita_disposable_income", "amount", False),
+    (rf"identity\.{_ID}", "one:profile", False),
+    (rf"mode\.{_ID}", "one:mode", False),
+    (rf"kinds\.{_ID}", "many:kind", False),
+    (rf"hospital_levels\.{_ID}", "many:level", False),
+    (rf"min_age\.{_ID}\.{_ID}", "count", False),
+    (rf"min_age_waived_by\.{_ID}\.{_ID}", "many:identity", False),
+    (rf"deductible\.{_ID}", "amount", False),
+    (r"deductible_kinds", "many:kind", False),
+    (rf"ratio\.{_ID}(\.{_ID})?(\.{_LEVEL})?", "share", False),
+    (rf"pool\.{_ID}", "many:kind", False),
+    (rf"annual_cap\.{_ID}(\.{_ID})?", "amount", True),
+    (rf"annual_cap_major_disease\.{_ID}", "amount", False),
+    (r"referral\.required", "flag", False),
+    (r"referral\.outside_area_only", "flag", False),
+    (r"referral\.exceptions", "many:referral_exception", False),
+    (r"identity_on_stay", "one:stay_rule", False),
+    (rf"reach_back_days\.{_ID}", "count", False),
+    (rf"application_window_months\.{_ID}", "count", False),
+    (r"manual_claim\.deadline_days", "count", True),
+    (r"manual_claim\.batch_from_last_discharge", "flag", False),
+    (r"tilt\.threshold", "amount", False),
+    (r"tilt\.ratio", "share", False),
+    (r"tilt\.annual_cap", "amount", True),
+    (r"tilt\.kinds", "many:kind", False),
+    (r"tilt\.profiles", "many:profile", False),
+    (r"tilt\.outside_annual_cap", "flag", False),
+    (r"tilt\.local_without_referral", "flag", False),
+    (r"tilt\.requires_in_province", "flag", False),
+    (r"major_route\.profiles", "many:profile", False),
+    (r"major_route\.kinds", "many:kind", False),
+    (rf"major_route\.deductible\.{_ID}", "amount", False),
+    (rf"major_route\.ratio\.{_ID}(\.{_LEVEL})?", "share", False),
+    (r"major_route\.pool", "one:pool", False),
+    (r"major_route\.tie_prefers", "one:route", False),
+    (rf"top_up\.combined_ratio\.{_ID}", "share", False),
+    (r"top_up\.kinds", "many:kind", False),
+    (r"top_up\.requires_in_province", "flag", False),
+    (rf"out_of_catalog\.control\.{_ID}", "share", False),
+    (r"out_of_catalog\.control_profiles", "many:profile", False),
+    (r"out_of_catalog\.unknown_fee_class_as", "one:fee_class", False),
+    (rf"out_of_catalog\.assistance\.{_ID}", "share", False),
+    (r"out_of_catalog\.kinds", "many:kind", False),
+    (r"out_of_catalog\.requires_in_province", "flag", False),
+    (rf"premium\.{_ID}\.full", "flag", False),
+    (rf"premium\.{_ID}\.amount", "amount", True),
+    (rf"premium\.{_ID}\.share", "share", False),
+    (rf"premium\.{_ID}\.floor", "amount", False),
+    (r"premium\.refund", "one:refund", False),
+    (r"premium\.collection_start", "month_day", False),
+    (r"premium\.collection_end", "month_day", False),
+    (r"premium\.employee_subsidised", "flag", False),
+    (r"monitoring\.basis", "one:monitoring_basis", False),
+    (r"monitoring\.key_threshold", "amount", True),
+    (r"monitoring\.other_threshold", "amount", True),
+    (r"monitoring\.key_identities", "many:identity", False),
+    (r"monitoring\.rural_only_identities", "many:identity", False),
+    (r"monitoring\.rural_insured_only", "flag", False),
+    (r"monitoring\.push_before_day", "count", False),
+    (r"monitoring\.departments", "many:department", False),
+    (r"certification\.window_days", "count", False),
+    (r"certification\.cost_share_of_base", "share", False),
+    (r"certification\.income_multiple_of_dibao", "factor", False),
+    (r"certification\.assets_multiple_of_urban_income", "factor", False),
+    (r"certification\.reach_back_days", "count", False),
+)
+_COMPILED_SCHEMA = tuple((re.compile(f"^{p}$"), t, n) for p, t, n in SCHEMA)
+
+_FIXED_SETS: dict[str, frozenset[str]] = {
+    "mode": frozenset({"direct", "application"}),
+    "kind": CLAIM_KINDS,
+    "level": frozenset({"1", "2", "3"}),
+    "identity": IDENTITY_CODES,
+    "referral_exception": frozenset({"follow_up", "emergency"}),
+    "stay_rule": frozenset({"discharge", "admission_or_discharge"}),
+    "route": frozenset({"general", "major_disease"}),
+    "fee_class": FEE_CLASSES,
+    "refund": frozenset({"never", "collection_period", "always"}),
+    "monitoring_basis": frozenset({"annual", "single_stay"}),
+    "department": frozenset(
+        {
+            "civil_affairs",
+            "rural_revitalization",
+            "trade_union",
+            "disabled_federation",
+            "health",
+            "medical_security",
+        }
+    ),
+}
+#: Sets whose members the pack itself defines; checked when the pack compiles.
+PACK_SETS = frozenset({"profile", "pool"})
+
+UNITS = frozenset({"yuan", "share_of_base"})
+
+
+def schema_for(name: str) -> tuple[str, bool] | None:
+    for pattern, kind, nullable in _COMPILED_SCHEMA:
+        if pattern.match(name):
+            return kind, nullable
+    return None
+
+
+# --- values -------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Value:
+    """One value of a parameter, in force from `start` until the next value's start."""
+
+    start: date
+    value: Any
+    ref: str
+    unit: str = "yuan"
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    name: str
+    kind: str
+    values: tuple[Value, ...]
+    file: str
+
+    def at(self, day: date) -> Value | None:
+        starts = [v.start for v in self.values]
+        i = bisect.bisect_right(starts, day) - 1
+        return self.values[i] if i >= 0 else None
+
+
+def _parse_decimal(raw: Any, where: str, file: Path | str) -> Decimal:
+    if isinstance(raw, (bool, int | float)):
+        raise PackError(
+            file,
+            where,
+            f"{raw!r} is a YAML number; write amounts and ratios as quoted decimal strings "
+            f'(e.g. "{raw}") so they stay exact',
+        )
+    if not isinstance(raw, str) or not _DECIMAL_TEXT.match(raw.strip()):
+        raise PackError(file, where, f"{raw!r} is not a decimal string")
+    try:
+        return Decimal(raw.strip())
+    except InvalidOperation as exc:  # pragma: no cover - the regex already filters
+        raise PackError(file, where, f"{raw!r} is not a decimal string") from exc
+
+
+def parse_value(kind: str, raw: Any, where: str, file: Path | str) -> Any:
+    """Turn one raw YAML value into its typed form, or raise PackError naming the problem."""
+    if kind in ("amount", "share", "factor"):
+        number = _parse_decimal(raw, where, file)
+        if number < 0:
+            raise PackError(file, where, f"{raw!r} is negative")
+        if kind == "share" and number > 1:
+            raise PackError(file, where, f"{raw!r} is a share and must be between 0 and 1")
+        return number
+    if kind == "count":
+        if isinstance(raw, bool) or not isinstance(raw, str) or not raw.isdigit():
+            raise PackError(file, where, f"{raw!r} must be a whole number written as a string")
+        return int(raw)
+    if kind == "flag":
+        if not isinstance(raw, bool):
+            raise PackError(file, where, f"{raw!r} must be true or false")
+        return raw
+    if kind == "month_day":
+        if not isinstance(raw, str) or not _MONTH_DAY.match(raw):
+            raise PackError(file, where, f'{raw!r} must be a month and day "MM-DD"')
+        return raw
+    arity, _, set_name = kind.partition(":")
+    items = [raw] if arity == "one" else raw
+    if arity == "many" and not isinstance(raw, list):
+        raise PackError(file, where, f"{raw!r} must be a list of codes")
+    for item in items:
+        if not isinstance(item, str):
+            raise PackError(file, where, f"{item!r} must be a code written as a string")
+        allowed = _FIXED_SETS.get(set_name)
+        if allowed is not None and item not in allowed:
+            raise PackError(
+                file, where, f"{item!r} is not a known {set_name} (one of {sorted(allowed)})"
+            )
+    return raw if arity == "one" else tuple(raw)
+
+
+def _as_date(raw: Any, where: str, file: Path | str) -> date:
+    if isinstance(raw, date):
+        return raw
+    if isinstance(raw, str):
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            pass
+    raise PackError(file, where, f"{raw!r} is not an ISO date (YYYY-MM-DD)")
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as text, so a bad date is reported with its key."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _load_yaml(file: Path) -> Any:
+    try:
+        with file.open(encoding="utf-8") as fh:
+            return yaml.load(fh, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        raise PackError(file, "(file)", f"not valid YAML: {exc}") from exc
+
+
+def _leaf(name: str, node: dict, file: Path) -> Parameter:
+    spec = schema_for(name)
+    if spec is None:
+        raise PackError(file, name, "unknown parameter name (not in parameters.SCHEMA)")
+    kind, nullable = spec
+    extra = set(node) - {"values", "unit", "description"}
+    if extra:
+        raise PackError(file, name, f"unexpected keys {sorted(extra)} beside 'values'")
+    unit = node.get("unit", "yuan")
+    if unit not in UNITS or (unit != "yuan" and kind != "amount"):
+        raise PackError(file, f"{name}.unit", f"{unit!r} is not a unit this parameter can take")
+    raw_values = node["values"]
+    if not isinstance(raw_values, dict) or not raw_values:
+        raise PackError(file, f"{name}.values", "must map effective dates to values")
+    values: list[Value] = []
+    for raw_day, entry in raw_values.items():
+        day = _as_date(raw_day, f"{name}.values", file)
+        where = f"{name}.values.{day.isoformat()}"
+        if not isinstance(entry, dict) or set(entry) - {"value", "ref"} or "value" not in entry:
+            raise PackError(file, where, "each value must be {value: ..., ref: ...}")
+        ref = entry.get("ref")
+        if not isinstance(ref, str) or not ref.strip():
+            raise PackError(file, f"{where}.ref", "missing the article reference (ref)")
+        raw = entry["value"]
+        if raw is None:
+            if not nullable:
+                raise PackError(file, f"{where}.value", "null is not allowed here")
+            value = None
+        else:
+            value = parse_value(kind, raw, f"{where}.value", file)
+        values.append(Value(day, value, ref.strip(), unit))
+    values.sort(key=lambda v: v.start)
+    return Parameter(name, kind, tuple(values), str(file))
+
+
+def _walk(node: Any, prefix: str, file: Path, out: dict[str, Parameter]) -> None:
+    if not isinstance(node, dict):
+        raise PackError(file, prefix or "(top)", "expected a mapping")
+    if "values" in node:
+        if prefix in out:
+            raise PackError(file, prefix, f"defined twice (also in {out[prefix].file})")
+        out[prefix] = _leaf(prefix, node, file)
+        return
+    for key, child in node.items():
+        if not isinstance(key, str) or not _NAME_PART.match(key):
+            raise PackError(file, f"{prefix}.{key}" if prefix else str(key), "bad key name")
+        _walk(child, f"{prefix}.{key}" if prefix else key, file, out)
+
+
+# --- packs --------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Version:
+    start: date
+    ref: str
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileInfo:
+    code: str
+    label: str
+    rank: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Every parameter value in force on one date-range, with case overrides applied."""
+
+    pack: Pack
+    start: date
+    version: Version
+    values: dict[str, Value]
+    digest: str
+
+    def get(self, name: str) -> Value | None:
+        return self.values.get(name)
+
+    def value(self, name: str, default: Any = None) -> Any:
+        found = self.values.get(name)
+        return default if found is None else found.value
+
+    def names(self, prefix: str) -> list[str]:
+        dotted = prefix + "."
+        return [n for n in self.values if n.startswith(dotted)]
+
+
+class Pack:
+    """One jurisdiction's rules: metadata, versions and date-ranged parameters."""
+
+    def __init__(self, code: str, directory: Path) -> None:
+        self.code = code
+        self.directory = directory
+        meta_file = directory / "pack.yaml"
+        if not meta_file.is_file():
+            raise PackError(meta_file, "(file)", "missing pack.yaml")
+        meta = _load_yaml(meta_file)
+        if not isinstance(meta, dict):
+            raise PackError(meta_file, "(top)", "expected a mapping")
+        for key in ("code", "title", "short", "versions", "profiles"):
+            if key not in meta:
+                raise PackError(meta_file, key, "missing")
+        if meta["code"] != code:
+            raise PackError(meta_file, "code", f"{meta['code']!r} does not match folder {code!r}")
+        self.title: str = meta["title"]
+        self.short: str = meta["short"]
+        self.document: str = meta.get("document", "")
+        versions = []
+        for raw_day, entry in (meta["versions"] or {}).items():
+            day = _as_date(raw_day, "versions", meta_file)
+            if not isinstance(entry, dict) or not entry.get("ref"):
+                raise PackError(meta_file, f"versions.{day}", "needs {ref: ..., note: ...}")
+            versions.append(Version(day, entry["ref"], entry.get("note", "")))
+        if not versions:
+            raise PackError(meta_file, "versions", "a pack needs at least one version")
+        self.versions: tuple[Version, ...] = tuple(sorted(versions, key=lambda v: v.start))
+        self.first_day: date = self.versions[0].start
+        self._version_starts = [v.start for v in self.versions]
+        expires = meta.get("expires")
+        self.expires: date | None = _as_date(expires, "expires", meta_file) if expires else None
+        self.extra_identities = frozenset(meta.get("extra_identities") or ())
+        self.profiles: dict[str, ProfileInfo] = {}
+        for pcode, info in (meta["profiles"] or {}).items():
+            if not isinstance(info, dict) or "label" not in info or "rank" not in info:
+                raise PackError(meta_file, f"profiles.{pcode}", "needs {label: ..., rank: ...}")
+            self.profiles[pcode] = ProfileInfo(pcode, info["label"], int(info["rank"]))
+        self.pool_labels: dict[str, str] = dict(meta.get("pools") or {})
+        self.refs: dict[str, str] = dict(meta.get("refs") or {})
+
+        self.parameters: dict[str, Parameter] = {}
+        files = sorted(p for p in directory.glob("*.yaml") if p.name != "pack.yaml")
+        if not files:
+            raise PackError(directory, "(files)", "no parameter files beside pack.yaml")
+        for file in files:
+            _walk(_load_yaml(file) or {}, "", file, self.parameters)
+        for param in self.parameters.values():
+            for v in param.values:
+                if v.start < self.first_day:
+                    raise PackError(
+                        param.file,
+                        f"{param.name}.values.{v.start}",
+                        f"effective before the pack's first version {self.first_day}",
+                    )
+        self._breakpoints: list[date] = sorted(
+            {v.start for v in self.versions}
+            | {v.start for p in self.parameters.values() for v in p.values}
+        )
+        self._snapshots: dict[tuple[int, tuple[tuple[str, str], ...]], Snapshot] = {}
+        self._overrides: dict[tuple[tuple[str, str], ...], dict[str, Parameter]] = {}
+        self._terms: dict[tuple[int, tuple[tuple[str, str], ...]], Any] = {}
+
+    def __repr__(self) -> str:
+        return f"<Pack {self.code} {self.versions[0].start}…>"
+
+    def version_on(self, day: date) -> Version:
+        i = bisect.bisect_right(self._version_starts, day) - 1
+        if i < 0:
+            raise LookupError(f"{self.code}: {day} is before the first version {self.first_day}")
+        return self.versions[i]
+
+    @cached_property
+    def ranges(self) -> tuple[date, ...]:
+        """The start of every date-range over which no parameter changes."""
+        return tuple(self._breakpoints)
+
+    def range_end(self, start: date) -> date | None:
+        """The first day after the date-range starting on `start`."""
+        i = bisect.bisect_right(self._breakpoints, start)
+        return self._breakpoints[i] if i < len(self._breakpoints) else None
+
+    def range_index(self, day: date) -> int:
+        i = bisect.bisect_right(self._breakpoints, day) - 1
+        if i < 0:
+            raise LookupError(f"{self.code}: {day} is before the first version {self.first_day}")
+        return i
+
+    def parse_overrides(self, overrides: tuple[tuple[str, str], ...]) -> dict[str, Parameter]:
+        """Parse a case's overrides once; a node name (e.g. annual_cap) sets every leaf under it.
+
+        Amount overrides are always in yuan, even where the pack's own value is a share of the
+        base; a node override leaves null leaves (no cap) alone.
+        """
+        cached = self._overrides.get(overrides)
+        if cached is not None:
+            return cached
+        parsed: dict[str, Parameter] = {}
+        for name, raw in overrides:
+            if name in self.parameters:
+                targets = [self.parameters[name]]
+            else:
+                targets = [
+                    p
+                    for n, p in self.parameters.items()
+                    if n.startswith(name + ".") and any(v.value is not None for v in p.values)
+                ]
+                if not targets:
+                    raise OverrideError(name, "unknown_parameter", "本政策没有这个参数")
+                if any(p.kind != "amount" for p in targets):
+                    raise OverrideError(name, "unknown_parameter", "只能按名称覆盖金额类参数组")
+            for param in targets:
+                try:
+                    value = parse_value(param.kind, raw, name, "(case)")
+                except PackError as exc:
+                    raise OverrideError(name, "invalid_field", exc.problem) from exc
+                parsed[param.name] = Parameter(
+                    param.name,
+                    param.kind,
+                    (Value(self.first_day, value, "本案参数覆盖（parameters）", "yuan"),),
+                    "(case)",
+                )
+        self._overrides[overrides] = parsed
+        return parsed
+
+    def snapshot(self, day: date, overrides: tuple[tuple[str, str], ...] = ()) -> Snapshot:
+        index = self.range_index(day)
+        key = (index, overrides)
+        found = self._snapshots.get(key)
+        if found is not None:
+            return found
+        start = self._breakpoints[index]
+        params = dict(self.parameters)
+        params.update(self.parse_overrides(overrides))
+        values: dict[str, Value] = {}
+        for name, param in params.items():
+            value = param.at(start)
+            if value is not None:
+                values[name] = value
+        digest = hashlib.sha256(
+            repr(sorted((n, str(v.value), v.unit) for n, v in values.items())).encode()
+        ).hexdigest()[:16]
+        snap = Snapshot(self, start, self.version_on(start), values, digest)
+        self._snapshots[key] = snap
+        return snap
+
+    def terms(self, day: date, overrides: tuple[tuple[str, str], ...] = ()) -> Any:
+        """The compiled rules in force on `day` (cached per date-range and overrides)."""
+        key = (self.range_index(day), overrides)
+        found = self._terms.get(key)
+        if found is None:
+            from medaid.policy.rules.terms import compile_terms
+
+            found = compile_terms(self.snapshot(day, overrides))
+            self._terms[key] = found
+        return found
+
+    def validate(self) -> None:
+        """Compile the rules of every date-range so a pack that cannot decide fails at load."""
+        for start in self._breakpoints:
+            self.terms(start)
+
+
+_PACKS: dict[str, Pack] = {}
+
+
+def available_policies() -> tuple[str, ...]:
+    return tuple(sorted(p.name for p in PACKS_DIR.iterdir() if (p / "pack.yaml").is_file()))
+
+
+def load_pack(code: str, directory: Path | None = None) -> Pack:
+    """Load, validate and cache a pack. Raises KeyError for an unknown code, PackError if bad."""
+    if directory is not None:
+        pack = Pack(code, directory)
+        pack.validate()
+        return pack
+    pack = _PACKS.get(code)
+    if pack is None:
+        if not _NAME_PART.match(code) or not (PACKS_DIR / code / "pack.yaml").is_file():
+            raise KeyError(code)
+        pack = Pack(code, PACKS_DIR / code)
+        pack.validate()
+        _PACKS[code] = pack
+    return pack

@@ -1,0 +1,1 @@
+"""The rules, one concern per module; each reads compiled `Terms`, never YAML or rows."""

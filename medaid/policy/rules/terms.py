@@ -1,0 +1,384 @@
+"""Compile one parameter snapshot into the flat lookup tables the hot path reads.
+
+A snapshot is a dict of dotted names; deciding a claim from it directly would mean walking
+fallback chains (ratio by profile, kind and level) and converting shares of the base into yuan
+on every claim. `compile_terms` does that once per pack date-range and case overrides, and is
+also the pack's validation: a name that points at an undefined profile or pool, or a covered
+kind without a ratio or a cap pool, raises PackError here, at load.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from medaid.policy.parameters import PackError, ProfileInfo, Snapshot, Value, Version
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0")
+
+LEVELS = (1, 2, 3)
+
+
+@dataclass(frozen=True, slots=True)
+class Amount:
+    """A yuan amount read from a parameter, with how it was derived (for the trace)."""
+
+    value: Decimal
+    ref: str
+    base: Decimal | None = None  # set when the parameter is a share of the base income
+    share: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    value: Decimal
+    ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRule:
+    """Kunming §四(二)2(2): the major-disease route for a profile (its own deductible and pool)."""
+
+    deductible: Amount
+    ratios: tuple[Rate | None, ...]  # by hospital level, index 0 unused
+    pool: str
+    cap: Amount | None
+    kinds: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class KindRule:
+    """Everything needed to decide one kind of claim for one profile, resolved."""
+
+    profile: str
+    kind: str
+    kinds_ref: str
+    ratios: tuple[Rate | None, ...]  # by hospital level, index 0 unused
+    deductible: Amount | None  # None: this kind does not bear the deductible
+    pool: str
+    cap: Amount | None  # None: no annual cap for this profile
+    major_cap: Amount | None  # a major-disease claim raises the pool's cap to this (Zhangye)
+    levels: frozenset[int] | None
+    levels_ref: str
+    min_age: int | None
+    age_waivers: tuple[str, ...]
+    age_ref: str
+    top_up: Rate | None  # combined in-policy ratio topped up to this (Pingshun fanpin)
+    top_up_in_province_only: bool
+    ooc_assistance: Rate | None  # out-of-catalogue assistance within the control limit
+    ooc_control: bool
+    tilt: bool
+    major_route: RouteRule | None
+
+
+@dataclass(frozen=True, slots=True)
+class TiltTerms:
+    threshold: Amount
+    ratio: Rate
+    cap: Amount | None
+    kinds: frozenset[str]
+    profiles: frozenset[str]
+    outside_annual_cap: bool
+    local_without_referral: bool
+    requires_in_province: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """The rules in force over one date-range of one pack (with a case's overrides)."""
+
+    pack_code: str
+    pack_title: str
+    pack_short: str
+    version: Version
+    version_iso: str
+    start: date
+    end: date | None  # first day of the next date-range, None for the last
+    policy_step: tuple
+    digest: str
+    snapshot: Snapshot
+    profiles: dict[str, ProfileInfo]
+    pool_labels: dict[str, str]
+    base: Amount | None
+    profile_of: dict[str, tuple[str, str]]  # identity code -> (profile, ref)
+    mode: dict[str, tuple[str, str]]
+    rules: dict[tuple[str, str], KindRule]
+    covered_kinds: dict[str, frozenset[str]]
+    referral_required: bool
+    referral_outside_area_only: bool
+    referral_exceptions: frozenset[str]
+    referral_ref: str
+    stay_rule: str
+    stay_ref: str
+    reach_back: dict[str, tuple[int, str]]  # identity -> (days before start, ref)
+    application_window: dict[str, tuple[int, str]]  # profile -> (months before applied, ref)
+    deadline_days: int | None
+    deadline_ref: str
+    deadline_batch: bool
+    tilt: TiltTerms | None
+    ooc_limits: dict[str, Rate]
+    ooc_unknown_fee_class: str | None
+    ooc_requires_in_province: bool
+    tie_prefers_major: bool
+    deductible_kinds: frozenset[str]
+
+    def rank(self, profile: str) -> int:
+        return self.profiles[profile].rank
+
+    def label(self, profile: str) -> str:
+        return self.profiles[profile].label
+
+
+def cents(amount: Decimal) -> Decimal:
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+class _Reader:
+    """Reads a snapshot and turns a missing or misplaced name into a PackError."""
+
+    def __init__(self, snap: Snapshot) -> None:
+        self.snap = snap
+        self.pack = snap.pack
+        self.base = self._base()
+
+    def fail(self, name: str, problem: str) -> PackError:
+        param = self.pack.parameters.get(name)
+        file = param.file if param is not None else str(self.pack.directory)
+        return PackError(file, name, f"{problem} (in force on {self.snap.start})")
+
+    def get(self, name: str) -> Value | None:
+        return self.snap.values.get(name)
+
+    def need(self, name: str) -> Value:
+        found = self.snap.values.get(name)
+        if found is None:
+            raise self.fail(name, "required parameter is missing")
+        return found
+
+    def value(self, name: str, default: object = None) -> object:
+        found = self.snap.values.get(name)
+        return default if found is None else found.value
+
+    def _base(self) -> Amount | None:
+        found = self.snap.values.get("per_capita_disposable_income")
+        return None if found is None else Amount(found.value, found.ref)
+
+    def amount(self, name: str, found: Value | None = None) -> Amount | None:
+        """A yuan amount; a share of the base is multiplied out and rounded to 0.01 here."""
+        found = found or self.get(name)
+        if found is None or found.value is None:
+            return None
+        if found.unit == "share_of_base":
+            if self.base is None:
+                raise self.fail(name, "is a share of the base but per_capita_disposable_income")
+            return Amount(
+                cents(self.base.value * found.value), found.ref, self.base.value, found.value
+            )
+        return Amount(found.value, found.ref)
+
+    def rate(self, name: str) -> Rate | None:
+        found = self.get(name)
+        return None if found is None else Rate(found.value, found.ref)
+
+    def first_rate(self, names: list[str]) -> Rate | None:
+        for name in names:
+            found = self.rate(name)
+            if found is not None:
+                return found
+        return None
+
+
+def _ratios(r: _Reader, prefix: str, profile: str, kind: str | None) -> tuple[Rate | None, ...]:
+    out: list[Rate | None] = [None]
+    for level in LEVELS:
+        names = []
+        if kind:
+            names += [f"{prefix}.{profile}.{kind}.level_{level}", f"{prefix}.{profile}.{kind}"]
+        names += [f"{prefix}.{profile}.level_{level}", f"{prefix}.{profile}"]
+        out.append(r.first_rate(names))
+    return tuple(out)
+
+
+def compile_terms(snap: Snapshot) -> Terms:
+    r = _Reader(snap)
+    pack = snap.pack
+
+    profile_of: dict[str, tuple[str, str]] = {}
+    for name in snap.names("identity"):
+        identity = name.split(".", 1)[1]
+        value = r.need(name)
+        if value.value not in pack.profiles:
+            raise r.fail(name, f"profile {value.value!r} is not declared in pack.yaml profiles")
+        profile_of[identity] = (value.value, value.ref)
+    profiles_used = {p for p, _ in profile_of.values()}
+
+    pools: dict[str, frozenset[str]] = {}
+    for name in snap.names("pool"):
+        pools[name.split(".", 1)[1]] = frozenset(r.need(name).value)
+    kind_pool: dict[str, str] = {}
+    for pool, kinds in pools.items():
+        for kind in kinds:
+            if kind in kind_pool:
+                raise r.fail(f"pool.{pool}", f"{kind} is already in pool {kind_pool[kind]}")
+            kind_pool[kind] = pool
+
+    deductible_kinds = frozenset(r.value("deductible_kinds", ()) or ())
+    tilt = None
+    if r.get("tilt.ratio") is not None:
+        tilt_cap = r.get("tilt.annual_cap")
+        tilt = TiltTerms(
+            threshold=r.amount("tilt.threshold", r.need("tilt.threshold")),
+            ratio=r.rate("tilt.ratio"),
+            cap=r.amount("tilt.annual_cap", tilt_cap) if tilt_cap else None,
+            kinds=frozenset(r.need("tilt.kinds").value),
+            profiles=frozenset(r.need("tilt.profiles").value),
+            outside_annual_cap=r.need("tilt.outside_annual_cap").value,
+            local_without_referral=r.need("tilt.local_without_referral").value,
+            requires_in_province=r.need("tilt.requires_in_province").value,
+        )
+        unknown = tilt.profiles - set(pack.profiles)
+        if unknown:
+            raise r.fail("tilt.profiles", f"unknown profiles {sorted(unknown)}")
+
+    major_profiles = frozenset(r.value("major_route.profiles", ()) or ())
+    major_pool = r.value("major_route.pool")
+    if major_profiles and major_pool not in pools:
+        raise r.fail("major_route.pool", f"pool {major_pool!r} is not defined")
+    top_up_kinds = frozenset(r.value("top_up.kinds", ()) or ())
+    ooc_kinds = frozenset(r.value("out_of_catalog.kinds", ()) or ())
+    ooc_control_profiles = frozenset(r.value("out_of_catalog.control_profiles", ()) or ())
+
+    rules: dict[tuple[str, str], KindRule] = {}
+    covered: dict[str, frozenset[str]] = {}
+    mode: dict[str, tuple[str, str]] = {}
+    for profile in sorted(profiles_used):
+        kinds_value = r.need(f"kinds.{profile}")
+        mode_value = r.need(f"mode.{profile}")
+        mode[profile] = (mode_value.value, mode_value.ref)
+        covered[profile] = frozenset(kinds_value.value)
+        for kind in kinds_value.value:
+            ratios = _ratios(r, "ratio", profile, kind)
+            if any(x is None for x in ratios[1:]):
+                raise r.fail(f"ratio.{profile}", f"no ratio for {kind} at every hospital level")
+            pool = kind_pool.get(kind)
+            if pool is None:
+                raise r.fail(f"kinds.{profile}", f"{kind} is covered but in no pool.*")
+            cap_value = r.get(f"annual_cap.{pool}.{profile}") or r.get(f"annual_cap.{pool}")
+            if cap_value is None:
+                raise r.fail(f"annual_cap.{pool}", "missing (write null for no cap)")
+            major_cap_value = r.get(f"annual_cap_major_disease.{pool}")
+            ded_value = r.get(f"deductible.{profile}")
+            deductible = None
+            if kind in deductible_kinds:
+                if ded_value is None:
+                    raise r.fail(f"deductible.{profile}", "missing for a kind in deductible_kinds")
+                deductible = r.amount(f"deductible.{profile}", ded_value)
+            levels_value = r.get(f"hospital_levels.{kind}")
+            age_value = r.get(f"min_age.{profile}.{kind}")
+            waivers = r.get(f"min_age_waived_by.{profile}.{kind}")
+            top_up_value = r.get(f"top_up.combined_ratio.{profile}")
+            ooc_value = r.get(f"out_of_catalog.assistance.{profile}")
+            route = None
+            if profile in major_profiles and kind in (r.value("major_route.kinds") or ()):
+                route_ratios = _ratios(r, "major_route.ratio", profile, None)
+                if any(x is None for x in route_ratios[1:]):
+                    raise r.fail(f"major_route.ratio.{profile}", "no ratio at every level")
+                route_ded = r.need(f"major_route.deductible.{profile}")
+                route_cap = r.get(f"annual_cap.{major_pool}.{profile}") or r.get(
+                    f"annual_cap.{major_pool}"
+                )
+                if route_cap is None:
+                    raise r.fail(f"annual_cap.{major_pool}", "missing (write null for no cap)")
+                route = RouteRule(
+                    deductible=r.amount(f"major_route.deductible.{profile}", route_ded),
+                    ratios=route_ratios,
+                    pool=major_pool,
+                    cap=r.amount(f"annual_cap.{major_pool}", route_cap),
+                    kinds=frozenset(r.value("major_route.kinds")),
+                )
+            rules[(profile, kind)] = KindRule(
+                profile=profile,
+                kind=kind,
+                kinds_ref=kinds_value.ref,
+                ratios=ratios,
+                deductible=deductible,
+                pool=pool,
+                cap=r.amount(f"annual_cap.{pool}", cap_value),
+                major_cap=r.amount(f"annual_cap_major_disease.{pool}", major_cap_value)
+                if major_cap_value
+                else None,
+                levels=frozenset(int(x) for x in levels_value.value) if levels_value else None,
+                levels_ref=levels_value.ref if levels_value else "",
+                min_age=age_value.value if age_value else None,
+                age_waivers=tuple(waivers.value) if waivers else (),
+                age_ref=age_value.ref if age_value else "",
+                top_up=Rate(top_up_value.value, top_up_value.ref)
+                if top_up_value and kind in top_up_kinds
+                else None,
+                top_up_in_province_only=bool(r.value("top_up.requires_in_province", True)),
+                ooc_assistance=Rate(ooc_value.value, ooc_value.ref)
+                if ooc_value and kind in ooc_kinds
+                else None,
+                ooc_control=profile in ooc_control_profiles and kind in ooc_kinds,
+                tilt=tilt is not None and profile in tilt.profiles and kind in tilt.kinds,
+                major_route=route,
+            )
+
+    ooc_limits = {}
+    for name in snap.names("out_of_catalog.control"):
+        value = r.need(name)
+        ooc_limits[name.rsplit(".", 1)[1]] = Rate(value.value, value.ref)
+
+    reach_back = {}
+    for name in snap.names("reach_back_days"):
+        value = r.need(name)
+        reach_back[name.split(".", 1)[1]] = (value.value, value.ref)
+    windows = {}
+    for name in snap.names("application_window_months"):
+        value = r.need(name)
+        profile = name.split(".", 1)[1]
+        if profile not in pack.profiles:
+            raise r.fail(name, f"profile {profile!r} is not declared in pack.yaml")
+        windows[profile] = (value.value, value.ref)
+
+    referral = r.need("referral.required")
+    stay = r.need("identity_on_stay")
+    deadline = r.get("manual_claim.deadline_days")
+    return Terms(
+        pack_code=pack.code,
+        pack_title=pack.title,
+        pack_short=pack.short,
+        version=snap.version,
+        version_iso=snap.version.start.isoformat(),
+        start=snap.start,
+        end=pack.range_end(snap.start),
+        policy_step=("policy", pack.title, snap.version.start, snap.version.ref, snap.digest),
+        digest=snap.digest,
+        snapshot=snap,
+        profiles=pack.profiles,
+        pool_labels=pack.pool_labels,
+        base=r.base,
+        profile_of=profile_of,
+        mode=mode,
+        rules=rules,
+        covered_kinds=covered,
+        referral_required=referral.value,
+        referral_outside_area_only=bool(r.value("referral.outside_area_only", False)),
+        referral_exceptions=frozenset(r.value("referral.exceptions", ()) or ()),
+        referral_ref=referral.ref,
+        stay_rule=stay.value,
+        stay_ref=stay.ref,
+        reach_back=reach_back,
+        application_window=windows,
+        deadline_days=deadline.value if deadline else None,
+        deadline_ref=deadline.ref if deadline else "",
+        deadline_batch=bool(r.value("manual_claim.batch_from_last_discharge", False)),
+        tilt=tilt,
+        ooc_limits=ooc_limits,
+        ooc_unknown_fee_class=r.value("out_of_catalog.unknown_fee_class_as"),
+        ooc_requires_in_province=bool(r.value("out_of_catalog.requires_in_province", True)),
+        tie_prefers_major=r.value("major_route.tie_prefers", "major_disease") == "major_disease",
+        deductible_kinds=deductible_kinds,
+    )

@@ -1,0 +1,393 @@
+"""Render structured trace steps as the Chinese lines a clerk reads and checks by hand.
+
+The engine records each step as a tuple `(key, *values)` with raw Decimals; nothing here runs
+until someone reads `.trace`. Every renderer returns the line and the article references it
+used, so the last line can list the articles the decision rests on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+
+from medaid.policy.results import Reason
+
+IDENTITY_LABELS: dict[str, str] = {
+    "tekun": "特困人员",
+    "orphan": "孤儿（含事实无人抚养儿童）",
+    "dibao": "低保对象",
+    "dibao_full": "一、二类（全额）低保对象",
+    "dibao_partial": "三、四类（差额）低保对象",
+    "fanpin": "返贫致贫人口",
+    "dibao_edge": "低保边缘家庭成员",
+    "rural_monitored": "纳入监测范围的农村易返贫致贫人口",
+    "sudden_hardship": "突发严重困难人口",
+    "poverty_lifted": "过渡期内已脱贫人口",
+    "deep_hardship_worker": "深度困难职工",
+    "relative_hardship_worker": "相对困难职工",
+    "illness_poverty": "因病致贫重病患者",
+    "severe_disability": "丧失劳动能力的一二级重度残疾人",
+    "low_income_elderly": "低收入家庭60周岁以上老年人",
+    "low_income_minor": "低收入家庭未成年人",
+    "low_income_other": "低收入家庭重度残疾人、重病患者",
+    "border_resident": "边境一线行政村农村居民",
+    "other_special": "其他特殊困难人员",
+}
+
+KIND_LABELS: dict[str, str] = {
+    "inpatient": "住院",
+    "day_surgery": "日间手术",
+    "outpatient_chronic": "门诊慢性病",
+    "outpatient_special": "门诊特殊病",
+    "outpatient_general": "普通门诊",
+    "outpatient_emergency": "门诊急诊抢救",
+    "negotiated_drug": "国家谈判药品门诊保障（特药）",
+}
+
+FEE_CLASS_LABELS = {
+    "provincial_1": "省内一类",
+    "provincial_municipal_2": "省市级二类",
+    "county_2": "县级二类",
+    "class_3": "三类",
+}
+
+MODE_LABELS = {"direct": "直接救助（“一站式”结算）", "application": "依申请救助"}
+
+CENT = Decimal("0.01")
+
+
+def yuan(amount: Decimal | None) -> str:
+    """Money with two decimals; an exact intermediate with more digits keeps them."""
+    if amount is None:
+        return "—"
+    if amount == amount.quantize(CENT):
+        return f"{amount.quantize(CENT):f}"
+    return f"{amount.normalize():f}"
+
+
+def plain(amount: Decimal) -> str:
+    """A base income or threshold as published: no trailing zeros."""
+    text = f"{amount.normalize():f}"
+    return text
+
+
+def pct(share: Decimal) -> str:
+    return f"{(share * 100).normalize():f}%"
+
+
+def ident(code: str) -> str:
+    return f"{IDENTITY_LABELS.get(code, code)}（{code}）"
+
+
+def _refs(*refs: str) -> list[str]:
+    return [r for r in refs if r]
+
+
+def _paren(ref: str) -> str:
+    return f"（{ref}）" if ref else ""
+
+
+Line = tuple[str, list[str]]
+
+
+def _policy(title, start, ref, digest) -> Line:
+    return f"政策：{title}，{start.isoformat()} 起施行的版本（{ref}）；参数指纹 {digest}", [ref]
+
+
+def _self_pay(claim, self_pay) -> Line:
+    return (
+        f"项目：{KIND_LABELS.get(claim.kind, claim.kind)}。政策范围内个人自付 {yuan(self_pay)} = "
+        f"政策范围内费用 {yuan(claim.in_policy_cost)} − 基本医保 {yuan(claim.basic_insurance_paid)}"
+        f" − 大病保险 {yuan(claim.critical_illness_paid)} − 其他保障 {yuan(claim.other_paid)}",
+        [],
+    )
+
+
+def _identity_not_covered(code, short) -> Line:
+    return f"身份 {ident(code)} 不是{short}规定的医疗救助对象，不予考虑", []
+
+
+def _identity_not_held(code, start, end) -> Line:
+    until = end.isoformat() if end else "今"
+    return f"身份 {ident(code)} 认定期 {start.isoformat()} 至 {until}，不覆盖本次费用日期", []
+
+
+def _identity_lookback_missed(code, start) -> Line:
+    return f"身份 {ident(code)} 于 {start.isoformat()} 认定，本次费用早于可追溯救助的期限", []
+
+
+def _identity(candidate, terms, claim) -> Line:
+    code, profile, how, detail = candidate
+    label = terms.label(profile)
+    ref = terms.profile_of[code][1]
+    mode, mode_ref = terms.mode[profile]
+    discharged, admitted = claim.discharged, claim.admitted
+    refs = [ref, mode_ref]
+    if how == "held":
+        why = f"出院（就诊）日 {discharged.isoformat()} 在认定期内"
+    elif how == "held_at_admission":
+        why = (
+            f"入院日 {admitted.isoformat()} 具有该身份、住院期间退出，以入院时身份为准（{detail}）"
+        )
+        refs.append(detail)
+    elif how == "reach_back":
+        days, back_ref = detail.split("|", 1)
+        why = f"认定之前 {days} 天（含）内发生的费用纳入救助（{back_ref}）"
+        refs.append(back_ref)
+    else:
+        months, window_ref, opens = detail.split("|", 2)
+        why = f"申请之日前 {months} 个月内（{opens} 起）发生的费用纳入救助（{window_ref}）"
+        refs.append(window_ref)
+    return (
+        f"身份：{ident(code)}，{why}；按{label}标准救助（{ref}）；"
+        f"救助方式：{MODE_LABELS.get(mode, mode)}（{mode_ref}）",
+        refs,
+    )
+
+
+def _alternatives(options, chosen, ref) -> Line:
+    parts = []
+    for code, label, total, reason in options:
+        if total is None:
+            parts.append(f"{ident(code)}[{label}] 不予救助：{Reason(reason).text}")
+        else:
+            parts.append(f"{ident(code)}[{label}] 可得 {yuan(total)}")
+    return (
+        f"多重身份按就高不就低、不重复救助{_paren(ref)}：{'；'.join(parts)} → 取 {ident(chosen)}",
+        _refs(ref),
+    )
+
+
+def _kind(kind, ref, level) -> Line:
+    return f"救助项目：{KIND_LABELS.get(kind, kind)}，{level}级医疗机构（{ref}）", [ref]
+
+
+def _kind_refused(kind, level, covered) -> Line:
+    names = "、".join(KIND_LABELS.get(k, k) for k in sorted(covered))
+    return (
+        f"该身份可享受的救助项目：{names or '无'}；"
+        f"本次为{level}级医疗机构{KIND_LABELS.get(kind, kind)}",
+        [],
+    )
+
+
+def _deductible(amount, counted, left, applied, route) -> Line:
+    name = "重特大疾病住院救助起付线" if route == "major_disease" else "起付标准"
+    if amount.base is not None:
+        head = f"{name} {yuan(amount.value)} = {plain(amount.base)} × {pct(amount.share)}"
+    else:
+        head = f"{name} {yuan(amount.value)}"
+    return (
+        f"{head}（{amount.ref}）；本年已累计计入 {yuan(counted)}，剩余 {yuan(left)}，"
+        f"本次扣除 {yuan(applied)}",
+        [amount.ref],
+    )
+
+
+def _deductible_none() -> Line:
+    return "起付标准：不设起付标准", []
+
+
+def _ratio(rate, self_pay, applied, amount) -> Line:
+    share = pct(rate.value)
+    base = f"({yuan(self_pay)} − 起付 {yuan(applied)})" if applied else yuan(self_pay)
+    return f"救助比例 {share}（{rate.ref}）：{base} × {share} = {yuan(amount)}", [rate.ref]
+
+
+def _top_up(rate, in_policy, insurance, before, extra) -> Line:
+    target = in_policy * rate.value
+    return (
+        f"综合支付比例补足到 {pct(rate.value)}（{rate.ref}）：{yuan(in_policy)} × {pct(rate.value)}"
+        f" = {yuan(target)}，减基本医保与大病保险 {yuan(insurance)}、按比例救助 {yuan(before)}，"
+        f"补足 {yuan(extra)}",
+        [rate.ref],
+    )
+
+
+def _out_of_catalog(
+    fee_class, assumed, limit, limit_ref, total, ooc, ceiling, within, share, share_ref, amount
+) -> Line:
+    label = FEE_CLASS_LABELS.get(fee_class, fee_class)
+    note = "（未提供收费类别，按最严格类别计）" if assumed else ""
+    text = (
+        f"目录外费用控制（{limit_ref}）：{label}收费标准{note}，上限 {pct(limit)} × 总费用 "
+        f"{yuan(total)} = {yuan(ceiling)}；目录外费用 {yuan(ooc)}，超出部分 "
+        f"{yuan(max(ooc - ceiling, Decimal(0)))} 由医疗机构承担"
+    )
+    refs = [limit_ref]
+    if share is not None:
+        text += f"；控制比例内 {yuan(within)} × {pct(share)} = {yuan(amount)}（{share_ref}）"
+        refs.append(share_ref)
+    return text, refs
+
+
+def _route_choice(chosen, chosen_amount, other_amount, ref) -> Line:
+    names = {"general": "普通住院救助", "major_disease": "重特大疾病住院救助"}
+    other = "general" if chosen == "major_disease" else "major_disease"
+    return (
+        f"符合多种救助条件按就高{_paren(ref)}：{names[chosen]} {yuan(chosen_amount)}，"
+        f"{names[other]} {yuan(other_amount)} → 取{names[chosen]}，只占用其限额",
+        _refs(ref),
+    )
+
+
+def _cap(pool_label, cap, used, left, raw, exact) -> Line:
+    if cap is None:
+        return f"年度救助限额（{pool_label}）：不设限额；本次应救助 {yuan(raw)}", []
+    head = f"年度救助限额（{pool_label}）{yuan(cap.value)}"
+    if cap.base is not None:
+        head += f" = {plain(cap.base)} × {pct(cap.share)}"
+    limited = "，受限额限制" if exact < raw else ""
+    return (
+        f"{head}（{cap.ref}）：本年已用 {yuan(used)}，剩余 {yuan(left)}；本次应救助 {yuan(raw)}"
+        f" → {yuan(exact)}{limited}",
+        [cap.ref],
+    )
+
+
+def _route(result, self_pay, terms) -> list[Line]:
+    """The lines of one route's computation (rules/benefit.RouteResult)."""
+    pool_label = terms.pool_labels.get(result.pool, result.pool)
+    out: list[Line] = []
+    if result.deductible is None:
+        out.append(_deductible_none())
+    else:
+        out.append(
+            _deductible(
+                result.deductible,
+                result.deductible.value - result.deductible_left,
+                result.deductible_left,
+                result.deductible_applied,
+                result.route,
+            )
+        )
+    out.append(_ratio(result.ratio, self_pay, result.deductible_applied, result.ratio_amount))
+    if result.top_up_rate is not None:
+        out.append(
+            _top_up(
+                result.top_up_rate,
+                result.top_up_base,
+                result.top_up_insurance,
+                result.ratio_amount,
+                result.top_up,
+            )
+        )
+    if result.ooc_step is not None:
+        out.append(_out_of_catalog(*result.ooc_step))
+    out.append(_cap(pool_label, result.cap, result.used, result.cap_left, result.raw, result.exact))
+    out.append(_rounding(result.exact, result.assistance))
+    return out
+
+
+def _rounding(exact, rounded) -> Line:
+    return f"舍入：{yuan(exact)} → {yuan(rounded)}（四舍五入到分）", []
+
+
+def _tilt(terms, left, cumulative, entitled, paid_before, amount) -> Line:
+    threshold = terms.threshold
+    if threshold.base is not None:
+        line = f"{yuan(threshold.value)}（= {plain(threshold.base)} × {pct(threshold.share)}）"
+    else:
+        line = yuan(threshold.value)
+    cap = f"，年度倾斜救助限额 {yuan(terms.cap.value)}" if terms.cap is not None else "，不设限额"
+    outside = "，不计入年度救助限额" if terms.outside_annual_cap else ""
+    over = cumulative - threshold.value
+    return (
+        f"倾斜救助（{terms.ratio.ref}）：本次三重制度保障后政策内自付 {yuan(left)}，本年累计 "
+        f"{yuan(cumulative)}，超过 {line}部分 {yuan(max(over, Decimal(0)))} × "
+        f"{pct(terms.ratio.value)} = {yuan(entitled)}{cap}{outside}；本年已付 {yuan(paid_before)}，"
+        f"本次 {yuan(amount)}",
+        _refs(terms.ratio.ref, threshold.ref, terms.cap.ref if terms.cap else ""),
+    )
+
+
+def _tilt_not_qualified(terms) -> Line:
+    return (
+        f"倾斜救助（{terms.ratio.ref}）：本次不是规范转诊且在省内就医，不计入倾斜救助",
+        [terms.ratio.ref],
+    )
+
+
+def _deadline(applied, last_day, days, ref) -> Line:
+    late = "，已超过时限" if applied > last_day else "，在时限内"
+    return (
+        f"手工报销：{applied.isoformat()} 申请，时限为出院后 {days} 日即 {last_day.isoformat()}"
+        f"（{ref}）{late}",
+        [ref],
+    )
+
+
+def _not_referred(ref, exceptions) -> Line:
+    names = {"follow_up": "复诊", "emergency": "急诊抢救"}
+    exempt = "、".join(names[e] for e in exceptions)
+    tail = f"，且不属于{exempt}" if exempt else ""
+    return f"未按规定转诊{tail}（{ref}）", [ref]
+
+
+def _total(assistance, tilt) -> Line:
+    return (
+        f"本次医疗救助 {yuan(assistance)} + 倾斜救助 {yuan(tilt)} = {yuan(assistance + tilt)}",
+        [],
+    )
+
+
+def _refused(reason) -> Line:
+    reason = Reason(reason)
+    return f"不予救助：{reason.text}（{reason.value}）", []
+
+
+def _text(text, *refs) -> Line:
+    return text, _refs(*refs)
+
+
+RENDERERS: dict[str, Callable[..., Line]] = {
+    "policy": _policy,
+    "self_pay": _self_pay,
+    "identity_not_covered": _identity_not_covered,
+    "identity_not_held": _identity_not_held,
+    "identity_lookback_missed": _identity_lookback_missed,
+    "identity": _identity,
+    "alternatives": _alternatives,
+    "kind": _kind,
+    "kind_refused": _kind_refused,
+    "route_choice": _route_choice,
+    "route": _route,
+    "tilt": _tilt,
+    "tilt_not_qualified": _tilt_not_qualified,
+    "deadline": _deadline,
+    "not_referred": _not_referred,
+    "total": _total,
+    "refused": _refused,
+    "text": _text,
+}
+
+
+def _lines(steps: Iterable[tuple]) -> list[Line]:
+    lines: list[Line] = []
+    for step in steps:
+        rendered = RENDERERS[step[0]](*step[1:])
+        if isinstance(rendered, list):
+            lines.extend(rendered)
+        else:
+            lines.append(rendered)
+    return lines
+
+
+def articles(steps: Iterable[tuple]) -> list[str]:
+    seen: dict[str, None] = {}
+    for _, refs in _lines(steps):
+        for ref in refs:
+            seen.setdefault(ref, None)
+    return list(seen)
+
+
+def render(steps: Iterable[tuple]) -> list[str]:
+    lines = _lines(steps)
+    seen: dict[str, None] = {}
+    for _, refs in lines:
+        for ref in refs:
+            seen.setdefault(ref, None)
+    out = [text for text, _ in lines]
+    if seen:
+        out.append("依据条款：" + "；".join(seen))
+    return out

@@ -1,0 +1,162 @@
+"""Excel reports as long jobs: the registry every app adds its reports to, and the job that
+writes one with progress.
+
+An app registers a builder once::
+
+    @register_report("claims_register", "救助明细台账", needs=("county", "period"))
+    def claims_register(*, user, county, parameters) -> ReportBuild:
+        claims = scope_to_user(Claim.objects.filter(...), user)
+        return ReportBuild(
+            filename=report_filename("救助明细台账", county=county and county.name, period=...),
+            reports=[Report(title=..., columns=..., rows=rows(claims), row_count=claims.count())],
+        )
+
+and anyone starts it with `report_job_start(kind="claims_register", user=..., county=...,
+parameters={"period": "2024-03"})`: a `Job` row is created and `medaid.tasks.run_report` is sent
+on commit; the admin's 后台任务 page shows its progress and offers the file when done. Builders
+must scope every queryset to `user` (`scope_to_user`) — the job runs as the person who asked.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from medaid.models import Job
+from medaid.scoping import user_may_see_county
+from medaid.services import job_create, job_running, register_job_kind
+from medaid.xlsx import Report, write_workbook
+
+JOB_KIND_PREFIX = "report."
+
+
+@dataclass
+class ReportBuild:
+    filename: str
+    reports: list[Report]
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    kind: str
+    label: str
+    builder: Callable[..., ReportBuild]
+    # What the report center asks for: any of "county", "period" (YYYY-MM), "year".
+    needs: tuple[str, ...] = ()
+    # The permission a user needs to start it (None: anyone who may see the data).
+    permission: str | None = None
+    description: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+REPORTS: dict[str, ReportSpec] = {}
+
+
+class ReportRequestError(ValueError):
+    pass
+
+
+def register_report(
+    kind: str,
+    label: str,
+    *,
+    needs: tuple[str, ...] = (),
+    permission: str | None = None,
+    description: str = "",
+):
+    """Decorator registering `builder(*, user, county, parameters) -> ReportBuild`."""
+
+    def decorator(builder):
+        REPORTS[kind] = ReportSpec(
+            kind=kind,
+            label=label,
+            builder=builder,
+            needs=needs,
+            permission=permission,
+            description=description,
+        )
+        register_job_kind(JOB_KIND_PREFIX + kind, label)
+        return builder
+
+    return decorator
+
+
+def reports_for(user) -> list[ReportSpec]:
+    """The reports `user` may start, in registration order."""
+    return [s for s in REPORTS.values() if s.permission is None or user.has_perm(s.permission)]
+
+
+def report_job_start(*, kind: str, user, county=None, parameters: dict | None = None) -> Job:
+    """Create the job and send the task once the surrounding transaction commits."""
+    from medaid.tasks import run_report
+
+    spec = REPORTS.get(kind)
+    if spec is None:
+        raise ReportRequestError(f"未知的报表：{kind}")
+    if spec.permission and not user.has_perm(spec.permission):
+        raise ReportRequestError(f"没有导出“{spec.label}”的权限")
+    if county is not None and not user_may_see_county(user, county.pk):
+        raise ReportRequestError("不能导出其他区县的报表")
+    job = job_create(
+        kind=JOB_KIND_PREFIX + kind,
+        parameters={"report": kind, **(parameters or {})},
+        county=county,
+        created_by=user,
+    )
+    run_report.delay_on_commit(job.pk)
+    return job
+
+
+def report_job_run(*, job_id: int) -> Job:
+    """Write the job's workbook; the file lands on `job.result_file`, the sums per sheet in
+    `job.result["totals"]`. Running it again writes a fresh file (idempotent)."""
+    job = Job.objects.select_related("created_by", "county").get(pk=job_id)
+    spec = REPORTS[job.parameters["report"]]
+    with job_running(job=job) as progress:
+        build = spec.builder(user=job.created_by, county=job.county, parameters=job.parameters)
+        declared = [r.row_count for r in build.reports]
+        if all(n is not None for n in declared):
+            progress.set_total(sum(declared))
+        name = default_storage.generate_filename(
+            timezone.now().strftime("jobs/%Y/%m/")
+            + f"{job.pk}-{uuid.uuid4().hex[:8]}-{build.filename}"
+        )
+        stats = _write_to_storage(name, build, progress.advance)
+        result = {
+            "filename": build.filename,
+            "rows": sum(s.rows for s in stats),
+            "sheets": [n for s in stats for n in s.sheets],
+            "totals": {
+                report.sheet_name: {h: str(v) for h, v in s.totals.items()}
+                for report, s in zip(build.reports, stats, strict=True)
+            },
+        }
+        Job.objects.filter(pk=job.pk).update(result_file=name, result=result)
+        job.result_file.name = name
+        job.result = result
+    job.refresh_from_db()
+    return job
+
+
+def _write_to_storage(name: str, build: ReportBuild, on_progress):
+    """Stream the workbook straight into the storage's file when it is on disk (a report of a
+    million rows is not copied through memory), else through a temporary file."""
+    try:
+        final_path = default_storage.path(name)
+    except NotImplementedError:
+        final_path = None
+    if final_path is not None:
+        os.makedirs(os.path.dirname(final_path), exist_ok=True)
+        return write_workbook(final_path, build.reports, on_progress=on_progress)
+    with tempfile.NamedTemporaryFile(suffix=".xlsx") as tmp:
+        stats = write_workbook(tmp.name, build.reports, on_progress=on_progress)
+        with open(tmp.name, "rb") as f:
+            default_storage.save(name, File(f))
+    return stats

@@ -1,0 +1,22 @@
+from django import template
+
+from medaid.dashboard import panels_for
+from medaid.roles import ROLES_BY_KEY, user_roles
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def dashboard_panels(context):
+    request = context.get("request")
+    if request is None or not request.user.is_authenticated:
+        return []
+    return panels_for(request)
+
+
+@register.simple_tag(takes_context=True)
+def role_names(context) -> str:
+    request = context.get("request")
+    if request is None:
+        return ""
+    return "、".join(ROLES_BY_KEY[k].name for k in sorted(user_roles(request.user)))

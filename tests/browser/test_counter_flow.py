@@ -1,0 +1,119 @@
+"""The counter's working day across roles, in a real browser: a clerk submits a counter
+application, a supervisor approves it, finance settles the month and downloads the 结算单, whose
+合计 equals the approved amount."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from python_calamine import CalamineWorkbook
+
+from tests.browser.conftest import ARTIFACTS, log_in
+from tests.medaid.conftest import make_user
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+YEAR = dt.date.today().year - 1
+
+
+@pytest.fixture
+def counter_world():
+    from beneficiaries.models import County, Identity, Person
+    from claims import services as claims_services
+    from claims.models import Hospital
+    from funds.demo import demo_funds_create
+
+    demo_funds_create(seed=7, year=YEAR)
+    county = County.objects.get(code="530502")
+    person = Person.objects.create(
+        id_number="530502195804021234",
+        name="杨保山",
+        sex="M",
+        birth_date="1958-04-02",
+        county=county,
+    )
+    Identity.objects.create(person=person, code="dibao", start=dt.date(YEAR - 1, 1, 1))
+    Hospital.objects.create(code="H530502", name="保山市人民医院", level=3, county=county)
+    clerk = make_user("clerk", "counter_clerk", county=county, last_name="王")
+    make_user("supervisor", "supervisor", county=county, last_name="李")
+    make_user("finance", "finance", county=county, last_name="赵")
+    application = claims_services.application_create(
+        person=person,
+        applied=dt.date(YEAR, 3, 20),
+        created_by=clerk,
+        claims=[
+            {
+                "hospital": "H530502",
+                "kind": "inpatient",
+                "admitted": dt.date(YEAR, 3, 1),
+                "discharged": dt.date(YEAR, 3, 10),
+                "in_policy_cost": Decimal("12000.00"),
+                "basic_insurance_paid": Decimal("6000.00"),
+                "receipt_numbers": "PJ0001",
+            }
+        ],
+    )
+    return {"county": county, "application": application, "clerk": clerk}
+
+
+def test_submit_approve_settle_and_download_the_statement(page, live_server, counter_world):
+    from claims.models import Application
+
+    application = counter_world["application"]
+    assert application.total > 0
+
+    # The clerk submits the registered application for approval.
+    log_in(page, live_server, "clerk")
+    page.goto(f"{live_server.url}/admin/claims/application/")
+    page.check(f"input[name=_selected_action][value='{application.pk}']")
+    page.select_option("select[name=action]", "submit_selected")
+    page.click("button[name=index]")
+    page.shots.take("clerk-submitted")
+    application.refresh_from_db()
+    assert application.state == Application.State.SUBMITTED
+    page.context.clear_cookies()
+
+    # The supervisor approves it.
+    log_in(page, live_server, "supervisor")
+    page.shots.take("supervisor-dashboard")
+    assert "救助申请待审批" in page.locator("#panel-approvals").inner_text()
+    page.goto(f"{live_server.url}/admin/claims/application/{application.pk}/decide/")
+    page.shots.take("supervisor-decide")
+    page.check("input[value=approve]")
+    page.click("input[type=submit]")
+    page.shots.take("supervisor-approved")
+    application.refresh_from_db()
+    assert application.state == Application.State.APPROVED
+    page.context.clear_cookies()
+
+    # Finance settles March and downloads the county statement.
+    log_in(page, live_server, "finance")
+    page.goto(f"{live_server.url}/admin/funds/settlementrun/start/")
+    page.select_option("#id_county", str(counter_world["county"].pk))
+    page.fill("#id_year", str(YEAR))
+    page.fill("#id_month", "3")
+    page.shots.take("finance-start")
+    page.click("input[type=submit]")
+    page.shots.take("finance-settled")
+    from funds.models import SettlementRun
+
+    run = SettlementRun.objects.get(county=counter_world["county"], year=YEAR, month=3)
+    assert run.status == SettlementRun.Status.SUCCEEDED, run.error
+    page.check(f"input[name=_selected_action][value='{run.pk}']")
+    page.select_option("select[name=action]", "export_statements")
+    with page.expect_download() as download_info:
+        page.click("button[name=index]")
+    download = download_info.value
+    assert download.suggested_filename == f"医疗救助结算单_隆阳区_{YEAR}-03.xlsx"
+    saved = ARTIFACTS / "statement.xlsx"
+    download.save_as(saved)
+    book = CalamineWorkbook.from_path(str(saved))
+    totals = [
+        row
+        for name in book.sheet_names
+        for row in book.get_sheet_by_name(name).to_python()
+        if row and row[0] == "合计"
+    ]
+    assert totals, "the statement has no 合计 row"
+    grand = max(Decimal(str(v)) for v in totals[-1][1:] if isinstance(v, int | float))
+    assert grand == application.total

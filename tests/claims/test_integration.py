@@ -1,0 +1,124 @@
+"""On the real PostgreSQL: concurrent approvals, audit triggers, COPY paths, a real worker."""
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+from django.db import connection, connections
+
+from claims import services
+from claims.models import Application, Claim, Declaration
+from tests.claims.conftest import line, make_user
+
+D = Decimal
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _postgres():
+    assert connection.vendor == "postgresql", "integration tests need DATABASE_URL=postgres://…"
+
+
+def test_concurrent_approvals_exactly_one_wins(dibao, clerk, county, hospital_b):
+    app = services.application_create(
+        person=dibao,
+        applied=dt.date(2024, 4, 2),
+        created_by=clerk,
+        claims=[{"hospital": "H002", "kind": "inpatient", "admitted": dt.date(2024, 3, 1),
+                 "discharged": dt.date(2024, 3, 10), "in_policy_cost": D("10000"),
+                 "basic_insurance_paid": D("6000"), "receipt_numbers": "PJ1"}],
+    )
+    services.application_submit(application=app, by=clerk)
+    approvers = [
+        make_user(f"race{i}", county, ["claims.approve_application"]) for i in range(2)
+    ]
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def approve(user):
+        try:
+            barrier.wait()
+            services.application_approve(application=app, by=user)
+            outcomes.append("won")
+        except services.ClaimsError as exc:
+            outcomes.append(exc.code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=approve, args=(u,)) for u in approvers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["already_decided", "won"]
+    app.refresh_from_db()
+    assert app.state == Application.State.APPROVED
+    assert app.approvals.count() == 1
+    assert app.transitions.filter(target="approved").count() == 1
+
+
+def test_status_changes_and_superseded_decisions_are_audited(hospital, dibao, clerk):
+    from claims import imports
+
+    imports.declaration_from_rows(
+        rows=[line(dibao, "A1", declared_assistance="2800.00")], year=2024, month=3,
+        hospital=hospital,
+    )
+    claim = Claim.objects.get(external_ref="A1")
+    assert claim.status == Claim.Status.ACCEPTED
+    events = claim.events.values_list("pgh_label", "status")
+    assert ("update", "accepted") in list(events)
+    services.claim_correct(
+        claim=claim, changes={"basic_insurance_paid": D("7000")}, by=clerk, reason="更正"
+    )
+    from claims.models import Decision
+
+    assert Decision.pgh_event_model.objects.filter(is_current=False).count() == 1
+
+
+def test_declaration_partitions_on_a_real_worker(hospital, county, settings, tmp_path):
+    """A declaration's partitions run as tasks on a real celery worker; progress is in
+    PostgreSQL, not the broker."""
+    redis_url = os.environ.get("MEDAID_TEST_REDIS_URL")
+    assert redis_url, "set MEDAID_TEST_REDIS_URL"
+    from tests.claims.conftest import make_person
+
+    people = [make_person(county, "tekun") for _ in range(30)]
+    rows = [line(p, f"W{i}") for i, p in enumerate(people)]
+    db = connection.settings_dict
+    database_url = (
+        f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:"
+        f"{db['PORT'] or 5432}/{db['NAME']}"
+    )
+    env = {**os.environ, "CELERY_BROKER_URL": redis_url, "DATABASE_URL": database_url}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "medaid", "worker", "-Q", "heavy,default",
+         "-c", "2", "--pool", "threads", "-l", "WARNING"],
+        env=env, cwd=settings.BASE_DIR,
+    )
+    try:
+        from celery import current_app
+
+        from claims import imports
+
+        current_app.conf.task_always_eager = False
+        current_app.conf.broker_url = redis_url
+        declaration = imports.declaration_from_rows(rows=rows, year=2024, month=3,
+                                                    hospital=hospital)
+        for _ in range(120):
+            declaration.refresh_from_db()
+            if declaration.status == Declaration.Status.DONE:
+                break
+            time.sleep(0.5)
+        assert declaration.status == Declaration.Status.DONE
+        assert declaration.claims_accepted == 30
+    finally:
+        current_app.conf.task_always_eager = True
+        worker.terminate()
+        worker.wait(timeout=30)

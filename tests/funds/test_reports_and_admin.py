@@ -1,0 +1,176 @@
+import datetime as dt
+import io
+from decimal import Decimal
+
+import pytest
+from python_calamine import CalamineWorkbook
+
+from claims.models import Claim, Decision
+from funds import exports, selectors, services
+from funds.demo import demo_funds_create
+from funds.models import Account, AccountKind, Deadline, FundSource, SettlementRun
+from funds.settlement import settlement_run
+from medaid.models import User
+from tests.funds.conftest import fund, make_claim
+
+
+def _sheets(buffer):
+    buffer.seek(0)
+    book = CalamineWorkbook.from_filelike(buffer)
+    return {name: book.get_sheet_by_name(name).to_python() for name in book.sheet_names}
+
+
+def _total_row(rows, header):
+    head = next(r for r in rows if header in r)
+    col = head.index(header)
+    total = next(r for r in rows if r and r[0] == "合计")
+    return Decimal(str(total[col])).quantize(Decimal("0.01"))
+
+
+@pytest.fixture
+def settled(county, hospitals, accounts):
+    fund(accounts, county, 1000)
+    make_claim(county, hospitals[0], "100.10", declared=Decimal("101"))
+    make_claim(county, hospitals[1], "200.20")
+    make_claim(county, hospitals[1], "30.30", settlement="application")
+    return settlement_run(county=county, year=2024, month=5)
+
+
+def test_reconciliation_of_a_clean_month_lists_only_declaration_gaps(county, settled):
+    result = selectors.reconcile_settlement(county=county, year=2024, month=5)
+    assert result.statements_total == result.ledger_total == Decimal("330.60")
+    assert [d.code for d in result.differences] == ["declared_differs"]
+    assert result.balanced
+
+
+def test_reconciliation_lists_what_went_wrong(county, hospitals, settled):
+    claim = Claim.objects.filter(settlement="direct").first()
+    Decision.objects.filter(claim=claim).update(total=Decimal("1.00"))  # recomputed, no adjustment
+    make_claim(county, hospitals[2], "9.99", discharged=dt.date(2024, 4, 1))  # missed
+    Claim.objects.filter(settlement="application").update(status="accepted")
+    st = settled.statements.get(hospital=hospitals[1])
+    services.entry_reverse(entry=st.entry, date=dt.date(2024, 6, 1), document_ref="退票")
+    codes = {
+        d.code
+        for d in selectors.reconcile_settlement(county=county, year=2024, month=5).differences
+    }
+    assert {"decision_changed", "unsettled", "line_not_settled", "entry_reversed"} <= codes
+
+
+def test_county_statement_workbook_totals_equal_the_database(county, settled, tmp_path):
+    buffer = io.BytesIO()
+    exports.write_county_statement(buffer, settled)
+    sheets = _sheets(buffer)
+    assert _total_row(sheets["汇总"], "应付合计") == Decimal("330.60")
+    assert "个人支付" in sheets
+    individual = sheets["个人支付"]
+    assert _total_row(individual, "应付金额") == Decimal("30.30")
+    assert any("5305**" in str(c) and "*" in str(c) for r in individual for c in r)  # masked ID
+
+
+def test_ledger_workbook_has_running_balances(county, accounts, settled):
+    exp = accounts[(county.pk, AccountKind.EXPENDITURE)]
+    buffer = io.BytesIO()
+    exports.write_ledger(buffer, exp, start=dt.date(2024, 1, 1), end=dt.date(2024, 12, 31))
+    (rows,) = _sheets(buffer).values()
+    assert _total_row(rows, "收入") == Decimal("1000.00")
+    assert _total_row(rows, "支出") == Decimal("330.60")
+    balances = [r[6] for r in rows if r and isinstance(r[6], float)]
+    assert (
+        Decimal(str(balances[-1])).quantize(Decimal("0.01")) == exp.balance() == Decimal("669.40")
+    )
+
+
+def test_year_end_workbook(area, county, settled):
+    services.budget_set(county=county, year=2024, amount=300)
+    closes = services.year_end_close(pooling_area=area, year=2024)
+    buffer = io.BytesIO()
+    exports.write_year_end(buffer, closes, year=2024)
+    (rows,) = _sheets(buffer).values()
+    assert _total_row(rows, "超支金额") == Decimal("30.60")
+
+
+def test_demo_funds_can_pay_and_opens_deadlines(db):
+    result = demo_funds_create(seed=1, year=2024)
+    assert result["created"]
+    again = demo_funds_create(seed=1, year=2024)
+    assert not again["created"]
+    balances = {
+        a.code: a.balance_value
+        for a in selectors.accounts_with_balances().filter(kind=AccountKind.EXPENDITURE)
+    }
+    assert all(v > 1_000_000 for k, v in balances.items() if k != "530500:expenditure")
+    states = {
+        (d.kind, d.county.code if d.county else None): d.state
+        for d in selectors.deadlines_with_status(today=dt.date(2024, 10, 8))
+    }
+    assert states[("remittance", "530523")] == "done"  # late, but done
+    late = Deadline.objects.get(kind="remittance", county__code="530523")
+    assert late.completed_on > late.due_on
+    assert states[("county_matching", "530524")] == "overdue"
+    assert states[("county_matching", "530502")] == "done"
+    assert Account.objects.get(code="530500:fiscal").balance() > 0
+
+
+@pytest.fixture
+def finance(db, county):
+    user = User.objects.create_superuser("caiwu", password="x" * 12)
+    return user
+
+
+def test_admin_pages_open(client, finance, settled, county, accounts):
+    client.force_login(finance)
+    for name in (
+        "account",
+        "entry",
+        "deadline",
+        "budget",
+        "settlementrun",
+        "settlementstatement",
+        "yearendclose",
+    ):
+        assert client.get(f"/admin/funds/{name}/").status_code == 200, name
+    assert client.get(f"/admin/funds/settlementrun/{settled.pk}/change/").status_code == 200
+    page = client.get(f"/admin/funds/settlementrun/{settled.pk}/reconcile/")
+    assert page.status_code == 200 and "医院申报与核定差额" in page.content.decode()
+    assert client.get("/admin/funds/settlementrun/start/").status_code == 200
+    assert client.get("/admin/funds/entry/add/").status_code == 200
+
+
+def test_admin_records_a_receipt_through_the_service(client, finance, accounts):
+    client.force_login(finance)
+    fiscal = accounts[(None, AccountKind.FISCAL)]
+    response = client.post(
+        "/admin/funds/entry/add/",
+        {
+            "kind": "receipt",
+            "source": FundSource.LOTTERY,
+            "to_account": fiscal.pk,
+            "amount": "88.80",
+            "date": "2024-04-01",
+            "document_ref": "保民福〔2024〕1号",
+            "related_ref": "",
+            "memo": "",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert fiscal.balance() == Decimal("88.80")
+
+
+def test_county_clerk_sees_only_their_county(client, county, other_county, accounts):
+    clerk = User.objects.create_user("clerk", password="x" * 12, county=county, is_staff=True)
+    clerk.user_permissions.add(
+        *__import__(
+            "django.contrib.auth.models", fromlist=["Permission"]
+        ).Permission.objects.filter(content_type__app_label="funds")
+    )
+    client.force_login(clerk)
+    page = client.get("/admin/funds/account/").content.decode()
+    assert "隆阳区医疗救助基金支出户" in page and "施甸县" not in page
+
+
+def test_settlement_run_list_shows_progress(client, finance, settled):
+    client.force_login(finance)
+    page = client.get("/admin/funds/settlementrun/").content.decode()
+    assert "3/3（100%）" in page
+    assert SettlementRun.objects.get().status == "succeeded"

@@ -1,0 +1,162 @@
+"""Real services for `@pytest.mark.integration` tests: the PostgreSQL test database, Redis,
+and a `celery worker` process that a test starts and stops (or kills).
+
+These tests never skip: in `make test-services` (and so in CI) a missing PostgreSQL or Redis
+is a failure.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import redis
+from django.db import connection
+
+from medaid.celery import app as celery_app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def redis_url() -> str:
+    url = os.environ.get("MEDAID_TEST_REDIS_URL")
+    if not url:
+        pytest.fail("MEDAID_TEST_REDIS_URL is not set: run integration tests with `make test-services`")
+    return url
+
+
+def require_postgresql() -> None:
+    if connection.vendor != "postgresql":
+        pytest.fail("integration tests need PostgreSQL: run them with `make test-services`")
+
+
+def test_database_url() -> str:
+    """The URL of the database pytest-django created, for processes the test starts."""
+    s = connection.settings_dict
+    user = s.get("USER") or "postgres"
+    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
+    host = s.get("HOST") or "127.0.0.1"
+    port = s.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{s['NAME']}"
+
+
+class WorkerProcess:
+    """A `celery worker` subprocess on the test database and the test Redis."""
+
+    def __init__(self, *, queues: str = "default,heavy", concurrency: int = 1):
+        self.queues = queues
+        self.concurrency = concurrency
+        self.proc: subprocess.Popen | None = None
+        self.log_path = ROOT / "test-artifacts" / f"worker-{os.getpid()}-{time.time_ns()}.log"
+
+    def start(self, timeout: float = 30) -> "WorkerProcess":
+        self.log_path.parent.mkdir(exist_ok=True)
+        env = {
+            **os.environ,
+            "DATABASE_URL": test_database_url(),
+            "CELERY_BROKER_URL": redis_url(),
+            "DJANGO_SETTINGS_MODULE": "medaid.settings",
+            "PYTHONPATH": str(ROOT),
+        }
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "medaid.celery",
+                "worker",
+                "-Q",
+                self.queues,
+                "-c",
+                str(self.concurrency),
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-l",
+                "info",
+                "-n",
+                f"test-{time.time_ns()}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"celery worker exited early:\n{self.log()}")
+            if b"ready." in self.log_path.read_bytes():
+                return self
+            time.sleep(0.2)
+        raise RuntimeError(f"celery worker did not start in {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool children: a crash, not a shutdown."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        if getattr(self, "_log", None):
+            self._log.close()
+
+
+@contextmanager
+def broker_for_tests():
+    """Point this process's Celery app at the test Redis (not eager) for the block."""
+    url = redis_url()
+    client = redis.Redis.from_url(url)
+    client.ping()
+    client.flushdb()
+    saved = {k: celery_app.conf[k] for k in ("broker_url", "task_always_eager")}
+    celery_app.conf.update(broker_url=url, task_always_eager=False)
+    celery_app.pool.force_close_all()
+    try:
+        yield client
+    finally:
+        celery_app.conf.update(saved)
+        celery_app.pool.force_close_all()
+        client.flushdb()
+
+
+def wait_for(predicate, *, timeout: float = 60, interval: float = 0.2, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture
+def celery_broker():
+    require_postgresql()
+    with broker_for_tests() as client:
+        yield client
+
+
+@pytest.fixture
+def celery_worker_process(celery_broker):
+    worker = WorkerProcess().start()
+    try:
+        yield worker
+    finally:
+        worker.stop()

@@ -1,0 +1,165 @@
+import datetime as dt
+import io
+from decimal import Decimal
+
+import openpyxl
+import pytest
+from python_calamine import CalamineWorkbook
+
+from medaid import xlsx
+from medaid.xlsx import Column, Report, ReportError, report_filename, write_report, write_workbook
+
+COLUMNS = [
+    Column("姓名", 10),
+    Column("公民身份号码", 22),
+    Column("救助金额", 14, "money"),
+    Column("住院天数", 8, "int", total=True),
+    Column("出院日期", 12, "date"),
+    Column("救助比例", 10, "percent"),
+]
+ROWS = [
+    ("张三", "530102199001011234", Decimal("1234.56"), 3, dt.date(2024, 1, 2), Decimal("0.6")),
+    ("李四", "530102199001011235", Decimal("0.45"), 2, None, None),
+    ("王五", "530102199001011236", Decimal("100000.01"), 10, dt.date(2024, 1, 31), Decimal("0.7")),
+]
+
+
+def read(path_or_bytes):
+    if isinstance(path_or_bytes, bytes | bytearray):
+        book = CalamineWorkbook.from_filelike(io.BytesIO(path_or_bytes))
+    else:
+        book = CalamineWorkbook.from_path(str(path_or_bytes))
+    return {name: book.get_sheet_by_name(name).to_python() for name in book.sheet_names}
+
+
+@pytest.mark.parametrize("engine", ["stream", "openpyxl"])
+def test_report_has_title_header_rows_and_a_totals_row_equal_to_the_sum(tmp_path, engine):
+    path = tmp_path / "台账.xlsx"
+    stats = write_report(
+        path,
+        title="救助明细台账",
+        meta=["区县：隆阳区"],
+        footer=["制表人："],
+        columns=COLUMNS,
+        rows=ROWS,
+        sheet_name="台账",
+        engine=engine,
+    )
+    assert stats.rows == 3
+    assert stats.totals == {"救助金额": Decimal("101235.02"), "住院天数": Decimal("15")}
+    sheet = read(path)["台账"]
+    assert sheet[0][0] == "救助明细台账"
+    assert sheet[1][0] == "区县：隆阳区"
+    assert sheet[2] == [c.header for c in COLUMNS]
+    assert sheet[3][:4] == ["张三", "530102199001011234", 1234.56, 3]
+    assert sheet[3][4] == dt.date(2024, 1, 2)
+    totals = sheet[6]
+    assert totals[0] == "合计"
+    assert Decimal(str(totals[2])) == sum(r[2] for r in ROWS)
+    assert totals[3] == 15
+    assert sheet[-1][0] == "制表人："
+
+    ws = openpyxl.load_workbook(path)["台账"]
+    assert ws.freeze_panes == "A4"
+    assert ws["C4"].number_format == "#,##0.00"
+    assert ws["F4"].number_format == "0.00%"
+    assert ws.column_dimensions["B"].width == pytest.approx(22, abs=1)
+
+
+@pytest.mark.parametrize("engine", ["stream", "openpyxl"])
+def test_rows_past_a_sheets_capacity_continue_on_further_sheets(tmp_path, engine, monkeypatch):
+    # Six rows per sheet: title + header + four rows of data.
+    monkeypatch.setattr(xlsx, "EXCEL_MAX_ROWS", 6)
+    rows = [(f"p{i}", "x", Decimal(i), 1, None, None) for i in range(10)]
+    stats = write_report(
+        tmp_path / "r.xlsx",
+        title="名册",
+        columns=COLUMNS,
+        rows=iter(rows),
+        row_count=10,
+        sheet_name="名册",
+        engine=engine,
+    )
+    sheets = read(tmp_path / "r.xlsx")
+    assert list(sheets) == stats.sheets
+    assert stats.sheets[:2] == ["名册", "名册(2)"]
+    data = [r for s in sheets.values() for r in s[2:] if r[0] != "合计"]
+    assert [r[0] for r in data] == [f"p{i}" for i in range(10)]
+    assert all(len(s) <= 6 for s in sheets.values())
+    last = sheets[stats.sheets[-1]]
+    assert last[-1][0] == "合计" and last[-1][2] == 45
+    # Every sheet repeats the header.
+    assert all(s[1][0] == "姓名" for s in sheets.values())
+
+
+def test_stream_engine_refuses_more_rows_than_declared(tmp_path, monkeypatch):
+    monkeypatch.setattr(xlsx, "EXCEL_MAX_ROWS", 6)
+    rows = [(f"p{i}", "x", Decimal(1), 1, None, None) for i in range(9)]
+    with pytest.raises(ReportError):
+        write_report(
+            tmp_path / "r.xlsx",
+            title="名册",
+            columns=COLUMNS,
+            rows=iter(rows),
+            row_count=2,
+            engine="stream",
+        )
+
+
+def test_progress_is_reported_in_chunks_and_at_the_end(tmp_path, monkeypatch):
+    monkeypatch.setattr(xlsx, "PROGRESS_EVERY", 2)
+    seen = []
+    write_report(
+        tmp_path / "r.xlsx",
+        title="t",
+        columns=COLUMNS,
+        rows=iter(ROWS),
+        engine="stream",
+        on_progress=seen.append,
+    )
+    assert seen == [2, 1]
+
+
+def test_several_tables_in_one_workbook_and_a_buffer_target():
+    buffer = io.BytesIO()
+    stats = write_workbook(
+        buffer,
+        [
+            Report(title="医院A", columns=COLUMNS, rows=ROWS[:1], sheet_name="医院A"),
+            Report(title="医院B", columns=COLUMNS, rows=ROWS[1:], sheet_name="医院B"),
+        ],
+    )
+    sheets = read(buffer.getvalue())
+    assert list(sheets) == ["医院A", "医院B"]
+    assert [s.totals["救助金额"] for s in stats] == [Decimal("1234.56"), Decimal("100000.46")]
+
+
+def test_auto_engine_uses_openpyxl_for_small_known_sizes_and_streams_otherwise(tmp_path):
+    assert write_report(tmp_path / "a.xlsx", title="t", columns=COLUMNS, rows=ROWS).engine == (
+        "openpyxl"
+    )
+    assert (
+        write_report(tmp_path / "b.xlsx", title="t", columns=COLUMNS, rows=iter(ROWS)).engine
+        == "stream"
+    )
+
+
+def test_bad_reports_are_refused(tmp_path):
+    with pytest.raises(ReportError):
+        write_report(tmp_path / "a.xlsx", title="t", columns=[Column("a"), Column("a")], rows=[])
+    with pytest.raises(ReportError):
+        write_report(
+            tmp_path / "a.xlsx", title="t", columns=[Column("金额", kind="money")], rows=[]
+        )
+    with pytest.raises(ReportError):
+        write_report(
+            tmp_path / "a.xlsx", title="t", columns=COLUMNS, rows=[("a",)], engine="stream"
+        )
+
+
+def test_file_names_carry_the_county_and_period():
+    assert report_filename("医疗救助结算单", county="隆阳区", period="2024-03") == (
+        "医疗救助结算单_隆阳区_2024-03.xlsx"
+    )
+    assert report_filename("基金收支明细表", period="2024") == "基金收支明细表_全市_2024.xlsx"
+    assert "/" not in report_filename("a/b", county="c:d")
