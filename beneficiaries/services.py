@@ -9,6 +9,7 @@ opens another; Person and Identity changes are audited by triggers, which see bu
 
 import hashlib
 import logging
+import time
 from contextlib import nullcontext
 from datetime import date, datetime, timedelta
 
@@ -371,6 +372,30 @@ def _check_against_registry(cursor, batch: RosterImport) -> None:
 # Preview and apply: one code path. The preview runs the merge and rolls it back.
 
 
+class _TimedCursor:
+    """Records how long each merge statement took (shown in the result and the benchmark)."""
+
+    def __init__(self, cursor):
+        self.cursor = cursor
+        self.timings: list[list] = []
+
+    def execute(self, sql, params=None):
+        started = time.perf_counter()
+        self.cursor.execute(sql, params)
+        elapsed = time.perf_counter() - started
+        label = " ".join(sql.split())[:60]
+        self.timings.append([label, round(elapsed, 3), self.cursor.rowcount])
+        if elapsed > 1:
+            logger.info("merge step %.1fs rows=%s: %s", elapsed, self.cursor.rowcount, label)
+
+    @property
+    def rowcount(self):
+        return self.cursor.rowcount
+
+    def fetchall(self):
+        return self.cursor.fetchall()
+
+
 class _Rollback(Exception):
     pass
 
@@ -449,7 +474,9 @@ def _merge(batch: RosterImport) -> dict:
     b, county = batch.pk, batch.county_id
     now = timezone.now()
     result: dict = {}
-    with connection.cursor() as cursor:
+    with connection.cursor() as raw_cursor:
+        cursor = _TimedCursor(raw_cursor)
+        result["timings"] = cursor.timings
         _check_against_registry(cursor, batch)
         cursor.execute(f"UPDATE {stg} SET outcome = '' WHERE batch_id = %s AND outcome <> ''", [b])
 
@@ -469,6 +496,8 @@ def _merge(batch: RosterImport) -> dict:
             [county, b, county],
         )
         result["households_created"] = max(cursor.rowcount, 0)
+        if result["households_created"] > BULK_ANALYZE_ROWS:
+            _analyze(cursor, household)
         cursor.execute(
             f"""
             INSERT INTO {person} (id_number, name, sex, birth_date, county_id, township_id,

@@ -30,6 +30,7 @@ from claims.models import (
     ApplicationApproval,
     ApplicationTransition,
     Claim,
+    ClaimKind,
     Decision,
     DecisionRun,
     Declaration,
@@ -69,7 +70,9 @@ class ScopedAdmin(admin.ModelAdmin):
     county_field = "county"
 
     def get_queryset(self, request):
-        return scope_to_user(super().get_queryset(request), request.user, county_field=self.county_field)
+        return scope_to_user(
+            super().get_queryset(request), request.user, county_field=self.county_field
+        )
 
 
 class CountyFilter(admin.SimpleListFilter):
@@ -128,7 +131,15 @@ class DecisionInline(admin.TabularInline):
     model = Decision
     extra = 0
     can_delete = False
-    fields = ["is_current", "eligible", "reason", "identity", "policy_version", "total", "decided_at"]
+    fields = [
+        "is_current",
+        "eligible",
+        "reason",
+        "identity",
+        "policy_version",
+        "total",
+        "decided_at",
+    ]
     readonly_fields = fields
     ordering = ["-decided_at", "-id"]
     verbose_name_plural = "历次救助决定"
@@ -169,7 +180,15 @@ class ClaimAdminBase(ScopedAdmin):
         "current_total",
     ]
     list_select_related = ["person", "county", "hospital"]
-    list_filter = [CountyFilter, MonthFilter, "status", "source", "kind", "settlement", "review_reason"]
+    list_filter = [
+        CountyFilter,
+        MonthFilter,
+        "status",
+        "source",
+        "kind",
+        "settlement",
+        "review_reason",
+    ]
     search_fields = ["=person__id_number", "=person__name", "=external_ref", "=receipt_numbers"]
     show_full_result_count = False
     paginator = EstimatedCountPaginator
@@ -308,7 +327,9 @@ class AdjustmentAdmin(admin.ModelAdmin):
     search_fields = ["=claim__external_ref", "=claim__person__id_number"]
 
     def get_queryset(self, request):
-        return scope_to_user(super().get_queryset(request), request.user, county_field="claim__county")
+        return scope_to_user(
+            super().get_queryset(request), request.user, county_field="claim__county"
+        )
 
     def has_add_permission(self, request):
         return False
@@ -319,7 +340,9 @@ class AdjustmentAdmin(admin.ModelAdmin):
 
 class DeclarationUploadForm(forms.Form):
     hospital = forms.ModelChoiceField(
-        label="医疗机构", queryset=Hospital.objects.all(), required=False,
+        label="医疗机构",
+        queryset=Hospital.objects.all(),
+        required=False,
         help_text="留空则按文件中的机构编码",
     )
     year = forms.IntegerField(label="申报年度", min_value=2000, max_value=2100)
@@ -346,14 +369,20 @@ class DeclarationAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in Declaration._meta.fields]
 
     def get_queryset(self, request):
-        return scope_to_user(super().get_queryset(request), request.user, county_field="hospital__county")
+        return scope_to_user(
+            super().get_queryset(request), request.user, county_field="hospital__county"
+        )
 
     def has_change_permission(self, request, obj=None):
         return False
 
     def get_urls(self):
         return [
-            path("upload/", self.admin_site.admin_view(self.upload_view), name="claims_declaration_upload"),
+            path(
+                "upload/",
+                self.admin_site.admin_view(self.upload_view),
+                name="claims_declaration_upload",
+            ),
             *super().get_urls(),
         ]
 
@@ -383,12 +412,18 @@ class DeclarationAdmin(admin.ModelAdmin):
                 except services.ClaimsError as exc:
                     self.message_user(request, exc.message, messages.ERROR)
                 else:
-                    self.message_user(request, f"已接收：{declaration}，共 {declaration.lines_total} 行，正在计算")
+                    self.message_user(
+                        request, f"已接收：{declaration}，共 {declaration.lines_total} 行，正在计算"
+                    )
                     return HttpResponseRedirect(
                         reverse("admin:claims_declaration_change", args=[declaration.pk])
                     )
-        context = {**self.admin_site.each_context(request), "form": form, "title": "上传医院月度申报",
-                   "opts": self.model._meta}
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "title": "上传医院月度申报",
+            "opts": self.model._meta,
+        }
         return render(request, "claims/declaration_upload.html", context)
 
 
@@ -414,10 +449,43 @@ class ApprovalInline(admin.TabularInline):
         return False
 
 
+class ApplicationRegisterForm(forms.Form):
+    id_number = forms.CharField(label="申请人公民身份号码", max_length=18)
+    applied = forms.DateField(label="申请日期", initial=timezone.localdate)
+    note = forms.CharField(label="备注", max_length=500, required=False)
+
+
+class ReceiptForm(forms.Form):
+    hospital = forms.ModelChoiceField(label="医疗机构", queryset=Hospital.objects.all())
+    kind = forms.ChoiceField(label="救助项目", choices=ClaimKind.choices)
+    admitted = forms.DateField(label="入院日期")
+    discharged = forms.DateField(label="出院（就诊）日期")
+    referred = forms.BooleanField(label="按规定转诊", required=False, initial=True)
+    in_policy_cost = forms.DecimalField(label="政策范围内费用", max_digits=14, decimal_places=2)
+    out_of_catalog_cost = forms.DecimalField(
+        label="目录外费用", max_digits=14, decimal_places=2, initial=0
+    )
+    basic_insurance_paid = forms.DecimalField(
+        label="基本医保统筹支付", max_digits=14, decimal_places=2, initial=0
+    )
+    critical_illness_paid = forms.DecimalField(
+        label="大病保险支付", max_digits=14, decimal_places=2, initial=0
+    )
+    other_paid = forms.DecimalField(
+        label="其他保障支付", max_digits=14, decimal_places=2, initial=0
+    )
+    receipt_numbers = forms.CharField(label="票据号", max_length=500)
+
+
+ReceiptFormSet = forms.formset_factory(ReceiptForm, extra=3, min_num=1, validate_min=True)
+
+
 class ApplicationDecideForm(forms.Form):
     ACTIONS = [("approve", "审批通过"), ("return", "退回补正"), ("reject", "不予救助")]
     action = forms.ChoiceField(label="审批", choices=ACTIONS, widget=forms.RadioSelect)
-    reason = forms.CharField(label="意见/原因", max_length=500, required=False, widget=forms.Textarea)
+    reason = forms.CharField(
+        label="意见/原因", max_length=500, required=False, widget=forms.Textarea
+    )
 
 
 @admin.register(Application)
@@ -426,23 +494,86 @@ class ApplicationAdmin(ScopedAdmin):
     list_filter = ["state", CountyFilter]
     search_fields = ["=number", "=person__id_number", "=person__name"]
     raw_id_fields = ["person"]
-    readonly_fields = ["number", "state", "total", "created_by", "submitted_by", "submitted_at",
-                       "reason", "claims_with_trace", "links"]
-    fields = ["number", "person", "applied", "note", "state", "total", "reason", "created_by",
-              "submitted_by", "submitted_at", "links", "claims_with_trace"]
+    readonly_fields = [
+        "number",
+        "state",
+        "total",
+        "created_by",
+        "submitted_by",
+        "submitted_at",
+        "reason",
+        "claims_with_trace",
+        "links",
+    ]
+    fields = [
+        "number",
+        "person",
+        "applied",
+        "note",
+        "state",
+        "total",
+        "reason",
+        "created_by",
+        "submitted_by",
+        "submitted_at",
+        "links",
+        "claims_with_trace",
+    ]
     inlines = [ApprovalInline, TransitionInline]
     actions = ["submit_selected"]
 
-    def has_add_permission(self, request):
-        # Registered through the API or the counter screen, with claims and receipts.
-        return False
+    def add_view(self, request, form_url="", extra_context=None):
+        """The counter screen: the applicant, the date applied and the receipts; medaid decides
+        at once and shows the decision with its trace on the application's page."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = ApplicationRegisterForm(request.POST or None)
+        receipts = ReceiptFormSet(request.POST or None, prefix="r")
+        if request.method == "POST" and form.is_valid() and receipts.is_valid():
+            from beneficiaries.models import Person
+
+            person = (
+                scope_to_user(Person.objects.all(), request.user)
+                .filter(id_number=form.cleaned_data["id_number"])
+                .first()
+            )
+            claims = [r.cleaned_data for r in receipts if r.cleaned_data]
+            if person is None:
+                form.add_error("id_number", "身份证号不在本区县救助对象名册中")
+            else:
+                try:
+                    app = services.application_create(
+                        person=person,
+                        applied=form.cleaned_data["applied"],
+                        created_by=request.user,
+                        claims=claims,
+                        note=form.cleaned_data["note"],
+                    )
+                except services.ClaimsError as exc:
+                    self.message_user(request, exc.message, messages.ERROR)
+                else:
+                    self.message_user(request, f"已登记 {app.number}，救助合计 {app.total} 元")
+                    return HttpResponseRedirect(
+                        reverse("admin:claims_application_change", args=[app.pk])
+                    )
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "receipts": receipts,
+            "title": "登记救助申请（依申请救助/手工报销）",
+            "opts": self.model._meta,
+        }
+        return render(request, "claims/application_register.html", context)
 
     def has_delete_permission(self, request, obj=None):
         return False
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(self.readonly_fields)
-        if obj is not None and obj.state not in (Application.State.DRAFT, Application.State.RETURNED):
+        if obj is not None and obj.state not in (
+            Application.State.DRAFT,
+            Application.State.RETURNED,
+        ):
             fields += ["person", "applied", "note"]
         return fields
 
@@ -470,7 +601,8 @@ class ApplicationAdmin(ScopedAdmin):
         if obj is None or obj.pk is None:
             return ""
         return format_html(
-            '<a class="button" href="{}">审批</a> <a class="button" href="{}" target="_blank">打印救助决定通知书</a>',
+            '<a class="button" href="{}">审批</a> '
+            '<a class="button" href="{}" target="_blank">打印救助决定通知书</a>',
             reverse("admin:claims_application_decide", args=[obj.pk]),
             reverse("admin:claims_application_notice", args=[obj.pk]),
         )
@@ -485,10 +617,16 @@ class ApplicationAdmin(ScopedAdmin):
 
     def get_urls(self):
         return [
-            path("<int:pk>/decide/", self.admin_site.admin_view(self.decide_view),
-                 name="claims_application_decide"),
-            path("<int:pk>/notice/", self.admin_site.admin_view(self.notice_view),
-                 name="claims_application_notice"),
+            path(
+                "<int:pk>/decide/",
+                self.admin_site.admin_view(self.decide_view),
+                name="claims_application_decide",
+            ),
+            path(
+                "<int:pk>/notice/",
+                self.admin_site.admin_view(self.notice_view),
+                name="claims_application_notice",
+            ),
             *super().get_urls(),
         ]
 
@@ -566,7 +704,15 @@ class OverdueFilter(admin.SimpleListFilter):
 @admin.register(WarningDispatch)
 class WarningDispatchAdmin(ScopedAdmin):
     county_field = "department__county"
-    list_display = ["warning", "department", "sent_on", "due_on", "answered_on", "outcome", "overdue"]
+    list_display = [
+        "warning",
+        "department",
+        "sent_on",
+        "due_on",
+        "answered_on",
+        "outcome",
+        "overdue",
+    ]
     list_filter = [OverdueFilter, "department__kind", "sent_on"]
     search_fields = ["=warning__person__id_number", "=warning__person__name"]
     readonly_fields = ["warning", "department", "sent_on", "due_on", "answered_on", "answered_by"]
@@ -580,7 +726,9 @@ class WarningDispatchAdmin(ScopedAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        services.warning_answer(dispatch=obj, by=request.user, outcome=obj.outcome, answer=obj.answer)
+        services.warning_answer(
+            dispatch=obj, by=request.user, outcome=obj.outcome, answer=obj.answer
+        )
 
     def changelist_view(self, request, extra_context=None):
         from medaid.workdays import missing_calendar_years
@@ -618,8 +766,19 @@ class HolidayCalendarDayAdmin(admin.ModelAdmin):
 
 @admin.register(DecisionRun)
 class DecisionRunAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "year", "status", "people", "claims_decided", "decisions_written",
-                    "adjustments_written", "partitions", "created_at", "finished_at", "progress"]
+    list_display = [
+        "__str__",
+        "year",
+        "status",
+        "people",
+        "claims_decided",
+        "decisions_written",
+        "adjustments_written",
+        "partitions",
+        "created_at",
+        "finished_at",
+        "progress",
+    ]
     list_filter = ["kind", "status", "year"]
     readonly_fields = [f.name for f in DecisionRun._meta.fields]
 

@@ -57,7 +57,9 @@ def _claim_facts(rng: random.Random, day: dt.date, level: int) -> dict:
     in_policy = _money(in_policy)
     out_of_catalog = _money(float(in_policy) * rng.uniform(0, 0.15))
     basic = _money(float(in_policy) * rng.uniform(0.5, 0.75))
-    critical = _money(float(in_policy - basic) * rng.uniform(0, 0.3)) if in_policy > 15000 else CENT * 0
+    critical = (
+        _money(float(in_policy - basic) * rng.uniform(0, 0.3)) if in_policy > 15000 else CENT * 0
+    )
     admitted = day - dt.timedelta(days=stay)
     return {
         "kind": kind,
@@ -84,8 +86,14 @@ def demo_claims_create(*, seed: int, months: list[tuple[int, int]], per_hospital
         Person.objects.filter(Exists(with_identity)).order_by("id").prefetch_related("identities")
     ):
         people_by_county[person.county_id].append(person)
-    summary = {"hospitals": sum(len(h) for h in hospitals.values()), "declarations": 0,
-               "claims": 0, "review": 0, "refused_lines": 0, "applications": 0}
+    summary = {
+        "hospitals": sum(len(h) for h in hospitals.values()),
+        "declarations": 0,
+        "claims": 0,
+        "review": 0,
+        "refused_lines": 0,
+        "applications": 0,
+    }
     # Each person's claims so far, per year, so that the hospital's figure is what a one-stop
     # settlement would have computed (a few are then misstated on purpose).
     history: dict[tuple[int, int], list[policy.ClaimFacts]] = defaultdict(list)
@@ -200,9 +208,14 @@ def _applications(rng, counties, people_by_county, hospitals, months) -> int:
             continue
         outside, _ = Hospital.objects.get_or_create(
             code=f"{county.code}OUT",
-            defaults={"name": "省外转诊医院（异地就医）", "level": 3, "county": county,
-                      "in_area": False, "in_province": False,
-                      "fee_class": "provincial_1"},
+            defaults={
+                "name": "省外转诊医院（异地就医）",
+                "level": 3,
+                "county": county,
+                "in_area": False,
+                "in_province": False,
+                "fee_class": "provincial_1",
+            },
         )
         for i in range(2):
             person = rng.choice(people)

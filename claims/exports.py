@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
@@ -46,7 +45,10 @@ def write_xlsx(
         return "text"
 
     widths = widths or [14] * len(headers)
-    columns = [Column(header=h, width=w, kind=kind(i)) for i, (h, w) in enumerate(zip(headers, widths, strict=True))]
+    columns = [
+        Column(header=h, width=w, kind=kind(i))
+        for i, (h, w) in enumerate(zip(headers, widths, strict=True))
+    ]
     stats = write_report(
         target,
         title=title,
@@ -164,7 +166,9 @@ def claims_register_file(*, user, target, **filters) -> int:
     qs = register_queryset(user=user, **filters)
     title = "医疗救助明细台账"
     if filters.get("year"):
-        title += f"（{filters['year']}年{str(filters['month']) + '月' if filters.get('month') else ''}）"
+        title += (
+            f"（{filters['year']}年{str(filters['month']) + '月' if filters.get('month') else ''}）"
+        )
     return write_xlsx(
         target,
         sheet="救助明细台账",

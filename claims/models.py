@@ -130,9 +130,7 @@ class Claim(models.Model):
     basic_insurance_paid = models.DecimalField("基本医保统筹支付", **MONEY, default=0)
     critical_illness_paid = models.DecimalField("大病保险支付", **MONEY, default=0)
     other_paid = models.DecimalField("其他保障支付", **MONEY, default=0)
-    declared_assistance = models.DecimalField(
-        "医院申报救助金额", **MONEY, null=True, blank=True
-    )
+    declared_assistance = models.DecimalField("医院申报救助金额", **MONEY, null=True, blank=True)
     receipt_numbers = models.CharField("票据号", max_length=500, blank=True)
     status = models.CharField(
         "状态", max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
@@ -363,10 +361,11 @@ class RunPerson(models.Model):
     person_id = models.BigIntegerField()
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["run", "person_id"], name="uniq_run_person")
-        ]
+        constraints = [models.UniqueConstraint(fields=["run", "person_id"], name="uniq_run_person")]
         indexes = [models.Index(fields=["run", "partition"])]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}:{self.partition}:{self.person_id}"
 
 
 class RunPartition(models.Model):
@@ -381,9 +380,10 @@ class RunPartition(models.Model):
     class Meta:
         verbose_name = "计算分区"
         verbose_name_plural = "计算分区"
-        constraints = [
-            models.UniqueConstraint(fields=["run", "number"], name="uniq_run_partition")
-        ]
+        constraints = [models.UniqueConstraint(fields=["run", "number"], name="uniq_run_partition")]
+
+    def __str__(self) -> str:
+        return f"{self.run} 分区{self.number}"
 
 
 class Declaration(models.Model):
@@ -510,6 +510,9 @@ class DeclarationLine(models.Model):
             models.UniqueConstraint(fields=["declaration", "line_no"], name="uniq_line_no")
         ]
         indexes = [models.Index(fields=["declaration", "external_ref"])]
+
+    def __str__(self) -> str:
+        return f"第{self.line_no}行 {self.external_ref}"
 
 
 @pghistory.track()
@@ -644,8 +647,11 @@ class ApplicationApproval(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.approver} 审批 {self.application}"
 
-class Warning(models.Model):  # noqa: A001 — the domain's word (预警)
+
+class Warning(models.Model):
     """One person over a monitoring threshold (监测预警), found by the nightly monitoring."""
 
     class Kind(models.TextChoices):

@@ -302,7 +302,10 @@ def burden_candidates(*, county_ids, year: int, basis: str, floor: Decimal):
         rows = claims.filter(kind="inpatient", burden__gt=floor).values_list(
             "person_id", "county_id", "burden", "id", "discharged"
         )
-        return [BurdenCandidate(p, c, Decimal(b).quantize(Decimal("0.01")), i, d) for p, c, b, i, d in rows]
+        return [
+            BurdenCandidate(p, c, Decimal(b).quantize(Decimal("0.01")), i, d)
+            for p, c, b, i, d in rows
+        ]
     rows = (
         claims.order_by()
         .values("person_id")

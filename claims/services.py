@@ -19,9 +19,9 @@ from decimal import Decimal
 from itertools import groupby
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
-from django.db.models import Count, Exists, OuterRef, QuerySet, Sum
+from django.db.models import Count, Exists, F, OuterRef, QuerySet, Sum
 from django.utils import timezone
 
 from beneficiaries.models import Person
@@ -46,6 +46,7 @@ from claims.models import (
     WarningDispatch,
 )
 from medaid import policy
+from medaid.models import Job
 from medaid.policy import load_pack
 
 logger = logging.getLogger(__name__)
@@ -111,6 +112,13 @@ def run_create(
         )
         run.people = sum(counts.values())
         run.save(update_fields=["people"])
+        if job is not None:
+            Job.objects.filter(pk=job.pk).update(
+                progress_total=partitions,
+                progress_done=0,
+                status=Job.Status.RUNNING,
+                started_at=timezone.now(),
+            )
     return run
 
 
@@ -173,7 +181,7 @@ def _decide_person(
                 raise LookupError("救助对象不存在")
             case = selectors.build_case(policy_code=policy_code, person=person, claims=group)
             result = policy.decide(case)
-        except Exception as exc:  # noqa: BLE001 — any refusal is a reason for review, not a crash
+        except Exception as exc:
             logger.warning("engine refused person %s: %s", group[0].person_id, exc)
             note = f"{type(exc).__name__}: {exc}"[:500]
             for row in group:
@@ -308,6 +316,8 @@ def run_partition_decide(*, run_id: int, number: int) -> RunPartition:
         part.decisions_written = written
         part.finished_at = timezone.now()
         part.save(update_fields=["done", "claims", "decisions_written", "finished_at"])
+        if run.job_id:
+            Job.objects.filter(pk=run.job_id).update(progress_done=F("progress_done") + 1)
     return part
 
 
@@ -327,6 +337,17 @@ def run_finish(*, run_id: int) -> bool:
         run.finished_at = timezone.now()
         run.save()
         RunPerson.objects.filter(run=run).delete()
+        if run.job_id:
+            Job.objects.filter(pk=run.job_id).update(
+                status=Job.Status.SUCCEEDED,
+                finished_at=timezone.now(),
+                result={
+                    "people": run.people,
+                    "claims": run.claims_decided,
+                    "decisions": run.decisions_written,
+                    "adjustments": run.adjustments_written,
+                },
+            )
     if run.declaration_id:
         declaration_finish(declaration_id=run.declaration_id)
     return True
@@ -370,9 +391,7 @@ def people_recompute(
     until_year = until_year or max(timezone.localdate().year, since.year)
     runs = []
     for year in range(since.year, until_year + 1):
-        run = run_create(
-            kind=kind, year=year, people=people, reason=reason, partitions=partitions
-        )
+        run = run_create(kind=kind, year=year, people=people, reason=reason, partitions=partitions)
         if dispatch:
             run_dispatch(run=run)
         else:
@@ -765,22 +784,20 @@ def declaration_merge(*, declaration: Declaration) -> int:
     return created
 
 
-def declaration_process(*, declaration_id: int, dispatch: bool = False) -> Declaration:
-    """Check, merge and decide a staged declaration. Re-running after a crash is safe: a
-    declaration past the merge only (re)starts its runs; runs skip finished partitions."""
+def declaration_prepare(*, declaration_id: int) -> list[DecisionRun]:
+    """Check and merge a staged declaration and stage the runs that decide it; returns the runs
+    still to execute. Safe to repeat: a declaration past the merge only returns its runs."""
     with transaction.atomic():
         declaration = Declaration.objects.select_for_update().get(pk=declaration_id)
         if declaration.status in (Declaration.Status.DONE, Declaration.Status.REFUSED):
-            return declaration
+            return []
         if declaration.status == Declaration.Status.RECEIVED:
             declaration_check(declaration=declaration)
             declaration_merge(declaration=declaration)
             declaration.status = Declaration.Status.PROCESSING
             declaration.save(update_fields=["status"])
             claims = Claim.objects.filter(declaration=declaration)
-            years = sorted(
-                claims.order_by().values_list("discharged__year", flat=True).distinct()
-            )
+            years = sorted(claims.order_by().values_list("discharged__year", flat=True).distinct())
             for year in years:
                 people = (
                     claims.filter(discharged__year=year).order_by().values("person_id").distinct()
@@ -795,14 +812,19 @@ def declaration_process(*, declaration_id: int, dispatch: bool = False) -> Decla
                 )
     runs = list(declaration.runs.exclude(status=DecisionRun.Status.DONE))
     if not runs:
-        declaration_finish(declaration_id=declaration.pk)
-    for run in runs:
+        declaration_finish(declaration_id=declaration_id)
+    return runs
+
+
+def declaration_process(*, declaration_id: int, dispatch: bool = False) -> Declaration:
+    """Check, merge and decide a staged declaration: its partitions as tasks (`dispatch`) or
+    here. Re-running after a crash is safe: runs skip finished partitions."""
+    for run in declaration_prepare(declaration_id=declaration_id):
         if dispatch:
             run_dispatch(run=run)
         else:
             run_execute(run=run)
-    declaration.refresh_from_db()
-    return declaration
+    return Declaration.objects.get(pk=declaration_id)
 
 
 def declaration_finish(*, declaration_id: int) -> Declaration:
@@ -815,9 +837,10 @@ def declaration_finish(*, declaration_id: int) -> Declaration:
             return declaration
         claims = Claim.objects.filter(declaration=declaration)
         counts = dict(
-            claims.order_by().values_list("status").annotate(n=Count("id")).values_list(
-                "status", "n"
-            )
+            claims.order_by()
+            .values_list("status")
+            .annotate(n=Count("id"))
+            .values_list("status", "n")
         )
         declaration.claims_accepted = counts.get(Claim.Status.ACCEPTED, 0)
         declaration.claims_review = counts.get(Claim.Status.REVIEW, 0)
@@ -1035,8 +1058,13 @@ def application_approve(*, application: Application, by, note: str = "") -> Appl
         ApplicationApproval.objects.create(application=app, approver=by, total=total, note=note)
         needed = 2 if total > second_approval_threshold() else 1
         if app.approvals.count() < needed:
-            _log(app, app.state, by, f"一审通过，救助合计 {total} 超过 "
-                 f"{second_approval_threshold()}，待第二审批人审批。{note}")
+            _log(
+                app,
+                app.state,
+                by,
+                f"一审通过，救助合计 {total} 超过 "
+                f"{second_approval_threshold()}，待第二审批人审批。{note}",
+            )
             return app
         source = app.state
         app.approve()
@@ -1142,9 +1170,7 @@ def burdens_monitor(*, today: dt.date | None = None, year: int | None = None) ->
         )
         if not candidates:
             continue
-        held = selectors.identities_held(
-            person_ids={c.person_id for c in candidates}, year=year
-        )
+        held = selectors.identities_held(person_ids={c.person_id for c in candidates}, year=year)
         warnings = []
         for c in candidates:
             codes = held.get(c.person_id, {})
@@ -1238,7 +1264,9 @@ def warning_lists_send(*, today: dt.date | None = None) -> list[dict]:
         for dep in departments_by_county.get(warning.county_id, ()):
             if dep.kind in kinds and (warning.id, dep.id) not in sent:
                 dispatches.append(
-                    WarningDispatch(warning_id=warning.id, department=dep, sent_on=today, due_on=due)
+                    WarningDispatch(
+                        warning_id=warning.id, department=dep, sent_on=today, due_on=due
+                    )
                 )
     WarningDispatch.objects.bulk_create(dispatches, ignore_conflicts=True)
     files = []

@@ -486,6 +486,7 @@ class SettlementStatement(models.Model):
 
     @property
     def number(self) -> str:
+        """结算单号, also the document reference of the statement's ledger entry."""
         return f"JS{self.run.year}{self.run.month:02d}-{self.county.code}-{self.pk:06d}"
 
 

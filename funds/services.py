@@ -156,6 +156,82 @@ def account_lock_and_balance(account: Account) -> Decimal:
 # --- Entries ---------------------------------------------------------------------------------
 
 
+def _checked(document_ref: str, postings) -> tuple[str, list[tuple[Account, Decimal]]]:
+    """The invariants of one entry, checked before anything is written."""
+    document_ref = (document_ref or "").strip()
+    if not document_ref:
+        raise FundsError("missing_document", "记账凭证必须填写单据文号。")
+    lines = [(account, money(amount)) for account, amount in postings]
+    if len(lines) < 2:
+        raise FundsError("too_few_postings", "记账凭证至少需要两条分录。")
+    if any(amount == 0 for _, amount in lines):
+        raise FundsError("zero_posting", "分录金额不能为零。")
+    if len({account.pk for account, _ in lines}) != len(lines):
+        raise FundsError("duplicate_account", "同一记账凭证中同一账户只能出现一次。")
+    if sum(amount for _, amount in lines) != 0:
+        raise FundsError("unbalanced", "记账凭证借贷不平：各分录金额合计必须为零。")
+    return document_ref, lines
+
+
+def _check_balances(lines) -> None:
+    """Lock every internal account the lines take money from and refuse an overdraft. Locks
+    are taken in id order so that two writers touching the same accounts cannot deadlock."""
+    outflow: dict[int, Decimal] = {}
+    accounts = {}
+    for account, amount in lines:
+        if account.kind in INTERNAL_KINDS:
+            outflow[account.pk] = outflow.get(account.pk, Decimal(0)) - amount
+            accounts[account.pk] = account
+    for pk in sorted(outflow):
+        if outflow[pk] <= 0:
+            continue
+        account = accounts[pk]
+        balance = account_lock_and_balance(account)
+        if balance < outflow[pk]:
+            raise FundsError(
+                "insufficient_balance",
+                f"{account.name}余额不足：当前余额 {balance} 元，本次需支出 {outflow[pk]} 元，"
+                f"差额 {outflow[pk] - balance} 元。",
+            )
+
+
+@transaction.atomic
+def entries_post_many(
+    *,
+    pooling_area: PoolingArea,
+    county: County | None,
+    date: dt.date,
+    entries: Sequence[dict],
+    created_by=None,
+) -> list[Entry]:
+    """Write many entries at once (bulk inserts), each checked as `entry_post` checks one:
+    every item is a dict of kind, document_ref, postings, and optionally memo, source and
+    idempotency_key. Overdrafts are judged on the net of all of them. For set-based jobs
+    (the monthly settlement); the caller makes sure no key was posted before."""
+    checked = [(item, *_checked(item["document_ref"], item["postings"])) for item in entries]
+    _check_balances([line for _, _, lines in checked for line in lines])
+    rows = Entry.objects.bulk_create(
+        Entry(
+            kind=item["kind"],
+            source=item.get("source", ""),
+            pooling_area=pooling_area,
+            county=county,
+            date=date,
+            document_ref=ref,
+            memo=item.get("memo", ""),
+            idempotency_key=item.get("idempotency_key"),
+            created_by=created_by,
+        )
+        for item, ref, _ in checked
+    )
+    Posting.objects.bulk_create(
+        Posting(entry=entry, account=account, amount=amount)
+        for entry, (_, _, lines) in zip(rows, checked, strict=True)
+        for account, amount in lines
+    )
+    return rows
+
+
 @transaction.atomic
 def entry_post(
     *,
@@ -180,28 +256,8 @@ def entry_post(
         existing = Entry.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             return existing
-    document_ref = (document_ref or "").strip()
-    if not document_ref:
-        raise FundsError("missing_document", "记账凭证必须填写单据文号。")
-    lines = [(account, money(amount)) for account, amount in postings]
-    if len(lines) < 2:
-        raise FundsError("too_few_postings", "记账凭证至少需要两条分录。")
-    if any(amount == 0 for _, amount in lines):
-        raise FundsError("zero_posting", "分录金额不能为零。")
-    if len({account.pk for account, _ in lines}) != len(lines):
-        raise FundsError("duplicate_account", "同一记账凭证中同一账户只能出现一次。")
-    if sum(amount for _, amount in lines) != 0:
-        raise FundsError("unbalanced", "记账凭证借贷不平：各分录金额合计必须为零。")
-    # Lock in id order so that two payments touching the same accounts cannot deadlock.
-    for account, amount in sorted(lines, key=lambda line: line[0].pk):
-        if amount < 0 and account.kind in INTERNAL_KINDS:
-            balance = account_lock_and_balance(account)
-            if balance + amount < 0:
-                raise FundsError(
-                    "insufficient_balance",
-                    f"{account.name}余额不足：当前余额 {balance} 元，本次需支出 {-amount} 元，"
-                    f"差额 {-(balance + amount)} 元。",
-                )
+    document_ref, lines = _checked(document_ref, postings)
+    _check_balances(lines)
     try:
         with transaction.atomic():
             entry = Entry.objects.create(

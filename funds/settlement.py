@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import math
 import time
 import zoneinfo
 from contextlib import contextmanager
@@ -48,11 +49,12 @@ from funds.models import (
     SettlementStatement,
     sum_money,
 )
-from funds.services import FundsError, account_open, entry_post
+from funds.services import FundsError, account_open, entries_post_many
 from medaid.models import Job
 from medaid.services import job_create, job_running
 
 JOB_KIND = "funds.settle_month"
+BATCHES = 20
 # Advisory-lock namespace: "MEDAID-FUNDS" would not fit, this constant just has to be unique.
 _LOCK_NAMESPACE = 0x4D45_4446  # "MEDF"
 
@@ -225,63 +227,104 @@ def _stage(run: SettlementRun) -> None:
     run.refresh_from_db()
 
 
-def _post_statement(statement_id: int, account: Account) -> None:
-    """Post one statement (its own transaction): one entry, and its claims marked settled."""
-    claim = Claim._meta.db_table
-    line = SettlementLine._meta.db_table
-    with transaction.atomic():
-        st = (
-            SettlementStatement.objects.select_for_update(of=("self",))
-            .select_related("run", "county__pooling_area", "hospital")
-            .get(pk=statement_id)
-        )
-        if st.posted_at is not None:
-            return
-        run = st.run
-        if st.total != 0:
-            if st.payee == SettlementStatement.Payee.HOSPITAL:
-                kind = EntryKind.HOSPITAL_PAYMENT
-                payee = account_open(
+def _payee_accounts(county: County, statements) -> dict[int | None, Account]:
+    """The payee account of every statement, keyed by hospital id (None: individuals), opened
+    in one go where missing."""
+    area = county.pooling_area
+    hospitals = {st.hospital_id: st.hospital for st in statements if st.hospital_id}
+    codes = {f"hospital:{h.code}": h for h in hospitals.values()}
+    existing = {a.code: a for a in Account.objects.filter(code__in=codes)}
+    missing = [code for code in codes if code not in existing]
+    if missing:
+        Account.objects.bulk_create(
+            [
+                Account(
+                    code=code,
+                    name=codes[code].name,
                     kind=AccountKind.HOSPITAL,
-                    pooling_area=st.county.pooling_area,
-                    hospital=st.hospital,
+                    pooling_area=area,
+                    county_id=codes[code].county_id,
+                    hospital=codes[code],
                 )
-                memo = f"{st.hospital} {run.period}医疗救助费用"
-            else:
-                kind = EntryKind.INDIVIDUAL_PAYMENT
-                payee = account_open(
-                    kind=AccountKind.INDIVIDUALS,
-                    pooling_area=st.county.pooling_area,
-                    county=st.county,
-                )
-                memo = f"{st.county} {run.period}依申请救助个人支付批次（{st.claim_count}人次）"
-            st.entry = entry_post(
-                kind=kind,
-                pooling_area=st.county.pooling_area,
-                county=st.county,
-                # Booked in the month settled, so that a December settled in January counts
-                # against the year it was spent in at the year-end close.
-                date=period_bounds(run.year, run.month)[1],
-                document_ref=st.number,
-                memo=memo,
-                idempotency_key=f"settlement-statement:{st.pk}",
-                postings=[(account, -st.total), (payee, st.total)],
-            )
-        st.posted_at = timezone.now()
-        st.save(update_fields=["entry", "posted_at"])
+                for code in missing
+            ],
+            ignore_conflicts=True,
+        )
+        existing = {a.code: a for a in Account.objects.filter(code__in=codes)}
+    accounts: dict[int | None, Account] = {
+        pk: existing[f"hospital:{h.code}"] for pk, h in hospitals.items()
+    }
+    if any(st.hospital_id is None for st in statements):
+        accounts[None] = account_open(
+            kind=AccountKind.INDIVIDUALS, pooling_area=area, county=county
+        )
+    return accounts
+
+
+def _post_batch(run: SettlementRun, statement_ids: list[int], account: Account) -> int:
+    """Post a batch of statements in one transaction: one entry per statement (none for a
+    statement of zero), the statements marked posted, their claims marked settled — set-based.
+    Returns how many statements this call posted (0 when another run got there first)."""
+    claim, line = Claim._meta.db_table, SettlementLine._meta.db_table
+    last = period_bounds(run.year, run.month)[1]
+    county = run.county
+    with transaction.atomic():
+        statements = list(
+            SettlementStatement.objects.select_for_update(of=("self",))
+            .select_related("hospital")
+            .filter(pk__in=statement_ids, posted_at__isnull=True)
+            .order_by("pk")
+        )
+        if not statements:
+            return 0
+        payees = _payee_accounts(county, statements)
+        paying = [st for st in statements if st.total != 0]
+        entries = entries_post_many(
+            pooling_area=county.pooling_area,
+            county=county,
+            # Booked in the month settled, so that a December settled in January counts
+            # against the year it was spent in at the year-end close.
+            date=last,
+            entries=[_payment(run, st, account, payees[st.hospital_id]) for st in paying],
+        )
+        now = timezone.now()
+        for st, entry in zip(paying, entries, strict=True):
+            st.entry = entry
+        for st in statements:
+            st.posted_at = now
+        SettlementStatement.objects.bulk_update(statements, ["entry", "posted_at"])
+        ids = [st.pk for st in statements]
+        marks = ", ".join(["%s"] * len(ids))
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""UPDATE {claim} SET status = %s, updated_at = %s
                     WHERE status = %s AND id IN (
                         SELECT claim_id FROM {line}
-                        WHERE statement_id = %s AND adjustment_id IS NULL)""",
+                        WHERE statement_id IN ({marks}) AND adjustment_id IS NULL)""",
                 [
                     Claim.Status.SETTLED,
-                    connection.ops.adapt_datetimefield_value(timezone.now()),
+                    connection.ops.adapt_datetimefield_value(now),
                     Claim.Status.ACCEPTED,
-                    st.pk,
+                    *ids,
                 ],
             )
+    return len(statements)
+
+
+def _payment(run: SettlementRun, st: SettlementStatement, account: Account, payee: Account):
+    st.run, st.county = run, run.county  # for `number`, without a query each
+    if st.hospital_id:
+        kind, memo = EntryKind.HOSPITAL_PAYMENT, f"{st.hospital.name} {run.period}医疗救助费用"
+    else:
+        kind = EntryKind.INDIVIDUAL_PAYMENT
+        memo = f"{run.county.name} {run.period}依申请救助个人支付批次（{st.claim_count}人次）"
+    return {
+        "kind": kind,
+        "document_ref": st.number,
+        "memo": memo,
+        "idempotency_key": f"settlement-statement:{st.pk}",
+        "postings": [(account, -st.total), (payee, st.total)],
+    }
 
 
 def settlement_run(*, county: County, year: int, month: int, created_by=None) -> SettlementRun:
@@ -342,9 +385,11 @@ def _settle(run: SettlementRun, progress) -> None:
         )
     pause = float(getattr(settings, "FUNDS_STATEMENT_PAUSE_SECONDS", 0) or 0)
     # Refunds (negative statements) first, so that recovered money is there to pay with.
-    for statement_id in pending.order_by("total", "pk").values_list("pk", flat=True):
-        _post_statement(statement_id, account)
-        progress.advance(1)
+    ids = list(pending.order_by("total", "pk").values_list("pk", flat=True))
+    # About twenty commits per run: progress moves, and a crash loses at most one batch.
+    size = max(1, math.ceil(len(ids) / BATCHES))
+    for start in range(0, len(ids), size):
+        progress.advance(_post_batch(run, ids[start : start + size], account))
         if pause:
             time.sleep(pause)
     totals = statements.aggregate(claims=Sum("claim_count"), adjustments=Sum("adjustment_count"))

@@ -115,3 +115,43 @@ def benefit_preview(*, data) -> dict:
     except CaseError as error:
         raise PreviewError(error.code, error.message, error.field) from error
     return result_to_dict(decide(case))
+
+
+def staff_user_create(
+    *,
+    username: str,
+    password: str,
+    role_key: str,
+    county=None,
+    department=None,
+    hospital=None,
+    full_name: str = "",
+):
+    """Create (or reset) a staff account holding one role. County-bound roles need a county;
+    city-wide roles must not have one."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from medaid.roles import ROLES_BY_KEY
+
+    role = ROLES_BY_KEY[role_key]
+    if role.county_bound and county is None:
+        raise ValueError(f"{role.name}须指定所属区县")
+    if not role.county_bound and county is not None:
+        raise ValueError(f"{role.name}为全市角色，不应指定区县")
+    user_model = get_user_model()
+    user, _ = user_model.objects.update_or_create(
+        username=username,
+        defaults={
+            "county": county,
+            "department": department,
+            "hospital": hospital,
+            "first_name": full_name,
+            "is_staff": True,
+            "is_active": True,
+        },
+    )
+    user.set_password(password)
+    user.save()
+    user.groups.set([Group.objects.get(name=role.name)])
+    return user

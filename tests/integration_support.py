@@ -101,6 +101,21 @@ class WorkerProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def wait_until_idle(self, client: redis.Redis, *, timeout: float = 90) -> None:
+        """Until the queues are empty and the worker has finished what it took."""
+        deadline = time.monotonic() + timeout
+        last, stable_since = None, time.monotonic()
+        while time.monotonic() < deadline:
+            queued = sum(client.llen(q) for q in self.queues.split(","))
+            unacked = client.hlen("unacked")
+            done = self.log().count("succeeded in")
+            if done != last or queued or unacked:
+                last, stable_since = done, time.monotonic()
+            elif time.monotonic() - stable_since > 2:
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"the worker did not become idle in {timeout}s:\n{self.log()[-3000:]}")
+
     def kill(self) -> None:
         """SIGKILL the worker and its pool children: a crash, not a shutdown."""
         if self.proc and self.proc.poll() is None:
@@ -118,6 +133,15 @@ class WorkerProcess:
             self._log.close()
 
 
+def _reset_connection_pools() -> None:
+    # Celery builds its connection and producer pools from broker_url on first use; drop
+    # them so the next send connects to the broker now configured.
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+        celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
 @contextmanager
 def broker_for_tests():
     """Point this process's Celery app at the test Redis (not eager) for the block."""
@@ -127,12 +151,12 @@ def broker_for_tests():
     client.flushdb()
     saved = {k: celery_app.conf[k] for k in ("broker_url", "task_always_eager")}
     celery_app.conf.update(broker_url=url, task_always_eager=False)
-    celery_app.pool.force_close_all()
+    _reset_connection_pools()
     try:
         yield client
     finally:
         celery_app.conf.update(saved)
-        celery_app.pool.force_close_all()
+        _reset_connection_pools()
         client.flushdb()
 
 

@@ -277,3 +277,21 @@ class WarningDispatchSerializer(serializers.ModelSerializer):
 class AnswerSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(choices=WarningDispatch.Outcome.choices)
     answer = serializers.CharField(max_length=1000)
+
+
+class ClaimCorrectionSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=ClaimKind.choices, required=False)
+    admitted = serializers.DateField(required=False)
+    discharged = serializers.DateField(required=False)
+    referred = serializers.BooleanField(required=False)
+    follow_up = serializers.BooleanField(required=False)
+    emergency = serializers.BooleanField(required=False)
+    major_disease = serializers.BooleanField(required=False)
+    chronic_category = serializers.IntegerField(required=False, allow_null=True)
+    total_cost = serializers.DecimalField(14, 2, required=False)
+    in_policy_cost = serializers.DecimalField(14, 2, required=False)
+    out_of_catalog_cost = serializers.DecimalField(14, 2, required=False)
+    basic_insurance_paid = serializers.DecimalField(14, 2, required=False)
+    critical_illness_paid = serializers.DecimalField(14, 2, required=False)
+    other_paid = serializers.DecimalField(14, 2, required=False)
+    receipt_numbers = serializers.CharField(max_length=500, required=False)

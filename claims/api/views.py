@@ -129,12 +129,34 @@ class ClaimViewSet(viewsets.ReadOnlyModelViewSet):
             raise _error(exc) from exc
         return Response(self.get_serializer(self.get_queryset().get(pk=claim.pk)).data)
 
+    @action(detail=True, methods=["post"])
+    def correct(self, request, pk=None):
+        """Correct a claim's facts: {"changes": {"in_policy_cost": "…"}, "reason": "…"}; the
+        person's later claims are recomputed and settled ones adjusted."""
+        if not request.user.has_perm("claims.change_claim") or request.user.hospital_id:
+            raise PermissionDenied("无更正权限")
+        claim = self.get_object()
+        changes = s.ClaimCorrectionSerializer(data=request.data.get("changes") or {}, partial=True)
+        changes.is_valid(raise_exception=True)
+        try:
+            services.claim_correct(
+                claim=claim,
+                changes=dict(changes.validated_data),
+                by=request.user,
+                reason=str(request.data.get("reason", "")),
+            )
+        except services.ClaimsError as exc:
+            raise _error(exc) from exc
+        return Response(self.get_serializer(self.get_queryset().get(pk=claim.pk)).data)
+
     @action(detail=False, methods=["get"])
     def export(self, request):
         """The claims register (救助明细台账) as .xlsx, filtered like the list."""
         from claims.exports import REGISTER_HEADERS, REGISTER_MONEY, register_rows, write_xlsx
 
-        qs = self.filter_queryset(scoped_claims(request.user)).order_by("county_id", "discharged", "id")
+        qs = self.filter_queryset(scoped_claims(request.user)).order_by(
+            "county_id", "discharged", "id"
+        )
         qs = qs.annotate(
             current=FilteredRelation("decisions", condition=Q(decisions__is_current=True))
         )
@@ -176,9 +198,7 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet):
         return Decision.objects.filter(claim__in=scoped_claims(self.request.user))
 
 
-class DeclarationViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
-):
+class DeclarationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.DeclarationSerializer
     pagination_class = ByIdCursor
     filterset_fields = ["hospital", "year", "month", "status", "channel"]
@@ -287,9 +307,7 @@ class DeclarationViewSet(
         )
 
 
-class ApplicationViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
-):
+class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.ApplicationSerializer
     pagination_class = ByIdCursor
     filterset_fields = ["state", "county", "person"]
@@ -306,9 +324,11 @@ class ApplicationViewSet(
         data = s.ApplicationCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        person = scope_to_user(Person.objects.all(), request.user).filter(
-            id_number=v["id_number"]
-        ).first()
+        person = (
+            scope_to_user(Person.objects.all(), request.user)
+            .filter(id_number=v["id_number"])
+            .first()
+        )
         if person is None:
             raise ValidationError(
                 {"error": {"code": "unknown_person", "message": "身份证号不在救助对象名册中"}}
@@ -347,11 +367,15 @@ class ApplicationViewSet(
 
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
-        return self._act(request, services.application_reject, reason=str(request.data.get("reason", "")))
+        return self._act(
+            request, services.application_reject, reason=str(request.data.get("reason", ""))
+        )
 
     @action(detail=True, methods=["post"], url_path="return")
     def send_back(self, request, pk=None):
-        return self._act(request, services.application_return, reason=str(request.data.get("reason", "")))
+        return self._act(
+            request, services.application_return, reason=str(request.data.get("reason", ""))
+        )
 
 
 class WarningViewSet(viewsets.ReadOnlyModelViewSet):
@@ -370,7 +394,9 @@ class WarningViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class DispatchFilter(django_filters.FilterSet):
-    answered = django_filters.BooleanFilter(field_name="answered_on", lookup_expr="isnull", exclude=True)
+    answered = django_filters.BooleanFilter(
+        field_name="answered_on", lookup_expr="isnull", exclude=True
+    )
 
     class Meta:
         model = WarningDispatch
@@ -398,7 +424,9 @@ class WarningDispatchViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def answer(self, request, pk=None):
         dispatch = self.get_object()
-        if not (request.user.department_id or request.user.has_perm("claims.change_warningdispatch")):
+        if not (
+            request.user.department_id or request.user.has_perm("claims.change_warningdispatch")
+        ):
             raise PermissionDenied("无答复权限")
         data = s.AnswerSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -411,6 +439,26 @@ class WarningDispatchViewSet(viewsets.ReadOnlyModelViewSet):
         except DjangoPermissionDenied as exc:
             raise PermissionDenied(str(exc)) from exc
         return Response(self.get_serializer(dispatch).data)
+
+    @action(detail=True, methods=["post"])
+    def correct(self, request, pk=None):
+        """Correct a claim's facts: {"changes": {"in_policy_cost": "…"}, "reason": "…"}; the
+        person's later claims are recomputed and settled ones adjusted."""
+        if not request.user.has_perm("claims.change_claim") or request.user.hospital_id:
+            raise PermissionDenied("无更正权限")
+        claim = self.get_object()
+        changes = s.ClaimCorrectionSerializer(data=request.data.get("changes") or {}, partial=True)
+        changes.is_valid(raise_exception=True)
+        try:
+            services.claim_correct(
+                claim=claim,
+                changes=dict(changes.validated_data),
+                by=request.user,
+                reason=str(request.data.get("reason", "")),
+            )
+        except services.ClaimsError as exc:
+            raise _error(exc) from exc
+        return Response(self.get_serializer(self.get_queryset().get(pk=claim.pk)).data)
 
     @action(detail=False, methods=["get"])
     def export(self, request):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from decimal import Decimal
 
 from medaid.policy.facts import (
     Case,
@@ -32,10 +33,12 @@ from medaid.policy.results import (
     Reason,
 )
 from medaid.policy.rules import certification as _certification
+from medaid.policy.rules import funds as _funds
 from medaid.policy.rules import monitoring as _monitoring
 from medaid.policy.rules import premium as _premium
 from medaid.policy.rules.certification import RuleNotInPack
 from medaid.policy.rules.claims import YearState, decide_claims
+from medaid.policy.rules.funds import OverspendSplit
 
 __all__ = [
     "Case",
@@ -46,6 +49,7 @@ __all__ = [
     "ClaimFacts",
     "IdentityPeriod",
     "MonitoringThresholds",
+    "OverspendSplit",
     "Pack",
     "PackError",
     "PersonFacts",
@@ -57,10 +61,10 @@ __all__ = [
     "available_policies",
     "certify_illness_poverty",
     "decide",
-    "decide_claims",
     "decide_premium",
     "load_pack",
     "monitoring_thresholds",
+    "overspend_split",
 ]
 
 
@@ -113,4 +117,24 @@ def monitoring_thresholds(
     """The early-warning thresholds in force on `on`; None where the pack has none."""
     return _monitoring.monitoring_thresholds(
         load_pack(policy), on, Case.overrides(dict(parameters or {}))
+    )
+
+
+def overspend_split(
+    policy: str,
+    on: date,
+    *,
+    overspend: Decimal,
+    budget: Decimal,
+    city_surplus: Decimal,
+    parameters: Mapping[str, str] | None = None,
+) -> OverspendSplit:
+    """Baoshan 第二十一条: the city's and the county's shares of a county's overspend."""
+    return _funds.overspend_split(
+        load_pack(policy),
+        on,
+        overspend=overspend,
+        budget=budget,
+        city_surplus=city_surplus,
+        overrides=Case.overrides(dict(parameters or {})),
     )

@@ -135,6 +135,10 @@ SCHEMA: tuple[tuple[str, str, bool], ...] = (
     (r"monitoring\.rural_insured_only", "flag", False),
     (r"monitoring\.push_before_day", "count", False),
     (r"monitoring\.departments", "many:department", False),
+    (r"funds\.overspend\.city_covers_all_up_to", "share", False),
+    (r"funds\.overspend\.shared_up_to", "share", False),
+    (r"funds\.overspend\.city_share_when_shared", "share", False),
+    (r"funds\.overspend\.band_applies_to_whole", "flag", False),
     (r"certification\.window_days", "count", False),
     (r"certification\.cost_share_of_base", "share", False),
     (r"certification\.income_multiple_of_dibao", "factor", False),
@@ -482,8 +486,12 @@ class Pack:
                 if any(p.kind != "amount" for p in targets):
                     raise OverrideError(name, "unknown_parameter", "只能按名称覆盖金额类参数组")
             for param in targets:
+                # A case gives every override as text; a flag is written "true" or "false".
+                typed = (
+                    {"true": True, "false": False}.get(raw, raw) if param.kind == "flag" else raw
+                )
                 try:
-                    value = parse_value(param.kind, raw, name, "(case)")
+                    value = parse_value(param.kind, typed, name, "(case)")
                 except PackError as exc:
                     raise OverrideError(name, "invalid_field", exc.problem) from exc
                 parsed[param.name] = Parameter(

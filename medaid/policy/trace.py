@@ -126,17 +126,22 @@ def _identity(candidate, terms, claim) -> Line:
     if how == "held":
         why = f"出院（就诊）日 {discharged.isoformat()} 在认定期内"
     elif how == "held_at_admission":
+        (stay_ref,) = detail
         why = (
-            f"入院日 {admitted.isoformat()} 具有该身份、住院期间退出，以入院时身份为准（{detail}）"
+            f"入院日 {admitted.isoformat()} 具有该身份、住院期间退出，"
+            f"以入院时身份为准（{stay_ref}）"
         )
-        refs.append(detail)
+        refs.append(stay_ref)
     elif how == "reach_back":
-        days, back_ref = detail.split("|", 1)
+        days, back_ref = detail
         why = f"认定之前 {days} 天（含）内发生的费用纳入救助（{back_ref}）"
         refs.append(back_ref)
     else:
-        months, window_ref, opens = detail.split("|", 2)
-        why = f"申请之日前 {months} 个月内（{opens} 起）发生的费用纳入救助（{window_ref}）"
+        months, window_ref, opens = detail
+        why = (
+            f"申请之日前 {months} 个月内（{opens.isoformat()} 起）发生的费用纳入救助"
+            f"（{window_ref}）"
+        )
         refs.append(window_ref)
     return (
         f"身份：{ident(code)}，{why}；按{label}标准救助（{ref}）；"
@@ -173,6 +178,8 @@ def _kind_refused(kind, level, covered) -> Line:
 
 def _deductible(amount, counted, left, applied, route) -> Line:
     name = "重特大疾病住院救助起付线" if route == "major_disease" else "起付标准"
+    if not amount.value:
+        return f"{name}：不设（{amount.ref}）", [amount.ref]
     if amount.base is not None:
         head = f"{name} {yuan(amount.value)} = {plain(amount.base)} × {pct(amount.share)}"
     else:
@@ -294,7 +301,7 @@ def _tilt(terms, left, cumulative, entitled, paid_before, amount) -> Line:
     over = cumulative - threshold.value
     return (
         f"倾斜救助（{terms.ratio.ref}）：本次三重制度保障后政策内自付 {yuan(left)}，本年累计 "
-        f"{yuan(cumulative)}，超过 {line}部分 {yuan(max(over, Decimal(0)))} × "
+        f"{yuan(cumulative)}，超过 {line} 的部分 {yuan(max(over, Decimal(0)))} × "
         f"{pct(terms.ratio.value)} = {yuan(entitled)}{cap}{outside}；本年已付 {yuan(paid_before)}，"
         f"本次 {yuan(amount)}",
         _refs(terms.ratio.ref, threshold.ref, terms.cap.ref if terms.cap else ""),

@@ -58,6 +58,8 @@ class Screenshots:
         self.page = page
         self.folder = ARTIFACTS / re.sub(r"[^\w.-]+", "_", test_name)
         self.folder.mkdir(parents=True, exist_ok=True)
+        for old in self.folder.glob("*.png"):
+            old.unlink()  # only this run's steps, numbered in order
         self.n = 0
 
     def take(self, step: str) -> Path:

@@ -13,7 +13,10 @@ from tests.medaid.conftest import make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-YEAR = dt.date.today().year - 1
+# The month being settled is the current one: a settlement counts decisions made before its
+# cutoff, and the application is decided today.
+TODAY = dt.date.today()
+YEAR, MONTH = TODAY.year, TODAY.month
 
 
 @pytest.fixture
@@ -39,14 +42,14 @@ def counter_world():
     make_user("finance", "finance", county=county, last_name="赵")
     application = claims_services.application_create(
         person=person,
-        applied=dt.date(YEAR, 3, 20),
+        applied=TODAY,
         created_by=clerk,
         claims=[
             {
                 "hospital": "H530502",
                 "kind": "inpatient",
-                "admitted": dt.date(YEAR, 3, 1),
-                "discharged": dt.date(YEAR, 3, 10),
+                "admitted": TODAY - dt.timedelta(days=6),
+                "discharged": TODAY - dt.timedelta(days=1),
                 "in_policy_cost": Decimal("12000.00"),
                 "basic_insurance_paid": Decimal("6000.00"),
                 "receipt_numbers": "PJ0001",
@@ -86,25 +89,25 @@ def test_submit_approve_settle_and_download_the_statement(page, live_server, cou
     assert application.state == Application.State.APPROVED
     page.context.clear_cookies()
 
-    # Finance settles March and downloads the county statement.
+    # Finance settles the month and downloads the county statement.
     log_in(page, live_server, "finance")
     page.goto(f"{live_server.url}/admin/funds/settlementrun/start/")
     page.select_option("#id_county", str(counter_world["county"].pk))
     page.fill("#id_year", str(YEAR))
-    page.fill("#id_month", "3")
+    page.fill("#id_month", str(MONTH))
     page.shots.take("finance-start")
     page.click("input[type=submit]")
     page.shots.take("finance-settled")
     from funds.models import SettlementRun
 
-    run = SettlementRun.objects.get(county=counter_world["county"], year=YEAR, month=3)
+    run = SettlementRun.objects.get(county=counter_world["county"], year=YEAR, month=MONTH)
     assert run.status == SettlementRun.Status.SUCCEEDED, run.error
     page.check(f"input[name=_selected_action][value='{run.pk}']")
     page.select_option("select[name=action]", "export_statements")
     with page.expect_download() as download_info:
         page.click("button[name=index]")
     download = download_info.value
-    assert download.suggested_filename == f"医疗救助结算单_隆阳区_{YEAR}-03.xlsx"
+    assert download.suggested_filename == f"医疗救助结算单_隆阳区_{YEAR}-{MONTH:02d}.xlsx"
     saved = ARTIFACTS / "statement.xlsx"
     download.save_as(saved)
     book = CalamineWorkbook.from_path(str(saved))

@@ -38,7 +38,10 @@ def hospital(county):
 @pytest.fixture
 def hospital_b(county):
     return Hospital.objects.create(
-        code="H002", name="长治市人民医院", level=3, fee_class="provincial_municipal_2",
+        code="H002",
+        name="长治市人民医院",
+        level=3,
+        fee_class="provincial_municipal_2",
         county=county,
     )
 

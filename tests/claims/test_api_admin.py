@@ -6,7 +6,7 @@ from rest_framework.test import APIClient
 
 from claims import services
 from claims.models import Application, Claim
-from tests.claims.conftest import committed, line, make_person, make_user
+from tests.claims.conftest import committed, line, make_user
 
 D = Decimal
 
@@ -23,8 +23,20 @@ def test_hospital_token_declares_and_sees_only_its_own_claims(
 ):
     h1 = client_for(make_user("h1", county, hospital=hospital))
     h2 = client_for(make_user("h2", county, hospital=hospital_b))
-    body = {"year": 2024, "month": 3, "rows": [line(tekun, "A1"), line(dibao, "A2",
-            admitted="2024-03-12", discharged="2024-03-14", declared_assistance="2800.00")]}
+    body = {
+        "year": 2024,
+        "month": 3,
+        "rows": [
+            line(tekun, "A1"),
+            line(
+                dibao,
+                "A2",
+                admitted="2024-03-12",
+                discharged="2024-03-14",
+                declared_assistance="2800.00",
+            ),
+        ],
+    }
     with committed():
         response = h1.post("/api/v1/declarations/", body, format="json")
     assert response.status_code == 201, response.content
@@ -33,8 +45,10 @@ def test_hospital_token_declares_and_sees_only_its_own_claims(
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "duplicate_file"
     # Another hospital cannot declare in this hospital's name.
-    assert h2.post("/api/v1/declarations/", {**body, "hospital": "H001"},
-                   format="json").status_code == 403
+    assert (
+        h2.post("/api/v1/declarations/", {**body, "hospital": "H001"}, format="json").status_code
+        == 403
+    )
     mine = h1.get("/api/v1/claims/").json()["results"]
     assert {c["external_ref"] for c in mine} == {"A1", "A2"}
     assert mine[0]["decision"]["trace"]
@@ -67,11 +81,17 @@ def test_application_over_the_api(county, hospital_b, dibao, clerk, supervisor):
     body = {
         "id_number": dibao.id_number,
         "applied": "2024-04-02",
-        "claims": [{
-            "hospital": "H002", "kind": "inpatient", "admitted": "2024-03-01",
-            "discharged": "2024-03-10", "in_policy_cost": "10000.00",
-            "basic_insurance_paid": "6000.00", "receipt_numbers": "PJ1",
-        }],
+        "claims": [
+            {
+                "hospital": "H002",
+                "kind": "inpatient",
+                "admitted": "2024-03-01",
+                "discharged": "2024-03-10",
+                "in_policy_cost": "10000.00",
+                "basic_insurance_paid": "6000.00",
+                "receipt_numbers": "PJ1",
+            }
+        ],
     }
     created = c.post("/api/v1/applications/", body, format="json")
     assert created.status_code == 201, created.content
@@ -96,14 +116,25 @@ def test_admin_pages(client, county, hospital, hospital_b, dibao, clerk, supervi
         from claims import imports
 
         imports.declaration_from_rows(
-            rows=[line(dibao, "A1", declared_assistance="1.00")], year=2024, month=3,
+            rows=[line(dibao, "A1", declared_assistance="1.00")],
+            year=2024,
+            month=3,
             hospital=hospital,
         )
     app = services.application_create(
-        person=dibao, applied=dt.date(2024, 4, 2), created_by=clerk,
-        claims=[{"hospital": "H002", "kind": "inpatient", "admitted": dt.date(2024, 4, 1),
-                 "discharged": dt.date(2024, 4, 1), "in_policy_cost": D("1000"),
-                 "receipt_numbers": "PJ9"}],
+        person=dibao,
+        applied=dt.date(2024, 4, 2),
+        created_by=clerk,
+        claims=[
+            {
+                "hospital": "H002",
+                "kind": "inpatient",
+                "admitted": dt.date(2024, 4, 1),
+                "discharged": dt.date(2024, 4, 1),
+                "in_policy_cost": D("1000"),
+                "receipt_numbers": "PJ9",
+            }
+        ],
     )
     services.application_submit(application=app, by=clerk)
     admin = get_user_model().objects.create_superuser("root", password="x" * 12)
@@ -152,9 +183,19 @@ def test_claims_register_export(county, hospital, tekun, dibao, tmp_path):
 
     with committed():
         imports.declaration_from_rows(
-            rows=[line(tekun, "A1"), line(dibao, "A2", admitted="2024-03-11",
-                                          discharged="2024-03-12", declared_assistance="2800")],
-            year=2024, month=3, hospital=hospital,
+            rows=[
+                line(tekun, "A1"),
+                line(
+                    dibao,
+                    "A2",
+                    admitted="2024-03-11",
+                    discharged="2024-03-12",
+                    declared_assistance="2800",
+                ),
+            ],
+            year=2024,
+            month=3,
+            hospital=hospital,
         )
     user = make_user("exporter", county)
     path = tmp_path / "register.xlsx"
@@ -167,3 +208,70 @@ def test_claims_register_export(county, hospital, tekun, dibao, tmp_path):
     assert Decimal(str(rows[-1][total_col])) == D("6800.00")
     response = client_for(user).get("/api/v1/claims/export/?year=2024&month=3")
     assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_counter_screen_registers_an_application(client, county, hospital_b, dibao, clerk):
+    from django.contrib.auth.models import Permission
+
+    clerk.is_staff = True
+    clerk.save()
+    clerk.user_permissions.add(Permission.objects.get(codename="view_application"))
+    client.force_login(clerk)
+    assert client.get("/admin/claims/application/add/").status_code == 200
+    data = {
+        "id_number": dibao.id_number,
+        "applied": "2024-04-02",
+        "note": "",
+        "r-TOTAL_FORMS": "1",
+        "r-INITIAL_FORMS": "0",
+        "r-MIN_NUM_FORMS": "1",
+        "r-MAX_NUM_FORMS": "1000",
+        "r-0-hospital": str(hospital_b.pk),
+        "r-0-kind": "inpatient",
+        "r-0-admitted": "2024-03-01",
+        "r-0-discharged": "2024-03-10",
+        "r-0-referred": "on",
+        "r-0-in_policy_cost": "10000",
+        "r-0-out_of_catalog_cost": "0",
+        "r-0-basic_insurance_paid": "6000",
+        "r-0-critical_illness_paid": "0",
+        "r-0-other_paid": "0",
+        "r-0-receipt_numbers": "PJ77",
+    }
+    response = client.post("/admin/claims/application/add/", data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    app = Application.objects.get()
+    assert app.total == D("2800.00") and app.created_by == clerk
+    page = client.get(response["Location"]).content.decode()
+    assert "2800.00" in page and "计算过程" in page
+
+
+@pytest.mark.django_db
+def test_correction_over_the_api(county, hospital, dibao, clerk):
+    from claims import imports
+
+    with committed():
+        imports.declaration_from_rows(
+            rows=[line(dibao, "A1", declared_assistance="2800.00")],
+            year=2024,
+            month=3,
+            hospital=hospital,
+        )
+    claim = Claim.objects.get()
+    c = client_for(clerk)
+    response = c.post(
+        f"/api/v1/claims/{claim.pk}/correct/",
+        {"changes": {"basic_insurance_paid": "7000.00"}, "reason": "医保结算更正"},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["decision"]["total"] == "2100.00"
+    bad = c.post(
+        f"/api/v1/claims/{claim.pk}/correct/",
+        {"changes": {"basic_insurance_paid": "70000.00"}, "reason": "x"},
+        format="json",
+    )
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "paid_exceeds_cost"
+    history = c.get(f"/api/v1/claims/{claim.pk}/history/").json()
+    assert len(history["decisions"]) == 2

@@ -70,7 +70,9 @@ def _other_supervisor(application):
 
 
 @pytest.mark.django_db
-def test_large_amount_needs_a_second_approver(application, clerk, supervisor, supervisor2, settings):
+def test_large_amount_needs_a_second_approver(
+    application, clerk, supervisor, supervisor2, settings
+):
     settings.SECOND_APPROVAL_THRESHOLD = "1000.00"
     services.application_submit(application=application, by=clerk)
     app = services.application_approve(application=application, by=supervisor)
@@ -91,8 +93,9 @@ def test_return_then_resubmit_and_reject(application, clerk, supervisor):
     assert app.state == Application.State.RETURNED
     services.application_claim_add(
         application=app,
-        data=receipt(admitted=dt.date(2024, 3, 20), discharged=dt.date(2024, 3, 22),
-                     receipt_numbers="PJ0003"),
+        data=receipt(
+            admitted=dt.date(2024, 3, 20), discharged=dt.date(2024, 3, 22), receipt_numbers="PJ0003"
+        ),
     )
     app.refresh_from_db()
     assert app.total == D("5600.00")

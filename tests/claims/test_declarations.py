@@ -60,9 +60,16 @@ def test_bad_lines_are_refused_each_with_its_reason(hospital, tekun, county, eag
     other = make_person(county, "tekun")
     rows = [
         line(tekun, "OK1"),
-        line(tekun, "NEG", basic_insurance_paid="-1", admitted="2024-01-01", discharged="2024-01-02"),
-        line(tekun, "PAID", basic_insurance_paid="11000.00", admitted="2024-01-03",
-             discharged="2024-01-04"),
+        line(
+            tekun, "NEG", basic_insurance_paid="-1", admitted="2024-01-01", discharged="2024-01-02"
+        ),
+        line(
+            tekun,
+            "PAID",
+            basic_insurance_paid="11000.00",
+            admitted="2024-01-03",
+            discharged="2024-01-04",
+        ),
         line(tekun, "COST", total_cost="5000.00", admitted="2024-01-05", discharged="2024-01-06"),
         line(tekun, "BACK", admitted="2024-02-10", discharged="2024-02-01"),
         line(tekun, "HOSP", hospital_code="NOPE", admitted="2024-01-07", discharged="2024-01-08"),
@@ -118,8 +125,13 @@ def test_same_file_twice_is_refused_and_nothing_counted_twice(hospital, tekun, e
 @pytest.mark.django_db
 def test_already_declared_ref_in_a_new_file_is_refused(hospital, tekun, eager_commit):
     declare(hospital, [line(tekun, "A1")])
-    second = declare(hospital, [line(tekun, "A1", declared_assistance="4000.0"), line(tekun, "A3",
-                     admitted="2024-03-20", discharged="2024-03-21")])
+    second = declare(
+        hospital,
+        [
+            line(tekun, "A1", declared_assistance="4000.0"),
+            line(tekun, "A3", admitted="2024-03-20", discharged="2024-03-21"),
+        ],
+    )
     assert second.lines.get(external_ref="A1").error == LineError.ALREADY_DECLARED
     assert Claim.objects.filter(external_ref="A1").count() == 1
 
@@ -131,8 +143,16 @@ def test_stay_declared_by_two_hospitals_is_queued_and_not_counted(
     declare(hospital, [line(dibao, "A1", declared_assistance="2800.00")])
     second = declare(
         hospital_b,
-        [line(dibao, "B1", hospital_code="H002", admitted="2024-03-05", discharged="2024-03-15",
-              declared_assistance="2800.00")],
+        [
+            line(
+                dibao,
+                "B1",
+                hospital_code="H002",
+                admitted="2024-03-05",
+                discharged="2024-03-15",
+                declared_assistance="2800.00",
+            )
+        ],
     )
     b1 = Claim.objects.get(external_ref="B1")
     assert b1.status == Claim.Status.REVIEW
@@ -164,8 +184,10 @@ def _write_csv(path, rows):
 
 @pytest.mark.django_db
 def test_csv_and_xlsx_files(hospital, tekun, tmp_path, eager_commit):
-    rows = [line(tekun, "C1"), {**line(tekun, "C2"), "kind": "住院", "admitted": "2024/03/11",
-                                "discharged": "2024/03/12"}]
+    rows = [
+        line(tekun, "C1"),
+        {**line(tekun, "C2"), "kind": "住院", "admitted": "2024/03/11", "discharged": "2024/03/12"},
+    ]
     path = tmp_path / "march.csv"
     _write_csv(path, rows)
     with committed():

@@ -30,14 +30,20 @@ def test_concurrent_approvals_exactly_one_wins(dibao, clerk, county, hospital_b)
         person=dibao,
         applied=dt.date(2024, 4, 2),
         created_by=clerk,
-        claims=[{"hospital": "H002", "kind": "inpatient", "admitted": dt.date(2024, 3, 1),
-                 "discharged": dt.date(2024, 3, 10), "in_policy_cost": D("10000"),
-                 "basic_insurance_paid": D("6000"), "receipt_numbers": "PJ1"}],
+        claims=[
+            {
+                "hospital": "H002",
+                "kind": "inpatient",
+                "admitted": dt.date(2024, 3, 1),
+                "discharged": dt.date(2024, 3, 10),
+                "in_policy_cost": D("10000"),
+                "basic_insurance_paid": D("6000"),
+                "receipt_numbers": "PJ1",
+            }
+        ],
     )
     services.application_submit(application=app, by=clerk)
-    approvers = [
-        make_user(f"race{i}", county, ["claims.approve_application"]) for i in range(2)
-    ]
+    approvers = [make_user(f"race{i}", county, ["claims.approve_application"]) for i in range(2)]
     barrier = threading.Barrier(2)
     outcomes = []
 
@@ -67,7 +73,9 @@ def test_status_changes_and_superseded_decisions_are_audited(hospital, dibao, cl
     from claims import imports
 
     imports.declaration_from_rows(
-        rows=[line(dibao, "A1", declared_assistance="2800.00")], year=2024, month=3,
+        rows=[line(dibao, "A1", declared_assistance="2800.00")],
+        year=2024,
+        month=3,
         hospital=hospital,
     )
     claim = Claim.objects.get(external_ref="A1")
@@ -98,9 +106,24 @@ def test_declaration_partitions_on_a_real_worker(hospital, county, settings, tmp
     )
     env = {**os.environ, "CELERY_BROKER_URL": redis_url, "DATABASE_URL": database_url}
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "medaid", "worker", "-Q", "heavy,default",
-         "-c", "2", "--pool", "threads", "-l", "WARNING"],
-        env=env, cwd=settings.BASE_DIR,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "medaid",
+            "worker",
+            "-Q",
+            "heavy,default",
+            "-c",
+            "2",
+            "--pool",
+            "threads",
+            "-l",
+            "WARNING",
+        ],
+        env=env,
+        cwd=settings.BASE_DIR,
     )
     try:
         from celery import current_app
@@ -109,8 +132,9 @@ def test_declaration_partitions_on_a_real_worker(hospital, county, settings, tmp
 
         current_app.conf.task_always_eager = False
         current_app.conf.broker_url = redis_url
-        declaration = imports.declaration_from_rows(rows=rows, year=2024, month=3,
-                                                    hospital=hospital)
+        declaration = imports.declaration_from_rows(
+            rows=rows, year=2024, month=3, hospital=hospital
+        )
         for _ in range(120):
             declaration.refresh_from_db()
             if declaration.status == Declaration.Status.DONE:

@@ -6,7 +6,7 @@ from rest_framework.test import APIClient
 
 from beneficiaries.models import Department, Person
 from claims import services
-from claims.models import Claim, Warning, WarningDispatch
+from claims.models import Warning, WarningDispatch
 from medaid import workdays
 from tests.claims.conftest import make_person, make_user
 from tests.claims.test_recompute import manual_claim
@@ -29,8 +29,16 @@ def test_burdens_over_the_packs_thresholds_are_warned_once(hospital, county):
     other = make_person(county, None, name="其他")  # 20 000
     small = make_person(county, None, name="未超")
     # 低保: out-of-catalogue 9 000 is all personal burden, plus 30 % of 4 000 self-pay.
-    manual_claim(key, hospital, "K1", dt.date(2024, 3, 1), "10000", "6000",
-                 out_of_catalog_cost=D("9000"), total_cost=D("19000"))
+    manual_claim(
+        key,
+        hospital,
+        "K1",
+        dt.date(2024, 3, 1),
+        "10000",
+        "6000",
+        out_of_catalog_cost=D("9000"),
+        total_cost=D("19000"),
+    )
     manual_claim(other, hospital, "O1", dt.date(2024, 3, 1), "30000", "9000")
     manual_claim(small, hospital, "S1", dt.date(2024, 3, 1), "15000", "0")
     decide(key, other, small)
@@ -58,7 +66,9 @@ def test_lists_are_sent_to_each_department_with_a_working_day_deadline(hospital,
     files = services.warning_lists_send(today=dt.date(2024, 9, 30))
     dispatches = WarningDispatch.objects.all()
     assert {d.department.kind for d in dispatches} == {
-        "civil_affairs", "health", "rural_revitalization"
+        "civil_affairs",
+        "health",
+        "rural_revitalization",
     }
     assert {d.due_on for d in dispatches} == {dt.date(2024, 10, 12)}
     assert len(files) == 3
@@ -94,14 +104,20 @@ def test_department_answers_over_the_api_and_overdue_is_flagged(hospital, county
     )
     assert answered.status_code == 200, answered.content
     other = WarningDispatch.objects.get(department=health)
-    assert client.post(f"/api/v1/warning-dispatches/{other.pk}/answer/",
-                       {"outcome": "other", "answer": "x"}, format="json").status_code == 404
+    assert (
+        client.post(
+            f"/api/v1/warning-dispatches/{other.pk}/answer/",
+            {"outcome": "other", "answer": "x"},
+            format="json",
+        ).status_code
+        == 404
+    )
     from claims.selectors import dispatches_overdue
 
     overdue = dispatches_overdue(today=dt.date(2024, 6, 20))
-    assert list(overdue.values_list("department__kind", flat=True).order_by("department__kind")) == [
-        "health", "rural_revitalization"
-    ]
+    assert list(
+        overdue.values_list("department__kind", flat=True).order_by("department__kind")
+    ) == ["health", "rural_revitalization"]
     export = client.get("/api/v1/warning-dispatches/export/")
     assert export.status_code == 200
     assert export["Content-Disposition"].startswith("attachment")

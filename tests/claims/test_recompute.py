@@ -53,7 +53,9 @@ def test_correcting_an_earlier_claim_recomputes_later_ones_as_adjustments(hospit
     Claim.objects.filter(pk__in=[c1.pk, c2.pk]).update(status=Claim.Status.SETTLED)
 
     services.claim_correct(
-        claim=c1, changes={"in_policy_cost": D("50000"), "total_cost": D("50000")}, by=clerk,
+        claim=c1,
+        changes={"in_policy_cost": D("50000"), "total_cost": D("50000")},
+        by=clerk,
         reason="医院更正费用",
     )
     after1, after2 = current(c1), current(c2)
@@ -101,8 +103,14 @@ def test_partitioned_run_equals_single_and_is_idempotent(hospital, county):
     people = [make_person(county, code) for code in ("tekun", "dibao", "dibao_edge") * 7]
     for i, person in enumerate(people):
         for m in (2, 6, 9):
-            manual_claim(person, hospital, f"P{i}-{m}", dt.date(2024, m, 3 + i % 20),
-                         str(20000 + 1000 * i), "8000")
+            manual_claim(
+                person,
+                hospital,
+                f"P{i}-{m}",
+                dt.date(2024, m, 3 + i % 20),
+                str(20000 + 1000 * i),
+                "8000",
+            )
     run = services.year_recompute_start(year=2024, reason="全年重算")
     assert run.partitions == services.DEFAULT_PARTITIONS
     assert run.people == len(people)
@@ -120,8 +128,10 @@ def test_partitioned_run_equals_single_and_is_idempotent(hospital, county):
     # The same year in one partition, after forgetting every decision, gives the same figures.
     Decision.objects.all().delete()
     single = services.run_create(
-        kind=DecisionRun.Kind.RECOMPUTE, year=2024,
-        people=Claim.objects.values("person_id"), partitions=1,
+        kind=DecisionRun.Kind.RECOMPUTE,
+        year=2024,
+        people=Claim.objects.values("person_id"),
+        partitions=1,
     )
     services.run_execute(run=single)
     assert dict(Decision.objects.values_list("claim_id", "total")) == partitioned
@@ -139,3 +149,20 @@ def test_engine_refusal_queues_the_claim_with_a_reason(hospital, county, area):
     assert c1.status == Claim.Status.REVIEW
     assert c1.review_reason == "engine_refused"
     assert not c1.decisions.exists()
+
+
+@pytest.mark.django_db
+def test_year_recompute_task_reports_progress_on_its_job(hospital, dibao):
+    from claims import tasks
+    from medaid.models import Job
+    from medaid.services import job_create
+    from tests.claims.conftest import committed
+
+    manual_claim(dibao, hospital, "M1", dt.date(2024, 2, 1), "10000", "6000")
+    job = job_create(kind="claims.recompute_year", parameters={"year": 2024})
+    with committed():
+        tasks.recompute_year.delay(job.pk, 2024, None, "新政策版本")
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED
+    assert job.progress_done == job.progress_total == services.DEFAULT_PARTITIONS
+    assert job.result["claims"] == 1

@@ -129,22 +129,22 @@ def test_a_crash_mid_run_resumes_without_paying_twice(
     county, hospitals, accounts, may, monkeypatch
 ):
     exp = fund(accounts, county, 1000)
-    real = settlement_module._post_statement
+    real = settlement_module._post_batch
     calls = []
 
-    def crash_after_first(statement_id, account):
+    def crash_after_first(run, statement_ids, account):
         if calls:
             raise RuntimeError("worker lost")
-        calls.append(statement_id)
-        real(statement_id, account)
+        calls.append(statement_ids)
+        return real(run, statement_ids, account)
 
-    monkeypatch.setattr(settlement_module, "_post_statement", crash_after_first)
+    monkeypatch.setattr(settlement_module, "_post_batch", crash_after_first)
     with pytest.raises(RuntimeError):
         settlement_run(county=county, year=2024, month=5)
     run = SettlementRun.objects.get()
     assert run.status == SettlementRun.Status.FAILED
     assert run.statements.filter(posted_at__isnull=False).count() == 1
-    monkeypatch.setattr(settlement_module, "_post_statement", real)
+    monkeypatch.setattr(settlement_module, "_post_batch", real)
     run = settlement_run(county=county, year=2024, month=5)
     assert run.status == SettlementRun.Status.SUCCEEDED
     assert exp.balance() == Decimal("1000") - Decimal("690.65")

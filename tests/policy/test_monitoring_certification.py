@@ -105,3 +105,51 @@ def test_policy_imports_nothing_from_django_or_the_apps():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=root, check=True)
+
+
+@pytest.mark.parametrize(
+    ("overspend", "city", "county"),
+    [
+        # 第二十一条（一）3 % (含) of a 1 000 000 budget: the city covers all 30000
+        (D("30000.00"), D("30000.00"), D("0.00")),
+        # （二）4 %: the whole 40000 split 50/50 (Decision: the band applies to the whole)
+        (D("40000.00"), D("20000.00"), D("20000.00")),
+        # （三）over 5 %: the county bears all
+        (D("50000.01"), D("0.00"), D("50000.01")),
+    ],
+)
+def test_baoshan_overspend_bands(overspend, city, county):
+    from medaid.policy import overspend_split
+
+    split = overspend_split(
+        "baoshan",
+        date(2023, 12, 31),
+        overspend=overspend,
+        budget=D("1000000.00"),
+        city_surplus=D("100000.00"),
+    )
+    assert (split.city, split.county) == (city, county)
+
+
+def test_baoshan_overspend_surplus_short_and_progressive_reading():
+    from medaid.policy import overspend_split
+
+    # （四）the city's share is limited to its accumulated surplus
+    short = overspend_split(
+        "baoshan",
+        date(2023, 12, 31),
+        overspend=D("30000"),
+        budget=D("1000000"),
+        city_surplus=D("10000"),
+    )
+    assert (short.city, short.county) == (D("10000.00"), D("20000.00"))
+    # the Decision is a named parameter: progressive, 30000 + 10000 × 50% = 35000 of 40000
+    progressive = overspend_split(
+        "baoshan",
+        date(2023, 12, 31),
+        overspend=D("40000"),
+        budget=D("1000000"),
+        city_surplus=D("100000"),
+        parameters={"funds.overspend.band_applies_to_whole": "false"},
+    )
+    assert progressive.city == D("35000.00")

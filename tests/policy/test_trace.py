@@ -47,7 +47,7 @@ def test_trace_walks_every_step_with_its_article():
     )
     assert "年度救助限额（门诊、特药、住院共用）40000.00" in text
     assert "舍入：22249.32 → 22249.32（四舍五入到分）" in text
-    assert "超过 14589.00（= 29178 × 50%）部分 3161.68 × 70% = 2213.176" in text
+    assert "超过 14589.00（= 29178 × 50%） 的部分 3161.68 × 70% = 2213.176" in text
     assert "本次 2213.18" in text
     assert (
         "手工报销：2023-04-01 申请，时限为出院后 180 日即 2023-09-08"

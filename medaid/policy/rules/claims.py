@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from medaid.policy.facts import ClaimFacts, PersonFacts
 from medaid.policy.parameters import Pack
@@ -123,7 +123,9 @@ def _evaluate(
 
     tilt_terms = terms.tilt
     if rule.tilt and tilt.qualifies(tilt_terms, claim):
-        in_policy = result.in_policy.quantize(CENT)
+        # The in-policy part actually paid, rounded like the claim's assistance (half-up: the
+        # Decimal context's default half-even would leave a cent more self-pay on .xx5).
+        in_policy = result.in_policy.quantize(CENT, ROUND_HALF_UP)
         if result.assistance < in_policy:
             in_policy = result.assistance
         out.left = self_pay - in_policy
@@ -139,28 +141,16 @@ def _evaluate(
 
 
 def _pick(terms: Terms, outcomes: list[Outcome]) -> Outcome:
-    best = outcomes[0]
-    if len(outcomes) == 1:
-        return best
-    for other in outcomes[1:]:
-        if best.result is None or other.result is None:
-            if other.result is not None:
-                best = other
-            elif best.result is None:
-                stage_other = REASON_STAGE[other.reason]
-                stage_best = REASON_STAGE[best.reason]
-                if stage_other > stage_best or (
-                    stage_other == stage_best
-                    and terms.rank(other.candidate[1]) < terms.rank(best.candidate[1])
-                ):
-                    best = other
-            continue
-        if other.total > best.total or (
-            other.total == best.total
-            and terms.rank(other.candidate[1]) < terms.rank(best.candidate[1])
-        ):
-            best = other
-    return best
+    """就高: the highest total among identities that were computed; if none was, the one that
+    got furthest (its reason is the most specific). Ties go to the higher class."""
+
+    def key(o: Outcome) -> tuple:
+        rank = -terms.rank(o.candidate[1])
+        if o.result is not None:
+            return (1, o.total, rank)
+        return (0, REASON_STAGE[o.reason], rank)
+
+    return max(outcomes, key=key)
 
 
 def _commit(terms: Terms, claim: ClaimFacts, state: YearState, out: Outcome, self_pay) -> None:
@@ -181,26 +171,17 @@ def _commit(terms: Terms, claim: ClaimFacts, state: YearState, out: Outcome, sel
         state.major_raised = True
 
 
-def _identity_steps(terms: Terms, claim: ClaimFacts, out: Outcome, outcomes, pack: Pack):
-    steps: list[tuple] = [("identity", out.candidate, terms, claim)]
-    if len(outcomes) > 1:
-        steps.append(
-            (
-                "alternatives",
-                tuple(
-                    (
-                        o.candidate[0],
-                        terms.label(o.candidate[1]),
-                        o.total if o.result is not None else None,
-                        o.reason,
-                    )
-                    for o in outcomes
-                ),
-                out.candidate[0],
-                pack.refs.get("highest_benefit", ""),
-            )
+def _alternatives_step(terms: Terms, out: Outcome, outcomes: list[Outcome], pack: Pack):
+    options = tuple(
+        (
+            o.candidate[0],
+            terms.label(o.candidate[1]),
+            o.total if o.result is not None else None,
+            o.reason,
         )
-    return steps
+        for o in outcomes
+    )
+    return ("alternatives", options, out.candidate[0], pack.refs.get("highest_benefit", ""))
 
 
 def _decide_one(
@@ -236,10 +217,9 @@ def _decide_one(
 
     outcomes = [_evaluate(terms, claim, person, c, state, self_pay, gate) for c in found]
     out = outcomes[0] if len(outcomes) == 1 else _pick(terms, outcomes)
-    if len(outcomes) == 1:
-        steps.append(("identity", out.candidate, terms, claim))
-    else:
-        steps.extend(_identity_steps(terms, claim, out, outcomes, pack))
+    steps.append(("identity", out.candidate, terms, claim))
+    if len(outcomes) > 1:
+        steps.append(_alternatives_step(terms, out, outcomes, pack))
     code, profile = out.candidate[0], out.candidate[1]
     result = out.result
     if result is None:

@@ -38,7 +38,8 @@ def months_before(day: date, months: int) -> date:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-Candidate = tuple[str, str, str, str]  # (identity code, profile, how it reached, detail)
+# (identity code, profile, how it reached the claim, the figures and article of that reach)
+Candidate = tuple[str, str, str, tuple]
 
 
 def candidates(
@@ -54,6 +55,7 @@ def candidates(
     discharged = claim.discharged
     admitted = claim.admitted
     both_ends = terms.stay_rule == "admission_or_discharge" and admitted is not None
+    applied = claim.applied
     for period in person.identities:
         mapped = terms.profile_of.get(period.code)
         if mapped is None:
@@ -61,26 +63,32 @@ def candidates(
             continue
         profile = mapped[0]
         how = ""
-        detail = ""
+        detail: tuple = ()
         missed = False
         if period.holds_on(discharged):
             how = HELD
         elif both_ends and period.holds_on(admitted):
             how = HELD_AT_ADMISSION
-            detail = terms.stay_ref
+            detail = (terms.stay_ref,)
+        if how:
+            # Zhangye 四（二）2: an application covers the 12 months before it even for an
+            # identity held all along; an older cost is outside what the application reaches.
+            if applied is not None and terms.application_window:
+                window = terms.application_window.get(profile)
+                if window is not None and discharged < months_before(applied, window[0]):
+                    how, missed = "", True
         else:
             back = terms.reach_back.get(period.code)
             if back is not None and discharged < period.start:
                 if period.start - timedelta(days=back[0]) <= discharged:
-                    how, detail = REACH_BACK, f"{back[0]}|{back[1]}"
+                    how, detail = REACH_BACK, back
                 else:
                     missed = True
             window = terms.application_window.get(profile)
-            applied = claim.applied
             if not how and window is not None and applied is not None and period.holds_on(applied):
                 opens = months_before(applied, window[0])
                 if opens <= discharged <= applied:
-                    how, detail = APPLICATION_WINDOW, f"{window[0]}|{window[1]}|{opens}"
+                    how, detail = APPLICATION_WINDOW, (*window, opens)
                 else:
                     missed = True
         if not how:

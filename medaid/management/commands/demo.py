@@ -1,0 +1,181 @@
+"""`make demo`: a synthetic municipality run through the same services and tasks production
+uses, with the month's Excel reports written to REPORTS_DIR (out/)."""
+
+import datetime as dt
+import shutil
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+DEMO_PASSWORD = "medaid-demo-2026"
+DEMO_YEAR = 2026
+DEMO_MONTHS = [(DEMO_YEAR, m) for m in range(7, 11)]
+
+
+class Command(BaseCommand):
+    help = "建立演示数据（保山市五个区县）并按生产流程跑完当月任务，报表写入 out/。"
+
+    def add_arguments(self, parser):
+        parser.add_argument("--people-per-county", type=int, default=1200)
+        parser.add_argument("--seed", type=int, default=2026)
+        parser.add_argument(
+            "--keep", action="store_true", help="保留已有数据（默认清空后重建演示库）"
+        )
+
+    def handle(self, *args, people_per_county, seed, keep, **options):
+        started = time.monotonic()
+        if not keep:
+            call_command("flush", interactive=False, verbosity=0)
+            # flush empties auth tables; the roles come back the way migrate makes them.
+            from medaid.roles import sync_roles
+
+            sync_roles()
+
+        self._step("政策包")
+        self._packs()
+
+        self._step("救助对象名册（区县、部门、家庭、身份）")
+        from beneficiaries.demo import demo_registry_create
+
+        registry = demo_registry_create(seed=seed, people_per_county=people_per_county)
+        self._say(registry)
+
+        self._step("账户与角色")
+        users = self._users()
+
+        self._step("基金账户、预算与资金到账")
+        from funds.demo import demo_funds_create
+
+        self._say(demo_funds_create(seed=seed, year=DEMO_YEAR))
+
+        self._step("医疗机构与各月申报、窗口申请（经生产任务计算）")
+        from claims.demo import demo_claims_create
+
+        self._say(demo_claims_create(seed=seed, months=DEMO_MONTHS))
+
+        self._step("当月任务：变动名册检查、监测预警、按月结算")
+        self._month_jobs()
+
+        self._step("Excel 报表")
+        written = self._reports(users["city_admin"])
+
+        self._step("完成")
+        self.stdout.write(f"用时 {time.monotonic() - started:.1f} 秒；报表 {len(written)} 个写入 "
+                          f"{settings.REPORTS_DIR}")
+        self._logins(users)
+
+    def _step(self, title: str) -> None:
+        self.stdout.write(self.style.MIGRATE_HEADING(f"== {title}"))
+
+    def _say(self, summary) -> None:
+        if isinstance(summary, dict):
+            for key, value in summary.items():
+                self.stdout.write(f"   {key}: {value}")
+        elif summary is not None:
+            self.stdout.write(f"   {summary}")
+
+    def _packs(self) -> None:
+        from medaid.policy import available_policies, load_pack
+
+        for code in available_policies():
+            pack = load_pack(code)
+            versions = ", ".join(v.start.isoformat() for v in pack.versions)
+            self.stdout.write(f"   {code}: {pack.title}（版本 {versions}）")
+
+    @transaction.atomic
+    def _users(self) -> dict:
+        from beneficiaries.models import County, Department
+        from medaid.services import api_token_issue, staff_user_create
+
+        longyang = County.objects.get(name="隆阳区")
+        tengchong = County.objects.get(name="腾冲市")
+        civil_affairs = Department.objects.get(county=longyang, kind="civil_affairs")
+        specs = [
+            ("city_admin", "city_administrator", None, {}),
+            ("auditor", "auditor", None, {}),
+            ("clerk_longyang", "counter_clerk", longyang, {}),
+            ("supervisor_longyang", "supervisor", longyang, {}),
+            ("supervisor2_longyang", "supervisor", longyang, {}),
+            ("finance_longyang", "finance", longyang, {}),
+            ("clerk_tengchong", "counter_clerk", tengchong, {}),
+            (
+                "civil_affairs_longyang",
+                "department_submitter",
+                longyang,
+                {"department": civil_affairs},
+            ),
+        ]
+        users = {}
+        for username, role, county, extra in specs:
+            users[username] = staff_user_create(
+                username=username, password=DEMO_PASSWORD, role_key=role, county=county, **extra
+            )
+        users["_token"] = api_token_issue(user=users["civil_affairs_longyang"]).key
+        return users
+
+    def _month_jobs(self) -> None:
+        # The tasks production's beat sends, sent the same way (eager without a broker).
+        from beneficiaries.tasks import check_change_feeds
+        from claims.tasks import monitor_burdens, send_warning_lists
+        from funds.tasks import settle_month
+
+        from beneficiaries.models import County
+
+        for county in County.objects.order_by("code"):
+            for year, month in DEMO_MONTHS:
+                settle_month.delay(county.pk, year, month)
+        self._say(f"已结算 {len(DEMO_MONTHS)} 个月 × {County.objects.count()} 个区县")
+        monitor_burdens.delay()
+        send_warning_lists.delay()
+        check_change_feeds.delay()
+        self._say("监测预警名单已生成并推送；变动名册按时报送情况已检查")
+
+    def _reports(self, user) -> list[Path]:
+        from beneficiaries.models import County
+        from medaid.models import Job
+        from medaid.reports import REPORTS, report_job_start
+
+        out = Path(settings.REPORTS_DIR)
+        if out.exists():
+            shutil.rmtree(out)
+        out.mkdir(parents=True)
+        county = County.objects.get(name="隆阳区")
+        year, month = DEMO_MONTHS[-1]
+        values = {"county": county, "period": f"{year}-{month:02d}", "year": year}
+        written = []
+        for spec in REPORTS.values():
+            parameters = {k: values[k] for k in spec.needs if k in ("period", "year")}
+            job = report_job_start(
+                kind=spec.kind,
+                user=user,
+                county=county if "county" in spec.needs else None,
+                parameters=parameters,
+            )
+            job.refresh_from_db()
+            if job.status != Job.Status.SUCCEEDED or not job.result_file:
+                self.stderr.write(f"   {spec.label}: 失败 {job.error}")
+                continue
+            target = out / Path(job.result_file.name).name
+            with default_storage.open(job.result_file.name, "rb") as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            written.append(target)
+            self.stdout.write(f"   {spec.label}: {target}")
+        return written
+
+    def _logins(self, users) -> None:
+        self.stdout.write("")
+        self.stdout.write(self.style.SUCCESS("管理后台：http://127.0.0.1:8000/admin/"))
+        self.stdout.write(f"演示账号（密码均为 {DEMO_PASSWORD}）：")
+        for username, user in users.items():
+            if username.startswith("_"):
+                continue
+            groups = "、".join(user.groups.values_list("name", flat=True))
+            county = user.county.name if user.county else "全市"
+            self.stdout.write(f"   {username:<24} {groups:<8} {county}")
+        self.stdout.write(f"部门接口令牌（civil_affairs_longyang）：{users['_token']}")
+        self.stdout.write(f"今天：{dt.date.today().isoformat()}")
