@@ -24,12 +24,18 @@ ifeq ($(SERVE),1)
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 endif
 
-test: install
-	$(BIN)/python -m pytest -m "not integration and not browser" -q
+# Two processes on the two cores this project's machines have.
+XDIST ?= -n 2
 
+test: install
+	$(BIN)/python -m pytest -m "not integration and not browser" -q $(XDIST)
+
+# The suite again on PostgreSQL (in parallel), then the integration tests one at a time: they
+# share one Redis database and start real workers.
 test-services: install
+	DATABASE_URL=$(PG_URL) $(BIN)/python -m pytest -m "not integration and not browser" -q $(XDIST)
 	DATABASE_URL=$(PG_URL) MEDAID_TEST_REDIS_URL=$(REDIS_URL) \
-		$(BIN)/python -m pytest -m "not browser" -q
+		$(BIN)/python -m pytest -m "integration" -q
 
 test-browser: install
 	bash .ci/install-chromium

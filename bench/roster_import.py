@@ -1,6 +1,7 @@
 """Benchmark: a generated department roster imported, validated and applied.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/medaid_bench .venv/bin/python bench/roster_import.py [--n N]
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/medaid_bench \
+        .venv/bin/python bench/roster_import.py [--n N]
 
 Each measured import runs in a child process so that its peak memory (ru_maxrss) is its own.
 Phases, for .csv and then .xlsx: a fresh import into an empty registry, the same file again
@@ -38,7 +39,10 @@ HEADERS = [
     "乡镇（街道）",
     "参保险种",
 ]
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯"
+    "邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+)
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉兰春梅建国志强红梅永福正荣"
 
 
@@ -117,12 +121,16 @@ def setup_registry() -> None:
         code=COUNTY_CODE, defaults={"pooling_area": area, "name": "隆阳区"}
     )
     for code in TOWNSHIPS:
-        Township.objects.get_or_create(code=code, defaults={"county": county, "name": f"乡镇{code[-3:]}"})
+        Township.objects.get_or_create(
+            code=code, defaults={"county": county, "name": f"乡镇{code[-3:]}"}
+        )
     Department.objects.get_or_create(
         county=county, kind=DepartmentKind.CIVIL_AFFAIRS, defaults={"name": "隆阳区民政局"}
     )
     with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE beneficiaries_person") if connection.vendor == "postgresql" else None
+        cursor.execute(
+            "VACUUM ANALYZE beneficiaries_person"
+        ) if connection.vendor == "postgresql" else None
 
 
 def child(path: str) -> None:
@@ -134,9 +142,7 @@ def child(path: str) -> None:
     from beneficiaries import services
     from beneficiaries.models import Department, DepartmentKind, RosterImport
 
-    department = Department.objects.get(
-        county__code=COUNTY_CODE, kind=DepartmentKind.CIVIL_AFFAIRS
-    )
+    department = Department.objects.get(county__code=COUNTY_CODE, kind=DepartmentKind.CIVIL_AFFAIRS)
     started = time.perf_counter()
     with open(path, "rb") as handle:
         batch, created = services.roster_import_receive(
@@ -213,7 +219,9 @@ def main() -> None:
         figures[f"{fmt}_same_file"] = again
         if fmt == "csv":
             rerun = run_child(resaved)
-            print(f"csv 同样内容另存后重新导入（全部已在册）：{json.dumps(rerun, ensure_ascii=False)}")
+            print(
+                f"csv 同样内容另存后重新导入（全部已在册）：{json.dumps(rerun, ensure_ascii=False)}"
+            )
             figures["csv_same_rows"] = rerun
     main_fmt = "csv" if "csv" in figures else "xlsx"
     result = {

@@ -81,7 +81,7 @@ def parse(raw) -> IdNumber:
     A number arriving as an int or float came from a numeric spreadsheet cell: Excel keeps
     15 significant digits, so the last three digits are already lost and it is refused.
     """
-    if isinstance(raw, bool) or isinstance(raw, int | float):
+    if isinstance(raw, (bool, int | float)):
         raise IdNumberError("id_numeric_cell", REASONS["id_numeric_cell"])
     if raw is None:
         raise IdNumberError("id_empty", REASONS["id_empty"])

@@ -585,9 +585,12 @@ class RowChecker:
         start = self._date(cells, "start", errors)
         end = self._date(cells, "end", errors)
         certified_on = self._date(cells, "certified_on", errors)
-        if action in (RowAction.ADD, RowAction.CHANGE) and start is None:
-            if not any(c in ("date_invalid", "date_formula") for c, _ in errors):
-                fail("start_missing")
+        if (
+            action in (RowAction.ADD, RowAction.CHANGE)
+            and start is None
+            and not any(c in ("date_invalid", "date_formula") for c, _ in errors)
+        ):
+            fail("start_missing")
         if action == RowAction.END:
             if end is None and not any(c == "date_invalid" for c, _ in errors):
                 fail("end_missing")
@@ -622,7 +625,10 @@ class RowChecker:
             place = ""
 
         prev_end = start - timedelta(days=1) if action == RowAction.CHANGE and start else None
-        raw = RAW_SEPARATOR.join(cell_text(c) for c in cells)
+        try:
+            raw = RAW_SEPARATOR.join(cells)  # a .csv row: all text already
+        except TypeError:
+            raw = RAW_SEPARATOR.join(cell_text(c) for c in cells)
         if errors:
             error_code = errors[0][0]
             message = "；".join(dict.fromkeys(m for _, m in errors))[:200]

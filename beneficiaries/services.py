@@ -8,12 +8,15 @@ opens another; Person and Identity changes are audited by triggers, which see bu
 """
 
 import hashlib
+import json
 import logging
 import time
+import uuid
 from contextlib import nullcontext
 from datetime import date, datetime, timedelta
 
 import pghistory
+from django.apps import apps
 from django.conf import settings
 from django.core.files.base import File
 from django.db import connection, transaction
@@ -39,6 +42,7 @@ logger = logging.getLogger(__name__)
 COPY_CHUNK = 20_000
 SQLITE_CHUNK = 2_000
 BULK_ANALYZE_ROWS = 20_000
+LARGE_BATCH_ROWS = 50_000
 MAX_UPLOAD_BYTES_DEFAULT = 300 * 1024 * 1024
 MAX_ROWS_DEFAULT = 2_000_000
 
@@ -171,14 +175,15 @@ def roster_import_validate(*, batch: RosterImport, progress=None, preview: bool 
         raise ImportStateError("该批次已入库，不能重新校验")
     RosterImportRow.objects.filter(batch=batch).delete()
     try:
-        total, errors, headers = _stage(batch, progress)
+        total, _errors, headers = _stage(batch, progress)
     except FileRefused as exc:
         RosterImportRow.objects.filter(batch=batch).delete()
         batch.status = RosterImport.Status.REJECTED
         batch.error = exc.message
         batch.save(update_fields=["status", "error"])
         raise
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as raw_cursor:
+        cursor = _TimedCursor(raw_cursor)
         _check_within_file(cursor, batch)
         _check_against_registry(cursor, batch)
     batch.headers = headers
@@ -385,7 +390,7 @@ class _TimedCursor:
         elapsed = time.perf_counter() - started
         label = " ".join(sql.split())[:60]
         self.timings.append([label, round(elapsed, 3), self.cursor.rowcount])
-        if elapsed > 1:
+        if elapsed > 0.5:
             logger.info("merge step %.1fs rows=%s: %s", elapsed, self.cursor.rowcount, label)
 
     @property
@@ -394,6 +399,65 @@ class _TimedCursor:
 
     def fetchall(self):
         return self.cursor.fetchall()
+
+
+class _BulkAudit:
+    """The audit trail of a bulk insert written as one statement instead of a trigger per row.
+
+    Between `begin()` and `end()` the Person/Identity insert triggers stand aside (a
+    transaction-local setting their WHEN clause reads); the events are then inserted
+    set-based with the same columns and label the triggers write, under one pghistory
+    context naming the batch. Updates keep their triggers. SQLite has no triggers: no-op.
+    """
+
+    def __init__(self, cursor, batch: RosterImport, now):
+        self.cursor = cursor
+        self.now = now
+        self.enabled = connection.vendor == "postgresql"
+        self.context_id = None
+        if self.enabled:
+            self.context_id = str(uuid.uuid4())
+            metadata = {"roster_import": batch.pk}
+            cursor.execute(
+                "INSERT INTO pghistory_context (id, metadata, created_at, updated_at) "
+                "VALUES (%s, %s, %s, %s)",
+                [self.context_id, json.dumps(metadata), now, now],
+            )
+
+    def begin(self):
+        if self.enabled:
+            self.cursor.execute("SELECT set_config('medaid.bulk_audit', 'on', true)")
+
+    def end(self):
+        if self.enabled:
+            self.cursor.execute("SELECT set_config('medaid.bulk_audit', 'off', true)")
+
+    def _copy(self, model, where: str, params: list) -> None:
+        if not self.enabled:
+            return
+        event_model = apps.get_model("beneficiaries", f"{model.__name__}Event")
+        tracked = [
+            f.column for f in event_model._meta.concrete_fields if not f.column.startswith("pgh_")
+        ]
+        columns = ", ".join(f'"{c}"' for c in tracked)
+        source = ", ".join(f't."{c}"' for c in tracked)
+        self.cursor.execute(
+            f"""
+            INSERT INTO {event_model._meta.db_table}
+                (pgh_created_at, pgh_label, pgh_obj_id, pgh_context_id, {columns})
+            SELECT %s, 'insert', t.id, %s, {source} FROM {model._meta.db_table} t
+            WHERE {where}
+            """,
+            [self.now, self.context_id, *params],
+        )
+
+    def person_inserts(self, county_id: int) -> None:
+        self._copy(Person, "t.created_at = %s AND t.county_id = %s", [self.now, county_id])
+
+    def identity_inserts(self, department_id: int) -> None:
+        self._copy(
+            Identity, "t.created_at = %s AND t.department_id = %s", [self.now, department_id]
+        )
 
 
 class _Rollback(Exception):
@@ -430,9 +494,7 @@ def roster_import_apply(*, batch: RosterImport, applied_by=None) -> dict:
             if locked.status == RosterImport.Status.APPLIED:
                 return locked.result
             if locked.status != RosterImport.Status.STAGED:
-                raise ImportStateError(
-                    f"该批次状态为“{locked.get_status_display()}”，不能入库"
-                )
+                raise ImportStateError(f"该批次状态为“{locked.get_status_display()}”，不能入库")
             County.objects.select_for_update().filter(pk=locked.county_id).first()
             context = {"roster_import": locked.pk}
             if applied_by is not None:
@@ -446,7 +508,14 @@ def roster_import_apply(*, batch: RosterImport, applied_by=None) -> dict:
             locked.rows_error = summary["counts"].get(RowOutcome.ERROR, 0)
             locked.error = ""
             locked.save(
-                update_fields=["status", "applied_by", "applied_at", "result", "rows_error", "error"]
+                update_fields=[
+                    "status",
+                    "applied_by",
+                    "applied_at",
+                    "result",
+                    "rows_error",
+                    "error",
+                ]
             )
     except ImportStateError:
         raise
@@ -477,6 +546,10 @@ def _merge(batch: RosterImport) -> dict:
     with connection.cursor() as raw_cursor:
         cursor = _TimedCursor(raw_cursor)
         result["timings"] = cursor.timings
+        if connection.vendor == "postgresql" and batch.rows_total > LARGE_BATCH_ROWS:
+            # Every statement below joins the whole batch: hash joins are right, and a
+            # misestimated nested loop over a million rows would run for hours.
+            cursor.execute("SET LOCAL enable_nestloop = off")
         _check_against_registry(cursor, batch)
         cursor.execute(f"UPDATE {stg} SET outcome = '' WHERE batch_id = %s AND outcome <> ''", [b])
 
@@ -498,6 +571,8 @@ def _merge(batch: RosterImport) -> dict:
         result["households_created"] = max(cursor.rowcount, 0)
         if result["households_created"] > BULK_ANALYZE_ROWS:
             _analyze(cursor, household)
+        audit = _BulkAudit(cursor, batch, now)
+        audit.begin()
         cursor.execute(
             f"""
             INSERT INTO {person} (id_number, name, sex, birth_date, county_id, township_id,
@@ -506,18 +581,18 @@ def _merge(batch: RosterImport) -> dict:
                 CASE WHEN s.insurance_scheme = '' THEN 'resident' ELSE s.insurance_scheme END,
                 s.insured_place, %s, %s
             FROM {stg} s
-            JOIN (
-                SELECT id_number, MIN(line_no) AS line_no FROM {stg}
-                WHERE batch_id = %s AND error_code = '' AND action IN ('add', 'change')
-                GROUP BY id_number
-            ) f ON f.id_number = s.id_number AND f.line_no = s.line_no
             LEFT JOIN {household} h ON h.county_id = %s AND h.code = s.household_code
-            WHERE s.batch_id = %s AND s.action IN ('add', 'change')
+            WHERE s.batch_id = %s AND s.line_no IN (
+                SELECT MIN(line_no) FROM {stg}
+                WHERE batch_id = %s AND error_code = '' AND action IN ('add', 'change')
+                GROUP BY id_number)
               AND NOT EXISTS (SELECT 1 FROM {person} p WHERE p.id_number = s.id_number)
             """,
-            [county, now, now, b, county, b],
+            [county, now, now, county, b, b],
         )
         result["people_created"] = max(cursor.rowcount, 0)
+        audit.end()
+        audit.person_inserts(county)
         if result["people_created"] > BULK_ANALYZE_ROWS:
             _analyze(cursor, person)
         cursor.execute(
@@ -577,7 +652,7 @@ def _merge(batch: RosterImport) -> dict:
         # Exits: close the open period of that identity on the stated last day.
         open_same = (
             f"SELECT 1 FROM {identity} i WHERE i.person_id = {stg}.person_id"
-            f" AND i.code = {stg}.code AND i.\"end\" IS NULL"
+            f' AND i.code = {stg}.code AND i."end" IS NULL'
         )
         cursor.execute(
             f"""UPDATE {stg} SET outcome = 'ended' WHERE batch_id = %s AND error_code = ''
@@ -626,15 +701,17 @@ def _merge(batch: RosterImport) -> dict:
             """,
             [b],
         )
+        audit.begin()
         overlapping = (
             f"SELECT 1 FROM {identity} i WHERE i.person_id = {stg}.person_id"
             f" AND i.code = {stg}.code"
             f" AND i.start <= COALESCE({stg}.\"end\", '9999-12-31')"
-            f" AND (i.\"end\" IS NULL OR i.\"end\" >= {stg}.start)"
+            f' AND (i."end" IS NULL OR i."end" >= {stg}.start)'
         )
         result["identities_opened"] = _insert_identities(
             cursor, batch, now, f"{stg}.outcome = 'changed' AND NOT EXISTS ({overlapping})"
         )
+        audit.end()
         cursor.execute(
             f"""UPDATE {stg} SET outcome = 'unchanged' WHERE batch_id = %s AND error_code = ''
                 AND action = 'change' AND outcome = '' AND EXISTS ({overlapping})
@@ -642,7 +719,9 @@ def _merge(batch: RosterImport) -> dict:
                     AND i.code = {stg}.old_code AND i."end" = {stg}.prev_end)""",
             [b],
         )
-        _mark(cursor, "change_not_registered", f"{stg}.action = 'change' AND {stg}.outcome = ''", [b])
+        _mark(
+            cursor, "change_not_registered", f"{stg}.action = 'change' AND {stg}.outcome = ''", [b]
+        )
 
         # Additions: a period is opened unless one of the same identity already covers it,
         # which makes applying the same line twice a no-op.
@@ -652,9 +731,12 @@ def _merge(batch: RosterImport) -> dict:
                 WHERE batch_id = %s AND error_code = '' AND action = 'add'""",
             [b],
         )
+        audit.begin()
         result["identities_opened"] += _insert_identities(
             cursor, batch, now, f"{stg}.outcome = 'added'"
         )
+        audit.end()
+        audit.identity_inserts(batch.department_id)
         if result["identities_opened"] > BULK_ANALYZE_ROWS:
             _analyze(cursor, identity)
 
@@ -681,7 +763,7 @@ def _merge(batch: RosterImport) -> dict:
         cursor.execute(
             f"SELECT outcome, COUNT(*) FROM {stg} WHERE batch_id = %s GROUP BY outcome", [b]
         )
-        result["counts"] = {outcome: count for outcome, count in cursor.fetchall()}
+        result["counts"] = dict(cursor.fetchall())
     return result
 
 
@@ -841,4 +923,297 @@ def identity_close(*, identity: Identity, end: date) -> Identity:
             raise ValueError("终止日期早于起始日期")
         locked.end = end
         locked.save(update_fields=["end"])
+    return locked
+
+
+# ---------------------------------------------------------------------------------------------
+# Premium subsidies (资助参保)
+
+
+def _premium_decide(
+    *, policy: str, facts, year: int, contribution, on, already_paid, scheme, parameters
+):
+    from medaid import policy as engine
+
+    request = engine.PremiumRequest(
+        year=year,
+        individual_contribution=contribution,
+        on=on,
+        already_paid=already_paid,
+        scheme=scheme if scheme in ("resident", "employee") else "resident",
+    )
+    return engine.decide_premium(policy, facts, request, parameters=parameters)
+
+
+def _contribution_year(county: County, year: int):
+    from beneficiaries.models import ContributionYear
+
+    try:
+        return ContributionYear.objects.get(pooling_area_id=county.pooling_area_id, year=year)
+    except ContributionYear.DoesNotExist:
+        raise ImportStateError(f"未设置{year}年度个人缴费标准（参保缴费年度）") from None
+
+
+def subsidy_roster_build(*, county: County, year: int, decision_date: date, created_by=None):
+    """The county's yearly subsidy roster from the identities held on `decision_date`, each
+    person decided by the pack's premium rule. Rebuilding a draft replaces its yearly lines;
+    a confirmed roster is never rebuilt. Locks the roster row."""
+    from beneficiaries import selectors
+    from beneficiaries.models import SubsidyLine, SubsidyRoster
+
+    contribution_year = _contribution_year(county, year)
+    policy = county.pooling_area.policy_code
+    with transaction.atomic():
+        roster, _ = SubsidyRoster.objects.select_for_update().get_or_create(
+            county=county,
+            year=year,
+            defaults={
+                "decision_date": decision_date,
+                "individual_contribution": contribution_year.individual_contribution,
+                "policy_code": policy,
+                "created_by": created_by,
+            },
+        )
+        if roster.status == SubsidyRoster.Status.CONFIRMED:
+            raise ImportStateError("资助名册已确认，不能重新生成")
+        roster.decision_date = decision_date
+        roster.individual_contribution = contribution_year.individual_contribution
+        roster.policy_code = policy
+        roster.lines.filter(kind=SubsidyLine.Kind.INITIAL, transfer__isnull=True).delete()
+        lines = []
+        version = ""
+        for person_id, scheme, facts in selectors.premium_facts(county=county, on=decision_date):
+            decision = _premium_decide(
+                policy=policy,
+                facts=facts,
+                year=year,
+                contribution=contribution_year.individual_contribution,
+                on=decision_date,
+                already_paid=False,
+                scheme=scheme,
+                parameters=contribution_year.parameters,
+            )
+            version = decision.policy_version
+            if decision.subsidy <= 0:
+                continue
+            lines.append(
+                SubsidyLine(
+                    roster=roster,
+                    person_id=person_id,
+                    kind=SubsidyLine.Kind.INITIAL,
+                    identity=decision.identity,
+                    amount=decision.subsidy,
+                    decided_on=decision_date,
+                    reason="",
+                    trace=decision.trace,
+                )
+            )
+        SubsidyLine.objects.bulk_create(lines, batch_size=5000, ignore_conflicts=True)
+        roster.policy_version = version
+        _roster_totals(roster)
+    return roster
+
+
+def _roster_totals(roster) -> None:
+    from django.db.models import Count, Q, Sum
+
+    from beneficiaries.models import SubsidyLine
+
+    figures = roster.lines.aggregate(
+        total=Sum("amount"),
+        headcount=Count("person", distinct=True, filter=~Q(kind=SubsidyLine.Kind.REFUND)),
+    )
+    roster.total = figures["total"] or 0
+    roster.headcount = figures["headcount"] or 0
+    roster.save()
+
+
+def subsidy_additions_run(*, roster, on: date, paid_person_ids=frozenset()) -> int:
+    """Monthly additions: people holding an identity on `on` who are not yet on the roster
+    (新增一人、标识一人、参保一人). For those who already paid their contribution, the pack's
+    refund rule decides whether it is refunded (a refund line). Locks the roster row."""
+    from beneficiaries import selectors
+    from beneficiaries.models import SubsidyLine, SubsidyRoster
+
+    contribution_year = _contribution_year(roster.county, roster.year)
+    added = 0
+    with transaction.atomic():
+        roster = SubsidyRoster.objects.select_for_update().get(pk=roster.pk)
+        listed = set(roster.lines.values_list("person_id", flat=True))
+        lines = []
+        for person_id, scheme, facts in selectors.premium_facts(county=roster.county, on=on):
+            if person_id in listed:
+                continue
+            decision = _premium_decide(
+                policy=roster.policy_code,
+                facts=facts,
+                year=roster.year,
+                contribution=roster.individual_contribution,
+                on=on,
+                already_paid=person_id in paid_person_ids,
+                scheme=scheme,
+                parameters=contribution_year.parameters,
+            )
+            if decision.subsidy <= 0:
+                continue
+            already_paid = person_id in paid_person_ids
+            if already_paid and decision.refund <= 0:
+                # 不退不补: a contribution already paid stays paid; nothing to add.
+                continue
+            kind = SubsidyLine.Kind.REFUND if already_paid else SubsidyLine.Kind.ADDITION
+            amount = decision.refund if already_paid else decision.subsidy
+            lines.append(
+                SubsidyLine(
+                    roster=roster,
+                    person_id=person_id,
+                    kind=kind,
+                    identity=decision.identity,
+                    amount=amount,
+                    decided_on=on,
+                    trace=decision.trace,
+                )
+            )
+        SubsidyLine.objects.bulk_create(lines, batch_size=5000, ignore_conflicts=True)
+        added = len(lines)
+        _roster_totals(roster)
+    return added
+
+
+def subsidy_roster_confirm(*, roster):
+    from beneficiaries.models import SubsidyRoster
+
+    SubsidyRoster.objects.filter(pk=roster.pk).update(status=SubsidyRoster.Status.CONFIRMED)
+    roster.refresh_from_db()
+    return roster
+
+
+def premium_transfer_request_create(*, roster, note: str = ""):
+    """The not-yet-requested lines of a roster as one transfer request to the resident insurance
+    fund (Baoshan Art.8(四)); the funds app posts it. Locks the roster row; a second call with
+    nothing new returns None."""
+    from django.db.models import Count, Sum
+
+    from beneficiaries.models import PremiumTransferRequest, SubsidyRoster
+
+    with transaction.atomic():
+        roster = SubsidyRoster.objects.select_for_update().get(pk=roster.pk)
+        pending = roster.lines.filter(transfer__isnull=True)
+        figures = pending.aggregate(amount=Sum("amount"), headcount=Count("person", distinct=True))
+        if not figures["amount"]:
+            return None
+        transfer = PremiumTransferRequest.objects.create(
+            county=roster.county,
+            year=roster.year,
+            roster=roster,
+            amount=figures["amount"],
+            headcount=figures["headcount"],
+            note=note or f"{roster.county.name}{roster.year}年度资助参保资金划转",
+        )
+        pending.update(transfer=transfer)
+    return transfer
+
+
+# ---------------------------------------------------------------------------------------------
+# 因病致贫 certification at the counter
+
+
+class ApprovalError(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def illness_application_create(
+    *,
+    person: Person,
+    applied_on: date,
+    household_size: int,
+    household_income,
+    financial_assets,
+    cost_90_days,
+    urban_dibao_standard,
+    insured_in_province: bool,
+    created_by,
+):
+    """Enter an application and check it with the pack's certification rule at once, so the
+    supervisor sees each test with its figures."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    from beneficiaries.models import IllnessPovertyApplication
+    from medaid import policy as engine
+
+    if household_size < 1:
+        raise ApprovalError("家庭人口数至少为1")
+    cent = Decimal("0.01")
+    facts = engine.CertificationFacts(
+        application_date=applied_on,
+        insured_in_province=insured_in_province,
+        personal_in_catalog_cost_90d=Decimal(cost_90_days),
+        household_income_per_capita=(Decimal(household_income) / household_size).quantize(
+            cent, ROUND_HALF_UP
+        ),
+        local_urban_dibao_standard=Decimal(urban_dibao_standard),
+        financial_assets_per_capita=(Decimal(financial_assets) / household_size).quantize(
+            cent, ROUND_HALF_UP
+        ),
+    )
+    try:
+        result = engine.certify_illness_poverty(person.county.pooling_area.policy_code, facts)
+        eligible, trace = result.certified, result.trace
+    except engine.RuleNotInPack:
+        eligible, trace = None, ["本地政策包未规定因病致贫认定条件，由审批人依本地规定认定"]
+    return IllnessPovertyApplication.objects.create(
+        person=person,
+        county=person.county,
+        applied_on=applied_on,
+        household_size=household_size,
+        household_income=household_income,
+        financial_assets=financial_assets,
+        cost_90_days=cost_90_days,
+        urban_dibao_standard=urban_dibao_standard,
+        insured_in_province=insured_in_province,
+        eligible=eligible,
+        check_trace=trace,
+        created_by=created_by,
+    )
+
+
+def illness_application_decide(*, application, approver, approve: bool, note: str = ""):
+    """A supervisor's decision. The approver must hold the approval permission and must not be
+    the clerk who entered the application (four eyes). Approval opens an `illness_poverty`
+    identity from the approval date, certified by the county's 民政. Locks the application."""
+    from beneficiaries.models import DepartmentKind, IdentityCode, IllnessPovertyApplication
+
+    if not approver.has_perm("beneficiaries.approve_illnesspovertyapplication"):
+        raise ApprovalError("无审批因病致贫认定申请的权限")
+    with transaction.atomic():
+        locked = IllnessPovertyApplication.objects.select_for_update().get(pk=application.pk)
+        if locked.status != IllnessPovertyApplication.Status.SUBMITTED:
+            raise ApprovalError("该申请已审批")
+        if locked.created_by_id == approver.pk:
+            raise ApprovalError("审批人不能是录入该申请的经办人")
+        if approve and locked.eligible is False:
+            raise ApprovalError("不符合认定条件（见核查过程），不能认定")
+        today = timezone.localdate()
+        if approve:
+            department = Department.objects.filter(
+                county_id=locked.county_id, kind=DepartmentKind.CIVIL_AFFAIRS
+            ).first()
+            locked.identity = identity_open(
+                person=locked.person,
+                code=IdentityCode.ILLNESS_POVERTY,
+                start=today,
+                department=department,
+                certified_on=today,
+                source_line=f"因病致贫申请{locked.pk}",
+            )
+        locked.status = (
+            IllnessPovertyApplication.Status.APPROVED
+            if approve
+            else IllnessPovertyApplication.Status.REJECTED
+        )
+        locked.approved_by = approver
+        locked.decided_at = timezone.now()
+        locked.decision_note = note[:200]
+        locked.save()
     return locked

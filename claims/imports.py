@@ -114,7 +114,11 @@ def _date(value) -> dt.date | None:
         # An Excel date serial whose cell carried no date format.
         return dt.date(1899, 12, 30) + dt.timedelta(days=int(value))
     text = str(value).strip()
-    for fmt in ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d"):
+    try:
+        return dt.date.fromisoformat(text[:10] if len(text) > 10 and text[10] in " T" else text)
+    except ValueError:
+        pass
+    for fmt in ("%Y/%m/%d", "%Y%m%d", "%Y.%m.%d"):
         try:
             return dt.datetime.strptime(text, fmt).date()
         except ValueError:

@@ -2,6 +2,7 @@
 counter applications, recomputation runs and their adjustments, early warnings."""
 
 import pghistory
+import pgtrigger
 from django.conf import settings
 from django.db import models
 from django_fsm import FSMField, FSMModelMixin, transition
@@ -207,7 +208,30 @@ class ReviewClaim(Claim):
         verbose_name_plural = "复核队列"
 
 
-@pghistory.track(pghistory.UpdateEvent(), pghistory.DeleteEvent(), exclude=["trace"])
+# A decision is never edited: a recomputation adds a new one and flips `is_current` on the old.
+# The flip is recorded by the new row (its run and time), so it is not an audit event; any other
+# change to a stored decision would be, and is recorded.
+@pghistory.track(
+    pghistory.UpdateEvent(
+        condition=pgtrigger.AnyChange(
+            "claim",
+            "eligible",
+            "reason",
+            "identity",
+            "policy_code",
+            "policy_version",
+            "parameters_hash",
+            "policy_self_pay",
+            "deductible_applied",
+            "ratio",
+            "assistance",
+            "tilted_assistance",
+            "total",
+        )
+    ),
+    pghistory.DeleteEvent(),
+    exclude=["trace"],
+)
 class Decision(models.Model):
     """The engine's decision on a claim, kept with its trace. A recomputation adds a new
     current decision; earlier ones stay as history and differences become adjustments."""
@@ -470,7 +494,8 @@ class LineError(models.TextChoices):
 
 class DeclarationLine(models.Model):
     """Staging: one line of a declaration as the hospital sent it, parsed, checked set-based,
-    and either merged into a claim or refused with its reason."""
+    and either merged into a claim (the claim carries the declaration and the line's
+    settlement number) or refused with its reason."""
 
     declaration = models.ForeignKey(
         Declaration, on_delete=models.CASCADE, related_name="lines", verbose_name="申报批次"
@@ -496,12 +521,8 @@ class DeclarationLine(models.Model):
     other_paid = models.DecimalField(**MONEY, null=True)
     declared_assistance = models.DecimalField(**MONEY, null=True)
     receipt_numbers = models.CharField(max_length=500, blank=True)
-    person_id = models.BigIntegerField(null=True)
-    county_id = models.BigIntegerField(null=True)
-    hospital_id = models.BigIntegerField(null=True)
     error = models.CharField("拒收原因", max_length=32, choices=LineError.choices, blank=True)
     error_detail = models.CharField("说明", max_length=200, blank=True)
-    claim_id = models.BigIntegerField(null=True)
 
     class Meta:
         verbose_name = "申报明细行"

@@ -640,7 +640,9 @@ def _flag(sql_where: str, code: str, declaration_id: int, params=()) -> None:
 
 
 def declaration_check(*, declaration: Declaration) -> None:
-    """Set-based checks on the staged lines; the first problem of a line is its reason."""
+    """Set-based checks on the staged lines; the first problem of a line is its reason. Lines
+    are only read here (and the refused ones marked): rewriting every staged row to resolve its
+    person and hospital would cost more than looking them up again in the merge."""
     from beneficiaries.models import County
     from claims.models import LineError
 
@@ -649,6 +651,7 @@ def declaration_check(*, declaration: Declaration) -> None:
     hospitals = Hospital._meta.db_table
     people = Person._meta.db_table
     claims = Claim._meta.db_table
+    person_of_line = f"SELECT p.id FROM {people} p WHERE p.id_number = {lines}.id_number"
     money = [*MONEY_FIELDS, "declared_assistance"]
     _flag(" OR ".join(f"{m} < 0" for m in money), LineError.NEGATIVE_AMOUNT, d)
     _flag("discharged < admitted", LineError.DISCHARGE_BEFORE_ADMISSION, d)
@@ -665,35 +668,28 @@ def declaration_check(*, declaration: Declaration) -> None:
     )
     period_end = _month_end(declaration.year, declaration.month)
     _flag("discharged > %s", LineError.FUTURE_DATE, d, (period_end,))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {lines} SET hospital_id = (SELECT h.id FROM {hospitals} h "
-            f"WHERE h.code = {lines}.hospital_code) WHERE declaration_id = %s",
-            (d,),
-        )
-        cursor.execute(
-            f"UPDATE {lines} SET person_id = p.id_, county_id = p.county_ FROM "
-            f"(SELECT id AS id_, county_id AS county_, id_number AS number_ FROM {people}) p "
-            f"WHERE {lines}.declaration_id = %s AND p.number_ = {lines}.id_number",
-            (d,),
-        )
-    _flag("hospital_id IS NULL", LineError.UNKNOWN_HOSPITAL, d)
+    _flag(
+        f"NOT EXISTS (SELECT 1 FROM {hospitals} h WHERE h.code = {lines}.hospital_code)",
+        LineError.UNKNOWN_HOSPITAL,
+        d,
+    )
     if declaration.hospital_id:
-        _flag("hospital_id <> %s", LineError.HOSPITAL_MISMATCH, d, (declaration.hospital_id,))
-    _flag("person_id IS NULL", LineError.UNKNOWN_PERSON, d)
-    # No pack covers the date: per pooling area, before its pack's first version.
+        _flag("hospital_code <> %s", LineError.HOSPITAL_MISMATCH, d, (declaration.hospital.code,))
+    _flag(f"NOT EXISTS ({person_of_line})", LineError.UNKNOWN_PERSON, d)
+    # No pack covers the date: per pooling area, outside its pack's versions.
     for code, county_ids in _counties_by_policy(County).items():
         window = policy_window(code)
         placeholders = ", ".join(["%s"] * len(county_ids))
+        in_area = f"EXISTS ({person_of_line} AND p.county_id IN ({placeholders}))"
         if window is None:
-            _flag(f"county_id IN ({placeholders})", LineError.NO_POLICY, d, county_ids)
+            _flag(in_area, LineError.NO_POLICY, d, county_ids)
             continue
         first, expires = window
         _flag(
-            f"county_id IN ({placeholders}) AND (discharged < %s OR discharged > %s)",
+            f"(discharged < %s OR discharged > %s) AND {in_area}",
             LineError.NO_POLICY,
             d,
-            (*county_ids, first, expires or dt.date.max),
+            (first, expires or dt.date.max, *county_ids),
         )
     _flag(
         f"EXISTS (SELECT 1 FROM {lines} o WHERE o.declaration_id = {lines}.declaration_id "
@@ -702,8 +698,8 @@ def declaration_check(*, declaration: Declaration) -> None:
         d,
     )
     _flag(
-        f"EXISTS (SELECT 1 FROM {claims} c WHERE c.hospital_id = {lines}.hospital_id "
-        f"AND c.external_ref = {lines}.external_ref)",
+        f"EXISTS (SELECT 1 FROM {claims} c JOIN {hospitals} h ON h.id = c.hospital_id "
+        f"WHERE h.code = {lines}.hospital_code AND c.external_ref = {lines}.external_ref)",
         LineError.ALREADY_DECLARED,
         d,
     )
@@ -723,11 +719,15 @@ def _month_end(year: int, month: int) -> dt.date:
 
 
 def declaration_merge(*, declaration: Declaration) -> int:
-    """Turn the lines that passed into claims (pending), set-based, and queue a claim whose stay
-    overlaps one of the same person and kind declared by another hospital."""
+    """Turn the lines that passed into claims, set-based, in one INSERT … SELECT. A stay that
+    overlaps one of the same person and kind declared by another hospital goes straight to the
+    review queue and is kept out of the person's year until a reviewer decides, so that nothing
+    counts twice toward deductibles and caps."""
     d = declaration.pk
     lines = DeclarationLine._meta.db_table
     claims = Claim._meta.db_table
+    people = Person._meta.db_table
+    hospitals = Hospital._meta.db_table
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -739,49 +739,49 @@ def declaration_merge(*, declaration: Declaration) -> int:
                 basic_insurance_paid, critical_illness_paid, other_paid, declared_assistance,
                 receipt_numbers, status, review_reason, review_note, declaration_id,
                 created_at, updated_at)
-            SELECT person_id, county_id, hospital_id, %s, external_ref, kind,
-                COALESCE(admitted, discharged), discharged, referred, follow_up, emergency,
-                major_disease, chronic_category, %s,
+            SELECT pid, cid, hid, %s, external_ref, kind, admitted, discharged, referred,
+                follow_up, emergency, major_disease, chronic_category, %s,
                 COALESCE(total_cost, in_policy_cost + COALESCE(out_of_catalog_cost, 0)),
                 in_policy_cost, COALESCE(out_of_catalog_cost, 0),
                 COALESCE(basic_insurance_paid, 0), COALESCE(critical_illness_paid, 0),
                 COALESCE(other_paid, 0), COALESCE(declared_assistance, 0), receipt_numbers,
-                %s, '', '', %s, %s, %s
-            FROM {lines} WHERE declaration_id = %s AND error = '' ORDER BY line_no
+                CASE WHEN overlap THEN %s ELSE %s END,
+                CASE WHEN overlap THEN %s ELSE '' END,
+                '', %s, %s, %s
+            FROM (
+                SELECT l.line_no, l.external_ref, l.kind, COALESCE(l.admitted, l.discharged)
+                    AS admitted, l.discharged, l.referred, l.follow_up, l.emergency,
+                    l.major_disease, l.chronic_category, l.total_cost, l.in_policy_cost,
+                    l.out_of_catalog_cost, l.basic_insurance_paid, l.critical_illness_paid,
+                    l.other_paid, l.declared_assistance, l.receipt_numbers,
+                    p.id AS pid, p.county_id AS cid, h.id AS hid,
+                    EXISTS (
+                        SELECT 1 FROM {claims} o WHERE o.person_id = p.id AND o.kind = l.kind
+                        AND o.hospital_id <> h.id AND o.admitted <= l.discharged
+                        AND o.discharged >= COALESCE(l.admitted, l.discharged)
+                        AND o.status <> %s
+                    ) AS overlap
+                FROM {lines} l
+                JOIN {people} p ON p.id_number = l.id_number
+                JOIN {hospitals} h ON h.code = l.hospital_code
+                WHERE l.declaration_id = %s AND l.error = ''
+            ) x
+            ORDER BY line_no
             """,
             (
                 Claim.Source.DECLARATION,
                 Claim.Settlement.DIRECT,
+                Claim.Status.REVIEW,
                 Claim.Status.PENDING,
+                ReviewReason.OVERLAP_OTHER_HOSPITAL,
                 d,
                 now,
                 now,
+                Claim.Status.REJECTED,
                 d,
             ),
         )
-        created = cursor.rowcount
-        cursor.execute(
-            f"UPDATE {lines} SET claim_id = c.id_ FROM "
-            f"(SELECT id AS id_, external_ref AS ref_ FROM {claims} WHERE declaration_id = %s) c "
-            f"WHERE {lines}.declaration_id = %s AND {lines}.error = '' "
-            f"AND c.ref_ = {lines}.external_ref",
-            (d, d),
-        )
-        cursor.execute(
-            f"UPDATE {claims} SET review_reason = %s WHERE declaration_id = %s AND EXISTS ("
-            f"SELECT 1 FROM {claims} o WHERE o.person_id = {claims}.person_id "
-            f"AND o.kind = {claims}.kind AND o.hospital_id <> {claims}.hospital_id "
-            f"AND o.admitted <= {claims}.discharged AND o.discharged >= {claims}.admitted "
-            f"AND o.status <> %s)",
-            (ReviewReason.OVERLAP_OTHER_HOSPITAL, d, Claim.Status.REJECTED),
-        )
-        # A stay declared twice is kept out of the person's year until a reviewer decides, so
-        # that nothing counts twice toward deductibles and caps.
-        cursor.execute(
-            f"UPDATE {claims} SET status = %s WHERE declaration_id = %s AND review_reason = %s",
-            (Claim.Status.REVIEW, d, ReviewReason.OVERLAP_OTHER_HOSPITAL),
-        )
-    return created
+        return cursor.rowcount
 
 
 def declaration_prepare(*, declaration_id: int) -> list[DecisionRun]:

@@ -371,7 +371,11 @@ class BudgetAdmin(CountyScopedAdmin):
     fields = ("county", "year", "amount", "county_matching", "document_ref")
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("county__funding_tier")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("county__funding_tier", "county__pooling_area")
+        )
 
     def save_model(self, request, obj, form, change):
         # Through the service, so that the year's deadlines open with the budget.

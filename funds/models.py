@@ -281,6 +281,7 @@ class Deadline(models.Model):
         SUBSIDY_HEADCOUNT = "subsidy_headcount", "确定资助参保人数"
         SUBSIDY_TRANSFER = "subsidy_transfer", "资助参保资金划转居民医保基金"
         YEAR_END_RETURN = "year_end_return", "支出户利息及年末余额缴回财政专户"
+        SURPLUS_RETURN = "surplus_return", "季末结余资金退回市级财政专户"
 
     kind = models.CharField("事项", max_length=24, choices=Kind.choices)
     pooling_area = models.ForeignKey(
@@ -491,13 +492,9 @@ class SettlementStatement(models.Model):
 
 
 class SettlementLine(models.Model):
-    """One claim, or one adjustment of a claim, settled on a statement. The partial unique
-    constraints are the idempotency guard: a claim is settled once, an adjustment once.
-
-    `adjustment_id` refers to `claims.Adjustment` (recomputation differences). It is a plain
-    column rather than a foreign key so that funds does not depend on that model's migration;
-    the settlement query joins it by id when the model exists.
-    """
+    """One claim, or one adjustment of a claim (`claims.Adjustment`, a recomputation
+    difference), settled on a statement. The unique constraints are the idempotency guard: a
+    claim is settled once, an adjustment once."""
 
     statement = models.ForeignKey(
         SettlementStatement,
@@ -511,7 +508,14 @@ class SettlementLine(models.Model):
         related_name="settlement_lines",
         verbose_name="救助明细",
     )
-    adjustment_id = models.BigIntegerField("调整记录ID", null=True, blank=True, unique=True)
+    adjustment = models.OneToOneField(
+        "claims.Adjustment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="settlement_line",
+        verbose_name="结算调整",
+    )
     person = models.ForeignKey(
         "beneficiaries.Person",
         on_delete=models.PROTECT,
@@ -527,7 +531,7 @@ class SettlementLine(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["claim"],
-                condition=Q(adjustment_id__isnull=True),
+                condition=Q(adjustment__isnull=True),
                 name="uniq_claim_settled_once",
             ),
         ]

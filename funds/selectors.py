@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import (
     Case,
@@ -35,6 +35,7 @@ from funds.models import (
     sum_money,
 )
 from funds.settlement import period_bounds
+from medaid import policy
 from medaid.scoping import scope_to_user
 
 # A deadline this close is shown as due on the dashboard.
@@ -75,12 +76,21 @@ def deadlines_attention(*, user, today: dt.date) -> QuerySet[Deadline]:
 
 
 def budget_funding_split(budget: Budget) -> tuple[Decimal, Decimal] | None:
-    """The city's and county's parts of a county budget by the county's funding tier
-    (Kunming §六(三)); None where the county has no tier."""
+    """The city's and county's parts of a county budget by the county's funding tier, in the
+    shares the pack sets (Kunming §六(三)); None where the county has no tier or the pack
+    has no shares for it."""
     tier = budget.county.funding_tier
     if tier is None:
         return None
-    city = (budget.amount * tier.city_share).quantize(CENT)
+    try:
+        shares = policy.funding_shares(
+            budget.county.pooling_area.policy_code, dt.date(budget.year, 1, 1), tier.tier
+        )
+    except LookupError:
+        return None
+    if shares is None:
+        return None
+    city = (budget.amount * shares.city).quantize(CENT, rounding=ROUND_HALF_UP)
     return city, budget.amount - city
 
 

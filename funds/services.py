@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 
 from beneficiaries.models import County, PoolingArea
-from funds import rules
 from funds.models import (
     INTERNAL_KINDS,
     SPENDING_KINDS,
@@ -31,7 +30,10 @@ from funds.models import (
     YearEndClose,
     sum_money,
 )
+from medaid import policy
 from medaid.workdays import add_working_days
+
+CENT = Decimal("0.01")
 
 
 class FundsError(ValueError):
@@ -80,7 +82,7 @@ FLOWS: dict[str, set[tuple[str, str]]] = {
 
 
 def money(value) -> Decimal:
-    return rules.cents(Decimal(str(value)))
+    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 # --- Accounts --------------------------------------------------------------------------------
@@ -406,13 +408,12 @@ def entry_reverse(
 # --- Statutory deadlines ---------------------------------------------------------------------
 
 
-def _due(rule: rules.DeadlineRule, starts_on: dt.date, year: int) -> dt.date:
-    if rule.working_days is not None:
-        return add_working_days(starts_on, rule.working_days)
-    if rule.days is not None:
-        return starts_on + dt.timedelta(days=rule.days)
-    month, day = rule.month_day
-    return dt.date(year, month, day)
+def fund_deadlines(pooling_area: PoolingArea, on: dt.date) -> dict[str, policy.DeadlineRule]:
+    """The pack's statutory fund deadlines in force on `on` (none before its first version)."""
+    try:
+        return policy.fund_deadlines(pooling_area.policy_code, on)
+    except LookupError:
+        return {}
 
 
 def deadline_open(
@@ -426,7 +427,7 @@ def deadline_open(
     amount: Decimal | None = None,
 ) -> Deadline | None:
     """Open the deadline `kind` if the pooling area's pack has that rule; None otherwise."""
-    rule = rules.DEADLINES.get(pooling_area.policy_code, {}).get(kind)
+    rule = fund_deadlines(pooling_area, starts_on).get(kind)
     if rule is None:
         return None
     deadline, _ = Deadline.objects.get_or_create(
@@ -437,7 +438,7 @@ def deadline_open(
         document_ref=document_ref,
         defaults={
             "starts_on": starts_on,
-            "due_on": _due(rule, starts_on, year),
+            "due_on": rule.due_on(starts_on, year, add_working_days=add_working_days),
             "amount": amount,
             "rule_ref": rule.ref,
         },
@@ -538,6 +539,17 @@ def _deadlines_after_entry(entry: Entry) -> None:
             kind=Deadline.Kind.YEAR_END_RETURN, county=entry.county, year=entry.date.year
         ):
             deadline_complete(deadline=d, completed_on=entry.date, entry=entry)
+    elif entry.kind == EntryKind.SURPLUS_RETURN and entry.county_id is not None:
+        # A return settles the oldest quarter still open that had begun by then.
+        d = (
+            open_.filter(
+                kind=Deadline.Kind.SURPLUS_RETURN, county=entry.county, starts_on__lte=entry.date
+            )
+            .order_by("due_on")
+            .first()
+        )
+        if d is not None:
+            deadline_complete(deadline=d, completed_on=entry.date, entry=entry)
 
 
 # --- Budgets and the year-end close ----------------------------------------------------------
@@ -548,8 +560,9 @@ def budget_set(
     *, county: County, year: int, amount, county_matching=0, document_ref: str = ""
 ) -> Budget:
     """Set a county's budget for a year, and open the year's deadlines its pack sets:
-    county matching funds (Baoshan Art.20), premium-subsidy headcount and transfer and the
-    expenditure account's year-end return (Kunming §六(二)(五))."""
+    county matching funds (Baoshan Art.20), the quarter-end surplus returns (Baoshan
+    Art.18(一)(四)), premium-subsidy headcount and transfer and the expenditure account's
+    year-end return (Kunming §六(二)(五))."""
     budget, _ = Budget.objects.update_or_create(
         county=county,
         year=year,
@@ -584,6 +597,15 @@ def budget_set(
             document_ref=ref,
             starts_on=dt.date(year, 1, 1),
         )
+    for quarter in range(4):
+        deadline_open(
+            kind=Deadline.Kind.SURPLUS_RETURN,
+            pooling_area=area,
+            county=county,
+            year=year,
+            document_ref=f"{ref} 第{quarter + 1}季度",
+            starts_on=dt.date(year, 3 * quarter + 1, 1),
+        )
     return budget
 
 
@@ -609,18 +631,20 @@ def _balance(accounts) -> Decimal:
 @transaction.atomic
 def year_end_close(*, pooling_area: PoolingArea, year: int, closed_by=None) -> list[YearEndClose]:
     """Close a year for every county of the pooling area that has a budget: actual against
-    budget, overspend shared as the pack says (`funds.rules.share_overspend`), surplus carried
-    forward. The accumulated surplus (历年滚存结余) is the money the fund's fiscal special
-    account at the surplus's level holds now; counties draw on it in code order.
+    budget, surplus carried forward, an overspend shared as the pack says
+    (`medaid.policy.overspend_split`). The accumulated surplus (历年滚存结余) is what the fund's
+    fiscal special account at the pack's surplus level holds now — the city's is drawn on by
+    the counties in code order, a county's own by that county.
     Locks the pooling area's fiscal special accounts; refuses a county already closed."""
-    rule = rules.OVERSPEND.get(pooling_area.policy_code)
+    code, on = pooling_area.policy_code, dt.date(year, 12, 31)
     fiscal = (
         Account.objects.select_for_update(of=("self",))
         .filter(pooling_area=pooling_area, kind=AccountKind.FISCAL)
         .order_by("pk")
     )
     fiscal_by_county = {a.county_id: a for a in fiscal}
-    city_surplus = _balance([fiscal_by_county[None]]) if None in fiscal_by_county else 0
+    city_surplus = _balance([fiscal_by_county[None]]) if None in fiscal_by_county else Decimal(0)
+    year_end_return = policy.expenditure_year_end_return(code, on)
     closes = []
     budgets = Budget.objects.filter(county__pooling_area=pooling_area, year=year).select_related(
         "county__funding_tier"
@@ -629,42 +653,52 @@ def year_end_close(*, pooling_area: PoolingArea, year: int, closed_by=None) -> l
         county = budget.county
         if YearEndClose.objects.filter(county=county, year=year).exists():
             raise FundsError("already_closed", f"{county}{year}年度已决算，不能重复决算。")
-        if rule is not None and rule.surplus_level == "county":
-            own = fiscal_by_county.get(county.pk)
-            available = _balance([own]) if own else Decimal(0)
-        else:
-            available = city_surplus
-        tier = county.funding_tier
+        own = fiscal_by_county.get(county.pk)
+        county_surplus = _balance([own]) if own else Decimal(0)
         actual = county_spending(county=county, year=year)
-        share = rules.share_overspend(
-            policy_code=pooling_area.policy_code,
+        split = policy.overspend_split(
+            code,
+            on,
             budget=budget.amount,
             actual=actual,
-            accumulated_surplus=available,
-            city_share=tier.city_share if tier else None,
-            county_share=tier.county_share if tier else None,
+            city_surplus=city_surplus,
+            county_surplus=county_surplus,
+            tier=county.funding_tier.tier if county.funding_tier else None,
         )
-        if rule is None or rule.surplus_level == "city":
-            city_surplus = max(Decimal(0), city_surplus - share.from_surplus)
+        available = {"city": city_surplus, "county": county_surplus}.get(
+            split.surplus_level, Decimal(0)
+        )
+        if split.surplus_level == "city":
+            city_surplus = max(Decimal(0), city_surplus - split.from_surplus)
+        lines = list(split.lines)
+        if year_end_return is not None:
+            left = money(
+                _balance(Account.objects.filter(county=county, kind=AccountKind.EXPENDITURE))
+            )
+            if left > 0:
+                lines.append(
+                    f"依据{year_end_return.ref}，支出户年末余额 {left} 元应于 "
+                    f"{year_end_return.due_on(on, year)} 前缴回财政专户。"
+                )
         closes.append(
             YearEndClose.objects.create(
                 county=county,
                 year=year,
-                policy_code=pooling_area.policy_code,
+                policy_code=code,
                 budget=budget.amount,
                 actual=actual,
-                overspend=share.overspend,
-                overspend_ratio=share.ratio,
+                overspend=split.overspend,
+                overspend_ratio=split.share_of_budget,
                 accumulated_surplus_before=available,
-                from_surplus=share.from_surplus,
-                city_share=share.city,
-                county_share=share.county,
-                unallocated=share.unallocated,
-                surplus=share.surplus,
+                from_surplus=split.from_surplus,
+                city_share=split.city,
+                county_share=split.county,
+                unallocated=split.unallocated,
+                surplus=split.surplus,
                 closing_balance=_balance(
                     Account.objects.filter(county=county, kind__in=INTERNAL_KINDS)
                 ),
-                explanation=list(share.lines),
+                explanation=lines,
                 closed_by=closed_by,
             )
         )

@@ -38,8 +38,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from beneficiaries.models import County
-from claims.models import Claim, Decision
-from funds import rules
+from claims.models import Adjustment, Claim, Decision
 from funds.models import (
     Account,
     AccountKind,
@@ -50,6 +49,7 @@ from funds.models import (
     sum_money,
 )
 from funds.services import FundsError, account_open, entries_post_many
+from medaid import policy
 from medaid.models import Job
 from medaid.services import job_create, job_running
 
@@ -78,11 +78,11 @@ def previous_month(today: dt.date) -> tuple[int, int]:
     return first.year, first.month
 
 
-def paying_account(county: County) -> Account:
-    kind = rules.SETTLEMENT_PAID_FROM.get(
-        county.pooling_area.policy_code, rules.SETTLEMENT_PAID_FROM_DEFAULT
-    )
-    return account_open(kind=kind, pooling_area=county.pooling_area, county=county)
+def paying_account(county: County, on: dt.date) -> Account:
+    """The county's account the month's settlement pays from, as the pack in force on `on`
+    says: the expenditure account, or the fiscal special account (Pingshun Art.26)."""
+    paid = policy.settlement_paid_from(county.pooling_area.policy_code, on)
+    return account_open(kind=paid.account, pooling_area=county.pooling_area, county=county)
 
 
 @contextmanager
@@ -109,24 +109,13 @@ def settlement_lock(county_id: int, year: int, month: int):
             cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_NAMESPACE, key])
 
 
-def _adjustment_table() -> str | None:
-    """`claims.Adjustment`'s table when the claims app has that model (it is the claims app's
-    to add; settlement works without it)."""
-    from django.apps import apps
-
-    try:
-        return apps.get_model("claims", "Adjustment")._meta.db_table
-    except LookupError:
-        return None
-
-
 def _stage(run: SettlementRun) -> None:
     """Claims and adjustments → lines → statements, set-based, in one transaction."""
     _, last, cutoff = period_bounds(run.year, run.month)
     cutoff = connection.ops.adapt_datetimefield_value(cutoff)
     claim, decision = Claim._meta.db_table, Decision._meta.db_table
     line, statement = SettlementLine._meta.db_table, SettlementStatement._meta.db_table
-    adjustment = _adjustment_table()
+    adjustment = Adjustment._meta.db_table
 
     def claims_from(join: str = "") -> str:
         return f"""
@@ -152,11 +141,11 @@ def _stage(run: SettlementRun) -> None:
     adjustments_args = [run.county_id, Claim.Status.SETTLED, cutoff]
     payee = "CASE WHEN c.settlement = 'direct' THEN 'hospital' ELSE 'individuals' END"
     hospital = "CASE WHEN c.settlement = 'direct' THEN c.hospital_id END"
-    payees = f"SELECT {payee} AS payee, {hospital} AS hospital_id {claims_from()}"
-    payee_args = [True, *claims_args]
-    if adjustment:
-        payees += f" UNION SELECT {payee}, {hospital} {adjustments_from()}"
-        payee_args += adjustments_args
+    payees = (
+        f"SELECT {payee} AS payee, {hospital} AS hospital_id {claims_from()}"
+        f" UNION SELECT {payee}, {hospital} {adjustments_from()}"
+    )
+    payee_args = [True, *claims_args, *adjustments_args]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -180,16 +169,15 @@ def _stage(run: SettlementRun) -> None:
                 """,
                 [True, run.pk, *claims_args],
             )
-            if adjustment:
-                cursor.execute(
-                    f"""
-                    INSERT INTO {line} (statement_id, claim_id, adjustment_id, person_id,
-                        amount, declared)
-                    SELECT s.id, c.id, a.id, c.person_id, a.amount, NULL
-                    {adjustments_from(join)} AND {where}
-                    """,
-                    [run.pk, *adjustments_args],
-                )
+            cursor.execute(
+                f"""
+                INSERT INTO {line} (statement_id, claim_id, adjustment_id, person_id,
+                    amount, declared)
+                SELECT s.id, c.id, a.id, c.person_id, a.amount, NULL
+                {adjustments_from(join)} AND {where}
+                """,
+                [run.pk, *adjustments_args],
+            )
         cursor.execute(
             f"""
             UPDATE {statement} SET
@@ -372,7 +360,7 @@ def _settle(run: SettlementRun, progress) -> None:
     statements = run.statements.all()
     progress.set_total(statements.count())
     progress.advance(statements.filter(posted_at__isnull=False).count())
-    account = paying_account(run.county)
+    account = paying_account(run.county, period_bounds(run.year, run.month)[1])
     pending = statements.filter(posted_at__isnull=True)
     owed = sum_money(pending, "total")
     held = account.balance()

@@ -72,25 +72,6 @@ class ModelPermissions(permissions.DjangoModelPermissions):
     }
 
 
-def department_or_hospital_or(perm_class):
-    """A permission: department and hospital accounts pass (their querysets are scoped);
-    staff need `perm_class`."""
-
-    class _Permission(permissions.BasePermission):
-        message = perm_class.message if hasattr(perm_class, "message") else None
-
-        def has_permission(self, request, view) -> bool:
-            user = request.user
-            if not (user and user.is_authenticated):
-                return False
-            if user.department_id or user.hospital_id:
-                return True
-            return perm_class().has_permission(request, view)
-
-    _Permission.__name__ = f"DepartmentOrHospitalOr{perm_class.__name__}"
-    return _Permission
-
-
 # --- scoped viewsets ----------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ api_v1 = [
     # Each app adds its own routes here.
     path("", include("medaid.api")),
     path("", include("claims.api.urls")),
+    path("", include("beneficiaries.api.urls")),
 ]
 
 urlpatterns = [

@@ -38,7 +38,7 @@ from medaid.policy.rules import monitoring as _monitoring
 from medaid.policy.rules import premium as _premium
 from medaid.policy.rules.certification import RuleNotInPack
 from medaid.policy.rules.claims import YearState, decide_claims
-from medaid.policy.rules.funds import OverspendSplit
+from medaid.policy.rules.funds import DeadlineRule, FundingShares, OverspendSplit, PaidFrom
 
 __all__ = [
     "Case",
@@ -47,11 +47,14 @@ __all__ = [
     "CertificationResult",
     "ClaimDecision",
     "ClaimFacts",
+    "DeadlineRule",
+    "FundingShares",
     "IdentityPeriod",
     "MonitoringThresholds",
     "OverspendSplit",
     "Pack",
     "PackError",
+    "PaidFrom",
     "PersonFacts",
     "PremiumDecision",
     "PremiumRequest",
@@ -62,9 +65,13 @@ __all__ = [
     "certify_illness_poverty",
     "decide",
     "decide_premium",
+    "expenditure_year_end_return",
+    "fund_deadlines",
+    "funding_shares",
     "load_pack",
     "monitoring_thresholds",
     "overspend_split",
+    "settlement_paid_from",
 ]
 
 
@@ -120,21 +127,53 @@ def monitoring_thresholds(
     )
 
 
+def fund_deadlines(policy: str, on: date) -> dict[str, DeadlineRule]:
+    """The statutory fund deadlines in force on `on`, by kind (`glossary.FUND_DEADLINE_CHOICES`);
+    empty where the pack sets none. `DeadlineRule.due_on` computes a due date."""
+    return dict(_funds.fund_terms(load_pack(policy), on).deadlines)
+
+
+def expenditure_year_end_return(policy: str, on: date) -> DeadlineRule | None:
+    """Kunming 六（二）2: the expenditure account's interest and year-end balance go back to
+    the fiscal special account by the rule's date; None where the pack has no such rule."""
+    return _funds.fund_terms(load_pack(policy), on).deadlines.get("year_end_return")
+
+
+def settlement_paid_from(policy: str, on: date) -> PaidFrom:
+    """The account the monthly settlement pays from (`expenditure`, or `fiscal` where finance
+    pays straight from the special account, Pingshun 第二十六条). RuleNotInPack if unset."""
+    return _funds.settlement_paid_from(load_pack(policy), on)
+
+
+def funding_shares(policy: str, on: date, tier: int) -> FundingShares | None:
+    """The city's and county's shares for a county funding tier (Kunming 六（三））; None where
+    the pack has no such tier."""
+    return _funds.fund_terms(load_pack(policy), on).tiers.get(tier)
+
+
 def overspend_split(
     policy: str,
     on: date,
     *,
-    overspend: Decimal,
     budget: Decimal,
-    city_surplus: Decimal,
+    actual: Decimal,
+    city_surplus: Decimal = Decimal("0.00"),
+    county_surplus: Decimal = Decimal("0.00"),
+    tier: int | None = None,
     parameters: Mapping[str, str] | None = None,
 ) -> OverspendSplit:
-    """Baoshan 第二十一条: the city's and the county's shares of a county's overspend."""
+    """A county's year closed against its budget: an underspend carried forward, an overspend
+    shared as the pack says (Baoshan 第二十一条 bands, Pingshun 第二十七条 surplus then county
+    finance, Kunming 六（三）（四） tier shares), or left unallocated where the pack is silent.
+    `city_surplus` / `county_surplus`: what each level's accumulated surplus still holds;
+    `tier`: the county's funding tier (Kunming)."""
     return _funds.overspend_split(
         load_pack(policy),
         on,
-        overspend=overspend,
         budget=budget,
+        actual=actual,
         city_surplus=city_surplus,
+        county_surplus=county_surplus,
+        tier=tier,
         overrides=Case.overrides(dict(parameters or {})),
     )

@@ -11,50 +11,24 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from medaid.policy.glossary import CLAIM_KINDS, FEE_CLASSES, IDENTITY_CODES, SETTLEMENTS
+
 ZERO = Decimal("0")
 
-#: Canonical identity codes (glossary.md). A pack may add codes of its own in pack.yaml.
-IDENTITY_CODES = frozenset(
-    {
-        "tekun",
-        "orphan",
-        "dibao",
-        "dibao_full",
-        "dibao_partial",
-        "fanpin",
-        "dibao_edge",
-        "rural_monitored",
-        "sudden_hardship",
-        "poverty_lifted",
-        "deep_hardship_worker",
-        "relative_hardship_worker",
-        "illness_poverty",
-        "severe_disability",
-        "low_income_elderly",
-        "low_income_minor",
-        "low_income_other",
-        "border_resident",
-        "other_special",
-    }
-)
-
-#: Canonical claim kinds (glossary.md).
-CLAIM_KINDS = frozenset(
-    {
-        "inpatient",
-        "day_surgery",
-        "outpatient_chronic",
-        "outpatient_special",
-        "outpatient_general",
-        "outpatient_emergency",
-        "negotiated_drug",
-    }
-)
-
-#: Hospital fee classes used by Pingshun Art.21 (收费标准类别), distinct from hospital level.
-FEE_CLASSES = frozenset({"provincial_1", "provincial_municipal_2", "county_2", "class_3"})
-
-SETTLEMENTS = frozenset({"direct", "application"})
+# The canonical codes live in glossary.py (one source); re-exported here for the facts' users.
+__all__ = [
+    "CLAIM_KINDS",
+    "FEE_CLASSES",
+    "IDENTITY_CODES",
+    "SETTLEMENTS",
+    "ZERO",
+    "Case",
+    "CertificationFacts",
+    "ClaimFacts",
+    "IdentityPeriod",
+    "PersonFacts",
+    "PremiumRequest",
+]
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,15 @@ from typing import Any
 
 import yaml
 
-from medaid.policy.facts import CLAIM_KINDS, FEE_CLASSES, IDENTITY_CODES
+from medaid.policy.glossary import (
+    CLAIM_KINDS,
+    DEPARTMENT_KINDS,
+    FEE_CLASSES,
+    FUND_ACCOUNTS,
+    FUND_DEADLINE_KINDS,
+    IDENTITY_CODES,
+    SETTLEMENTS,
+)
 
 PACKS_DIR = Path(__file__).resolve().parent / "packs"
 
@@ -72,6 +80,7 @@ class OverrideError(ValueError):
 #   "profile", "pool" and "route" are the pack's own and are checked when the pack compiles.
 _LEVEL = r"level_[123]"
 _ID = r"[a-z][a-z0-9_]*"
+_DEADLINE = "(" + "|".join(sorted(FUND_DEADLINE_KINDS)) + ")"
 SCHEMA: tuple[tuple[str, str, bool], ...] = (
     # (pattern, type, nullable)
     (r"per_capita_disposable_income", "amount", False),
@@ -135,6 +144,14 @@ SCHEMA: tuple[tuple[str, str, bool], ...] = (
     (r"monitoring\.rural_insured_only", "flag", False),
     (r"monitoring\.push_before_day", "count", False),
     (r"monitoring\.departments", "many:department", False),
+    (rf"funds\.deadline\.{_DEADLINE}\.working_days", "count", False),
+    (rf"funds\.deadline\.{_DEADLINE}\.days", "count", False),
+    (rf"funds\.deadline\.{_DEADLINE}\.month_day", "month_day", False),
+    (rf"funds\.deadline\.{_DEADLINE}\.quarter_end", "flag", False),
+    (r"funds\.settlement_paid_from", "one:fund_account", False),
+    (r"funds\.tier_city_share\.tier_[1-9]", "share", False),
+    (r"funds\.overspend\.method", "one:overspend_method", False),
+    (r"funds\.overspend\.surplus_level", "one:fund_level", False),
     (r"funds\.overspend\.city_covers_all_up_to", "share", False),
     (r"funds\.overspend\.shared_up_to", "share", False),
     (r"funds\.overspend\.city_share_when_shared", "share", False),
@@ -148,7 +165,7 @@ SCHEMA: tuple[tuple[str, str, bool], ...] = (
 _COMPILED_SCHEMA = tuple((re.compile(f"^{p}$"), t, n) for p, t, n in SCHEMA)
 
 _FIXED_SETS: dict[str, frozenset[str]] = {
-    "mode": frozenset({"direct", "application"}),
+    "mode": SETTLEMENTS,
     "kind": CLAIM_KINDS,
     "level": frozenset({"1", "2", "3"}),
     "identity": IDENTITY_CODES,
@@ -158,16 +175,10 @@ _FIXED_SETS: dict[str, frozenset[str]] = {
     "fee_class": FEE_CLASSES,
     "refund": frozenset({"never", "collection_period", "always"}),
     "monitoring_basis": frozenset({"annual", "single_stay"}),
-    "department": frozenset(
-        {
-            "civil_affairs",
-            "rural_revitalization",
-            "trade_union",
-            "disabled_federation",
-            "health",
-            "medical_security",
-        }
-    ),
+    "department": DEPARTMENT_KINDS,
+    "fund_account": FUND_ACCOUNTS,
+    "fund_level": frozenset({"city", "county"}),
+    "overspend_method": frozenset({"bands", "surplus_then_county", "tier_shares"}),
 }
 #: Sets whose members the pack itself defines; checked when the pack compiles.
 PACK_SETS = frozenset({"profile", "pool"})
@@ -537,8 +548,11 @@ class Pack:
 
     def validate(self) -> None:
         """Compile the rules of every date-range so a pack that cannot decide fails at load."""
+        from medaid.policy.rules.funds import compile_funds
+
         for start in self._breakpoints:
             self.terms(start)
+            compile_funds(self.snapshot(start))
 
 
 _PACKS: dict[str, Pack] = {}

@@ -10,48 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 
+from medaid.policy.glossary import (
+    FEE_CLASS_LABELS,
+    IDENTITY_LABELS,
+    KIND_LABELS,
+    SETTLEMENT_LABELS,
+)
 from medaid.policy.results import Reason
 
-IDENTITY_LABELS: dict[str, str] = {
-    "tekun": "特困人员",
-    "orphan": "孤儿（含事实无人抚养儿童）",
-    "dibao": "低保对象",
-    "dibao_full": "一、二类（全额）低保对象",
-    "dibao_partial": "三、四类（差额）低保对象",
-    "fanpin": "返贫致贫人口",
-    "dibao_edge": "低保边缘家庭成员",
-    "rural_monitored": "纳入监测范围的农村易返贫致贫人口",
-    "sudden_hardship": "突发严重困难人口",
-    "poverty_lifted": "过渡期内已脱贫人口",
-    "deep_hardship_worker": "深度困难职工",
-    "relative_hardship_worker": "相对困难职工",
-    "illness_poverty": "因病致贫重病患者",
-    "severe_disability": "丧失劳动能力的一二级重度残疾人",
-    "low_income_elderly": "低收入家庭60周岁以上老年人",
-    "low_income_minor": "低收入家庭未成年人",
-    "low_income_other": "低收入家庭重度残疾人、重病患者",
-    "border_resident": "边境一线行政村农村居民",
-    "other_special": "其他特殊困难人员",
-}
-
-KIND_LABELS: dict[str, str] = {
-    "inpatient": "住院",
-    "day_surgery": "日间手术",
-    "outpatient_chronic": "门诊慢性病",
-    "outpatient_special": "门诊特殊病",
-    "outpatient_general": "普通门诊",
-    "outpatient_emergency": "门诊急诊抢救",
-    "negotiated_drug": "国家谈判药品门诊保障（特药）",
-}
-
-FEE_CLASS_LABELS = {
-    "provincial_1": "省内一类",
-    "provincial_municipal_2": "省市级二类",
-    "county_2": "县级二类",
-    "class_3": "三类",
-}
-
-MODE_LABELS = {"direct": "直接救助（“一站式”结算）", "application": "依申请救助"}
+# The labels (IDENTITY_LABELS, KIND_LABELS, FEE_CLASS_LABELS) come from glossary.py.
+MODE_LABELS = SETTLEMENT_LABELS
 
 CENT = Decimal("0.01")
 
@@ -114,6 +82,14 @@ def _identity_not_held(code, start, end) -> Line:
 
 def _identity_lookback_missed(code, start) -> Line:
     return f"身份 {ident(code)} 于 {start.isoformat()} 认定，本次费用早于可追溯救助的期限", []
+
+
+def _identity_window_missed(code, applied, opens, ref) -> Line:
+    return (
+        f"身份 {ident(code)}：依申请救助只覆盖申请日 {applied.isoformat()} 前的费用（自 "
+        f"{opens.isoformat()} 起），本次费用早于该期限",
+        [ref],
+    )
 
 
 def _identity(candidate, terms, claim) -> Line:
@@ -353,6 +329,7 @@ RENDERERS: dict[str, Callable[..., Line]] = {
     "identity_not_covered": _identity_not_covered,
     "identity_not_held": _identity_not_held,
     "identity_lookback_missed": _identity_lookback_missed,
+    "identity_window_missed": _identity_window_missed,
     "identity": _identity,
     "alternatives": _alternatives,
     "kind": _kind,

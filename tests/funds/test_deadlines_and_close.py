@@ -4,7 +4,8 @@ from decimal import Decimal
 import pytest
 
 from beneficiaries.models import County, FundingTier, PoolingArea
-from funds import rules, selectors, services
+from claims.models import Hospital
+from funds import selectors, services
 from funds.models import AccountKind, Deadline, EntryKind, FundSource, YearEndClose
 from funds.services import FundsError
 from funds.settlement import settlement_run
@@ -106,7 +107,7 @@ def test_budget_opens_the_county_matching_deadline_closed_by_matching_remittance
     matching.refresh_from_db()
     assert matching.completed_on == dt.date(2024, 9, 2)
     due = selectors.deadlines_attention(user=None, today=dt.date(2024, 9, 28))
-    assert not due.exists()
+    assert not due.filter(kind="county_matching").exists()
 
 
 def test_kunming_subsidy_deadlines_and_tier_split(db):
@@ -119,6 +120,7 @@ def test_kunming_subsidy_deadlines_and_tier_split(db):
     )
     budget = services.budget_set(county=county, year=2024, amount="12345.67")
     kinds = dict(Deadline.objects.values_list("kind", "due_on"))
+    assert "六（五）1" in Deadline.objects.get(kind="subsidy_transfer").rule_ref
     assert kinds == {
         "subsidy_headcount": dt.date(2024, 6, 30),
         "subsidy_transfer": dt.date(2024, 8, 30),
@@ -145,55 +147,6 @@ def test_kunming_subsidy_deadlines_and_tier_split(db):
         county=county,
     )
     assert Deadline.objects.get(kind="subsidy_transfer").completed_on == dt.date(2024, 8, 20)
-
-
-@pytest.mark.parametrize(
-    ("actual", "surplus", "from_surplus", "county"),
-    [
-        ("1030000", "1000000", "30000", "0"),  # 3% exactly: city's surplus covers all
-        ("1040000", "1000000", "20000", "20000"),  # 4%: half and half
-        ("1050000", "1000000", "25000", "25000"),  # 5% exactly: still half and half
-        ("1060000", "1000000", "0", "60000"),  # over 5%: county all
-        ("1030000", "10000", "10000", "20000"),  # surplus short: county takes the rest
-    ],
-)
-def test_baoshan_overspend_bands(actual, surplus, from_surplus, county):
-    share = rules.share_overspend(
-        policy_code="baoshan",
-        budget=Decimal("1000000"),
-        actual=Decimal(actual),
-        accumulated_surplus=Decimal(surplus),
-    )
-    assert (share.from_surplus, share.county) == (Decimal(from_surplus), Decimal(county))
-    assert share.from_surplus + share.county + share.city == share.overspend
-
-
-def test_pingshun_surplus_then_county_and_underspend_carries_forward():
-    share = rules.share_overspend(
-        policy_code="pingshun",
-        budget=Decimal("100"),
-        actual=Decimal("130"),
-        accumulated_surplus=Decimal("20"),
-    )
-    assert (share.from_surplus, share.county) == (Decimal("20"), Decimal("10"))
-    under = rules.share_overspend(
-        policy_code="pingshun",
-        budget=Decimal("100"),
-        actual=Decimal("70"),
-        accumulated_surplus=Decimal("0"),
-    )
-    assert under.overspend == 0 and under.surplus == Decimal("30")
-    assert "结转下年度" in under.lines[0]
-
-
-def test_unknown_pack_leaves_the_overspend_unallocated():
-    share = rules.share_overspend(
-        policy_code="zhangye",
-        budget=Decimal("100"),
-        actual=Decimal("110"),
-        accumulated_surplus=Decimal("50"),
-    )
-    assert share.unallocated == Decimal("10") and share.from_surplus == 0
 
 
 def test_year_end_close_spends_the_city_surplus_down_across_counties(
@@ -230,3 +183,108 @@ def test_year_end_close_spends_the_city_surplus_down_across_counties(
     with pytest.raises(FundsError):
         services.year_end_close(pooling_area=area, year=2024)
     assert YearEndClose.objects.count() == 2
+
+
+def test_deadline_kinds_are_the_engines():
+    from medaid.policy.glossary import FUND_DEADLINE_CHOICES
+
+    assert list(Deadline.Kind.choices) == list(FUND_DEADLINE_CHOICES)
+
+
+def test_baoshan_budget_opens_four_quarter_end_surplus_returns(area, county, accounts):
+    services.budget_set(county=county, year=2024, amount=1000, document_ref="保财预〔2024〕1号")
+    quarters = Deadline.objects.filter(kind="surplus_return").order_by("due_on")
+    assert [d.due_on for d in quarters] == [
+        dt.date(2024, 3, 31),
+        dt.date(2024, 6, 30),
+        dt.date(2024, 9, 30),
+        dt.date(2024, 12, 31),
+    ]
+    assert all("第十八条（一）" in d.rule_ref for d in quarters)
+    exp = fund(accounts, county, 500)
+    # Returned late for the first quarter (in April): that closes Q1, not Q2.
+    services.transfer_post(
+        kind=EntryKind.SURPLUS_RETURN,
+        from_account=exp,
+        to_account=accounts[(None, AccountKind.FISCAL)],
+        amount=100,
+        date=dt.date(2024, 4, 3),
+        document_ref="季末结余退回1",
+    )
+    done = {d.due_on: d.completed_on for d in quarters.all()}
+    assert done[dt.date(2024, 3, 31)] == dt.date(2024, 4, 3)
+    assert done[dt.date(2024, 6, 30)] is None
+    states = {
+        d.due_on: d.state
+        for d in selectors.deadlines_with_status(user=None, today=dt.date(2024, 7, 2)).filter(
+            kind="surplus_return"
+        )
+    }
+    assert states[dt.date(2024, 3, 31)] == "done" and states[dt.date(2024, 6, 30)] == "overdue"
+
+
+def test_pingshun_close_draws_on_the_countys_own_surplus_and_pays_from_the_special_account(db):
+    area = PoolingArea.objects.create(code="140425", name="平顺县", policy_code="pingshun")
+    county = County.objects.create(pooling_area=area, code="140425001", name="平顺县本级")
+    services.accounts_open_for_area(pooling_area=area, opened_on=dt.date(2024, 1, 1))
+    fiscal = services.account_open(kind=AccountKind.FISCAL, pooling_area=area, county=county)
+    city = services.account_open(kind=AccountKind.FISCAL, pooling_area=area)
+    services.receipt_post(
+        account=fiscal,
+        source=FundSource.COUNTY,
+        amount=150,
+        date=dt.date(2024, 1, 5),
+        document_ref="县预算",
+    )
+    services.receipt_post(
+        account=city,
+        source=FundSource.DONATION,
+        amount=999,
+        date=dt.date(2024, 1, 5),
+        document_ref="不属于平顺县基金",
+    )
+    hospital = Hospital.objects.create(code="PS1", name="平顺县人民医院", level=2, county=county)
+    make_claim(county, hospital, "130.00")
+    run = settlement_run(county=county, year=2024, month=5)
+    assert run.status == "succeeded"
+    # 第二十六条: paid straight from the fiscal special account
+    assert services._balance([fiscal]) == Decimal("20.00")
+    services.budget_set(county=county, year=2024, amount=100)
+    assert not Deadline.objects.filter(county=county).exists()  # Pingshun sets none
+    (close,) = services.year_end_close(pooling_area=area, year=2024)
+    # 第二十七条: 30 over; the county fund's 20 first, then county finance 10
+    assert (close.overspend, close.accumulated_surplus_before) == (
+        Decimal("30.00"),
+        Decimal("20.00"),
+    )
+    assert (close.from_surplus, close.county_share) == (Decimal("20.00"), Decimal("10.00"))
+    assert "第二十七条" in close.explanation[1]
+
+
+def test_kunming_close_shares_the_shortfall_by_tier_and_asks_for_the_year_end_return(db):
+    area = PoolingArea.objects.create(code="530100", name="昆明市", policy_code="kunming")
+    tier = FundingTier.objects.create(
+        pooling_area=area, tier=2, city_share=Decimal("0.6"), county_share=Decimal("0.4")
+    )
+    county = County.objects.create(
+        pooling_area=area, code="530124", name="富民县", funding_tier=tier
+    )
+    accounts = {
+        (a.county_id, a.kind): a
+        for a in services.accounts_open_for_area(pooling_area=area, opened_on=dt.date(2024, 1, 1))
+    }
+    fund(accounts, county, 300)
+    hospital = Hospital.objects.create(code="KM1", name="富民县人民医院", level=2, county=county)
+    make_claim(county, hospital, "250.00")
+    settlement_run(county=county, year=2024, month=5)
+    services.budget_set(county=county, year=2024, amount=200)
+    (close,) = services.year_end_close(pooling_area=area, year=2024)
+    # 六（三）第二档: 50 short, city 60 % = 30, county 20; no accumulated surplus is used
+    assert (close.city_share, close.county_share, close.from_surplus) == (
+        Decimal("30.00"),
+        Decimal("20.00"),
+        Decimal("0.00"),
+    )
+    assert close.accumulated_surplus_before == 0
+    # 六（二）2: the 50 left on the expenditure account goes back to the special account
+    assert any("六（二）2" in line and "50.00" in line for line in close.explanation)

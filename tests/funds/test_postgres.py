@@ -73,8 +73,9 @@ def test_posted_entries_and_postings_are_immutable(receipt):
 
 
 def _send_settlement(county) -> None:
-    """Send the task on a connection of its own: the shared fixture closes the app's producer
-    pool, and kombu refuses to acquire from a closed pool."""
+    """Send the task on a connection of its own. The shared fixture's pool reset closes the
+    app's pool but leaves it in kombu's global registry (`kombu.pools`), so the next test's
+    `delay()` acquires from a closed pool."""
     from medaid.celery import app
     from tests.integration_support import redis_url
 

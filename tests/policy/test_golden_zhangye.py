@@ -189,13 +189,14 @@ def test_tilt_needs_local_care_or_referral_in_province():
 
 
 def test_not_referred_and_kind_not_covered():
-    """七（三）未按规定转诊…不纳入; 四（一）only inpatient and 门诊慢特病."""
+    """七（三）未按规定转诊…不纳入 (outside the area, 市域外异地转诊); 四（一）only inpatient and
+    门诊慢特病."""
     out = run(
         case(
             "zhangye",
             [identity("dibao_full")],
             [
-                claim("x", "inpatient", "2023-03-01", "1000.00", referred=False),
+                claim("x", "inpatient", "2023-03-01", "1000.00", referred=False, in_area=False),
                 claim("d", "negotiated_drug", "2023-03-02", "1000.00"),
             ],
         )

@@ -65,8 +65,10 @@ class Command(BaseCommand):
         written = self._reports(users["city_admin"])
 
         self._step("完成")
-        self.stdout.write(f"用时 {time.monotonic() - started:.1f} 秒；报表 {len(written)} 个写入 "
-                          f"{settings.REPORTS_DIR}")
+        self.stdout.write(
+            f"用时 {time.monotonic() - started:.1f} 秒；报表 {len(written)} 个写入 "
+            f"{settings.REPORTS_DIR}"
+        )
         self._logins(users)
 
     def _step(self, title: str) -> None:

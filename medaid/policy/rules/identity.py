@@ -75,8 +75,14 @@ def candidates(
             # identity held all along; an older cost is outside what the application reaches.
             if applied is not None and terms.application_window:
                 window = terms.application_window.get(profile)
-                if window is not None and discharged < months_before(applied, window[0]):
-                    how, missed = "", True
+                if window is not None:
+                    opens = months_before(applied, window[0])
+                    if discharged < opens:
+                        missed_lookback = True
+                        skipped.append(
+                            ("identity_window_missed", period.code, applied, opens, window[1])
+                        )
+                        continue
         else:
             back = terms.reach_back.get(period.code)
             if back is not None and discharged < period.start:

@@ -1,0 +1,571 @@
+"""The registry in the admin: people and their identity periods, departments' lists with the
+upload → preview → apply flow, the feed check, subsidy rosters and 因病致贫 applications.
+Thin: every write goes through `services`, every queryset through `scope_to_user`."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from beneficiaries import exports, services
+from beneficiaries.imports import FileRefused
+from beneficiaries.models import (
+    ContributionYear,
+    County,
+    Department,
+    FeedCheck,
+    FundingTier,
+    Household,
+    Identity,
+    IllnessPovertyApplication,
+    Person,
+    PoolingArea,
+    PremiumTransferRequest,
+    RosterImport,
+    RosterImportRow,
+    SubsidyLine,
+    SubsidyRoster,
+    Township,
+)
+from medaid.admin import CountyScopedAdmin, register_county_path
+from medaid.scoping import mask_id_number, scope_to_user
+
+register_county_path("beneficiaries.identity", "person__county")
+register_county_path("beneficiaries.township", "county")
+register_county_path("beneficiaries.subsidyline", "roster__county")
+
+
+@admin.register(PoolingArea)
+class PoolingAreaAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "policy_code"]
+    search_fields = ["name", "code"]
+
+
+@admin.register(FundingTier)
+class FundingTierAdmin(admin.ModelAdmin):
+    list_display = ["pooling_area", "tier", "city_share", "county_share", "ref"]
+    list_filter = ["pooling_area"]
+
+
+@admin.register(County)
+class CountyAdmin(CountyScopedAdmin):
+    county_field = "pk"
+    list_display = ["name", "code", "pooling_area", "funding_tier"]
+    search_fields = ["name", "code"]
+
+
+@admin.register(Township)
+class TownshipAdmin(CountyScopedAdmin):
+    list_display = ["name", "code", "county"]
+    list_filter = ["county"]
+    search_fields = ["name", "code"]
+
+
+@admin.register(Department)
+class DepartmentAdmin(CountyScopedAdmin):
+    list_display = ["name", "county", "kind"]
+    list_filter = ["kind", "county"]
+    search_fields = ["name"]
+
+
+@admin.register(Household)
+class HouseholdAdmin(CountyScopedAdmin):
+    list_display = ["code", "county", "township", "address"]
+    list_filter = ["county"]
+    search_fields = ["=code", "address"]
+    raw_id_fields = ["township"]
+
+
+class IdentityInline(admin.TabularInline):
+    model = Identity
+    extra = 0
+    fields = ["code", "start", "end", "department", "certified_on", "source_line"]
+    readonly_fields = ["source_line"]
+    ordering = ["start"]
+
+
+@admin.register(Person)
+class PersonAdmin(CountyScopedAdmin):
+    list_display = [
+        "name",
+        "id_number",
+        "sex",
+        "birth_date",
+        "county",
+        "township",
+        "insurance_scheme",
+    ]
+    id_number_fields = ("id_number",)
+    id_number_field = "id_number"
+    list_filter = ["county", "sex", "insurance_scheme", "identities__code"]
+    search_fields = ["=id_number", "name", "household__code"]
+    search_help_text = "按公民身份号码（完整18位）、姓名或户编号检索"
+    raw_id_fields = ["household", "township"]
+    readonly_fields = ["sex", "birth_date", "created_at", "updated_at"]
+    inlines = [IdentityInline]
+
+    def get_search_results(self, request, queryset, search_term):
+        from beneficiaries.id_numbers import normalise
+
+        # A number typed with full-width digits or a lower-case x still finds the person.
+        return super().get_search_results(request, queryset, normalise(search_term) or search_term)
+
+    def save_model(self, request, obj, form, change):
+        from beneficiaries import id_numbers
+
+        parsed = id_numbers.parse(obj.id_number)
+        obj.id_number, obj.sex, obj.birth_date = parsed.number, parsed.sex, parsed.birth_date
+        super().save_model(request, obj, form, change)
+
+
+class PersonForm(forms.ModelForm):
+    def clean_id_number(self):
+        from beneficiaries import id_numbers
+
+        try:
+            return id_numbers.parse(self.cleaned_data["id_number"]).number
+        except id_numbers.IdNumberError as exc:
+            raise forms.ValidationError(exc.message) from None
+
+
+PersonAdmin.form = PersonForm
+
+
+@admin.register(Identity)
+class IdentityAdmin(CountyScopedAdmin):
+    county_field = "person__county"
+    list_display = [
+        "person",
+        "person_id_number",
+        "code",
+        "start",
+        "end",
+        "department",
+        "source_line",
+    ]
+    list_filter = ["code", "department__kind", "person__county"]
+    search_fields = ["=person__id_number", "person__name", "=source_line"]
+    raw_id_fields = ["person"]
+    list_select_related = ["person", "department"]
+    date_hierarchy = "start"
+
+    @admin.display(description="公民身份号码")
+    def person_id_number(self, obj):
+        return mask_id_number(obj.person.id_number, self._user)
+
+    def get_queryset(self, request):
+        self._user = request.user
+        return super().get_queryset(request)
+
+
+# --- Rosters and change feeds ----------------------------------------------------------------
+
+
+class RosterUploadForm(forms.Form):
+    department = forms.ModelChoiceField(Department.objects.all(), label="报送部门")
+    kind = forms.ChoiceField(choices=RosterImport.Kind.choices, label="名单类型")
+    file = forms.FileField(label="名册文件（.xlsx 或 .csv）")
+    stated_date = forms.DateField(label="名单载明日期", initial=timezone.localdate)
+    delivered_on = forms.DateField(
+        label="实际提供日期",
+        required=False,
+        help_text="留空为今天；纸质或邮件先期送达的，填实际日期",
+    )
+    date_note = forms.CharField(label="日期不符说明", required=False, max_length=200)
+    end_absent = forms.BooleanField(
+        label="全量名册中未列出的在册身份按名单日期前一日终止", required=False
+    )
+
+
+@admin.register(RosterImport)
+class RosterImportAdmin(CountyScopedAdmin):
+    list_display = [
+        "__str__",
+        "department",
+        "kind",
+        "period",
+        "stated_date",
+        "delivered_at",
+        "status",
+        "rows_total",
+        "rows_error",
+        "links",
+    ]
+    list_filter = ["status", "kind", "department__kind", "county"]
+    search_fields = ["file_name", "=content_hash"]
+    date_hierarchy = "delivered_at"
+    readonly_fields = [f.name for f in RosterImport._meta.fields]
+    change_list_template = "beneficiaries/rosterimport_change_list.html"
+
+    def has_add_permission(self, request):
+        return False  # uploads go through the upload view
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="操作")
+    def links(self, obj):
+        parts = [
+            format_html(
+                '<a href="{}">预览</a>',
+                reverse("admin:beneficiaries_roster_preview", args=[obj.pk]),
+            )
+        ]
+        if obj.rows_error:
+            parts.append(
+                format_html(
+                    '<a href="{}">错误行</a>',
+                    reverse("admin:beneficiaries_roster_errors", args=[obj.pk]),
+                )
+            )
+        return format_html(" | ".join(["{}"] * len(parts)), *parts)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("upload/", view(self.upload_view), name="beneficiaries_roster_upload"),
+            path(
+                "template/<str:kind>/<str:fmt>/",
+                view(self.template_view),
+                name="beneficiaries_roster_template",
+            ),
+            path("<int:pk>/preview/", view(self.preview_view), name="beneficiaries_roster_preview"),
+            path("<int:pk>/errors/", view(self.errors_view), name="beneficiaries_roster_errors"),
+            *super().get_urls(),
+        ]
+
+    def _batch(self, request, pk) -> RosterImport:
+        return get_object_or_404(self.get_queryset(request), pk=pk)
+
+    def upload_view(self, request):
+        if not request.user.has_perm("beneficiaries.add_rosterimport"):
+            raise PermissionDenied
+        departments = scope_to_user(Department.objects.select_related("county"), request.user)
+        form = RosterUploadForm(request.POST or None, request.FILES or None)
+        form.fields["department"].queryset = departments
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            delivered = None
+            if data["delivered_on"]:
+                delivered = timezone.make_aware(
+                    timezone.datetime.combine(data["delivered_on"], timezone.datetime.min.time())
+                )
+            try:
+                batch, created = services.roster_import_receive(
+                    department=data["department"],
+                    kind=data["kind"],
+                    upload=data["file"],
+                    file_name=data["file"].name,
+                    stated_date=data["stated_date"],
+                    delivered_at=delivered,
+                    date_note=data["date_note"],
+                    end_absent=data["end_absent"],
+                    channel=RosterImport.Channel.ADMIN,
+                    uploaded_by=request.user,
+                )
+            except FileRefused as exc:
+                form.add_error("file", exc.message)
+            else:
+                if not created:
+                    messages.warning(
+                        request,
+                        f"该文件已于 {batch.created_at:%Y-%m-%d %H:%M} 上传过（{batch}），"
+                        "未重复导入。",
+                    )
+                else:
+                    try:
+                        services.roster_import_validate(batch=batch)
+                    except FileRefused as exc:
+                        messages.error(request, f"文件被整体退回：{exc.message}")
+                return redirect("admin:beneficiaries_roster_preview", batch.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "上传部门名册 / 变动名册",
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "beneficiaries/roster_upload.html", context)
+
+    def preview_view(self, request, pk):
+        batch = self._batch(request, pk)
+        if request.method == "POST":
+            if not request.user.has_perm("beneficiaries.change_rosterimport"):
+                raise PermissionDenied
+            try:
+                if request.POST.get("action") == "retry":
+                    services.roster_import_retry(batch=batch)
+                services.roster_import_apply(batch=batch, applied_by=request.user)
+            except services.ImportStateError as exc:
+                messages.error(request, exc.message)
+            except Exception as exc:  # the batch is marked failed and rolled back
+                messages.error(request, f"入库失败，已整体回滚：{exc}")
+            else:
+                messages.success(request, "已入库。")
+            return redirect("admin:beneficiaries_roster_preview", batch.pk)
+        counts = (batch.result or batch.preview or {}).get("counts", {})
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"名册入库预览：{batch}",
+            "batch": batch,
+            "counts": counts,
+            "samples": (batch.preview or {}).get("samples", {}),
+            "summary": batch.result or batch.preview or {},
+            "opts": self.model._meta,
+            "can_apply": batch.status in (RosterImport.Status.STAGED, RosterImport.Status.FAILED)
+            and request.user.has_perm("beneficiaries.change_rosterimport"),
+        }
+        return TemplateResponse(request, "beneficiaries/roster_preview.html", context)
+
+    def errors_view(self, request, pk):
+        batch = self._batch(request, pk)
+        import tempfile
+
+        handle = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes it
+        exports.errors_xlsx(batch, handle)
+        handle.seek(0)
+        name = f"错误行-{batch.file_name.rsplit('.', 1)[0]}.xlsx"
+        return FileResponse(handle, as_attachment=True, filename=name)
+
+    def template_view(self, request, kind, fmt):
+        if kind not in RosterImport.Kind.values or fmt not in ("xlsx", "csv"):
+            raise PermissionDenied
+        label = RosterImport.Kind(kind).label
+        if fmt == "xlsx":
+            body, ctype = (
+                exports.template_xlsx(kind),
+                ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            )
+        else:
+            body, ctype = exports.template_csv(kind), "text/csv; charset=utf-8"
+        response = HttpResponse(body, content_type=ctype)
+        from urllib.parse import quote
+
+        response["Content-Disposition"] = (
+            f"attachment; filename*=UTF-8''{quote(label + '模板.' + fmt)}"
+        )
+        return response
+
+
+@admin.register(RosterImportRow)
+class RosterImportRowAdmin(CountyScopedAdmin):
+    county_field = "batch__county"
+    list_display = [
+        "__str__",
+        "action",
+        "id_number",
+        "name",
+        "code",
+        "start",
+        "end",
+        "outcome",
+        "error_message",
+    ]
+    id_number_fields = ("id_number",)
+    list_filter = ["outcome", "action", "error_code"]
+    search_fields = ["=id_number", "name", "=batch__id"]
+    readonly_fields = [f.name for f in RosterImportRow._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(FeedCheck)
+class FeedCheckAdmin(CountyScopedAdmin):
+    list_display = ["department", "county", "period", "due", "status", "delivered_at", "batch"]
+    list_filter = ["status", "period", "department__kind", "county"]
+    actions = ["export_xlsx"]
+
+    @admin.action(description="导出所选为 Excel")
+    def export_xlsx(self, request, queryset):
+        import io
+
+        buffer = io.BytesIO()
+        exports.feed_checks_xlsx(queryset, buffer)
+        response = HttpResponse(
+            buffer.getvalue(),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+        response["Content-Disposition"] = "attachment; filename=feed-checks.xlsx"
+        return response
+
+
+# --- Premium subsidies -----------------------------------------------------------------------
+
+
+@admin.register(ContributionYear)
+class ContributionYearAdmin(admin.ModelAdmin):
+    list_display = [
+        "pooling_area",
+        "year",
+        "individual_contribution",
+        "collection_start",
+        "collection_end",
+    ]
+
+
+class SubsidyLineInline(admin.TabularInline):
+    model = SubsidyLine
+    extra = 0
+    fields = ["person", "kind", "identity", "amount", "decided_on", "transfer"]
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+    max_num = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("person")
+
+
+@admin.register(SubsidyRoster)
+class SubsidyRosterAdmin(CountyScopedAdmin):
+    list_display = ["__str__", "county", "year", "decision_date", "status", "headcount", "total"]
+    list_filter = ["year", "status", "county"]
+    readonly_fields = ["headcount", "total", "policy_version", "created_by", "created_at"]
+    actions = ["build", "additions", "transfer", "export_xlsx"]
+
+    @admin.action(description="按认定基准日（重新）生成年度名册")
+    def build(self, request, queryset):
+        for roster in queryset:
+            try:
+                services.subsidy_roster_build(
+                    county=roster.county,
+                    year=roster.year,
+                    decision_date=roster.decision_date,
+                    created_by=request.user,
+                )
+            except services.ImportStateError as exc:
+                messages.error(request, exc.message)
+
+    @admin.action(description="生成本月新增资助")
+    def additions(self, request, queryset):
+        for roster in queryset:
+            added = services.subsidy_additions_run(roster=roster, on=timezone.localdate())
+            messages.info(request, f"{roster}：新增 {added} 人")
+
+    @admin.action(description="生成资金划转申请")
+    def transfer(self, request, queryset):
+        for roster in queryset:
+            made = services.premium_transfer_request_create(roster=roster)
+            if made:
+                messages.success(request, f"已生成划转申请：{made}")
+
+    @admin.action(description="导出资助名册 Excel")
+    def export_xlsx(self, request, queryset):
+        import tempfile
+
+        roster = queryset.first()
+        handle = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes it
+        exports.subsidy_roster_xlsx(roster, handle, mask=lambda n: mask_id_number(n, request.user))
+        handle.seek(0)
+        return FileResponse(
+            handle,
+            as_attachment=True,
+            filename=f"资助参保名册-{roster.county.name}-{roster.year}.xlsx",
+        )
+
+
+@admin.register(SubsidyLine)
+class SubsidyLineAdmin(CountyScopedAdmin):
+    county_field = "roster__county"
+    list_display = ["person", "roster", "kind", "identity", "amount", "decided_on", "transfer"]
+    list_filter = ["kind", "identity", "roster__year"]
+    search_fields = ["=person__id_number", "person__name"]
+    raw_id_fields = ["person", "roster", "transfer"]
+
+
+@admin.register(PremiumTransferRequest)
+class PremiumTransferRequestAdmin(CountyScopedAdmin):
+    list_display = [
+        "__str__",
+        "county",
+        "year",
+        "amount",
+        "headcount",
+        "status",
+        "created_at",
+        "posted_entry_id",
+    ]
+    list_filter = ["status", "year", "county"]
+    readonly_fields = ["posted_entry_id"]
+
+
+# --- 因病致贫 --------------------------------------------------------------------------------
+
+
+@admin.register(IllnessPovertyApplication)
+class IllnessPovertyApplicationAdmin(CountyScopedAdmin):
+    list_display = ["person", "applied_on", "eligible", "status", "created_by", "approved_by"]
+    list_filter = ["status", "eligible", "county"]
+    search_fields = ["=person__id_number", "person__name"]
+    raw_id_fields = ["person"]
+    fields = [
+        "person",
+        "applied_on",
+        "household_size",
+        "household_income",
+        "financial_assets",
+        "cost_90_days",
+        "urban_dibao_standard",
+        "insured_in_province",
+        "eligible",
+        "check_trace",
+        "status",
+        "created_by",
+        "approved_by",
+        "decided_at",
+        "decision_note",
+        "identity",
+    ]
+    readonly_fields = [
+        "eligible",
+        "check_trace",
+        "status",
+        "created_by",
+        "approved_by",
+        "decided_at",
+        "identity",
+    ]
+    actions = ["approve", "reject"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        created = services.illness_application_create(
+            person=obj.person,
+            applied_on=obj.applied_on,
+            household_size=obj.household_size,
+            household_income=obj.household_income,
+            financial_assets=obj.financial_assets,
+            cost_90_days=obj.cost_90_days,
+            urban_dibao_standard=obj.urban_dibao_standard or 0,
+            insured_in_province=obj.insured_in_province,
+            created_by=request.user,
+        )
+        obj.pk = created.pk
+
+    def _decide(self, request, queryset, approve):
+        for application in queryset:
+            try:
+                services.illness_application_decide(
+                    application=application, approver=request.user, approve=approve
+                )
+            except services.ApprovalError as exc:
+                messages.error(request, f"{application}：{exc.message}")
+            else:
+                messages.success(request, f"{application}：已{'认定' if approve else '不予认定'}")
+
+    @admin.action(description="审批通过（认定因病致贫）")
+    def approve(self, request, queryset):
+        self._decide(request, queryset, True)
+
+    @admin.action(description="不予认定")
+    def reject(self, request, queryset):
+        self._decide(request, queryset, False)

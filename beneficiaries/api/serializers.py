@@ -1,0 +1,155 @@
+from rest_framework import serializers
+
+from beneficiaries.models import (
+    Identity,
+    Person,
+    RosterImport,
+    SubsidyLine,
+    SubsidyRoster,
+)
+from medaid.scoping import mask_id_number
+
+
+class MaskedIdNumberField(serializers.CharField):
+    def to_representation(self, value):
+        request = self.context.get("request")
+        return mask_id_number(value, request.user if request else None)
+
+
+class IdentitySerializer(serializers.ModelSerializer):
+    code_display = serializers.CharField(source="get_code_display", read_only=True)
+    person_id_number = MaskedIdNumberField(source="person.id_number", read_only=True)
+
+    class Meta:
+        model = Identity
+        fields = [
+            "id",
+            "person",
+            "person_id_number",
+            "code",
+            "code_display",
+            "start",
+            "end",
+            "department",
+            "certified_on",
+            "source_line",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class PersonSerializer(serializers.ModelSerializer):
+    id_number = MaskedIdNumberField(read_only=True)
+    identities = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Person
+        fields = [
+            "id",
+            "id_number",
+            "name",
+            "sex",
+            "birth_date",
+            "county",
+            "township",
+            "household",
+            "insurance_scheme",
+            "insured_place",
+            "identities",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_identities(self, person):
+        return [
+            {"code": i.code, "start": i.start, "end": i.end, "department": i.department_id}
+            for i in person.identities.all()
+        ]
+
+
+class RosterImportSerializer(serializers.ModelSerializer):
+    counts = serializers.SerializerMethodField()
+    errors_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RosterImport
+        fields = [
+            "id",
+            "department",
+            "county",
+            "kind",
+            "period",
+            "stated_date",
+            "delivered_at",
+            "channel",
+            "file_name",
+            "file_format",
+            "content_hash",
+            "status",
+            "error",
+            "rows_total",
+            "rows_error",
+            "counts",
+            "errors_url",
+            "applied_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_counts(self, batch):
+        return (batch.result or batch.preview or {}).get("counts", {})
+
+    def get_errors_url(self, batch):
+        if not batch.rows_error:
+            return None
+        request = self.context.get("request")
+        url = f"/api/v1/imports/{batch.pk}/errors/"
+        return request.build_absolute_uri(url) if request else url
+
+
+class RosterUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(label="名册文件")
+    kind = serializers.ChoiceField(choices=RosterImport.Kind.choices, label="名单类型")
+    stated_date = serializers.DateField(label="名单载明日期")
+    period = serializers.DateField(label="所属月份", required=False)
+    department = serializers.IntegerField(label="报送部门", required=False)
+    apply = serializers.BooleanField(label="校验后直接入库", default=False)
+
+
+class SubsidyLineSerializer(serializers.ModelSerializer):
+    person_id_number = MaskedIdNumberField(source="person.id_number", read_only=True)
+    person_name = serializers.CharField(source="person.name", read_only=True)
+
+    class Meta:
+        model = SubsidyLine
+        fields = [
+            "id",
+            "person",
+            "person_name",
+            "person_id_number",
+            "kind",
+            "identity",
+            "amount",
+            "decided_on",
+            "transfer",
+        ]
+        read_only_fields = fields
+
+
+class SubsidyRosterSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SubsidyRoster
+        fields = [
+            "id",
+            "county",
+            "year",
+            "decision_date",
+            "individual_contribution",
+            "policy_code",
+            "policy_version",
+            "status",
+            "headcount",
+            "total",
+            "created_at",
+        ]
+        read_only_fields = fields

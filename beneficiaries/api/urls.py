@@ -1,0 +1,12 @@
+from rest_framework.routers import DefaultRouter
+
+from beneficiaries.api import views
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("people", views.PersonViewSet, basename="person")
+router.register("identities", views.IdentityViewSet, basename="identity")
+router.register("imports", views.RosterImportViewSet, basename="rosterimport")
+router.register("subsidy-rosters", views.SubsidyRosterViewSet, basename="subsidyroster")
+
+urlpatterns = router.urls

@@ -1,0 +1,209 @@
+"""The registry's API. Department tokens see and write only their department's county (and
+upload only as their own department); staff see their county, city-wide staff everything."""
+
+import django_filters
+from django.db.models import Prefetch, Q
+from django.http import FileResponse
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+
+from beneficiaries import exports, services
+from beneficiaries.api.serializers import (
+    IdentitySerializer,
+    PersonSerializer,
+    RosterImportSerializer,
+    RosterUploadSerializer,
+    SubsidyLineSerializer,
+    SubsidyRosterSerializer,
+)
+from beneficiaries.id_numbers import normalise
+from beneficiaries.imports import FileRefused
+from beneficiaries.models import (
+    Department,
+    Identity,
+    IdentityCode,
+    Person,
+    RosterImport,
+    SubsidyRoster,
+)
+from medaid.api import ModelPermissions, ScopedViewSetMixin
+
+
+class ById(CursorPagination):
+    ordering = "-id"
+
+
+class PersonFilter(django_filters.FilterSet):
+    id_number = django_filters.CharFilter(method="filter_id_number", label="公民身份号码")
+    name = django_filters.CharFilter(lookup_expr="exact", label="姓名")
+    identity = django_filters.ChoiceFilter(
+        choices=IdentityCode.choices, method="filter_identity", label="持有身份"
+    )
+    on = django_filters.DateFilter(method="filter_noop", label="持有日期")
+
+    class Meta:
+        model = Person
+        fields = ["county", "township", "household", "insurance_scheme"]
+
+    def filter_id_number(self, queryset, name, value):
+        return queryset.filter(id_number=normalise(value))
+
+    def filter_noop(self, queryset, name, value):
+        return queryset
+
+    def filter_identity(self, queryset, name, value):
+        on = self.form.cleaned_data.get("on")
+        held = Identity.objects.filter(code=value)
+        if on:
+            held = held.filter(start__lte=on).filter(Q(end__isnull=True) | Q(end__gte=on))
+        return queryset.filter(pk__in=held.values("person_id"))
+
+
+class PersonViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = PersonSerializer
+    permission_classes = [ModelPermissions]
+    filterset_class = PersonFilter
+    pagination_class = ById
+    queryset = Person.objects.prefetch_related(
+        Prefetch("identities", queryset=Identity.objects.order_by("start"))
+    )
+
+
+class IdentityFilter(django_filters.FilterSet):
+    active_on = django_filters.DateFilter(method="filter_active_on", label="当日有效")
+    id_number = django_filters.CharFilter(method="filter_id_number", label="公民身份号码")
+
+    class Meta:
+        model = Identity
+        fields = ["person", "code", "department"]
+
+    def filter_active_on(self, queryset, name, value):
+        return queryset.filter(start__lte=value).filter(Q(end__isnull=True) | Q(end__gte=value))
+
+    def filter_id_number(self, queryset, name, value):
+        return queryset.filter(person__id_number=normalise(value))
+
+
+class IdentityViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    county_field = "person__county"
+    serializer_class = IdentitySerializer
+    permission_classes = [ModelPermissions]
+    filterset_class = IdentityFilter
+    pagination_class = ById
+    queryset = Identity.objects.select_related("person")
+
+
+class RosterImportViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """`POST /imports/` (multipart: file, kind, stated_date[, period, apply]) stages and
+    validates a list; `apply=true` applies it in the same call. `POST /imports/{id}/apply/`
+    applies a staged list; `GET /imports/{id}/errors/` returns the refused rows as .xlsx."""
+
+    serializer_class = RosterImportSerializer
+    permission_classes = [ModelPermissions]
+    filterset_fields = ["status", "kind", "period", "department"]
+    pagination_class = ById
+    queryset = RosterImport.objects.all()
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        user = self.request.user
+        if user.department_id:
+            queryset = queryset.filter(department_id=user.department_id)
+        return queryset
+
+    def get_parsers(self):
+        if getattr(self, "action", None) == "create" or self.request.method == "POST":
+            return [MultiPartParser(), FormParser()]
+        return super().get_parsers()
+
+    def _department(self, requested: int | None) -> Department:
+        user = self.request.user
+        if user.department_id:
+            if requested and requested != user.department_id:
+                raise PermissionDenied("部门账户只能报送本部门名册")
+            return user.department
+        if not requested:
+            raise ValidationError({"department": "请指定报送部门"})
+        department = Department.objects.filter(pk=requested).first()
+        if department is None:
+            raise ValidationError({"department": "报送部门不存在"})
+        if user.county_id and department.county_id != user.county_id and not user.is_superuser:
+            raise PermissionDenied("不能为其他区县报送名册")
+        return department
+
+    def create(self, request, *args, **kwargs):
+        if not request.user.has_perm("beneficiaries.add_rosterimport"):
+            raise PermissionDenied("无报送名册的权限")
+        form = RosterUploadSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        department = self._department(data.get("department"))
+        try:
+            batch, created = services.roster_import_receive(
+                department=department,
+                kind=data["kind"],
+                upload=data["file"],
+                file_name=data["file"].name,
+                stated_date=data["stated_date"],
+                period=data.get("period"),
+                channel=RosterImport.Channel.API,
+                uploaded_by=request.user,
+            )
+        except FileRefused as exc:
+            return Response(
+                {"error": {"code": exc.code, "message": exc.message}},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        if created:
+            batch = services.roster_import_process(
+                batch=batch, apply=data["apply"], applied_by=request.user
+            )
+        body = self.get_serializer(batch).data
+        body["duplicate"] = not created
+        if batch.status == RosterImport.Status.REJECTED:
+            return Response(
+                {"error": {"code": "file_refused", "message": batch.error}, **body},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @action(detail=True, methods=["post"])
+    def apply(self, request, pk=None):
+        batch = self.get_object()
+        if not request.user.has_perm("beneficiaries.add_rosterimport"):
+            raise PermissionDenied("无入库的权限")
+        try:
+            services.roster_import_apply(batch=batch, applied_by=request.user)
+        except services.ImportStateError as exc:
+            return Response({"error": {"code": "state", "message": exc.message}}, status=409)
+        batch.refresh_from_db()
+        return Response(self.get_serializer(batch).data)
+
+    @action(detail=True, methods=["get"])
+    def errors(self, request, pk=None):
+        import tempfile
+
+        batch = self.get_object()
+        handle = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes it
+        exports.errors_xlsx(batch, handle)
+        handle.seek(0)
+        return FileResponse(handle, as_attachment=True, filename=f"errors-{batch.pk}.xlsx")
+
+
+class SubsidyRosterViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = SubsidyRosterSerializer
+    permission_classes = [ModelPermissions]
+    filterset_fields = ["county", "year", "status"]
+    pagination_class = ById
+    queryset = SubsidyRoster.objects.all()
+
+    @action(detail=True, methods=["get"])
+    def lines(self, request, pk=None):
+        roster = self.get_object()
+        page = self.paginate_queryset(roster.lines.select_related("person").order_by("id"))
+        data = SubsidyLineSerializer(page, many=True, context={"request": request}).data
+        return self.get_paginated_response(data)

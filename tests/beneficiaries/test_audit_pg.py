@@ -1,0 +1,56 @@
+"""On PostgreSQL: a bulk merge leaves the same audit trail the row triggers would."""
+
+from datetime import date
+
+import pytest
+from django.apps import apps
+from django.db import connection
+
+from beneficiaries import services
+from beneficiaries.models import Identity, Person
+from tests.beneficiaries.conftest import csv_upload, make_id
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+
+def test_bulk_merge_is_audited_and_triggers_still_fire_for_single_rows(civil):
+    assert connection.vendor == "postgresql", "integration tests need DATABASE_URL=postgres://…"
+    PersonEvent = apps.get_model("beneficiaries", "PersonEvent")
+    IdentityEvent = apps.get_model("beneficiaries", "IdentityEvent")
+    rows = [
+        ["新增", make_id(n), f"甲{chr(0x4E00 + n)}", "低保对象", "", "2024-01-01", ""]
+        for n in range(1, 6)
+    ]
+    batch, _ = services.roster_import_receive(
+        department=civil,
+        kind="feed",
+        upload=csv_upload(rows),
+        file_name="a.csv",
+        stated_date=date(2024, 3, 5),
+        channel="api",
+    )
+    services.roster_import_validate(batch=batch)
+    services.roster_import_apply(batch=batch)
+    assert PersonEvent.objects.filter(pgh_label="insert").count() == 5
+    assert IdentityEvent.objects.filter(pgh_label="insert").count() == 5
+    context = IdentityEvent.objects.first().pgh_context
+    assert context.metadata["roster_import"] == batch.pk
+    # The exit goes through the ordinary update trigger.
+    feed, _ = services.roster_import_receive(
+        department=civil,
+        kind="feed",
+        upload=csv_upload([["退出", make_id(1), rows[0][2], "低保对象", "", "", "2024-02-29"]]),
+        file_name="b.csv",
+        stated_date=date(2024, 3, 6),
+        channel="api",
+    )
+    services.roster_import_validate(batch=feed)
+    services.roster_import_apply(batch=feed)
+    assert IdentityEvent.objects.filter(pgh_label="update").count() == 1
+    # Outside a bulk merge the insert trigger is active.
+    person = Person.objects.create(
+        id_number=make_id(9), name="乙", sex="M", birth_date=date(1980, 1, 1), county=civil.county
+    )
+    Identity.objects.create(person=person, code="dibao", start=date(2024, 1, 1))
+    assert PersonEvent.objects.filter(pgh_obj_id=person.pk).count() == 1
+    assert IdentityEvent.objects.filter(pgh_label="insert").count() == 6
