@@ -110,74 +110,70 @@ def settlement_lock(county_id: int, year: int, month: int):
 
 
 def _stage(run: SettlementRun) -> None:
-    """Claims and adjustments → lines → statements, set-based, in one transaction."""
+    """Claims and adjustments → lines → statements, set-based, in one transaction. The payable
+    claims and adjustments are read once into a temporary table, so that statements and lines
+    come from the same snapshot and claims are joined to decisions once."""
     _, last, cutoff = period_bounds(run.year, run.month)
     cutoff = connection.ops.adapt_datetimefield_value(cutoff)
     claim, decision = Claim._meta.db_table, Decision._meta.db_table
     line, statement = SettlementLine._meta.db_table, SettlementStatement._meta.db_table
     adjustment = Adjustment._meta.db_table
-
-    def claims_from(join: str = "") -> str:
-        return f"""
+    staged = f"funds_stage_{run.pk}"
+    hospital = "CASE WHEN c.settlement = 'direct' THEN c.hospital_id END"
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {staged}")
+        cursor.execute(
+            f"""
+            CREATE TEMPORARY TABLE {staged} AS
+            SELECT c.id AS claim_id, CAST(NULL AS BIGINT) AS adjustment_id,
+                c.person_id AS person_id, {hospital} AS hospital_id, d.total AS amount,
+                c.declared_assistance AS declared
             FROM {claim} c
             JOIN {decision} d ON d.claim_id = c.id AND d.is_current = %s
-            {join}
             WHERE c.county_id = %s AND c.status = %s AND c.discharged <= %s
               AND d.decided_at < %s
               AND NOT EXISTS (
                   SELECT 1 FROM {line} l WHERE l.claim_id = c.id AND l.adjustment_id IS NULL)
-        """
-
-    def adjustments_from(join: str = "") -> str:
-        return f"""
+            UNION ALL
+            SELECT c.id, a.id, c.person_id, {hospital}, a.amount, NULL
             FROM {adjustment} a
             JOIN {claim} c ON c.id = a.claim_id
-            {join}
             WHERE c.county_id = %s AND c.status = %s AND a.created_at < %s
               AND NOT EXISTS (SELECT 1 FROM {line} l WHERE l.adjustment_id = a.id)
-        """
-
-    claims_args = [run.county_id, Claim.Status.ACCEPTED, last, cutoff]
-    adjustments_args = [run.county_id, Claim.Status.SETTLED, cutoff]
-    payee = "CASE WHEN c.settlement = 'direct' THEN 'hospital' ELSE 'individuals' END"
-    hospital = "CASE WHEN c.settlement = 'direct' THEN c.hospital_id END"
-    payees = (
-        f"SELECT {payee} AS payee, {hospital} AS hospital_id {claims_from()}"
-        f" UNION SELECT {payee}, {hospital} {adjustments_from()}"
-    )
-    payee_args = [True, *claims_args, *adjustments_args]
-    with transaction.atomic(), connection.cursor() as cursor:
+            """,
+            [
+                True,
+                run.county_id,
+                Claim.Status.ACCEPTED,
+                last,
+                cutoff,
+                run.county_id,
+                Claim.Status.SETTLED,
+                cutoff,
+            ],
+        )
         cursor.execute(
             f"""
             INSERT INTO {statement} (run_id, county_id, payee, hospital_id, claim_count,
                 claims_total, declared_total, adjustment_count, adjustments_total, total)
-            SELECT DISTINCT %s, %s, p.payee, p.hospital_id, 0, 0, 0, 0, 0, 0
-            FROM ({payees}) p
+            SELECT %s, %s,
+                CASE WHEN t.hospital_id IS NULL THEN 'individuals' ELSE 'hospital' END,
+                t.hospital_id, 0, 0, 0, 0, 0, 0
+            FROM (SELECT DISTINCT hospital_id FROM {staged}) t
             """,
-            [run.pk, run.county_id, *payee_args],
+            [run.pk, run.county_id],
         )
-        for direct in (True, False):
-            where = "c.settlement = 'direct'" if direct else "c.settlement <> 'direct'"
-            on = "s.hospital_id = c.hospital_id" if direct else "s.hospital_id IS NULL"
-            join = f"JOIN {statement} s ON s.run_id = %s AND {on}"
-            cursor.execute(
-                f"""
-                INSERT INTO {line} (statement_id, claim_id, adjustment_id, person_id, amount,
-                    declared)
-                SELECT s.id, c.id, NULL, c.person_id, d.total, c.declared_assistance
-                {claims_from(join)} AND {where}
-                """,
-                [True, run.pk, *claims_args],
-            )
-            cursor.execute(
-                f"""
-                INSERT INTO {line} (statement_id, claim_id, adjustment_id, person_id,
-                    amount, declared)
-                SELECT s.id, c.id, a.id, c.person_id, a.amount, NULL
-                {adjustments_from(join)} AND {where}
-                """,
-                [run.pk, *adjustments_args],
-            )
+        cursor.execute(
+            f"""
+            INSERT INTO {line} (statement_id, claim_id, adjustment_id, person_id, amount,
+                declared)
+            SELECT s.id, t.claim_id, t.adjustment_id, t.person_id, t.amount, t.declared
+            FROM {staged} t
+            JOIN {statement} s
+              ON s.run_id = %s AND COALESCE(s.hospital_id, 0) = COALESCE(t.hospital_id, 0)
+            """,
+            [run.pk],
+        )
         cursor.execute(
             f"""
             UPDATE {statement} SET
@@ -205,12 +201,7 @@ def _stage(run: SettlementRun) -> None:
             """,
             [run.pk],
         )
-        # A claim accepted between the two statements above has a payee but no line here.
-        cursor.execute(
-            f"""DELETE FROM {statement} WHERE run_id = %s
-                AND NOT EXISTS (SELECT 1 FROM {line} l WHERE l.statement_id = {statement}.id)""",
-            [run.pk],
-        )
+        cursor.execute(f"DROP TABLE {staged}")
         SettlementRun.objects.filter(pk=run.pk).update(staged_at=timezone.now())
     run.refresh_from_db()
 
@@ -249,9 +240,15 @@ def _payee_accounts(county: County, statements) -> dict[int | None, Account]:
     return accounts
 
 
-def _post_batch(run: SettlementRun, statement_ids: list[int], account: Account) -> int:
+def _post_batch(
+    run: SettlementRun,
+    statement_ids: list[int],
+    account: Account,
+    payees: dict[int | None, Account],
+) -> int:
     """Post a batch of statements in one transaction: one entry per statement (none for a
     statement of zero), the statements marked posted, their claims marked settled — set-based.
+    `payees` holds every statement's payee account (`_payee_accounts`, opened once per run).
     Returns how many statements this call posted (0 when another run got there first)."""
     claim, line = Claim._meta.db_table, SettlementLine._meta.db_table
     last = period_bounds(run.year, run.month)[1]
@@ -265,7 +262,6 @@ def _post_batch(run: SettlementRun, statement_ids: list[int], account: Account) 
         )
         if not statements:
             return 0
-        payees = _payee_accounts(county, statements)
         paying = [st for st in statements if st.total != 0]
         entries = entries_post_many(
             pooling_area=county.pooling_area,
@@ -374,10 +370,11 @@ def _settle(run: SettlementRun, progress) -> None:
     pause = float(getattr(settings, "FUNDS_STATEMENT_PAUSE_SECONDS", 0) or 0)
     # Refunds (negative statements) first, so that recovered money is there to pay with.
     ids = list(pending.order_by("total", "pk").values_list("pk", flat=True))
+    payees = _payee_accounts(run.county, list(pending.select_related("hospital")))
     # About twenty commits per run: progress moves, and a crash loses at most one batch.
     size = max(1, math.ceil(len(ids) / BATCHES))
     for start in range(0, len(ids), size):
-        progress.advance(_post_batch(run, ids[start : start + size], account))
+        progress.advance(_post_batch(run, ids[start : start + size], account, payees))
         if pause:
             time.sleep(pause)
     totals = statements.aggregate(claims=Sum("claim_count"), adjustments=Sum("adjustment_count"))

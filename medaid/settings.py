@@ -178,8 +178,10 @@ REST_FRAMEWORK = {
 # a real broker and workers. The visibility timeout is the one number Celery reads in two
 # places (broker and result transport); task time limits stay well under it so that Redis
 # never re-delivers a task that is still running.
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or None
-CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
+CELERY_TASK_ALWAYS_EAGER = not os.environ.get("CELERY_BROKER_URL")
+# In eager mode nothing is ever sent; the in-memory transport keeps kombu from looking for a
+# broker on localhost.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "memory://"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", str(4 * 3600)))
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}

@@ -132,11 +132,11 @@ def test_a_crash_mid_run_resumes_without_paying_twice(
     real = settlement_module._post_batch
     calls = []
 
-    def crash_after_first(run, statement_ids, account):
+    def crash_after_first(run, statement_ids, *args):
         if calls:
             raise RuntimeError("worker lost")
         calls.append(statement_ids)
-        return real(run, statement_ids, account)
+        return real(run, statement_ids, *args)
 
     monkeypatch.setattr(settlement_module, "_post_batch", crash_after_first)
     with pytest.raises(RuntimeError):
