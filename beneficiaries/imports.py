@@ -500,6 +500,9 @@ class RowChecker:
     stated_date: date
     headers: list[str]
     formulas: set[tuple[int, int]] = field(default_factory=set)
+    # The county's townships by name and by code: resolved here, so staging never needs a
+    # second pass over every row to fill in the id.
+    townships: dict[str, int] = field(default_factory=dict)
     index: dict[str, int] = field(init=False)
 
     def __post_init__(self):
@@ -612,6 +615,11 @@ class RowChecker:
             fail("household_too_long")
             household = household[:32]
         township = cell_text(self._get(cells, "township") or "")[:MAX_TEXT]
+        township_id = None
+        if township:
+            township_id = self.townships.get(township)
+            if township_id is None:
+                fail("township_unknown")
         scheme = ""
         raw_scheme = self._get(cells, "insurance_scheme")
         if raw_scheme is not None:
@@ -650,6 +658,7 @@ class RowChecker:
             certified_on,
             household,
             township,
+            township_id,
             scheme,
             place,
             error_code,
@@ -709,6 +718,7 @@ STAGING_COLUMNS = (
     "certified_on",
     "household_code",
     "township",
+    "township_id",
     "insurance_scheme",
     "insured_place",
     "error_code",

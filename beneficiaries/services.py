@@ -19,7 +19,7 @@ import pghistory
 from django.apps import apps
 from django.conf import settings
 from django.core.files.base import File
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from beneficiaries import imports
@@ -205,6 +205,7 @@ def _stage(batch: RosterImport, progress) -> tuple[int, int, list[str]]:
         stated_date=batch.stated_date,
         headers=sheet.headers,
         formulas=sheet.formulas,
+        townships=_township_keys(batch.county_id),
     )
     max_rows = _max_rows()
     total = errors = 0
@@ -236,6 +237,19 @@ def _stage(batch: RosterImport, progress) -> tuple[int, int, list[str]]:
     if total == 0 and batch.kind == RosterImport.Kind.ROSTER:
         raise FileRefused("no_rows", "文件中没有数据行（只有表头）")
     return total, errors, sheet.headers
+
+
+def _township_keys(county_id: int) -> dict[str, int]:
+    """A county's townships by name and by code (the lowest id where a name repeats)."""
+    keys: dict[str, int] = {}
+    for pk, name, code in (
+        Township.objects.filter(county_id=county_id)
+        .order_by("pk")
+        .values_list("pk", "name", "code")
+    ):
+        keys.setdefault(name, pk)
+        keys.setdefault(code, pk)
+    return keys
 
 
 class _staging_writer:
@@ -280,17 +294,6 @@ class _staging_writer:
         return False
 
 
-def _mark(cursor, code: str, where: str, params: list) -> int:
-    """Mark still-valid staged rows matching `where` with the named error."""
-    message = ROW_REASONS[code]
-    sql = (
-        f"UPDATE {T['stg']} SET error_code = %s, error_message = %s "
-        f"WHERE {T['stg']}.batch_id = %s AND {T['stg']}.error_code = '' AND ({where})"
-    )
-    cursor.execute(sql, [code, message, *params])
-    return cursor.rowcount
-
-
 def _analyze(cursor, *tables: str) -> None:
     """Fresh planner statistics after a bulk load: without them PostgreSQL plans a join of a
     million staged rows as if the table were empty (a nested loop that runs for hours)."""
@@ -329,47 +332,22 @@ def _check_within_file(cursor, batch: RosterImport) -> None:
         """,
         [ROW_REASONS["name_conflict_in_file"], batch.pk, batch.pk],
     )
-    # Townships by name or code, resolved once for the whole file.
-    cursor.execute(
-        f"""
-        UPDATE {stg} SET township_id = t.id
-        FROM (
-            SELECT name AS k, MIN(id) AS id FROM {T["township"]} WHERE county_id = %s GROUP BY name
-            UNION ALL
-            SELECT code AS k, MIN(id) AS id FROM {T["township"]} WHERE county_id = %s GROUP BY code
-        ) t
-        WHERE {stg}.batch_id = %s AND {stg}.township <> '' AND {stg}.township = t.k
-        """,
-        [batch.county_id, batch.county_id, batch.pk],
-    )
-    _mark(
-        cursor,
-        "township_unknown",
-        f"{stg}.township <> '' AND {stg}.township_id IS NULL",
-        [batch.pk],
-    )
 
 
 def _check_against_registry(cursor, batch: RosterImport) -> None:
-    """Names and counties against the registry: one join each, not a query per row."""
+    """Names and counties against the registry: one join for both, not a query per row."""
     stg, person = T["stg"], T["person"]
     cursor.execute(
         f"""
-        UPDATE {stg} SET error_code = 'name_mismatch', error_message = %s
+        UPDATE {stg} SET
+            error_code = CASE WHEN p.name <> {stg}.name THEN 'name_mismatch'
+                ELSE 'other_county' END,
+            error_message = CASE WHEN p.name <> {stg}.name THEN %s ELSE %s END
         FROM {person} p
-        WHERE {stg}.batch_id = %s AND {stg}.error_code = ''
-          AND p.id_number = {stg}.id_number AND p.name <> {stg}.name
+        WHERE {stg}.batch_id = %s AND {stg}.error_code = '' AND p.id_number = {stg}.id_number
+          AND (p.name <> {stg}.name OR p.county_id <> %s)
         """,
-        [ROW_REASONS["name_mismatch"], batch.pk],
-    )
-    cursor.execute(
-        f"""
-        UPDATE {stg} SET error_code = 'other_county', error_message = %s
-        FROM {person} p
-        WHERE {stg}.batch_id = %s AND {stg}.error_code = ''
-          AND p.id_number = {stg}.id_number AND p.county_id <> %s
-        """,
-        [ROW_REASONS["other_county"], batch.pk, batch.county_id],
+        [ROW_REASONS["name_mismatch"], ROW_REASONS["other_county"], batch.pk, batch.county_id],
     )
 
 
@@ -460,6 +438,47 @@ class _BulkAudit:
         )
 
 
+class _TrustedKeys:
+    """Bulk inserts whose foreign keys hold by construction, without a check per row.
+
+    PostgreSQL checks a foreign key of an inserted row with one trigger call per row and key
+    (Django's keys are deferred, so all of them run at COMMIT): about five per staged row,
+    ~20 s per million rows, and `SET CONSTRAINTS … IMMEDIATE` only moves that cost into the
+    statements (measured). Every key the merge writes comes from a join with the referenced
+    table in the same transaction, so when the database role may set
+    `session_replication_role` the merge turns the row triggers off around its inserts and
+    takes, in one statement each, the `FOR KEY SHARE` locks those triggers would have taken
+    on rows that existed before the merge. Without that privilege nothing changes: the
+    triggers check every row as before. Only inserts run in the window; updates keep their
+    audit triggers.
+    """
+
+    def __init__(self, cursor):
+        self.cursor = cursor
+        self.enabled = False
+        if connection.vendor != "postgresql":
+            return
+        try:
+            with transaction.atomic():
+                cursor.execute("SET LOCAL session_replication_role = replica")
+                cursor.execute("SET LOCAL session_replication_role = origin")
+        except DatabaseError:
+            return
+        self.enabled = True
+
+    def lock(self, table: str, where: str, params=None) -> None:
+        if self.enabled:
+            self.cursor.execute(f"SELECT 1 FROM {table} WHERE {where} FOR KEY SHARE", params)
+
+    def begin(self) -> None:
+        if self.enabled:
+            self.cursor.execute("SET LOCAL session_replication_role = replica")
+
+    def end(self) -> None:
+        if self.enabled:
+            self.cursor.execute("SET LOCAL session_replication_role = origin")
+
+
 class _Rollback(Exception):
     pass
 
@@ -537,42 +556,114 @@ def roster_import_retry(*, batch: RosterImport) -> None:
     batch.refresh_from_db()
 
 
+# Merge errors: the fixed reason each code carries into the staged row's 错误原因.
+MERGE_ERRORS = (
+    "township_unknown",
+    "name_mismatch",
+    "other_county",
+    "person_unknown",
+    "end_before_registered_start",
+    "not_registered",
+    "change_not_registered",
+)
+WORK = "medaid_merge_rows"
+
+
+def _fail(cursor, code: str, where: str) -> None:
+    """Mark still-valid work rows matching `where` with the named merge error."""
+    cursor.execute(
+        f"UPDATE {WORK} SET error_code = %s, outcome = 'error' WHERE error_code = '' AND ({where})",
+        [code],
+    )
+
+
 def _merge(batch: RosterImport) -> dict:
-    """The set-based merge of one batch. Must run inside a transaction."""
+    """The set-based merge of one batch. Must run inside a transaction.
+
+    The batch's valid rows are first copied, with their registered person, into a narrow
+    temporary work table; every step reads and marks that table, and the outcomes go back to
+    the wide staged rows (which carry the raw cells) in one final statement — each staged row
+    is rewritten once, not once per step.
+    """
     stg, person, identity, household = T["stg"], T["person"], T["identity"], T["household"]
+    w = WORK
     b, county = batch.pk, batch.county_id
     now = timezone.now()
+    postgres = connection.vendor == "postgresql"
     result: dict = {}
     with connection.cursor() as raw_cursor:
         cursor = _TimedCursor(raw_cursor)
         result["timings"] = cursor.timings
-        if connection.vendor == "postgresql" and batch.rows_total > LARGE_BATCH_ROWS:
-            # Every statement below joins the whole batch: hash joins are right, and a
-            # misestimated nested loop over a million rows would run for hours.
-            cursor.execute("SET LOCAL enable_nestloop = off")
-        _check_against_registry(cursor, batch)
-        cursor.execute(f"UPDATE {stg} SET outcome = '' WHERE batch_id = %s AND outcome <> ''", [b])
+        if postgres:
+            # Hash joins and aggregates over the whole batch stay in memory.
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+            if batch.rows_total > LARGE_BATCH_ROWS:
+                # Every statement below joins the whole batch: hash joins are right, and a
+                # misestimated nested loop over a million rows would run for hours.
+                cursor.execute("SET LOCAL enable_nestloop = off")
+        cursor.execute(f"DROP TABLE IF EXISTS {w}")
+        # Names and counties against the registry are checked here again: the registry may
+        # have changed since the batch was validated.
+        cursor.execute(
+            f"""
+            CREATE TEMP TABLE {w} AS
+            SELECT s.line_no, s.action, s.id_number, s.name, s.sex, s.birth_date, s.code,
+                s.old_code, s.start, s."end", s.prev_end, s.certified_on, s.household_code,
+                s.township_id, s.insurance_scheme, s.insured_place, p.id AS person_id,
+                CASE WHEN p.id IS NULL THEN ''
+                    WHEN p.name <> s.name THEN 'name_mismatch'
+                    WHEN p.county_id <> %s THEN 'other_county'
+                    ELSE '' END AS error_code,
+                CAST('' AS VARCHAR(16)) AS outcome, 0 AS fresh
+            FROM {stg} s LEFT JOIN {person} p ON p.id_number = s.id_number
+            WHERE s.batch_id = %s AND s.error_code = ''
+            """,
+            [county, b],
+        )
+        cursor.execute(f"UPDATE {w} SET person_id = NULL, outcome = 'error' WHERE error_code <> ''")
+        _analyze(cursor, w)
+        # A township resolved at validation may have been removed since.
+        _fail(
+            cursor,
+            "township_unknown",
+            f"township_id IS NOT NULL AND NOT EXISTS "
+            f"(SELECT 1 FROM {T['township']} t WHERE t.id = {w}.township_id)",
+        )
+        keys = _TrustedKeys(cursor)
+        keys.lock(Department._meta.db_table, "id = %s", [batch.department_id])
+        keys.lock(
+            T["township"],
+            f"id IN (SELECT township_id FROM {w} WHERE error_code = '' "
+            f"AND township_id IS NOT NULL)",
+        )
+        keys.lock(
+            household,
+            f"county_id = %s AND code IN (SELECT household_code FROM {w} WHERE error_code = '' "
+            f"AND person_id IS NULL AND action IN ('add', 'change'))",
+            [county],
+        )
 
         # Households and people first seen in this list.
+        keys.begin()
         cursor.execute(
             f"""
             INSERT INTO {household} (county_id, code, township_id, address)
             SELECT %s, s.household_code, MIN(s.township_id), ''
-            FROM {stg} s
-            WHERE s.batch_id = %s AND s.error_code = '' AND s.household_code <> ''
-              AND s.action IN ('add', 'change')
+            FROM {w} s
+            WHERE s.error_code = '' AND s.household_code <> '' AND s.action IN ('add', 'change')
               AND NOT EXISTS (
                 SELECT 1 FROM {household} h WHERE h.county_id = %s AND h.code = s.household_code
               )
             GROUP BY s.household_code
             """,
-            [county, b, county],
+            [county, county],
         )
         result["households_created"] = max(cursor.rowcount, 0)
         if result["households_created"] > BULK_ANALYZE_ROWS:
             _analyze(cursor, household)
         audit = _BulkAudit(cursor, batch, now)
         audit.begin()
+        # In id-number order: the unique index is filled left to right instead of at random.
         cursor.execute(
             f"""
             INSERT INTO {person} (id_number, name, sex, birth_date, county_id, township_id,
@@ -580,30 +671,32 @@ def _merge(batch: RosterImport) -> dict:
             SELECT s.id_number, s.name, s.sex, s.birth_date, %s, s.township_id, h.id,
                 CASE WHEN s.insurance_scheme = '' THEN 'resident' ELSE s.insurance_scheme END,
                 s.insured_place, %s, %s
-            FROM {stg} s
+            FROM {w} s
             LEFT JOIN {household} h ON h.county_id = %s AND h.code = s.household_code
-            WHERE s.batch_id = %s AND s.line_no IN (
-                SELECT MIN(line_no) FROM {stg}
-                WHERE batch_id = %s AND error_code = '' AND action IN ('add', 'change')
+            WHERE s.line_no IN (
+                SELECT MIN(line_no) FROM {w}
+                WHERE error_code = '' AND action IN ('add', 'change') AND person_id IS NULL
                 GROUP BY id_number)
-              AND NOT EXISTS (SELECT 1 FROM {person} p WHERE p.id_number = s.id_number)
+            ORDER BY s.id_number
             """,
-            [county, now, now, county, b, b],
+            [county, now, now, county],
         )
         result["people_created"] = max(cursor.rowcount, 0)
         audit.end()
+        keys.end()
         audit.person_inserts(county)
         if result["people_created"] > BULK_ANALYZE_ROWS:
             _analyze(cursor, person)
-        cursor.execute(
-            f"""
-            UPDATE {stg} SET person_id = p.id FROM {person} p
-            WHERE {stg}.batch_id = %s AND {stg}.error_code = '' AND p.id_number = {stg}.id_number
-            """,
-            [b],
-        )
-        if cursor.rowcount > BULK_ANALYZE_ROWS:
-            _analyze(cursor, stg)
+        if result["people_created"]:
+            cursor.execute(
+                f"""
+                UPDATE {w} SET person_id = p.id, fresh = 1 FROM {person} p
+                WHERE {w}.person_id IS NULL AND {w}.error_code = ''
+                  AND p.id_number = {w}.id_number
+                """
+            )
+            if cursor.rowcount > BULK_ANALYZE_ROWS:
+                _analyze(cursor, w)
         # What the list says about people already registered: household, township, insurance.
         cursor.execute(
             f"""
@@ -620,16 +713,17 @@ def _merge(batch: RosterImport) -> dict:
             FROM (
                 SELECT s.person_id, h.id AS household_id, s.township_id,
                     s.insurance_scheme AS scheme, s.insured_place AS place
-                FROM {stg} s
+                FROM {w} s
                 JOIN (
-                    SELECT person_id, MAX(line_no) AS line_no FROM {stg}
-                    WHERE batch_id = %s AND error_code = '' AND action IN ('add', 'change')
+                    SELECT person_id, MAX(line_no) AS line_no FROM {w}
+                    WHERE error_code = '' AND action IN ('add', 'change')
                       AND person_id IS NOT NULL
                     GROUP BY person_id
-                ) l ON l.person_id = s.person_id AND l.line_no = s.line_no
+                    -- a person created from their only line already holds what it says
+                    HAVING MAX(fresh) = 0 OR COUNT(*) > 1
+                ) l ON l.line_no = s.line_no
                 LEFT JOIN {household} h ON h.county_id = %s AND s.household_code <> ''
                     AND h.code = s.household_code
-                WHERE s.batch_id = %s
             ) u
             WHERE {person}.id = u.person_id AND (
                 (u.household_id IS NOT NULL AND ({person}.household_id IS NULL
@@ -639,103 +733,100 @@ def _merge(batch: RosterImport) -> dict:
                 OR (u.scheme <> '' AND {person}.insurance_scheme <> u.scheme)
                 OR (u.place <> '' AND {person}.insured_place <> u.place))
             """,
-            [now, b, county, b],
+            [now, county],
         )
         result["people_updated"] = max(cursor.rowcount, 0)
-        _mark(
-            cursor,
-            "person_unknown",
-            f"{stg}.action IN ('end', 'change') AND {stg}.person_id IS NULL",
-            [b],
-        )
+        _fail(cursor, "person_unknown", "action IN ('end', 'change') AND person_id IS NULL")
 
         # Exits: close the open period of that identity on the stated last day.
         open_same = (
-            f"SELECT 1 FROM {identity} i WHERE i.person_id = {stg}.person_id"
-            f' AND i.code = {stg}.code AND i."end" IS NULL'
+            f"SELECT 1 FROM {identity} i WHERE i.person_id = {w}.person_id"
+            f' AND i.code = {w}.code AND i."end" IS NULL'
         )
         cursor.execute(
-            f"""UPDATE {stg} SET outcome = 'ended' WHERE batch_id = %s AND error_code = ''
-                AND action = 'end' AND EXISTS ({open_same} AND i.start <= {stg}."end")""",
-            [b],
+            f"""UPDATE {w} SET outcome = 'ended' WHERE error_code = '' AND action = 'end'
+                AND EXISTS ({open_same} AND i.start <= {w}."end")"""
         )
         cursor.execute(
             f"""
-            UPDATE {identity} SET "end" = s."end" FROM {stg} s
-            WHERE s.batch_id = %s AND s.outcome = 'ended' AND {identity}.person_id = s.person_id
+            UPDATE {identity} SET "end" = s."end" FROM {w} s
+            WHERE s.outcome = 'ended' AND {identity}.person_id = s.person_id
               AND {identity}.code = s.code AND {identity}."end" IS NULL
               AND {identity}.start <= s."end"
-            """,
-            [b],
+            """
         )
         cursor.execute(
-            f"""UPDATE {stg} SET outcome = 'unchanged' WHERE batch_id = %s AND error_code = ''
+            f"""UPDATE {w} SET outcome = 'unchanged' WHERE error_code = ''
                 AND action = 'end' AND outcome = '' AND EXISTS (
-                    SELECT 1 FROM {identity} i WHERE i.person_id = {stg}.person_id
-                    AND i.code = {stg}.code AND i."end" = {stg}."end")""",
-            [b],
+                    SELECT 1 FROM {identity} i WHERE i.person_id = {w}.person_id
+                    AND i.code = {w}.code AND i."end" = {w}."end")"""
         )
-        _mark(
+        _fail(
             cursor,
             "end_before_registered_start",
-            f"{stg}.action = 'end' AND {stg}.outcome = '' AND EXISTS ({open_same})",
-            [b],
+            f"action = 'end' AND outcome = '' AND EXISTS ({open_same})",
         )
-        _mark(cursor, "not_registered", f"{stg}.action = 'end' AND {stg}.outcome = ''", [b])
+        _fail(cursor, "not_registered", "action = 'end' AND outcome = ''")
 
         # Changes: close the old identity the day before, open the new one.
         cursor.execute(
-            f"""UPDATE {stg} SET outcome = 'changed' WHERE batch_id = %s AND error_code = ''
+            f"""UPDATE {w} SET outcome = 'changed' WHERE error_code = ''
                 AND action = 'change' AND EXISTS (
-                    SELECT 1 FROM {identity} i WHERE i.person_id = {stg}.person_id
-                    AND i.code = {stg}.old_code AND i."end" IS NULL
-                    AND i.start <= {stg}.prev_end)""",
-            [b],
+                    SELECT 1 FROM {identity} i WHERE i.person_id = {w}.person_id
+                    AND i.code = {w}.old_code AND i."end" IS NULL
+                    AND i.start <= {w}.prev_end)"""
         )
         cursor.execute(
             f"""
-            UPDATE {identity} SET "end" = s.prev_end FROM {stg} s
-            WHERE s.batch_id = %s AND s.outcome = 'changed'
+            UPDATE {identity} SET "end" = s.prev_end FROM {w} s
+            WHERE s.outcome = 'changed'
               AND {identity}.person_id = s.person_id AND {identity}.code = s.old_code
               AND {identity}."end" IS NULL AND {identity}.start <= s.prev_end
-            """,
-            [b],
+            """
         )
+        keys.lock(
+            person,
+            f"id IN (SELECT person_id FROM {w} WHERE outcome = 'changed' AND fresh = 0)",
+        )
+        keys.begin()
         audit.begin()
         overlapping = (
-            f"SELECT 1 FROM {identity} i WHERE i.person_id = {stg}.person_id"
-            f" AND i.code = {stg}.code"
-            f" AND i.start <= COALESCE({stg}.\"end\", '9999-12-31')"
-            f' AND (i."end" IS NULL OR i."end" >= {stg}.start)'
+            f"SELECT 1 FROM {identity} i WHERE i.person_id = {w}.person_id"
+            f" AND i.code = {w}.code"
+            f" AND i.start <= COALESCE({w}.\"end\", '9999-12-31')"
+            f' AND (i."end" IS NULL OR i."end" >= {w}.start)'
         )
         result["identities_opened"] = _insert_identities(
-            cursor, batch, now, f"{stg}.outcome = 'changed' AND NOT EXISTS ({overlapping})"
+            cursor, batch, now, f"{w}.outcome = 'changed' AND NOT EXISTS ({overlapping})"
         )
         audit.end()
+        keys.end()
         cursor.execute(
-            f"""UPDATE {stg} SET outcome = 'unchanged' WHERE batch_id = %s AND error_code = ''
+            f"""UPDATE {w} SET outcome = 'unchanged' WHERE error_code = ''
                 AND action = 'change' AND outcome = '' AND EXISTS ({overlapping})
-                AND EXISTS (SELECT 1 FROM {identity} i WHERE i.person_id = {stg}.person_id
-                    AND i.code = {stg}.old_code AND i."end" = {stg}.prev_end)""",
-            [b],
+                AND EXISTS (SELECT 1 FROM {identity} i WHERE i.person_id = {w}.person_id
+                    AND i.code = {w}.old_code AND i."end" = {w}.prev_end)"""
         )
-        _mark(
-            cursor, "change_not_registered", f"{stg}.action = 'change' AND {stg}.outcome = ''", [b]
-        )
+        _fail(cursor, "change_not_registered", "action = 'change' AND outcome = ''")
 
         # Additions: a period is opened unless one of the same identity already covers it,
-        # which makes applying the same line twice a no-op.
+        # which makes applying the same line twice a no-op. A person created by this batch
+        # holds no identity yet: nothing to look up.
         cursor.execute(
-            f"""UPDATE {stg} SET outcome = CASE WHEN EXISTS ({overlapping})
-                    THEN 'unchanged' ELSE 'added' END
-                WHERE batch_id = %s AND error_code = '' AND action = 'add'""",
-            [b],
+            f"""UPDATE {w} SET outcome = CASE WHEN fresh = 1 THEN 'added'
+                    WHEN EXISTS ({overlapping}) THEN 'unchanged' ELSE 'added' END
+                WHERE error_code = '' AND action = 'add'"""
         )
+        keys.lock(
+            person, f"id IN (SELECT person_id FROM {w} WHERE outcome = 'added' AND fresh = 0)"
+        )
+        keys.begin()
         audit.begin()
         result["identities_opened"] += _insert_identities(
-            cursor, batch, now, f"{stg}.outcome = 'added'"
+            cursor, batch, now, f"{w}.outcome = 'added'"
         )
         audit.end()
+        keys.end()
         audit.identity_inserts(batch.department_id)
         if result["identities_opened"] > BULK_ANALYZE_ROWS:
             _analyze(cursor, identity)
@@ -757,27 +848,43 @@ def _merge(batch: RosterImport) -> dict:
             ended_absent = max(cursor.rowcount, 0)
         result["ended_absent"] = ended_absent
 
+        # Back to the staged rows, once each: refused at validation, then what the merge did.
         cursor.execute(
             f"UPDATE {stg} SET outcome = 'error' WHERE batch_id = %s AND error_code <> ''", [b]
         )
+        refused = max(cursor.rowcount, 0)
+        messages = " ".join(f"WHEN '{code}' THEN %s" for code in MERGE_ERRORS)
         cursor.execute(
-            f"SELECT outcome, COUNT(*) FROM {stg} WHERE batch_id = %s GROUP BY outcome", [b]
+            f"""
+            UPDATE {stg} SET outcome = w.outcome, person_id = w.person_id,
+                error_code = w.error_code,
+                error_message = CASE w.error_code {messages} ELSE '' END
+            FROM {w} w
+            WHERE {stg}.batch_id = %s AND {stg}.line_no = w.line_no
+            """,
+            [*(ROW_REASONS[code] for code in MERGE_ERRORS), b],
         )
-        result["counts"] = dict(cursor.fetchall())
+        cursor.execute(f"SELECT outcome, COUNT(*) FROM {w} GROUP BY outcome")
+        counts = dict(cursor.fetchall())
+        if refused:
+            counts[RowOutcome.ERROR] = counts.get(RowOutcome.ERROR, 0) + refused
+        result["counts"] = counts
+        cursor.execute(f"DROP TABLE {w}")
     return result
 
 
 def _insert_identities(cursor, batch: RosterImport, now, where: str) -> int:
-    stg, identity = T["stg"], T["identity"]
+    identity, w = T["identity"], WORK
     cursor.execute(
         f"""
         INSERT INTO {identity} (person_id, code, start, "end", department_id, certified_on,
             source_line, created_at)
-        SELECT {stg}.person_id, {stg}.code, {stg}.start, {stg}."end", %s, {stg}.certified_on,
-            CAST(%s AS VARCHAR(24)) || CAST({stg}.line_no AS VARCHAR(12)), %s
-        FROM {stg} WHERE {stg}.batch_id = %s AND {stg}.error_code = '' AND ({where})
+        SELECT {w}.person_id, {w}.code, {w}.start, {w}."end", %s, {w}.certified_on,
+            CAST(%s AS VARCHAR(24)) || CAST({w}.line_no AS VARCHAR(12)), %s
+        FROM {w} WHERE {w}.error_code = '' AND ({where})
+        ORDER BY {w}.person_id
         """,
-        [batch.department_id, f"R{batch.pk}:", now, batch.pk],
+        [batch.department_id, f"R{batch.pk}:", now],
     )
     return max(cursor.rowcount, 0)
 

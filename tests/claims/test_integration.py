@@ -139,6 +139,7 @@ def test_declaration_partitions_on_a_real_worker(hospital, county, settings, tmp
         celery_app.conf.broker_url = redis_url
         # Earlier eager tests may have built a producer pool for the default broker.
         celery_app._pool = None
+        celery_app.amqp._producer_pool = None
         declaration = imports.declaration_from_rows(
             rows=rows, year=2024, month=3, hospital=hospital
         )
@@ -152,5 +153,6 @@ def test_declaration_partitions_on_a_real_worker(hospital, county, settings, tmp
     finally:
         celery_app.conf.task_always_eager = True
         celery_app._pool = None
+        celery_app.amqp._producer_pool = None
         worker.terminate()
         worker.wait(timeout=30)
