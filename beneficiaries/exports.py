@@ -2,14 +2,27 @@
 columns as delivered plus 错误原因), the late/missing feed list and the subsidy roster."""
 
 import csv
+import datetime as dt
 import io
+from collections.abc import Iterator
 
 import xlsxwriter
-from django.db.models import QuerySet
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from beneficiaries.imports import COLUMNS, RAW_SEPARATOR, template_rows
 from beneficiaries.models import FeedCheck, RosterImport, RosterImportRow, SubsidyRoster
 from medaid import xlsx
+from medaid.reports import (
+    ReportBuild,
+    ReportRequestError,
+    county_required,
+    register_report,
+    year_of,
+)
+from medaid.scoping import mask_id_number, scope_to_user
+from medaid.xlsx import report_filename
 
 ERROR_HEADER = "错误原因"
 
@@ -148,4 +161,207 @@ def subsidy_roster_xlsx(roster: SubsidyRoster, target, *, mask=None) -> None:
         row_count=roster.lines.count(),
         sheet_name="资助名册",
         footer=["制表人：", "审核人："],
+    )
+
+
+# --- the report centre's reports (medaid.reports) -------------------------------------------
+
+ROSTER_COLUMNS = [
+    xlsx.Column("姓名", 10),
+    xlsx.Column("公民身份号码", 20),
+    xlsx.Column("性别", 6),
+    xlsx.Column("出生日期", 12, "date"),
+    xlsx.Column("乡镇（街道）", 16),
+    xlsx.Column("户编号", 16),
+    xlsx.Column("参保险种", 20),
+    xlsx.Column("现有身份", 30),
+    xlsx.Column("身份起始日期", 14),
+    xlsx.Column("认定部门", 24),
+    xlsx.Column("身份数", 8, "int", total=True),
+]
+
+
+def _current_identities(people, on):
+    """(person_id, code, start, department) of the identities held on `on`, by person."""
+    from beneficiaries.models import Identity
+
+    return (
+        Identity.objects.filter(person__in=people, start__lte=on)
+        .filter(Q(end__isnull=True) | Q(end__gte=on))
+        .order_by("person_id", "start", "code")
+        .values_list("person_id", "code", "start", "department__name")
+        .iterator(chunk_size=5000)
+    )
+
+
+def person_roster_rows(people, user, *, on) -> Iterator[tuple]:
+    """People in id order merged with their current identities in person order: two streamed
+    queries, however large the county."""
+    from beneficiaries.models import IdentityCode, Person
+
+    codes = dict(IdentityCode.choices)
+    sexes = dict(Person.Sex.choices)
+    schemes = dict(Person.InsuranceScheme.choices)
+    identities = _current_identities(people, on)
+    pending = next(identities, None)
+    values = people.order_by("pk").values_list(
+        "pk",
+        "name",
+        "id_number",
+        "sex",
+        "birth_date",
+        "township__name",
+        "household__code",
+        "insurance_scheme",
+    )
+    for pk, name, id_number, sex, birth, township, household, scheme in values.iterator(
+        chunk_size=5000
+    ):
+        held = []
+        while pending is not None and pending[0] <= pk:
+            if pending[0] == pk:
+                held.append(pending)
+            pending = next(identities, None)
+        yield (
+            name,
+            mask_id_number(id_number, user),
+            sexes.get(sex, sex),
+            birth,
+            township or "",
+            household or "",
+            schemes.get(scheme, scheme),
+            "、".join(codes.get(h[1], h[1]) for h in held),
+            "、".join(f"{h[2]:%Y-%m-%d}" for h in held),
+            "、".join(dict.fromkeys(h[3] for h in held if h[3])),
+            len(held),
+        )
+
+
+@register_report(
+    "person_roster",
+    "救助对象名册",
+    needs=("county",),
+    permission="beneficiaries.view_person",
+    description="区县全部救助对象及其当前有效身份（身份证号按权限脱敏）。",
+)
+def person_roster_build(*, user, county, parameters) -> ReportBuild:
+    from beneficiaries.models import Person
+
+    county = county_required(county, "救助对象名册")
+    today = timezone.localdate()
+    people = scope_to_user(Person.objects.all(), user).filter(county=county)
+    return ReportBuild(
+        filename=report_filename("救助对象名册", county=county.name, period=f"{today:%Y-%m-%d}"),
+        reports=[
+            xlsx.Report(
+                title=f"{county.name}医疗救助对象名册",
+                sheet_name="名册",
+                meta=(f"区县：{county.name}", f"身份截至：{today:%Y年%m月%d日}"),
+                columns=ROSTER_COLUMNS,
+                rows=person_roster_rows(people, user, on=today),
+                row_count=people.count(),
+                footer=("制表人：", "审核人："),
+            )
+        ],
+    )
+
+
+SUBSIDY_COLUMNS = [
+    xlsx.Column("姓名", 10),
+    xlsx.Column("公民身份号码", 20),
+    xlsx.Column("资助身份", 22),
+    xlsx.Column("类型", 10),
+    xlsx.Column("认定日期", 12, "date"),
+    xlsx.Column("资助金额", 12, "money"),
+]
+
+
+def subsidy_report(roster: SubsidyRoster, rows, *, row_count: int, trial=False) -> xlsx.Report:
+    return xlsx.Report(
+        title=f"{roster.county.name}{roster.year}年度城乡居民医保资助参保名册"
+        + ("（试算）" if trial else ""),
+        meta=[
+            f"个人缴费标准：{roster.individual_contribution} 元",
+            f"认定基准日：{roster.decision_date:%Y-%m-%d}",
+            *(["名册尚未生成：按认定基准日现有身份试算，以正式生成的名册为准。"] if trial else []),
+        ],
+        columns=SUBSIDY_COLUMNS,
+        rows=rows,
+        row_count=row_count,
+        sheet_name="资助名册",
+        footer=["制表人：", "审核人："],
+    )
+
+
+def _subsidy_rows(lines, user) -> Iterator[tuple]:
+    from beneficiaries.models import IdentityCode, SubsidyLine
+
+    identities = dict(IdentityCode.choices)
+    kinds = dict(SubsidyLine.Kind.choices)
+    values = lines.order_by("kind", "person__id_number").values_list(
+        "person__name", "person__id_number", "identity", "kind", "decided_on", "amount"
+    )
+    for name, id_number, identity, kind, decided_on, amount in values.iterator(chunk_size=5000):
+        yield (
+            name,
+            mask_id_number(id_number, user),
+            identities.get(identity, identity),
+            kinds.get(kind, kind),
+            decided_on,
+            amount,
+        )
+
+
+class _Rollback(Exception):
+    pass
+
+
+def subsidy_roster_trial(*, county, year: int, user):
+    """The roster `subsidy_roster_build` would make today, built in a savepoint that is rolled
+    back: the same rules, nothing written. Rows are read before the rollback."""
+    from beneficiaries.services import ImportStateError, subsidy_roster_build
+
+    decision_date = min(timezone.localdate(), dt.date(year, 12, 31))
+    try:
+        with transaction.atomic():
+            roster = subsidy_roster_build(county=county, year=year, decision_date=decision_date)
+            rows = list(_subsidy_rows(roster.lines.all(), user))
+            raise _Rollback
+    except ImportStateError as exc:
+        raise ReportRequestError(
+            f"{county.name}{year}年度资助参保名册尚未生成，且无法试算：{exc}"
+        ) from exc
+    except _Rollback:
+        pass
+    return roster, rows
+
+
+@register_report(
+    "subsidy_roster",
+    "资助参保名册",
+    needs=("county", "year"),
+    permission="beneficiaries.view_subsidyroster",
+    description="区县参保年度的资助参保名册（年度名册、月度新增、已缴费退还）；未生成时试算。",
+)
+def subsidy_roster_build_report(*, user, county, parameters) -> ReportBuild:
+    county = county_required(county, "资助参保名册")
+    year = year_of(parameters)
+    roster = (
+        scope_to_user(SubsidyRoster.objects.select_related("county"), user)
+        .filter(county=county, year=year)
+        .first()
+    )
+    trial = roster is None
+    if trial:
+        roster, rows = subsidy_roster_trial(county=county, year=year, user=user)
+        report = subsidy_report(roster, rows, row_count=len(rows), trial=True)
+    else:
+        report = subsidy_report(
+            roster, _subsidy_rows(roster.lines.all(), user), row_count=roster.lines.count()
+        )
+    return ReportBuild(
+        filename=report_filename(
+            "资助参保名册" + ("-试算" if trial else ""), county=county.name, period=str(year)
+        ),
+        reports=[report],
     )

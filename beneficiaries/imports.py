@@ -531,6 +531,12 @@ class RowChecker:
         return value
 
     def is_blank(self, cells: list) -> bool:
+        # Nearly every row has its ID number: look there before scanning every cell.
+        position = self.index.get("id_number", -1)
+        if 0 <= position < len(cells):
+            value = cells[position]
+            if value is not None and (value.__class__ is not str or value.strip()):
+                return False
         return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
 
     def check(self, line: int, cells: list) -> tuple:
@@ -692,6 +698,11 @@ class RowChecker:
         value = self._get(cells, key)
         if value is None:
             return None
+        if value.__class__ is str and len(value) == 10 and value[4] == "-" and value[7] == "-":
+            try:
+                return date.fromisoformat(value)  # the template's own shape, most rows
+            except ValueError:
+                pass
         try:
             return parse_date(value)
         except (ValueError, OverflowError):

@@ -149,7 +149,11 @@ class Department(models.Model):
 
 class Household(models.Model):
     county = models.ForeignKey(
-        County, on_delete=models.PROTECT, related_name="households", verbose_name="区县"
+        County,
+        on_delete=models.PROTECT,
+        related_name="households",
+        verbose_name="区县",
+        db_index=False,  # the unique (county, code) index serves it
     )
     code = models.CharField("户编号", max_length=32)
     township = models.ForeignKey(
@@ -184,7 +188,11 @@ class Person(models.Model):
     sex = models.CharField("性别", max_length=1, choices=Sex.choices)
     birth_date = models.DateField("出生日期")
     county = models.ForeignKey(
-        County, on_delete=models.PROTECT, related_name="people", verbose_name="户籍区县"
+        County,
+        on_delete=models.PROTECT,
+        related_name="people",
+        verbose_name="户籍区县",
+        db_index=False,  # the (county, name) index serves it; one index fewer per bulk insert
     )
     township = models.ForeignKey(
         Township, null=True, blank=True, on_delete=models.PROTECT, verbose_name="乡镇（街道）"
@@ -468,10 +476,9 @@ class RosterImportRow(models.Model):
         verbose_name = "名册行"
         verbose_name_plural = "名册行"
         ordering = ["batch", "line_no"]
-        indexes = [
-            models.Index(fields=["batch", "line_no"]),
-            models.Index(fields=["batch", "id_number"]),
-        ]
+        # One index only: each index is written for every staged row, by COPY and again when
+        # applying writes the outcome back.
+        indexes = [models.Index(fields=["batch", "line_no"])]
 
     def __str__(self) -> str:
         return f"R{self.batch_id}:{self.line_no}"

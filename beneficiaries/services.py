@@ -184,6 +184,7 @@ def roster_import_validate(*, batch: RosterImport, progress=None, preview: bool 
         raise
     with transaction.atomic(), connection.cursor() as raw_cursor:
         cursor = _TimedCursor(raw_cursor)
+        _bulk_settings(cursor, total)
         _check_within_file(cursor, batch)
         _check_against_registry(cursor, batch)
     batch.headers = headers
@@ -302,6 +303,18 @@ def _analyze(cursor, *tables: str) -> None:
             cursor.execute(f"ANALYZE {table}")
 
 
+def _bulk_settings(cursor, rows: int) -> None:
+    """Planner settings for statements that each join a whole batch (this transaction only)."""
+    if connection.vendor != "postgresql":
+        return
+    # Hash joins and aggregates over the whole batch stay in memory instead of spilling.
+    cursor.execute("SET LOCAL work_mem = '256MB'")
+    if rows > LARGE_BATCH_ROWS:
+        # Hash joins are right, and a misestimated nested loop over a million rows would run
+        # for hours.
+        cursor.execute("SET LOCAL enable_nestloop = off")
+
+
 def _check_within_file(cursor, batch: RosterImport) -> None:
     stg = T["stg"]
     _analyze(cursor, stg)
@@ -368,7 +381,7 @@ class _TimedCursor:
         elapsed = time.perf_counter() - started
         label = " ".join(sql.split())[:60]
         self.timings.append([label, round(elapsed, 3), self.cursor.rowcount])
-        if elapsed > 0.5:
+        if elapsed > 0.1:
             logger.info("merge step %.1fs rows=%s: %s", elapsed, self.cursor.rowcount, label)
 
     @property
@@ -589,18 +602,11 @@ def _merge(batch: RosterImport) -> dict:
     w = WORK
     b, county = batch.pk, batch.county_id
     now = timezone.now()
-    postgres = connection.vendor == "postgresql"
     result: dict = {}
     with connection.cursor() as raw_cursor:
         cursor = _TimedCursor(raw_cursor)
         result["timings"] = cursor.timings
-        if postgres:
-            # Hash joins and aggregates over the whole batch stay in memory.
-            cursor.execute("SET LOCAL work_mem = '64MB'")
-            if batch.rows_total > LARGE_BATCH_ROWS:
-                # Every statement below joins the whole batch: hash joins are right, and a
-                # misestimated nested loop over a million rows would run for hours.
-                cursor.execute("SET LOCAL enable_nestloop = off")
+        _bulk_settings(cursor, batch.rows_total)
         cursor.execute(f"DROP TABLE IF EXISTS {w}")
         # Names and counties against the registry are checked here again: the registry may
         # have changed since the batch was validated.
@@ -690,7 +696,9 @@ def _merge(batch: RosterImport) -> dict:
         if result["people_created"]:
             cursor.execute(
                 f"""
-                UPDATE {w} SET person_id = p.id, fresh = 1 FROM {person} p
+                UPDATE {w} SET person_id = p.id, fresh = 1,
+                    outcome = CASE WHEN {w}.action = 'add' THEN 'added' ELSE '' END
+                FROM {person} p
                 WHERE {w}.person_id IS NULL AND {w}.error_code = ''
                   AND p.id_number = {w}.id_number
                 """
@@ -811,11 +819,11 @@ def _merge(batch: RosterImport) -> dict:
 
         # Additions: a period is opened unless one of the same identity already covers it,
         # which makes applying the same line twice a no-op. A person created by this batch
-        # holds no identity yet: nothing to look up.
+        # holds no identity yet: their additions were marked when the person was created.
         cursor.execute(
-            f"""UPDATE {w} SET outcome = CASE WHEN fresh = 1 THEN 'added'
-                    WHEN EXISTS ({overlapping}) THEN 'unchanged' ELSE 'added' END
-                WHERE error_code = '' AND action = 'add'"""
+            f"""UPDATE {w} SET outcome = CASE WHEN EXISTS ({overlapping})
+                    THEN 'unchanged' ELSE 'added' END
+                WHERE error_code = '' AND action = 'add' AND fresh = 0"""
         )
         keys.lock(
             person, f"id IN (SELECT person_id FROM {w} WHERE outcome = 'added' AND fresh = 0)"

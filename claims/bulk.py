@@ -43,7 +43,7 @@ def insert_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence]) ->
 
 
 def _pg_value(value):
-    if isinstance(value, list | dict):
+    if isinstance(value, list | dict):  # a str is taken as JSON text already
         return json.dumps(value, ensure_ascii=False)
     return value
 
@@ -56,6 +56,31 @@ def _sqlite_value(value):
     if value is not None and not isinstance(value, int | float | str | bytes | bool):
         return str(value)
     return value
+
+
+def update_by_ids(table: str, assignments: str, ids: Sequence[int], where: str = "", params=()):
+    """`UPDATE table SET assignments WHERE id IN ids [AND where]` as one statement per 5000 ids
+    (PostgreSQL: one array parameter, not thousands of placeholders Django would compile one by
+    one). `params` fill the placeholders of `assignments` and `where`, in that order."""
+    qn = connection.ops.quote_name
+    extra = f" AND {where}" if where else ""
+    count = 0
+    with connection.cursor() as cursor:
+        if is_postgres():
+            cursor.execute(
+                f"UPDATE {qn(table)} SET {assignments} WHERE id = ANY(%s){extra}",
+                (*params[: assignments.count("%s")], list(ids), *params[assignments.count("%s") :]),
+            )
+            return cursor.rowcount
+        params = [_sqlite_value(v) for v in params]
+        for chunk in chunks(ids, 900):
+            marks = ", ".join(["%s"] * len(chunk))
+            cursor.execute(
+                f"UPDATE {qn(table)} SET {assignments} WHERE id IN ({marks}){extra}",
+                (*params[: assignments.count("%s")], *chunk, *params[assignments.count("%s") :]),
+            )
+            count += cursor.rowcount
+    return count
 
 
 def chunks(items: Sequence, size: int = 5000):

@@ -19,7 +19,7 @@ from medaid import policy
 
 CENT = Decimal("0.01")
 FEE_CLASS = {1: "class_3", 2: "county_2", 3: "provincial_municipal_2"}
-LEVEL_NAME = {1: "乡镇卫生院", 2: "县人民医院", 3: "市第一人民医院"}
+LEVEL_NAME = {1: "中心卫生院", 2: "人民医院", 3: "中医医院"}
 
 
 def _money(value: float) -> Decimal:

@@ -1,12 +1,11 @@
 """Workbooks out: the claims register (救助明细台账), early-warning lists (预警名单) and a
-declaration's refused lines. Streaming (XlsxWriter constant_memory), Chinese headers, totals.
-
-`write_xlsx` is the one writer here; it switches to `medaid/xlsx.py` when that exists."""
+declaration's refused lines — all through `medaid.xlsx`, registered with the report centre
+(`medaid.reports`) where staff ask for them by county and month."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 from django.conf import settings
@@ -14,84 +13,49 @@ from django.core.files import File
 from django.db.models import F, FilteredRelation, Q
 from django.utils import timezone
 
-from claims.models import Claim, Declaration, LineError, WarningDispatch
+from claims.models import Claim, Declaration, LineError, Warning, WarningDispatch
+from medaid.reports import (
+    ReportBuild,
+    county_required,
+    month_range,
+    period_of,
+    register_report,
+)
 from medaid.scoping import mask_id_number, scope_to_user
-
-
-def write_xlsx(
-    target,
-    *,
-    sheet: str,
-    title: str,
-    headers: Sequence[str],
-    rows: Iterable[Sequence],
-    money_columns: Sequence[int] = (),
-    date_columns: Sequence[int] = (),
-    int_columns: Sequence[int] = (),
-    widths: Sequence[int] | None = None,
-    row_count: int | None = None,
-) -> int:
-    """One sheet through medaid's one Excel writer (title, headers, streamed rows, 合计 row over
-    the money columns). Returns the number of data rows."""
-    from medaid.xlsx import Column, write_report
-
-    def kind(i: int) -> str:
-        if i in money_columns:
-            return "money"
-        if i in date_columns:
-            return "date"
-        if i in int_columns:
-            return "int"
-        return "text"
-
-    widths = widths or [14] * len(headers)
-    columns = [
-        Column(header=h, width=w, kind=kind(i))
-        for i, (h, w) in enumerate(zip(headers, widths, strict=True))
-    ]
-    stats = write_report(
-        target,
-        title=title,
-        columns=columns,
-        rows=rows,
-        sheet_name=sheet[:31],
-        row_count=row_count,
-        engine="stream",
-    )
-    return stats.rows
-
+from medaid.xlsx import Column, Report, report_filename, write_report, write_workbook
 
 # --- claims register ------------------------------------------------------------------------
 
-REGISTER_HEADERS = [
-    "结算单号",
-    "姓名",
-    "公民身份号码",
-    "区县",
-    "医疗机构",
-    "机构级别",
-    "救助项目",
-    "入院日期",
-    "出院（就诊）日期",
-    "来源",
-    "结算方式",
-    "医疗总费用",
-    "政策范围内费用",
-    "基本医保统筹支付",
-    "大病保险支付",
-    "其他保障支付",
-    "政策范围内个人自付",
-    "适用身份",
-    "起付标准",
-    "救助比例",
-    "医疗救助",
-    "倾斜救助",
-    "救助合计",
-    "医院申报救助金额",
-    "状态",
-    "票据号",
-]
-REGISTER_MONEY = [11, 12, 13, 14, 15, 16, 18, 20, 21, 22, 23]
+REGISTER_COLUMNS = (
+    Column("结算单号", 20),
+    Column("姓名", 10),
+    Column("公民身份号码", 20),
+    Column("区县", 10),
+    Column("医疗机构", 26),
+    Column("机构级别", 8),
+    Column("救助项目", 12),
+    Column("入院日期", 12, "date"),
+    Column("出院（就诊）日期", 14, "date"),
+    Column("来源", 10),
+    Column("结算方式", 10),
+    Column("医疗总费用", 14, "money"),
+    Column("政策范围内费用", 14, "money"),
+    Column("基本医保统筹支付", 14, "money"),
+    Column("大病保险支付", 14, "money"),
+    Column("其他保障支付", 14, "money"),
+    Column("政策范围内个人自付", 14, "money"),
+    Column("适用身份", 16),
+    Column("起付标准", 12, "money"),
+    Column("救助比例", 8),
+    Column("医疗救助", 14, "money"),
+    Column("倾斜救助", 14, "money"),
+    Column("救助合计", 14, "money"),
+    Column("医院申报救助金额", 14, "money"),
+    Column("状态", 8),
+    Column("票据号", 24),
+)
+REGISTER_HEADERS = [c.header for c in REGISTER_COLUMNS]
+REGISTER_MONEY = [i for i, c in enumerate(REGISTER_COLUMNS) if c.kind == "money"]
 
 
 def register_queryset(*, user, county_id=None, year=None, month=None, status=None):
@@ -162,6 +126,25 @@ def register_rows(queryset, user) -> Iterable[list]:
         yield v
 
 
+def register_sheet(queryset, user, *, title: str, meta=()) -> Report:
+    return Report(
+        title=title,
+        sheet_name="救助明细台账",
+        meta=meta,
+        columns=REGISTER_COLUMNS,
+        rows=register_rows(queryset, user),
+        row_count=queryset.count(),
+    )
+
+
+def claims_register_write(target, *, queryset, user, title: str, meta=()) -> int:
+    """The register as one workbook (streamed; past a sheet's rows it continues on the next).
+    Returns the number of claims written."""
+    report = register_sheet(queryset, user, title=title, meta=meta)
+    (stats,) = write_workbook(target, [report], engine="stream")
+    return stats.rows
+
+
 def claims_register_file(*, user, target, **filters) -> int:
     qs = register_queryset(user=user, **filters)
     title = "医疗救助明细台账"
@@ -169,37 +152,34 @@ def claims_register_file(*, user, target, **filters) -> int:
         title += (
             f"（{filters['year']}年{str(filters['month']) + '月' if filters.get('month') else ''}）"
         )
-    return write_xlsx(
+    return claims_register_write(
         target,
-        sheet="救助明细台账",
+        queryset=qs,
+        user=user,
         title=f"{title} 导出时间 {timezone.localtime():%Y-%m-%d %H:%M}",
-        headers=REGISTER_HEADERS,
-        rows=register_rows(qs, user),
-        money_columns=REGISTER_MONEY,
-        date_columns=[7, 8],
-        row_count=qs.count(),
     )
 
 
 # --- early-warning lists --------------------------------------------------------------------
 
-WARNING_HEADERS = [
-    "姓名",
-    "公民身份号码",
-    "区县",
-    "监测类别",
-    "预警类型",
-    "年度",
-    "个人负担",
-    "预警标准",
-    "发现日期",
-    "推送日期",
-    "答复期限",
-    "答复日期",
-    "处理结果",
-    "答复内容",
-    "是否逾期",
-]
+WARNING_COLUMNS = (
+    Column("姓名", 10),
+    Column("公民身份号码", 20),
+    Column("区县", 10),
+    Column("监测类别", 12),
+    Column("预警类型", 22),
+    Column("年度", 8, "int", total=False),
+    Column("个人负担", 14, "money"),
+    Column("预警标准", 14, "money", total=False),
+    Column("发现日期", 12, "date"),
+    Column("推送日期", 12, "date"),
+    Column("答复期限", 12, "date"),
+    Column("答复日期", 12, "date"),
+    Column("处理结果", 12),
+    Column("答复内容", 30),
+    Column("是否逾期", 10),
+)
+WARNING_HEADERS = [c.header for c in WARNING_COLUMNS]
 
 
 def warning_rows(dispatches, user=None, today=None) -> Iterable[list]:
@@ -238,16 +218,19 @@ def warning_rows(dispatches, user=None, today=None) -> Iterable[list]:
 
 
 def warning_list_write(target, *, dispatches, title: str, user=None) -> int:
-    return write_xlsx(
+    (stats,) = write_workbook(
         target,
-        sheet="预警名单",
-        title=title,
-        headers=WARNING_HEADERS,
-        rows=warning_rows(dispatches, user),
-        money_columns=[6, 7],
-        date_columns=[8, 9, 10, 11],
-        int_columns=[5],
+        [
+            Report(
+                title=title,
+                sheet_name="预警名单",
+                columns=WARNING_COLUMNS,
+                rows=warning_rows(dispatches, user),
+            )
+        ],
+        engine="stream",
     )
+    return stats.rows
 
 
 def warning_list_file(*, department, sent_on: dt.date) -> Path:
@@ -269,7 +252,16 @@ def warning_list_file(*, department, sent_on: dt.date) -> Path:
 
 # --- a declaration's refused lines --------------------------------------------------------------
 
-ERROR_HEADERS = ["行号", "机构编码", "公民身份号码", "姓名", "结算单号", "拒收原因", "说明"]
+ERROR_COLUMNS = (
+    Column("行号", 8, "int", total=False),
+    Column("机构编码", 14),
+    Column("公民身份号码", 20),
+    Column("姓名", 10),
+    Column("结算单号", 20),
+    Column("拒收原因", 36),
+    Column("说明", 30),
+)
+ERROR_HEADERS = [c.header for c in ERROR_COLUMNS]
 
 
 def declaration_errors_file(*, declaration: Declaration) -> None:
@@ -286,14 +278,148 @@ def declaration_errors_file(*, declaration: Declaration) -> None:
         .iterator(chunk_size=5000)
     )
     with tempfile.TemporaryFile() as tmp:
-        write_xlsx(
+        write_report(
             tmp,
-            sheet="拒收明细",
             title=f"{declaration} 拒收明细",
-            headers=ERROR_HEADERS,
+            sheet_name="拒收明细",
+            columns=ERROR_COLUMNS,
             rows=rows,
-            int_columns=[0],
-            widths=[8, 14, 20, 10, 20, 36, 30],
+            totals=False,
+            engine="stream",
         )
         tmp.seek(0)
         declaration.error_file.save(f"申报拒收明细_{declaration.pk}.xlsx", File(tmp), save=False)
+
+
+# --- the report centre's reports (medaid.reports) -------------------------------------------
+
+
+@register_report(
+    "claims_register",
+    "救助明细台账",
+    needs=("county", "period"),
+    permission="claims.view_claim",
+    description="区县当月出院（就诊）的全部救助明细及现行救助决定。",
+)
+def claims_register_build(*, user, county, parameters) -> ReportBuild:
+    county = county_required(county, "救助明细台账")
+    year, month = period_of(parameters)
+    queryset = register_queryset(user=user, county_id=county.pk, year=year, month=month)
+    return ReportBuild(
+        filename=report_filename("救助明细台账", county=county.name, period=f"{year}-{month:02d}"),
+        reports=[
+            register_sheet(
+                queryset,
+                user,
+                title=f"{county.name}医疗救助明细台账（{year}年{month}月）",
+                meta=(
+                    f"区县：{county.name}",
+                    f"出院（就诊）日期：{year}年{month}月",
+                    f"导出时间：{timezone.localtime():%Y-%m-%d %H:%M}",
+                ),
+            )
+        ],
+    )
+
+
+WARNING_LIST_COLUMNS = (
+    Column("姓名", 10),
+    Column("公民身份号码", 20),
+    Column("监测类别", 12),
+    Column("预警类型", 22),
+    Column("年度", 8, "int", total=False),
+    Column("个人负担", 14, "money"),
+    Column("预警标准", 14, "money", total=False),
+    Column("超出金额", 14, "money"),
+    Column("发现日期", 12, "date"),
+    Column("推送部门", 30),
+    Column("推送日期", 12, "date"),
+    Column("答复期限", 12, "date"),
+    Column("答复情况", 30),
+)
+
+
+def warning_list_rows(warnings, user, *, today: dt.date) -> Iterable[tuple]:
+    """One row per warning; its pushes to departments folded into the last columns (a warning
+    sent to two departments is still one person over one threshold — counted once)."""
+    kinds = dict(Warning.Kind.choices)
+    groups = dict(Warning.Group.choices)
+    outcomes = dict(WarningDispatch.Outcome.choices)
+    pushes: dict[int, list] = {}
+    for d in (
+        WarningDispatch.objects.filter(warning__in=warnings)
+        .order_by("warning_id", "department__name", "pk")
+        .values_list(
+            "warning_id", "department__name", "sent_on", "due_on", "answered_on", "outcome"
+        )
+    ):
+        pushes.setdefault(d[0], []).append(d[1:])
+    values = warnings.order_by("person__name", "pk").values_list(
+        "pk",
+        "person__name",
+        "person__id_number",
+        "group",
+        "kind",
+        "year",
+        "amount",
+        "threshold",
+        "found_on",
+    )
+    for pk, name, id_number, group, kind, year, amount, threshold, found_on in values.iterator(
+        chunk_size=2000
+    ):
+        sent = pushes.get(pk, [])
+        answers = []
+        for department, _sent_on, due_on, answered_on, outcome in sent:
+            if answered_on:
+                answers.append(f"{department}：{outcomes.get(outcome, '已答复')}")
+            elif today > due_on:
+                answers.append(f"{department}：逾期未答复")
+            else:
+                answers.append(f"{department}：待答复")
+        yield (
+            name,
+            mask_id_number(id_number, user),
+            groups.get(group, group),
+            kinds.get(kind, kind),
+            year,
+            amount,
+            threshold,
+            amount - threshold,
+            found_on,
+            "、".join(s[0] for s in sent) or "未推送",
+            min((s[1] for s in sent), default=None),
+            min((s[2] for s in sent), default=None),
+            "；".join(answers),
+        )
+
+
+@register_report(
+    "warning_list",
+    "预警名单",
+    needs=("county", "period"),
+    permission="claims.view_warning",
+    description="区县当月发现的防范因病致贫返贫监测预警对象及各部门答复情况。",
+)
+def warning_list_build(*, user, county, parameters) -> ReportBuild:
+    county = county_required(county, "预警名单")
+    year, month = period_of(parameters)
+    start, end = month_range(year, month)
+    warnings = scope_to_user(Warning.objects.all(), user).filter(
+        county=county, found_on__range=(start, end)
+    )
+    today = timezone.localdate()
+    return ReportBuild(
+        filename=report_filename("预警名单", county=county.name, period=f"{year}-{month:02d}"),
+        reports=[
+            Report(
+                title=f"{county.name}医保防范因病致贫返贫监测预警名单（{year}年{month}月）",
+                sheet_name="预警名单",
+                meta=(f"区县：{county.name}", f"发现日期：{start} 至 {end}"),
+                columns=WARNING_LIST_COLUMNS,
+                rows=warning_list_rows(warnings, user, today=today),
+                row_count=warnings.count(),
+                footer=("制表人：", "审核人："),
+            )
+        ],
+    )

@@ -7,19 +7,16 @@ from django.conf import settings
 from django.db import models
 from django_fsm import FSMField, FSMModelMixin, transition
 
+from medaid.policy.glossary import CLAIM_KIND_CHOICES, FEE_CLASS_CHOICES
+
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
 
-class ClaimKind(models.TextChoices):
-    """Canonical claim kinds (../shared/domain/glossary.md)."""
-
-    INPATIENT = "inpatient", "住院"
-    DAY_SURGERY = "day_surgery", "日间手术"
-    OUTPATIENT_CHRONIC = "outpatient_chronic", "门诊慢特病"
-    OUTPATIENT_SPECIAL = "outpatient_special", "门诊特殊病"
-    OUTPATIENT_GENERAL = "outpatient_general", "普通门诊"
-    OUTPATIENT_EMERGENCY = "outpatient_emergency", "门诊急诊抢救"
-    NEGOTIATED_DRUG = "negotiated_drug", "谈判药品/门诊特药"
+# Canonical claim kinds and fee classes: one glossary (medaid/policy/glossary.py) for the engine,
+# the preview contract and the models.
+ClaimKind = models.TextChoices(
+    "ClaimKind", [(code.upper(), (code, label)) for code, label in CLAIM_KIND_CHOICES]
+)
 
 
 class Hospital(models.Model):
@@ -28,13 +25,10 @@ class Hospital(models.Model):
         LEVEL_2 = 2, "二级"
         LEVEL_3 = 3, "三级"
 
-    class FeeClass(models.TextChoices):
-        """Pingshun Art.21 hospital fee classes: not the same thing as a beneficiary class."""
-
-        PROVINCIAL_1 = "provincial_1", "省级一类收费"
-        PROVINCIAL_MUNICIPAL_2 = "provincial_municipal_2", "省市级二类收费"
-        COUNTY_2 = "county_2", "县级二类收费"
-        CLASS_3 = "class_3", "三类收费"
+    # Pingshun Art.21 hospital fee classes: not the same thing as a beneficiary class.
+    FeeClass = models.TextChoices(
+        "FeeClass", [(code.upper(), (code, label)) for code, label in FEE_CLASS_CHOICES]
+    )
 
     code = models.CharField("机构编码", max_length=32, unique=True)
     name = models.CharField("机构名称", max_length=128)
@@ -71,9 +65,74 @@ class ReviewReason(models.TextChoices):
     MANUAL = "manual", "经办人员标记复核"
 
 
-# Decisions and claims are written in bulk; their inserts are their own history (decisions are
-# append-only), so only updates and deletes are recorded as events, and never the long trace.
-@pghistory.track(pghistory.UpdateEvent(), pghistory.DeleteEvent())
+# The columns a claim event copies (every concrete column of Claim; a test keeps this in step).
+CLAIM_AUDIT_COLUMNS = (
+    "admitted",
+    "application_id",
+    "applied",
+    "basic_insurance_paid",
+    "chronic_category",
+    "county_id",
+    "created_at",
+    "critical_illness_paid",
+    "declaration_id",
+    "declared_assistance",
+    "discharged",
+    "emergency",
+    "external_ref",
+    "follow_up",
+    "hospital_id",
+    "id",
+    "in_policy_cost",
+    "kind",
+    "major_disease",
+    "other_paid",
+    "out_of_catalog_cost",
+    "person_id",
+    "receipt_numbers",
+    "referred",
+    "review_note",
+    "review_reason",
+    "settlement",
+    "source",
+    "status",
+    "total_cost",
+    "updated_at",
+)
+
+
+def _claim_update_audit() -> pgtrigger.Trigger:
+    """Every changed claim row of an UPDATE as one claim event, like pghistory's UpdateEvent
+    (same label, context and columns), but one INSERT … SELECT per statement over the transition
+    tables: a settlement or a declaration updates 200 000 claims in one statement, and a row
+    trigger's 200 000 single-row inserts were half of that update's cost."""
+    columns = ", ".join(f'"{c}"' for c in CLAIM_AUDIT_COLUMNS)
+    values = ", ".join(f'n."{c}"' for c in CLAIM_AUDIT_COLUMNS)
+    return pgtrigger.Trigger(
+        name="update_statement",
+        level=pgtrigger.Statement,
+        when=pgtrigger.After,
+        operation=pgtrigger.Update,
+        referencing=pgtrigger.Referencing(old="old_rows", new="new_rows"),
+        declare=[("_pgh_context_id", "UUID")],
+        func=(
+            # Attach the pghistory context only when a row changed, as the row trigger would.
+            "IF EXISTS (SELECT 1 FROM new_rows n JOIN old_rows o USING (id) "
+            "WHERE (o.*) IS DISTINCT FROM (n.*)) THEN "
+            "_pgh_context_id := _pgh_attach_context(); "
+            f'INSERT INTO "claims_claimevent" ({columns}, "pgh_context_id", "pgh_created_at", '
+            f'"pgh_label", "pgh_obj_id") SELECT {values}, _pgh_context_id, NOW(), \'update\', '
+            'n."id" FROM new_rows n JOIN old_rows o USING (id) '
+            "WHERE (o.*) IS DISTINCT FROM (n.*); "
+            "END IF; RETURN NULL;"
+        ),
+    )
+
+
+# Claims are written in bulk; their inserts are their own history, so updates and deletes are
+# recorded as events: deletes by pghistory's row trigger, updates by the statement-level trigger
+# above (Meta.triggers).
+@pghistory.track(pghistory.DeleteEvent())
 class Claim(models.Model):
     """One stay or visit, with every field of the preview contract."""
 
@@ -133,9 +192,9 @@ class Claim(models.Model):
     other_paid = models.DecimalField("其他保障支付", **MONEY, default=0)
     declared_assistance = models.DecimalField("医院申报救助金额", **MONEY, null=True, blank=True)
     receipt_numbers = models.CharField("票据号", max_length=500, blank=True)
-    status = models.CharField(
-        "状态", max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
-    )
+    # No index of its own: five values, and an index on it would make every status change
+    # (settlement flips 200 000 claims) a non-HOT update; queues are found by county and date.
+    status = models.CharField("状态", max_length=16, choices=Status.choices, default=Status.PENDING)
     review_reason = models.CharField(
         "复核原因", max_length=32, choices=ReviewReason.choices, blank=True, default=""
     )
@@ -162,6 +221,7 @@ class Claim(models.Model):
     class Meta:
         verbose_name = "救助明细"
         verbose_name_plural = "救助明细"
+        triggers = [_claim_update_audit()]
         indexes = [
             models.Index(fields=["county", "discharged"]),
             models.Index(fields=["person", "discharged"]),

@@ -7,12 +7,29 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.db import transaction
 from django.db.models import QuerySet
 
-from funds.models import Account, SettlementRun, SettlementStatement, YearEndClose
+from beneficiaries.models import County, PoolingArea
+from funds.models import (
+    INTERNAL_KINDS,
+    Account,
+    AccountKind,
+    SettlementRun,
+    SettlementStatement,
+    YearEndClose,
+)
 from funds.selectors import ledger_rows
-from medaid.scoping import mask_id_number
-from medaid.xlsx import Column, Report, write_report, write_workbook
+from medaid.reports import (
+    ReportBuild,
+    ReportRequestError,
+    county_required,
+    period_of,
+    register_report,
+    year_of,
+)
+from medaid.scoping import mask_id_number, scope_to_user
+from medaid.xlsx import Column, Report, report_filename, write_workbook
 
 SIGNATURES = ("制表人：", "审核人：", "经办机构（盖章）：")
 
@@ -65,7 +82,13 @@ def write_statement(target, statement: SettlementStatement, *, user=None):
 
 def write_county_statement(target, run: SettlementRun, *, user=None):
     """The county's month: a summary sheet (one row per statement) and one sheet each."""
-    statements = list(run.statements.select_related("hospital", "county", "run"))
+    return write_workbook(target, county_statement_reports(run, user=user), engine="openpyxl")
+
+
+def county_statement_reports(run: SettlementRun, *, user=None) -> list[Report]:
+    statements = list(
+        run.statements.select_related("hospital", "county", "run").order_by("hospital__code", "pk")
+    )
     summary = Report(
         title=f"{run.county.name}{run.period}医疗救助结算汇总表",
         sheet_name="汇总",
@@ -95,11 +118,16 @@ def write_county_statement(target, run: SettlementRun, *, user=None):
         ],
         footer=SIGNATURES,
     )
-    reports = [summary, *(statement_report(st, user=user) for st in statements)]
-    return write_workbook(target, reports, engine="openpyxl")
+    return [summary, *(statement_report(st, user=user) for st in statements)]
 
 
 def write_ledger(target, account: Account, *, start: dt.date, end: dt.date):
+    return write_workbook(target, [ledger_report(account, start=start, end=end)], engine="openpyxl")
+
+
+def ledger_report(
+    account: Account, *, start: dt.date, end: dt.date, sheet_name: str = "Sheet1"
+) -> Report:
     """基金收支明细表: opening balance, each receipt and payment, running balance."""
     opening, rows = ledger_rows(account=account, start=start, end=end)
     body = [("", "", "期初余额", "", None, None, opening)]
@@ -116,9 +144,9 @@ def write_ledger(target, account: Account, *, start: dt.date, end: dt.date):
                 balance,
             )
         )
-    return write_report(
-        target,
+    return Report(
         title=f"{account.name}基金收支明细表",
+        sheet_name=sheet_name,
         meta=(f"账户：{account.name}（{account.code}）", f"期间：{start} 至 {end}"),
         columns=(
             Column("记账日期", 12, "date"),
@@ -131,14 +159,20 @@ def write_ledger(target, account: Account, *, start: dt.date, end: dt.date):
         ),
         rows=body,
         footer=SIGNATURES,
-        engine="openpyxl",
     )
 
 
 def write_year_end(target, closes: QuerySet[YearEndClose] | list[YearEndClose], *, year: int):
-    return write_report(
-        target,
-        title=f"{year}年度医疗救助基金年终决算及超支分担表",
+    return write_workbook(target, [year_end_report(closes, year=year)], engine="openpyxl")
+
+
+def year_end_report(
+    closes: QuerySet[YearEndClose] | list[YearEndClose], *, year: int, trial: bool = False
+) -> Report:
+    return Report(
+        title=f"{year}年度医疗救助基金年终决算及超支分担表" + ("（试算）" if trial else ""),
+        sheet_name="超支分担",
+        meta=(("尚未决算：按当前账面数试算，正式数以年终决算为准。",) if trial else ()),
         columns=(
             Column("区县", 14),
             Column("支出预算", 16, "money"),
@@ -171,5 +205,137 @@ def write_year_end(target, closes: QuerySet[YearEndClose] | list[YearEndClose], 
             for c in closes
         ],
         footer=SIGNATURES,
-        engine="openpyxl",
+    )
+
+
+# --- the report centre's reports (medaid.reports) -------------------------------------------
+
+
+@register_report(
+    "settlement_statement",
+    "医疗救助结算单",
+    needs=("county", "period"),
+    permission="funds.view_settlementrun",
+    description="区县当月结算汇总及各定点医疗机构（含个人支付批次）结算单；"
+    "可按医疗机构编码（hospital）只导出一家。",
+)
+def settlement_statement_build(*, user, county, parameters) -> ReportBuild:
+    county = county_required(county, "医疗救助结算单")
+    year, month = period_of(parameters)
+    run = (
+        scope_to_user(SettlementRun.objects.select_related("county"), user)
+        .filter(county=county, year=year, month=month)
+        .first()
+    )
+    if run is None:
+        raise ReportRequestError(f"{county.name}{year}年{month}月尚未结算，没有结算单")
+    period = f"{year}-{month:02d}"
+    hospital = (parameters or {}).get("hospital")
+    if hospital:
+        statement = (
+            run.statements.select_related("hospital", "county", "run")
+            .filter(hospital__code=hospital)
+            .first()
+        )
+        if statement is None:
+            raise ReportRequestError(f"{run}没有医疗机构 {hospital} 的结算单")
+        return ReportBuild(
+            filename=report_filename(
+                f"医疗救助结算单-{statement.hospital.name}", county=county.name, period=period
+            ),
+            reports=[statement_report(statement, user=user)],
+        )
+    return ReportBuild(
+        filename=report_filename("医疗救助结算单", county=county.name, period=period),
+        reports=county_statement_reports(run, user=user),
+    )
+
+
+LEDGER_SHEETS = {AccountKind.FISCAL: "财政专户", AccountKind.EXPENDITURE: "支出户"}
+
+
+@register_report(
+    "fund_ledger",
+    "基金收支明细表",
+    needs=("county", "year"),
+    permission="funds.view_account",
+    description="区县医疗救助基金财政专户、支出户全年收支及逐笔余额；可按账户编码（account）只导出一户。",
+)
+def fund_ledger_build(*, user, county, parameters) -> ReportBuild:
+    county = county_required(county, "基金收支明细表")
+    year = year_of(parameters)
+    accounts = scope_to_user(Account.objects.filter(kind__in=INTERNAL_KINDS), user).filter(
+        county=county
+    )
+    if (parameters or {}).get("account"):
+        accounts = accounts.filter(code=parameters["account"])
+    accounts = list(accounts.order_by("kind", "code"))
+    if not accounts:
+        raise ReportRequestError(f"{county.name}没有可导出的基金账户")
+    start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    return ReportBuild(
+        filename=report_filename("基金收支明细表", county=county.name, period=str(year)),
+        reports=[
+            ledger_report(a, start=start, end=end, sheet_name=LEDGER_SHEETS.get(a.kind, "账户"))
+            for a in accounts
+        ],
+    )
+
+
+class _Rollback(Exception):
+    pass
+
+
+def year_end_trial(*, user, year: int) -> list[YearEndClose]:
+    """What closing `year` now would give, computed by the closing service itself inside a
+    savepoint that is rolled back: one set of rules, nothing written."""
+    from funds.services import FundsError, year_end_close
+
+    counties = scope_to_user(County.objects.all(), user, county_field="pk")
+    areas = PoolingArea.objects.filter(
+        counties__in=counties.filter(fund_budgets__year=year)
+    ).distinct()
+    closes: list[YearEndClose] = []
+    try:
+        with transaction.atomic():
+            for area in areas.order_by("code"):
+                try:
+                    with transaction.atomic():
+                        closes += year_end_close(pooling_area=area, year=year)
+                except FundsError:
+                    continue  # an area already closed is reported from its rows
+            raise _Rollback
+    except _Rollback:
+        pass
+    visible = set(counties.values_list("pk", flat=True))
+    return [c for c in closes if c.county_id in visible]
+
+
+@register_report(
+    "year_end_sharing",
+    "年度超支分担表",
+    needs=("year",),
+    permission="funds.view_yearendclose",
+    description="各区县年度预算执行、超支金额及市县分担；未决算的年度按当前账面数试算。",
+)
+def year_end_sharing_build(*, user, county, parameters) -> ReportBuild:
+    year = year_of(parameters)
+    closes = scope_to_user(YearEndClose.objects.select_related("county"), user).filter(year=year)
+    if county is not None:
+        closes = closes.filter(county=county)
+    closes = list(closes.order_by("county__code"))
+    trial = not closes
+    if trial:
+        closes = year_end_trial(user=user, year=year)
+        if county is not None:
+            closes = [c for c in closes if c.county_id == county.pk]
+    if not closes:
+        raise ReportRequestError(f"{year}年度没有区县预算，无法编制超支分担表")
+    return ReportBuild(
+        filename=report_filename(
+            "年度超支分担表" + ("-试算" if trial else ""),
+            county=county.name if county else None,
+            period=str(year),
+        ),
+        reports=[year_end_report(closes, year=year, trial=trial)],
     )

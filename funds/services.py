@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 
-from beneficiaries.models import County, PoolingArea
+from beneficiaries.models import County, PoolingArea, PremiumTransferRequest
 from funds.models import (
     INTERNAL_KINDS,
     SPENDING_KINDS,
@@ -705,3 +705,39 @@ def year_end_close(*, pooling_area: PoolingArea, year: int, closed_by=None) -> l
     if not closes:
         raise FundsError("no_budget", f"{pooling_area}{year}年度没有区县预算，无法决算。")
     return closes
+
+
+def premium_transfer_post(
+    *, request, from_account: Account, date: dt.date, created_by=None
+) -> Entry:
+    """Post a premium-subsidy transfer request (beneficiaries.PremiumTransferRequest) as one
+    entry to the resident insurance fund, on the verified headcount (Baoshan Art.8(四);
+    Kunming §六(五)1). Idempotent: the request's own key refuses a second posting, and a
+    posted request is returned as it is. Locks the request row."""
+    with transaction.atomic():
+        request = PremiumTransferRequest.objects.select_for_update().get(pk=request.pk)
+        if request.status == PremiumTransferRequest.Status.POSTED:
+            return Entry.objects.get(pk=request.posted_entry_id)
+        if request.status != PremiumTransferRequest.Status.REQUESTED:
+            raise FundsError("request_not_open", "该划转申请已撤销，不能记账。")
+        resident_fund = account_open(
+            kind=AccountKind.RESIDENT_INSURANCE,
+            pooling_area=from_account.pooling_area,
+            county=request.county,
+        )
+        entry = transfer_post(
+            kind=EntryKind.PREMIUM_SUBSIDY,
+            from_account=from_account,
+            to_account=resident_fund,
+            amount=request.amount,
+            date=date,
+            document_ref=f"资助参保划转申请 {request.pk}",
+            memo=f"{request.county.name}{request.year}年度资助参保 {request.headcount} 人",
+            county=request.county,
+            idempotency_key=f"premium-transfer:{request.pk}",
+            created_by=created_by,
+        )
+        request.status = PremiumTransferRequest.Status.POSTED
+        request.posted_entry_id = entry.pk
+        request.save(update_fields=["status", "posted_entry_id"])
+    return entry

@@ -19,6 +19,7 @@ must scope every queryset to `user` (`scope_to_user`) — the job runs as the pe
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tempfile
 import uuid
@@ -88,6 +89,40 @@ def register_report(
     return decorator
 
 
+def period_of(parameters: dict) -> tuple[int, int]:
+    """`{"period": "2026-10"}` → (2026, 10); a report that needs a month refuses anything else."""
+    raw = str((parameters or {}).get("period") or "")
+    try:
+        year, month = (int(part) for part in raw.split("-"))
+        dt.date(year, month, 1)
+    except ValueError:
+        raise ReportRequestError(f"结算期间应为“年-月”，如 2026-10，收到：{raw or '空'}") from None
+    return year, month
+
+
+def month_range(year: int, month: int) -> tuple[dt.date, dt.date]:
+    start = dt.date(year, month, 1)
+    following = dt.date(year + (month == 12), month % 12 + 1, 1)
+    return start, following - dt.timedelta(days=1)
+
+
+def year_of(parameters: dict) -> int:
+    raw = (parameters or {}).get("year")
+    try:
+        year = int(raw)
+    except (TypeError, ValueError):
+        raise ReportRequestError(f"年度应为四位数字，收到：{raw or '空'}") from None
+    if not 2000 <= year <= 2100:
+        raise ReportRequestError(f"年度超出范围：{year}")
+    return year
+
+
+def county_required(county, label: str):
+    if county is None:
+        raise ReportRequestError(f"“{label}”须选择区县")
+    return county
+
+
 def reports_for(user) -> list[ReportSpec]:
     """The reports `user` may start, in registration order."""
     return [s for s in REPORTS.values() if s.permission is None or user.has_perm(s.permission)]
@@ -104,6 +139,12 @@ def report_job_start(*, kind: str, user, county=None, parameters: dict | None = 
         raise ReportRequestError(f"没有导出“{spec.label}”的权限")
     if county is not None and not user_may_see_county(user, county.pk):
         raise ReportRequestError("不能导出其他区县的报表")
+    if "county" in spec.needs:
+        county_required(county, spec.label)
+    if "period" in spec.needs:
+        period_of(parameters or {})
+    if "year" in spec.needs:
+        year_of(parameters or {})
     job = job_create(
         kind=JOB_KIND_PREFIX + kind,
         parameters={"report": kind, **(parameters or {})},

@@ -152,7 +152,7 @@ class ClaimViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=False, methods=["get"])
     def export(self, request):
         """The claims register (救助明细台账) as .xlsx, filtered like the list."""
-        from claims.exports import REGISTER_HEADERS, REGISTER_MONEY, register_rows, write_xlsx
+        from claims.exports import claims_register_write
 
         qs = self.filter_queryset(scoped_claims(request.user)).order_by(
             "county_id", "discharged", "id"
@@ -161,15 +161,11 @@ class ClaimViewSet(viewsets.ReadOnlyModelViewSet):
             current=FilteredRelation("decisions", condition=Q(decisions__is_current=True))
         )
         tmp = tempfile.NamedTemporaryFile(suffix=".xlsx")  # noqa: SIM115 — FileResponse closes it
-        write_xlsx(
+        claims_register_write(
             tmp.name,
-            sheet="救助明细台账",
+            queryset=qs,
+            user=request.user,
             title=f"医疗救助明细台账 导出时间 {timezone.localtime():%Y-%m-%d %H:%M}",
-            headers=REGISTER_HEADERS,
-            rows=register_rows(qs, request.user),
-            money_columns=REGISTER_MONEY,
-            date_columns=[7, 8],
-            row_count=qs.count(),
         )
         tmp.seek(0)
         return FileResponse(

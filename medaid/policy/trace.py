@@ -3,6 +3,11 @@
 The engine records each step as a tuple `(key, *values)` with raw Decimals; nothing here runs
 until someone reads `.trace`. Every renderer returns the line and the article references it
 used, so the last line can list the articles the decision rests on.
+
+The apps store a trace with every decision (a million of them in a year's recompute), so this is
+a hot path too: the parts of a line that only depend on the pack's terms (policy, identity and
+kind lines, deductible and tilt wording, the closing list of articles) are rendered once and
+cached; amounts take a fast path for the common two-decimal case.
 """
 
 from __future__ import annotations
@@ -28,6 +33,14 @@ def yuan(amount: Decimal | None) -> str:
     """Money with two decimals; an exact intermediate with more digits keeps them."""
     if amount is None:
         return "—"
+    # Fast path: str() of a Decimal with exponent -2 or 0 is already plain notation.
+    text = str(amount)
+    dot = text.find(".")
+    if dot < 0:
+        if "E" not in text:
+            return text + ".00"
+    elif len(text) - dot == 3 and "E" not in text:
+        return text
     if amount == amount.quantize(CENT):
         return f"{amount.quantize(CENT):f}"
     return f"{amount.normalize():f}"
@@ -39,8 +52,15 @@ def plain(amount: Decimal) -> str:
     return text
 
 
+_PCT: dict[Decimal, str] = {}
+
+
 def pct(share: Decimal) -> str:
-    return f"{(share * 100).normalize():f}%"
+    # Value-keyed cache: the output depends on the value only (0.5 and 0.50 both give 50%).
+    text = _PCT.get(share)
+    if text is None:
+        text = _PCT[share] = f"{(share * 100).normalize():f}%"
+    return text
 
 
 def ident(code: str) -> str:
@@ -58,13 +78,25 @@ def _paren(ref: str) -> str:
 Line = tuple[str, list[str]]
 
 
+# Lines and line parts that depend only on the pack's terms. Keys holding `id(obj)` keep `obj`
+# alive in the value, so an id is never reused while its entry exists.
+_CACHE: dict = {}
+
+
 def _policy(title, start, ref, digest) -> Line:
-    return f"政策：{title}，{start.isoformat()} 起施行的版本（{ref}）；参数指纹 {digest}", [ref]
+    key = ("policy", title, start, ref, digest)
+    line = _CACHE.get(key)
+    if line is None:
+        line = _CACHE[key] = (
+            f"政策：{title}，{start.isoformat()} 起施行的版本（{ref}）；参数指纹 {digest}",
+            (ref,),
+        )
+    return line[0], list(line[1])
 
 
 def _self_pay(claim, self_pay) -> Line:
     return (
-        f"项目：{KIND_LABELS.get(claim.kind, claim.kind)}。政策范围内个人自付 {yuan(self_pay)} = "
+        f"项目：{_kind_label(claim.kind)}。政策范围内个人自付 {yuan(self_pay)} = "
         f"政策范围内费用 {yuan(claim.in_policy_cost)} − 基本医保 {yuan(claim.basic_insurance_paid)}"
         f" − 大病保险 {yuan(claim.critical_illness_paid)} − 其他保障 {yuan(claim.other_paid)}",
         [],
@@ -92,14 +124,32 @@ def _identity_window_missed(code, applied, opens, ref) -> Line:
     )
 
 
+def _kind_label(kind: str) -> str:
+    return KIND_LABELS.get(kind, kind)
+
+
 def _identity(candidate, terms, claim) -> Line:
     code, profile, how, detail = candidate
+    if how == "held":
+        key = ("identity", id(terms), code, profile)
+        cached = _CACHE.get(key)
+        if cached is None:
+            ref = terms.profile_of[code][1]
+            mode, mode_ref = terms.mode[profile]
+            cached = _CACHE[key] = (
+                terms,
+                f"身份：{ident(code)}，出院（就诊）日 ",
+                f" 在认定期内；按{terms.label(profile)}标准救助（{ref}）；"
+                f"救助方式：{MODE_LABELS.get(mode, mode)}（{mode_ref}）",
+                (ref, mode_ref),
+            )
+        return cached[1] + claim.discharged.isoformat() + cached[2], list(cached[3])
     label = terms.label(profile)
     ref = terms.profile_of[code][1]
     mode, mode_ref = terms.mode[profile]
     discharged, admitted = claim.discharged, claim.admitted
     refs = [ref, mode_ref]
-    if how == "held":
+    if how == "held":  # pragma: no cover - handled above
         why = f"出院（就诊）日 {discharged.isoformat()} 在认定期内"
     elif how == "held_at_admission":
         (stay_ref,) = detail
@@ -140,7 +190,11 @@ def _alternatives(options, chosen, ref) -> Line:
 
 
 def _kind(kind, ref, level) -> Line:
-    return f"救助项目：{KIND_LABELS.get(kind, kind)}，{level}级医疗机构（{ref}）", [ref]
+    key = ("kind", kind, ref, level)
+    text = _CACHE.get(key)
+    if text is None:
+        text = _CACHE[key] = f"救助项目：{_kind_label(kind)}，{level}级医疗机构（{ref}）"
+    return text, [ref]
 
 
 def _kind_refused(kind, level, covered) -> Line:
@@ -155,7 +209,11 @@ def _kind_refused(kind, level, covered) -> Line:
 def _deductible(amount, counted, left, applied, route) -> Line:
     name = "重特大疾病住院救助起付线" if route == "major_disease" else "起付标准"
     if not amount.value:
-        return f"{name}：不设（{amount.ref}）", [amount.ref]
+        key = ("no_deductible", name, amount.ref)
+        text = _CACHE.get(key)
+        if text is None:
+            text = _CACHE[key] = f"{name}：不设（{amount.ref}）"
+        return text, [amount.ref]
     if amount.base is not None:
         head = f"{name} {yuan(amount.value)} = {plain(amount.base)} × {pct(amount.share)}"
     else:
@@ -266,21 +324,38 @@ def _rounding(exact, rounded) -> Line:
     return f"舍入：{yuan(exact)} → {yuan(rounded)}（四舍五入到分）", []
 
 
+def _tilt_parts(terms) -> tuple:
+    key = ("tilt", id(terms))
+    cached = _CACHE.get(key)
+    if cached is None:
+        threshold = terms.threshold
+        if threshold.base is not None:
+            line = f"{yuan(threshold.value)}（= {plain(threshold.base)} × {pct(threshold.share)}）"
+        else:
+            line = yuan(threshold.value)
+        cap = (
+            f"，年度倾斜救助限额 {yuan(terms.cap.value)}" if terms.cap is not None else "，不设限额"
+        )
+        outside = "，不计入年度救助限额" if terms.outside_annual_cap else ""
+        cached = _CACHE[key] = (
+            terms,
+            f"倾斜救助（{terms.ratio.ref}）：本次三重制度保障后政策内自付 ",
+            f"，超过 {line} 的部分 ",
+            f" × {pct(terms.ratio.value)} = ",
+            f"{cap}{outside}；本年已付 ",
+            tuple(_refs(terms.ratio.ref, threshold.ref, terms.cap.ref if terms.cap else "")),
+        )
+    return cached
+
+
 def _tilt(terms, left, cumulative, entitled, paid_before, amount) -> Line:
-    threshold = terms.threshold
-    if threshold.base is not None:
-        line = f"{yuan(threshold.value)}（= {plain(threshold.base)} × {pct(threshold.share)}）"
-    else:
-        line = yuan(threshold.value)
-    cap = f"，年度倾斜救助限额 {yuan(terms.cap.value)}" if terms.cap is not None else "，不设限额"
-    outside = "，不计入年度救助限额" if terms.outside_annual_cap else ""
-    over = cumulative - threshold.value
+    _, head, over_text, times, tail, refs = _tilt_parts(terms)
+    over = cumulative - terms.threshold.value
     return (
-        f"倾斜救助（{terms.ratio.ref}）：本次三重制度保障后政策内自付 {yuan(left)}，本年累计 "
-        f"{yuan(cumulative)}，超过 {line} 的部分 {yuan(max(over, Decimal(0)))} × "
-        f"{pct(terms.ratio.value)} = {yuan(entitled)}{cap}{outside}；本年已付 {yuan(paid_before)}，"
-        f"本次 {yuan(amount)}",
-        _refs(terms.ratio.ref, threshold.ref, terms.cap.ref if terms.cap else ""),
+        f"{head}{yuan(left)}，本年累计 {yuan(cumulative)}{over_text}"
+        f"{yuan(over if over > 0 else Decimal(0))}{times}{yuan(entitled)}{tail}"
+        f"{yuan(paid_before)}，本次 {yuan(amount)}",
+        list(refs),
     )
 
 
@@ -367,11 +442,15 @@ def articles(steps: Iterable[tuple]) -> list[str]:
 
 def render(steps: Iterable[tuple]) -> list[str]:
     lines = _lines(steps)
-    seen: dict[str, None] = {}
-    for _, refs in lines:
-        for ref in refs:
-            seen.setdefault(ref, None)
-    out = [text for text, _ in lines]
-    if seen:
-        out.append("依据条款：" + "；".join(seen))
+    out = []
+    refs: list[str] = []
+    for text, line_refs in lines:
+        out.append(text)
+        refs += line_refs
+    if refs:
+        key = ("articles", *refs)
+        closing = _CACHE.get(key)
+        if closing is None:
+            closing = _CACHE[key] = "依据条款：" + "；".join(dict.fromkeys(refs))
+        out.append(closing)
     return out

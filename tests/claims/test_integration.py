@@ -96,6 +96,57 @@ def test_status_changes_and_superseded_decisions_are_audited(hospital, dibao, cl
     assert events.filter(total=D("1.00")).count() == 1
 
 
+def test_a_bulk_update_records_every_changed_claim_in_one_statement(hospital, dibao, clerk):
+    """The statement-level trigger: one UPDATE of many claims gives one event per changed row,
+    with the pghistory context attached; unchanged rows and the delete path as before."""
+    import pghistory
+
+    from claims import imports
+
+    imports.declaration_from_rows(
+        rows=[
+            line(
+                dibao,
+                f"B{i}",
+                admitted=f"2024-03-{1 + 5 * i:02d}",
+                discharged=f"2024-03-{3 + 5 * i:02d}",
+            )
+            for i in range(3)
+        ],
+        year=2024,
+        month=3,
+        hospital=hospital,
+    )
+    claims = Claim.objects.filter(external_ref__startswith="B")
+    assert claims.count() == 3
+    event_model = Claim.pgh_event_model
+    before = event_model.objects.count()
+    with pghistory.context(settlement="2024-03"):
+        changed = claims.update(status=Claim.Status.SETTLED)
+    assert changed == 3
+    events = event_model.objects.order_by("pgh_id")[before:]
+    assert [e.pgh_label for e in events] == ["update"] * 3
+    assert {e.pgh_obj_id for e in events} == set(claims.values_list("id", flat=True))
+    assert {e.status for e in events} == {"settled"}
+    assert all(e.pgh_context is not None for e in events)
+    assert events[0].pgh_context.metadata == {"settlement": "2024-03"}
+    # A statement that changes nothing records nothing.
+    claims.update(status=Claim.Status.SETTLED)
+    assert event_model.objects.count() == before + 3
+    # Only the rows a statement changed: B0 once, then the other two.
+    b0 = claims.get(external_ref="B0").pk
+    claims.filter(pk=b0).update(review_note="已核")
+    claims.update(review_note="已核")
+    noted = event_model.objects.filter(review_note="已核")
+    assert noted.count() == 3
+    assert noted.filter(pgh_obj_id=b0).count() == 1
+    one = claims.get(external_ref="B2")
+    one_id = one.pk
+    one.decisions.all().delete()
+    one.delete()
+    assert event_model.objects.filter(pgh_label="delete", pgh_obj_id=one_id).count() == 1
+
+
 def test_declaration_partitions_on_a_real_worker(hospital, county, settings, tmp_path):
     """A declaration's partitions run as tasks on a real celery worker; progress is in
     PostgreSQL, not the broker."""

@@ -15,6 +15,23 @@ from django.db import transaction
 DEMO_PASSWORD = "medaid-demo-2026"
 DEMO_YEAR = 2026
 DEMO_MONTHS = [(DEMO_YEAR, m) for m in range(7, 11)]
+# Baoshan 第八条（二）: the fixed subsidies are the provincial standard, which the text does not
+# give; the demo sets illustrative figures on the contribution year, as an agency would.
+DEMO_PREMIUM = {
+    "individual_contribution": "400.00",
+    "collection": (dt.date(DEMO_YEAR - 1, 9, 1), dt.date(DEMO_YEAR - 1, 12, 31)),
+    "parameters": {
+        f"premium.{code}.amount": amount
+        for code, amount in {
+            "dibao": "260",
+            "fanpin": "260",
+            "severe_disability": "200",
+            "low_income_elderly": "200",
+            "low_income_minor": "200",
+            "border_resident": "100",
+        }.items()
+    },
+}
 
 
 class Command(BaseCommand):
@@ -53,10 +70,13 @@ class Command(BaseCommand):
 
         self._say(demo_funds_create(seed=seed, year=DEMO_YEAR))
 
+        self._step("资助参保：年度名册、每月新增、划转居民医保基金")
+        self._say(self._premium_subsidies(users["city_admin"]))
+
         self._step("医疗机构与各月申报、窗口申请（经生产任务计算）")
         from claims.demo import demo_claims_create
 
-        self._say(demo_claims_create(seed=seed, months=DEMO_MONTHS))
+        self._say(demo_claims_create(seed=seed, months=DEMO_MONTHS, per_hospital=40))
 
         self._step("当月任务：变动名册检查、监测预警、按月结算")
         self._month_jobs()
@@ -120,13 +140,55 @@ class Command(BaseCommand):
         users["_token"] = api_token_issue(user=users["civil_affairs_longyang"]).key
         return users
 
+    def _premium_subsidies(self, user) -> dict:
+        from beneficiaries.models import ContributionYear, County, PoolingArea
+        from beneficiaries.services import (
+            premium_transfer_request_create,
+            subsidy_additions_run,
+            subsidy_roster_build,
+            subsidy_roster_confirm,
+        )
+        from funds.models import Account, AccountKind
+        from funds.services import premium_transfer_post
+
+        start, end = DEMO_PREMIUM["collection"]
+        ContributionYear.objects.create(
+            pooling_area=PoolingArea.objects.get(),
+            year=DEMO_YEAR,
+            individual_contribution=DEMO_PREMIUM["individual_contribution"],
+            collection_start=start,
+            collection_end=end,
+            parameters=DEMO_PREMIUM["parameters"],
+        )
+        people = amount = 0
+        for county in County.objects.order_by("code"):
+            roster = subsidy_roster_build(
+                county=county, year=DEMO_YEAR, decision_date=start, created_by=user
+            )
+            subsidy_additions_run(roster=roster, on=dt.date(DEMO_YEAR, 10, 31))
+            roster = subsidy_roster_confirm(roster=roster)
+            request = premium_transfer_request_create(roster=roster)
+            if request is None:
+                continue
+            premium_transfer_post(
+                request=request,
+                # Baoshan 第八条（四）: the city's finance pays from the city fiscal special account.
+                from_account=Account.objects.get(
+                    pooling_area=county.pooling_area, county=None, kind=AccountKind.FISCAL
+                ),
+                date=dt.date(DEMO_YEAR, 10, 31),
+                created_by=user,
+            )
+            people += request.headcount
+            amount += request.amount
+        return {"资助人数": people, "划转金额": f"{amount:,.2f} 元"}
+
     def _month_jobs(self) -> None:
         # The tasks production's beat sends, sent the same way (eager without a broker).
+        from beneficiaries.models import County
         from beneficiaries.tasks import check_change_feeds
         from claims.tasks import monitor_burdens, send_warning_lists
         from funds.tasks import settle_month
-
-        from beneficiaries.models import County
 
         for county in County.objects.order_by("code"):
             for year, month in DEMO_MONTHS:
@@ -162,7 +224,7 @@ class Command(BaseCommand):
             if job.status != Job.Status.SUCCEEDED or not job.result_file:
                 self.stderr.write(f"   {spec.label}: 失败 {job.error}")
                 continue
-            target = out / Path(job.result_file.name).name
+            target = out / job.result.get("filename", Path(job.result_file.name).name)
             with default_storage.open(job.result_file.name, "rb") as src, open(target, "wb") as dst:
                 shutil.copyfileobj(src, dst)
             written.append(target)
