@@ -381,7 +381,7 @@ class _TimedCursor:
         elapsed = time.perf_counter() - started
         label = " ".join(sql.split())[:60]
         self.timings.append([label, round(elapsed, 3), self.cursor.rowcount])
-        if elapsed > 0.1:
+        if elapsed > 0.5:
             logger.info("merge step %.1fs rows=%s: %s", elapsed, self.cursor.rowcount, label)
 
     @property

@@ -52,7 +52,13 @@ COUNTER_CLERK = Role(
         *_PEOPLE_READ,
         *_CLAIMS_READ,
         "beneficiaries.view_full_id_number",
-        "beneficiaries.add_*",
+        # The counter registers people and their documents, never reference data
+        # (pooling areas, counties, departments, funding tiers, contribution years).
+        "beneficiaries.add_household",
+        "beneficiaries.add_person",
+        "beneficiaries.add_identity",
+        "beneficiaries.add_illnesspovertyapplication",
+        "beneficiaries.add_rosterimport",
         "beneficiaries.change_household",
         "beneficiaries.change_person",
         "beneficiaries.change_identity",

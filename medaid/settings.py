@@ -61,7 +61,6 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -127,8 +126,10 @@ AXES_RESET_ON_SUCCESS = True
 # The lockout page a clerk sees, in Chinese (status 429).
 AXES_LOCKOUT_TEMPLATE = "medaid/lockout.html"
 
+# Chinese first and only: the counter's browsers may ask for English, the admin still answers
+# in Chinese (no LocaleMiddleware).
 LANGUAGE_CODE = "zh-hans"
-LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LANGUAGES = [("zh-hans", "简体中文")]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True

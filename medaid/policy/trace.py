@@ -41,8 +41,9 @@ def yuan(amount: Decimal | None) -> str:
             return text + ".00"
     elif len(text) - dot == 3 and "E" not in text:
         return text
-    if amount == amount.quantize(CENT):
-        return f"{amount.quantize(CENT):f}"
+    cents = amount.quantize(CENT)
+    if amount == cents:
+        return str(cents)  # exponent -2: plain notation
     return f"{amount.normalize():f}"
 
 
