@@ -212,7 +212,7 @@ def run_register(user, target: Path) -> int:
 
         job = job_create(
             kind="report.claims_register",
-            parameters={"report": "claims_register"},
+            parameters={"report": "claims_register", "year": YEAR},
             created_by=user,
         )
         job = report_job_run(job_id=job.pk)

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from medaid.policy.glossary import DEPARTMENT_KIND_CHOICES, IDENTITY_CHOICES
+
 # Audit triggers stand aside while a bulk merge runs (the merge sets `medaid.bulk_audit` for its
 # own transaction only and writes the same events set-based): a trigger per row costs ~70 µs,
 # which is a minute per million rows.
@@ -20,37 +22,13 @@ AUDIT_TRACKERS = (
 )
 
 
-class IdentityCode(models.TextChoices):
-    """Canonical identity codes (../shared/domain/glossary.md)."""
-
-    TEKUN = "tekun", "特困人员"
-    ORPHAN = "orphan", "孤儿、事实无人抚养儿童"
-    DIBAO = "dibao", "低保对象"
-    DIBAO_FULL = "dibao_full", "一、二类低保/全额低保"
-    DIBAO_PARTIAL = "dibao_partial", "三、四类低保/差额低保"
-    FANPIN = "fanpin", "返贫致贫人口"
-    DIBAO_EDGE = "dibao_edge", "低保边缘家庭成员"
-    RURAL_MONITORED = "rural_monitored", "农村易返贫致贫人口"
-    SUDDEN_HARDSHIP = "sudden_hardship", "突发严重困难户"
-    POVERTY_LIFTED = "poverty_lifted", "过渡期内已脱贫人口"
-    DEEP_HARDSHIP_WORKER = "deep_hardship_worker", "深度困难职工"
-    RELATIVE_HARDSHIP_WORKER = "relative_hardship_worker", "相对困难职工"
-    ILLNESS_POVERTY = "illness_poverty", "因病致贫重病患者"
-    SEVERE_DISABILITY = "severe_disability", "一二级重度残疾人"
-    LOW_INCOME_ELDERLY = "low_income_elderly", "低收入家庭60周岁以上老年人"
-    LOW_INCOME_MINOR = "low_income_minor", "低收入家庭未成年人"
-    LOW_INCOME_OTHER = "low_income_other", "低收入家庭重度残疾人、重病患者"
-    BORDER_RESIDENT = "border_resident", "边境一线行政村农村居民"
-    OTHER_SPECIAL = "other_special", "其他特殊困难人员"
-
-
-class DepartmentKind(models.TextChoices):
-    CIVIL_AFFAIRS = "civil_affairs", "民政"
-    RURAL_REVITALIZATION = "rural_revitalization", "乡村振兴"
-    TRADE_UNION = "trade_union", "工会"
-    DISABLED_FEDERATION = "disabled_federation", "残联"
-    HEALTH = "health", "卫体"
-    MEDICAL_SECURITY = "medical_security", "医保"
+# The canonical codes live once, in the engine's glossary (../shared/domain/glossary.md).
+IdentityCode = models.TextChoices(
+    "IdentityCode", [(code.upper(), (code, label)) for code, label in IDENTITY_CHOICES]
+)
+DepartmentKind = models.TextChoices(
+    "DepartmentKind", [(code.upper(), (code, label)) for code, label in DEPARTMENT_KIND_CHOICES]
+)
 
 
 class PoolingArea(models.Model):

@@ -462,8 +462,10 @@ class _TrustedKeys:
     `session_replication_role` the merge turns the row triggers off around its inserts and
     takes, in one statement each, the `FOR KEY SHARE` locks those triggers would have taken
     on rows that existed before the merge. Without that privilege nothing changes: the
-    triggers check every row as before. Only inserts run in the window; updates keep their
-    audit triggers.
+    triggers check every row as before. Only inserts into households, people and identities
+    run in the window (their audit events are written set-based by `_BulkAudit`); updates
+    keep their audit triggers. A trigger added to those three tables later would be skipped
+    by these inserts too.
     """
 
     def __init__(self, cursor):

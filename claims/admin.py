@@ -457,7 +457,11 @@ class ApplicationRegisterForm(forms.Form):
 
 class ReceiptForm(forms.Form):
     hospital = forms.ModelChoiceField(label="医疗机构", queryset=Hospital.objects.all())
-    kind = forms.ChoiceField(label="救助项目", choices=ClaimKind.choices)
+    # Initial = the option a browser submits untouched: otherwise every unfilled extra receipt
+    # form counts as changed (a select always sends its first option) and is then required.
+    kind = forms.ChoiceField(
+        label="救助项目", choices=ClaimKind.choices, initial=ClaimKind.choices[0][0]
+    )
     admitted = forms.DateField(label="入院日期")
     discharged = forms.DateField(label="出院（就诊）日期")
     referred = forms.BooleanField(label="按规定转诊", required=False, initial=True)

@@ -14,8 +14,12 @@ def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-def insert_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> int:
-    """Insert `rows` (tuples in `columns` order; dict/list values are JSON) into `table`."""
+def insert_rows(
+    table: str, columns: Sequence[str], rows: Iterable[Sequence], *, plain: bool = False
+) -> int:
+    """Insert `rows` (tuples in `columns` order; dict/list values are JSON) into `table`.
+    `plain`: the rows hold no dict or list (JSON already text), so PostgreSQL takes them as
+    they are."""
     qn = connection.ops.quote_name
     cols = ", ".join(qn(c) for c in columns)
     count = 0
@@ -23,9 +27,14 @@ def insert_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence]) ->
         with connection.cursor() as cursor:
             raw = cursor.cursor
             with raw.copy(f"COPY {qn(table)} ({cols}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row([_pg_value(v) for v in row])
-                    count += 1
+                if plain:
+                    for row in rows:
+                        copy.write_row(row)
+                        count += 1
+                else:
+                    for row in rows:
+                        copy.write_row([_pg_value(v) for v in row])
+                        count += 1
         return count
     sql = f"INSERT INTO {qn(table)} ({cols}) VALUES ({', '.join(['%s'] * len(columns))})"
     batch: list[list] = []

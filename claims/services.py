@@ -265,7 +265,7 @@ def _write(out: _PartitionWrites, *, run_id: int | None, reason: str) -> int:
     update_by_ids(
         Decision._meta.db_table, "is_current = %s", out.superseded, "is_current", (False,)
     )
-    written = insert_rows(Decision._meta.db_table, _DECISION_COLUMNS, out.decisions)
+    written = insert_rows(Decision._meta.db_table, _DECISION_COLUMNS, out.decisions, plain=True)
     if out.settled_changes:
         claim_ids = list(out.settled_changes)
         new_ids: dict[int, int] = {}
@@ -312,11 +312,6 @@ def _gc_paused():
 
 
 def _decide_people(*, people, year: int, run_id: int | None, reason: str) -> _PartitionWrites:
-    with _gc_paused():
-        return _decide_people_now(people=people, year=year, run_id=run_id, reason=reason)
-
-
-def _decide_people_now(*, people, year: int, run_id: int | None, reason: str) -> _PartitionWrites:
     persons = selectors.person_facts(people=people)
     claim_rows = selectors.year_claims(people=people, year=year)
     rows_by_person = [(pid, list(g)) for pid, g in groupby(claim_rows, key=lambda r: r.person_id)]
@@ -342,8 +337,9 @@ def run_partition_decide(*, run_id: int, number: int) -> RunPartition:
                 status=DecisionRun.Status.RUNNING
             )
         people = selectors.run_people(run_id=run_id, partition=number)
-        out = _decide_people(people=people, year=run.year, run_id=run_id, reason=run.reason)
-        written = _write(out, run_id=run_id, reason=run.reason)
+        with _gc_paused():
+            out = _decide_people(people=people, year=run.year, run_id=run_id, reason=run.reason)
+            written = _write(out, run_id=run_id, reason=run.reason)
         part.done = True
         part.claims = out.claims
         part.decisions_written = written

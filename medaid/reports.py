@@ -19,6 +19,7 @@ must scope every queryset to `user` (`scope_to_user`) — the job runs as the pe
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import tempfile
@@ -139,12 +140,12 @@ def report_job_start(*, kind: str, user, county=None, parameters: dict | None = 
         raise ReportRequestError(f"没有导出“{spec.label}”的权限")
     if county is not None and not user_may_see_county(user, county.pk):
         raise ReportRequestError("不能导出其他区县的报表")
-    if "county" in spec.needs:
-        county_required(county, spec.label)
-    if "period" in spec.needs:
-        period_of(parameters or {})
-    if "year" in spec.needs:
-        year_of(parameters or {})
+    # A malformed month or year is refused here, before a job exists; whether a report may
+    # run without one (a whole year's register, a city-wide list) its builder decides.
+    if (parameters or {}).get("period"):
+        period_of(parameters)
+    if (parameters or {}).get("year"):
+        year_of(parameters)
     job = job_create(
         kind=JOB_KIND_PREFIX + kind,
         parameters={"report": kind, **(parameters or {})},
@@ -160,6 +161,15 @@ def report_job_run(*, job_id: int) -> Job:
     `job.result["totals"]`. Running it again writes a fresh file (idempotent)."""
     job = Job.objects.select_related("created_by", "county").get(pk=job_id)
     spec = REPORTS[job.parameters["report"]]
+    # A refusal (a month not yet settled, a roster not yet built) is the job's answer,
+    # recorded on it by job_running — not a crash for the worker to retry.
+    with contextlib.suppress(ReportRequestError):
+        _run(job, spec)
+    job.refresh_from_db()
+    return job
+
+
+def _run(job: Job, spec: ReportSpec) -> None:
     with job_running(job=job) as progress:
         build = spec.builder(user=job.created_by, county=job.county, parameters=job.parameters)
         declared = [r.row_count for r in build.reports]
@@ -182,8 +192,6 @@ def report_job_run(*, job_id: int) -> Job:
         Job.objects.filter(pk=job.pk).update(result_file=name, result=result)
         job.result_file.name = name
         job.result = result
-    job.refresh_from_db()
-    return job
 
 
 def _write_to_storage(name: str, build: ReportBuild, on_progress):

@@ -8,7 +8,7 @@ from django.db import connection
 
 from beneficiaries import services
 from beneficiaries.models import Identity, Person
-from tests.beneficiaries.conftest import csv_upload, make_id
+from tests.beneficiaries.conftest import HEADERS, csv_upload, make_id
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -54,3 +54,53 @@ def test_bulk_merge_is_audited_and_triggers_still_fire_for_single_rows(civil):
     Identity.objects.create(person=person, code="dibao", start=date(2024, 1, 1))
     assert PersonEvent.objects.filter(pgh_obj_id=person.pk).count() == 1
     assert IdentityEvent.objects.filter(pgh_label="insert").count() == 6
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["trusted-keys", "row-triggers"])
+def test_bulk_inserts_keep_their_keys_with_and_without_row_key_checks(
+    civil, township, monkeypatch, trusted
+):
+    """The merge's inserts skip the per-row key triggers only where the role may do so; either
+    way the registry ends up the same and every key holds."""
+    assert connection.vendor == "postgresql", "integration tests need DATABASE_URL=postgres://…"
+    original = services._TrustedKeys.__init__
+    seen = []
+
+    def init(self, cursor):
+        original(self, cursor)
+        self.enabled = self.enabled and trusted
+        seen.append(self.enabled)
+
+    monkeypatch.setattr(services._TrustedKeys, "__init__", init)
+    headers = [*HEADERS, "户编号", "乡镇（街道）"]
+    rows = [
+        ["新增", make_id(n), f"丙{chr(0x4E00 + n)}", "低保对象", "", "2024-01-01", ""]
+        for n in range(1, 7)
+    ]
+    rows = [[*row, f"H{n // 2}", township.name] for n, row in enumerate(rows, start=1)]
+    batch, _ = services.roster_import_receive(
+        department=civil,
+        kind="feed",
+        upload=csv_upload(rows, headers=headers),
+        file_name="k.csv",
+        stated_date=date(2024, 3, 5),
+        channel="api",
+    )
+    services.roster_import_validate(batch=batch)
+    summary = services.roster_import_apply(batch=batch)
+    assert seen and all(s is trusted for s in seen)
+    assert summary["counts"] == {"added": 6}
+    people = Person.objects.filter(county=civil.county)
+    assert people.count() == 6
+    assert set(people.values_list("township_id", flat=True)) == {township.pk}
+    assert people.values("household_id").distinct().count() == 4
+    assert Identity.objects.filter(person__in=people, department=civil).count() == 6
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW session_replication_role")
+        assert cursor.fetchone()[0] == "origin"
+        # Every key the merge wrote points at a row that exists.
+        cursor.execute(
+            """SELECT COUNT(*) FROM beneficiaries_identity i
+               LEFT JOIN beneficiaries_person p ON p.id = i.person_id WHERE p.id IS NULL"""
+        )
+        assert cursor.fetchone()[0] == 0

@@ -22,7 +22,6 @@ YEAR, MONTH = TODAY.year, TODAY.month
 @pytest.fixture
 def counter_world():
     from beneficiaries.models import County, Identity, Person
-    from claims import services as claims_services
     from claims.models import Hospital
     from funds.demo import demo_funds_create
 
@@ -37,36 +36,38 @@ def counter_world():
     )
     Identity.objects.create(person=person, code="dibao", start=dt.date(YEAR - 1, 1, 1))
     Hospital.objects.create(code="H530502", name="保山市人民医院", level=3, county=county)
-    clerk = make_user("clerk", "counter_clerk", county=county, last_name="王")
+    make_user("clerk", "counter_clerk", county=county, last_name="王")
     make_user("supervisor", "supervisor", county=county, last_name="李")
     make_user("finance", "finance", county=county, last_name="赵")
-    application = claims_services.application_create(
-        person=person,
-        applied=TODAY,
-        created_by=clerk,
-        claims=[
-            {
-                "hospital": "H530502",
-                "kind": "inpatient",
-                "admitted": TODAY - dt.timedelta(days=6),
-                "discharged": TODAY - dt.timedelta(days=1),
-                "in_policy_cost": Decimal("12000.00"),
-                "basic_insurance_paid": Decimal("6000.00"),
-                "receipt_numbers": "PJ0001",
-            }
-        ],
-    )
-    return {"county": county, "application": application, "clerk": clerk}
+    return {"county": county, "person": person}
 
 
-def test_submit_approve_settle_and_download_the_statement(page, live_server, counter_world):
+def test_register_submit_approve_settle_and_download_the_statement(
+    page, live_server, counter_world
+):
     from claims.models import Application
 
-    application = counter_world["application"]
-    assert application.total > 0
-
-    # The clerk submits the registered application for approval.
+    # The clerk registers the application on the counter screen; medaid decides at once.
     log_in(page, live_server, "clerk")
+    page.goto(f"{live_server.url}/admin/claims/application/add/")
+    page.fill("#id_id_number", counter_world["person"].id_number)
+    page.fill("#id_applied", TODAY.isoformat())
+    page.select_option("#id_r-0-hospital", label="保山市人民医院")
+    page.select_option("#id_r-0-kind", "inpatient")
+    page.fill("#id_r-0-admitted", (TODAY - dt.timedelta(days=6)).isoformat())
+    page.fill("#id_r-0-discharged", (TODAY - dt.timedelta(days=1)).isoformat())
+    page.fill("#id_r-0-in_policy_cost", "12000.00")
+    page.fill("#id_r-0-basic_insurance_paid", "6000.00")
+    page.fill("#id_r-0-receipt_numbers", "PJ0001")
+    page.shots.take("clerk-counter-filled")
+    page.click("input[type=submit]")
+    page.wait_for_url("**/change/")
+    page.shots.take("clerk-registered")
+    application = Application.objects.get(person=counter_world["person"])
+    assert application.total > 0
+    assert f"救助合计 {application.total} 元" in page.locator("ul.messagelist").inner_text()
+
+    # The clerk submits it for approval.
     page.goto(f"{live_server.url}/admin/claims/application/")
     page.check(f"input[name=_selected_action][value='{application.pk}']")
     page.select_option("select[name=action]", "submit_selected")

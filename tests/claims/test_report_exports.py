@@ -29,8 +29,6 @@ def declared(county, hospital, tekun, dibao):
             rows=[
                 line(tekun, "A1"),
                 line(dibao, "A2", admitted="2024-03-11", discharged="2024-03-12"),
-                # April: another month's register.
-                line(dibao, "A3", admitted="2024-04-01", discharged="2024-04-03"),
             ],
             year=2024,
             month=3,
@@ -132,3 +130,18 @@ def test_warning_list_of_a_month_without_warnings_is_an_empty_list(
     )
     (rows,) = sheets.values()
     assert column(rows, "姓名") == [] and total(rows, "个人负担") == 0
+
+
+@pytest.mark.django_db
+def test_a_city_wide_register_of_a_whole_year(admin, declared, django_capture_on_commit_callbacks):
+    job, sheets = run_report(
+        django_capture_on_commit_callbacks, kind="claims_register", user=admin, year=2024
+    )
+    assert job.result["filename"] == "救助明细台账_全市_2024.xlsx"
+    (rows,) = sheets.values()
+    refs = sorted(
+        Claim.objects.filter(discharged__year=2024).values_list("external_ref", flat=True)
+    )
+    assert sorted(column(rows, "结算单号")) == refs and len(refs) >= 2
+    current = Decision.objects.filter(is_current=True).aggregate(s=Sum("total"))["s"]
+    assert total(rows, "救助合计") == current

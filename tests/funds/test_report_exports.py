@@ -67,9 +67,14 @@ def test_one_hospitals_statement(
     assert total(rows, "应付金额") == Decimal("200.25")
 
 
-def test_a_month_not_settled_is_refused_before_a_job(admin, county, settled):
+def test_a_malformed_month_is_refused_before_a_job(admin, county, settled):
+    from medaid.models import Job
+
     with pytest.raises(ReportRequestError, match="期间"):
-        report_job_start(kind="settlement_statement", user=admin, county=county, parameters={})
+        report_job_start(
+            kind="settlement_statement", user=admin, county=county, parameters={"period": "2024-13"}
+        )
+    assert not Job.objects.filter(kind__startswith="report.").exists()
 
 
 def test_a_county_user_cannot_export_another_county(county, other_county, settled):
@@ -137,3 +142,21 @@ def test_year_end_sharing_before_the_close_is_a_trial_that_writes_nothing(
     assert "试算" in rows[0][0]
     assert total(rows, "超支金额") == Decimal("30.65")
     assert not YearEndClose.objects.exists()
+
+
+def test_a_month_not_settled_ends_the_job_with_the_reason(
+    admin, county, settled, django_capture_on_commit_callbacks
+):
+    from medaid.models import Job
+
+    with django_capture_on_commit_callbacks(execute=True):
+        job = report_job_start(
+            kind="settlement_statement",
+            user=admin,
+            county=county,
+            parameters={"period": "2024-06"},
+        )
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED
+    assert job.error == "隆阳区2024年6月尚未结算，没有结算单"
+    assert not job.result_file
