@@ -10,6 +10,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
+from django.db import connection, connections
 from django.db.models import F, FilteredRelation, Q
 from django.utils import timezone
 
@@ -119,7 +120,7 @@ def register_rows(queryset, user) -> Iterable[list]:
     mask = None if may_see_full_id_number(user) else mask_id_number
     levels: dict = {}
     ratios: dict = {None: ""}
-    for v in values.iterator(chunk_size=20_000):
+    for v in _stream(values):
         v = list(v)
         if mask is not None:
             v[2] = mask(v[2])
@@ -136,6 +137,31 @@ def register_rows(queryset, user) -> Iterable[list]:
         v[19] = label
         v[24] = statuses.get(v[24], v[24])
         yield v
+
+
+def _stream(values, itersize: int = 20_000):
+    """The rows of a values_list queryset as plain tuples, streamed.
+
+    On PostgreSQL outside a transaction Django's server-side cursor is WITH HOLD, which makes
+    the server materialise the whole result before the first row: a million-row register
+    then waits on a copy it does not need. There the rows come through a named cursor inside a
+    transaction of a connection of their own (the job's own connection stays free for its
+    progress updates, which must commit as they happen). Inside a transaction (tests, callers
+    that hold locks) the rows must come through that transaction's connection."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield from values.iterator(chunk_size=itersize)
+        return
+    sql, params = values.query.sql_with_params()
+    reader = connections.create_connection(values.db)
+    try:
+        reader.ensure_connection()
+        raw = reader.connection
+        with raw.transaction(), raw.cursor(name="medaid_export") as cursor:
+            cursor.itersize = itersize
+            cursor.execute(sql, params)
+            yield from cursor
+    finally:
+        reader.close()
 
 
 def register_sheet(queryset, user, *, title: str, meta=()) -> Report:

@@ -86,7 +86,17 @@ BOOLS = {"referred": True, "follow_up": False, "emergency": False, "major_diseas
 KIND_BY_LABEL = {label: value for value, label in ClaimKind.choices} | {
     v: v for v in ClaimKind.values
 }
-KIND_BY_LABEL.update({"门诊慢性病": ClaimKind.OUTPATIENT_CHRONIC, "门诊特药": "negotiated_drug"})
+# Names hospitals' systems commonly use besides the glossary's own.
+KIND_BY_LABEL.update(
+    {
+        "门诊慢特病": ClaimKind.OUTPATIENT_CHRONIC,
+        "门诊特殊疾病": ClaimKind.OUTPATIENT_SPECIAL,
+        "门诊特药": ClaimKind.NEGOTIATED_DRUG,
+        "谈判药品": ClaimKind.NEGOTIATED_DRUG,
+        "谈判药品/门诊特药": ClaimKind.NEGOTIATED_DRUG,
+        "门诊急诊": ClaimKind.OUTPATIENT_EMERGENCY,
+    }
+)
 TRUE = {"1", "是", "true", "True", "TRUE", "y", "Y", "yes"}
 FALSE = {"0", "否", "false", "False", "FALSE", "n", "N", "no", ""}
 
