@@ -4,7 +4,10 @@ declaration's refused lines — all through `medaid.xlsx`, registered with the r
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import queue
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -139,29 +142,56 @@ def register_rows(queryset, user) -> Iterable[list]:
         yield v
 
 
-def _stream(values, itersize: int = 20_000):
+def _stream(values, itersize: int = 10_000):
     """The rows of a values_list queryset as plain tuples, streamed.
 
-    On PostgreSQL outside a transaction Django's server-side cursor is WITH HOLD, which makes
-    the server materialise the whole result before the first row: a million-row register
-    then waits on a copy it does not need. There the rows come through a named cursor inside a
-    transaction of a connection of their own (the job's own connection stays free for its
-    progress updates, which must commit as they happen). Inside a transaction (tests, callers
-    that hold locks) the rows must come through that transaction's connection."""
+    On PostgreSQL outside a transaction the rows are fetched by a thread on a connection of
+    its own (a named cursor in a transaction: not Django's WITH HOLD cursor, which makes the
+    server materialise the whole result first), one chunk ahead of the caller. The thread
+    waits on the server while the caller formats and writes the previous chunk — for a
+    million-row register that overlap is a quarter of the time. Inside a transaction (tests,
+    callers that hold locks) the rows must come through that transaction's own connection."""
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         yield from values.iterator(chunk_size=itersize)
         return
     sql, params = values.query.sql_with_params()
-    reader = connections.create_connection(values.db)
+    chunks: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def fetch():
+        reader = connections.create_connection(values.db)
+        try:
+            reader.ensure_connection()
+            raw = reader.connection
+            with raw.transaction(), raw.cursor(name="medaid_export") as cursor:
+                cursor.itersize = itersize
+                cursor.execute(sql, params)
+                while not stop.is_set():
+                    rows = cursor.fetchmany(itersize)
+                    chunks.put(rows)
+                    if not rows:
+                        return
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            chunks.put(exc)
+        finally:
+            reader.close()
+
+    worker = threading.Thread(target=fetch, name="medaid-export-fetch", daemon=True)
+    worker.start()
     try:
-        reader.ensure_connection()
-        raw = reader.connection
-        with raw.transaction(), raw.cursor(name="medaid_export") as cursor:
-            cursor.itersize = itersize
-            cursor.execute(sql, params)
-            yield from cursor
+        while True:
+            rows = chunks.get()
+            if isinstance(rows, BaseException):
+                raise rows
+            if not rows:
+                return
+            yield from rows
     finally:
-        reader.close()
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                chunks.get(timeout=0.1)
+        worker.join()
 
 
 def register_sheet(queryset, user, *, title: str, meta=()) -> Report:

@@ -26,7 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def redis_url() -> str:
     url = os.environ.get("MEDAID_TEST_REDIS_URL")
     if not url:
-        pytest.fail("MEDAID_TEST_REDIS_URL is not set: run integration tests with `make test-services`")
+        pytest.fail(
+            "MEDAID_TEST_REDIS_URL is not set: run integration tests with `make test-services`"
+        )
     return url
 
 

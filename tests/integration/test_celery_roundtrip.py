@@ -19,7 +19,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 def _municipality_with_claims(n_people: int = 12) -> County:
     area = PoolingArea.objects.create(code="530500", name="保山市", policy_code="baoshan")
     county = County.objects.create(pooling_area=area, code="530502", name="隆阳区")
-    hospital = Hospital.objects.create(code="H530502001", name="隆阳区人民医院", level=2, county=county)
+    hospital = Hospital.objects.create(
+        code="H530502001", name="隆阳区人民医院", level=2, county=county
+    )
     for n in range(n_people):
         person = Person.objects.create(
             id_number=f"53050219700101{n:04d}",

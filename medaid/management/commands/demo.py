@@ -172,7 +172,7 @@ class Command(BaseCommand):
                 continue
             premium_transfer_post(
                 request=request,
-                # Baoshan 第八条（四）: the city's finance pays from the city fiscal special account.
+                # Baoshan 第八条（四）: the city pays from its fiscal special account.
                 from_account=Account.objects.get(
                     pooling_area=county.pooling_area, county=None, kind=AccountKind.FISCAL
                 ),
