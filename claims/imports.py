@@ -46,28 +46,7 @@ HEADERS = {
     "救助金额": "declared_assistance",
     "票据号": "receipt_numbers",
 }
-FIELDS = (
-    "hospital_code",
-    "id_number",
-    "name",
-    "external_ref",
-    "kind",
-    "admitted",
-    "discharged",
-    "referred",
-    "follow_up",
-    "emergency",
-    "major_disease",
-    "chronic_category",
-    "total_cost",
-    "in_policy_cost",
-    "out_of_catalog_cost",
-    "basic_insurance_paid",
-    "critical_illness_paid",
-    "other_paid",
-    "declared_assistance",
-    "receipt_numbers",
-)
+FIELDS = services.DECLARATION_LINE_FIELDS
 HEADERS.update({f: f for f in FIELDS})
 # The template's column order: the first Chinese header of each field.
 TEMPLATE_HEADERS = [next(h for h, f in HEADERS.items() if f == field) for field in FIELDS]

@@ -631,8 +631,8 @@ def declaration_receive(
     return declaration
 
 
-DECLARATION_LINE_COLUMNS = (
-    "line_no",
+# A declaration line's fields, in the order of a hospital's file and of the staging tuple.
+DECLARATION_LINE_FIELDS = (
     "hospital_code",
     "id_number",
     "name",
@@ -653,9 +653,8 @@ DECLARATION_LINE_COLUMNS = (
     "other_paid",
     "declared_assistance",
     "receipt_numbers",
-    "error",
-    "error_detail",
 )
+DECLARATION_LINE_COLUMNS = ("line_no", *DECLARATION_LINE_FIELDS, "error", "error_detail")
 
 
 def _flag(sql_where: str, code: str, declaration_id: int, params=()) -> None:

@@ -436,26 +436,6 @@ class WarningDispatchViewSet(viewsets.ReadOnlyModelViewSet):
             raise PermissionDenied(str(exc)) from exc
         return Response(self.get_serializer(dispatch).data)
 
-    @action(detail=True, methods=["post"])
-    def correct(self, request, pk=None):
-        """Correct a claim's facts: {"changes": {"in_policy_cost": "…"}, "reason": "…"}; the
-        person's later claims are recomputed and settled ones adjusted."""
-        if not request.user.has_perm("claims.change_claim") or request.user.hospital_id:
-            raise PermissionDenied("无更正权限")
-        claim = self.get_object()
-        changes = s.ClaimCorrectionSerializer(data=request.data.get("changes") or {}, partial=True)
-        changes.is_valid(raise_exception=True)
-        try:
-            services.claim_correct(
-                claim=claim,
-                changes=dict(changes.validated_data),
-                by=request.user,
-                reason=str(request.data.get("reason", "")),
-            )
-        except services.ClaimsError as exc:
-            raise _error(exc) from exc
-        return Response(self.get_serializer(self.get_queryset().get(pk=claim.pk)).data)
-
     @action(detail=False, methods=["get"])
     def export(self, request):
         """The list as .xlsx (预警名单), filtered like the list."""

@@ -11,6 +11,7 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 DEMO_PASSWORD = "medaid-demo-2026"
 DEMO_YEAR = 2026
@@ -185,19 +186,34 @@ class Command(BaseCommand):
 
     def _month_jobs(self) -> None:
         # The tasks production's beat sends, sent the same way (eager without a broker).
+        from django.db.models import Count, Sum
+
         from beneficiaries.models import County
         from beneficiaries.tasks import check_change_feeds
         from claims.tasks import monitor_burdens, send_warning_lists
+        from funds.models import SettlementStatement
         from funds.tasks import settle_month
 
+        # The demo's claims are declared and decided today, so they fall into this month's
+        # settlement (a decision belongs to the month it was made in; see funds.settlement).
+        year, month = self._settlement_period()
         for county in County.objects.order_by("code"):
-            for year, month in DEMO_MONTHS:
-                settle_month.delay(county.pk, year, month)
-        self._say(f"已结算 {len(DEMO_MONTHS)} 个月 × {County.objects.count()} 个区县")
+            settle_month.delay(county.pk, year, month)
+        paid = SettlementStatement.objects.filter(run__year=year, run__month=month).aggregate(
+            n=Count("id"), total=Sum("total")
+        )
+        self._say(
+            f"{year}年{month}月按月结算：{County.objects.count()} 个区县，"
+            f"结算单 {paid['n']} 张，应付合计 {paid['total'] or 0:,.2f} 元"
+        )
         monitor_burdens.delay()
         send_warning_lists.delay()
         check_change_feeds.delay()
         self._say("监测预警名单已生成并推送；变动名册按时报送情况已检查")
+
+    def _settlement_period(self) -> tuple[int, int]:
+        today = timezone.localdate()
+        return today.year, today.month
 
     def _reports(self, user) -> list[Path]:
         from beneficiaries.models import County
@@ -210,10 +226,13 @@ class Command(BaseCommand):
         out.mkdir(parents=True)
         county = County.objects.get(name="隆阳区")
         year, month = DEMO_MONTHS[-1]
+        settled_year, settled_month = self._settlement_period()
         values = {"county": county, "period": f"{year}-{month:02d}", "year": year}
         written = []
         for spec in REPORTS.values():
             parameters = {k: values[k] for k in spec.needs if k in ("period", "year")}
+            if spec.kind == "settlement_statement":
+                parameters["period"] = f"{settled_year}-{settled_month:02d}"
             job = report_job_start(
                 kind=spec.kind,
                 user=user,
