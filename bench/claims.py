@@ -38,6 +38,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from bench._common import CLAIM_SEED_COLUMNS  # noqa: E402
 from beneficiaries.models import County, Identity, Person, PoolingArea  # noqa: E402
 from claims import imports, services  # noqa: E402
 from claims.bulk import insert_rows  # noqa: E402
@@ -221,34 +222,6 @@ def seed_more_claims(total: int, n: int, first: int, county, other, rng) -> int:
     extra = total - n
     per_person = max(1, extra // n)
     now = timezone.now()
-    cols = [
-        "person_id",
-        "county_id",
-        "hospital_id",
-        "source",
-        "external_ref",
-        "kind",
-        "admitted",
-        "discharged",
-        "referred",
-        "follow_up",
-        "emergency",
-        "major_disease",
-        "settlement",
-        "total_cost",
-        "in_policy_cost",
-        "out_of_catalog_cost",
-        "basic_insurance_paid",
-        "critical_illness_paid",
-        "other_paid",
-        "declared_assistance",
-        "receipt_numbers",
-        "status",
-        "review_reason",
-        "review_note",
-        "created_at",
-        "updated_at",
-    ]
 
     def rows():
         made = 0
@@ -291,7 +264,7 @@ def seed_more_claims(total: int, n: int, first: int, county, other, rng) -> int:
 
     with connection.cursor() as cursor:
         cursor.execute("SET session_replication_role = replica")
-    made = insert_rows(Claim._meta.db_table, cols, rows())
+    made = insert_rows(Claim._meta.db_table, CLAIM_SEED_COLUMNS, rows())
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO claims_decision (claim_id, is_current, eligible, reason, identity, "

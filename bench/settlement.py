@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medaid.settings")
 
+from bench._common import CLAIM_SEED_COLUMNS  # noqa: E402
+
 COUNTIES = 10
 HOSPITALS = 300
 YEAR, MONTH = 2024, 5
@@ -140,34 +142,7 @@ def generate(n: int, token: str, seed: int = 11) -> tuple[list, Decimal]:
         _copy(
             cursor,
             Claim._meta.db_table,
-            [
-                "person_id",
-                "county_id",
-                "hospital_id",
-                "source",
-                "external_ref",
-                "kind",
-                "admitted",
-                "discharged",
-                "referred",
-                "follow_up",
-                "emergency",
-                "major_disease",
-                "settlement",
-                "total_cost",
-                "in_policy_cost",
-                "out_of_catalog_cost",
-                "basic_insurance_paid",
-                "critical_illness_paid",
-                "other_paid",
-                "declared_assistance",
-                "receipt_numbers",
-                "status",
-                "review_reason",
-                "review_note",
-                "created_at",
-                "updated_at",
-            ],
+            CLAIM_SEED_COLUMNS,
             claim_rows,
         )
         cursor.execute("CREATE TEMP TABLE bench_totals (external_ref text, total numeric)")

@@ -1,11 +1,7 @@
 """On the real PostgreSQL: concurrent approvals, audit triggers, COPY paths, a real worker."""
 
 import datetime as dt
-import os
-import subprocess
-import sys
 import threading
-import time
 from decimal import Decimal
 
 import pytest
@@ -14,6 +10,7 @@ from django.db import connection, connections
 from claims import services
 from claims.models import Application, Claim, Declaration
 from tests.claims.conftest import line, make_user
+from tests.integration_support import wait_for
 
 D = Decimal
 
@@ -147,63 +144,20 @@ def test_a_bulk_update_records_every_changed_claim_in_one_statement(hospital, di
     assert event_model.objects.filter(pgh_label="delete", pgh_obj_id=one_id).count() == 1
 
 
-def test_declaration_partitions_on_a_real_worker(hospital, county, settings, tmp_path):
+def test_declaration_partitions_on_a_real_worker(hospital, county, celery_worker_process):
     """A declaration's partitions run as tasks on a real celery worker; progress is in
     PostgreSQL, not the broker."""
-    redis_url = os.environ.get("MEDAID_TEST_REDIS_URL")
-    assert redis_url, "set MEDAID_TEST_REDIS_URL"
+    from claims import imports
     from tests.claims.conftest import make_person
 
     people = [make_person(county, "tekun") for _ in range(30)]
     rows = [line(p, f"W{i}") for i, p in enumerate(people)]
-    db = connection.settings_dict
-    database_url = (
-        f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:"
-        f"{db['PORT'] or 5432}/{db['NAME']}"
-    )
-    env = {**os.environ, "CELERY_BROKER_URL": redis_url, "DATABASE_URL": database_url}
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "medaid",
-            "worker",
-            "-Q",
-            "heavy,default",
-            "-c",
-            "2",
-            "--pool",
-            "threads",
-            "-l",
-            "WARNING",
-        ],
-        env=env,
-        cwd=settings.BASE_DIR,
-    )
-    try:
-        from claims import imports
-        from medaid.celery import app as celery_app
+    declaration = imports.declaration_from_rows(rows=rows, year=2024, month=3, hospital=hospital)
 
-        celery_app.conf.task_always_eager = False
-        celery_app.conf.broker_url = redis_url
-        # Earlier eager tests may have built a producer pool for the default broker.
-        celery_app._pool = None
-        celery_app.amqp._producer_pool = None
-        declaration = imports.declaration_from_rows(
-            rows=rows, year=2024, month=3, hospital=hospital
-        )
-        for _ in range(240):
-            declaration.refresh_from_db()
-            if declaration.status == Declaration.Status.DONE:
-                break
-            time.sleep(0.5)
-        assert declaration.status == Declaration.Status.DONE
-        assert declaration.claims_accepted == 30
-    finally:
-        celery_app.conf.task_always_eager = True
-        celery_app._pool = None
-        celery_app.amqp._producer_pool = None
-        worker.terminate()
-        worker.wait(timeout=30)
+    def done() -> bool:
+        declaration.refresh_from_db()
+        return declaration.status == Declaration.Status.DONE
+
+    wait_for(done, timeout=120, what="the worker to decide the declaration's partitions")
+    assert declaration.status == Declaration.Status.DONE
+    assert declaration.claims_accepted == 30

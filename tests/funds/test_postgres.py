@@ -72,17 +72,6 @@ def test_posted_entries_and_postings_are_immutable(receipt):
     assert sorted(receipt.postings.values_list("amount", flat=True)) == [-100, 100]
 
 
-def _send_settlement(county) -> None:
-    """Send the task on a connection of its own. The shared fixture's pool reset closes the
-    app's pool but leaves it in kombu's global registry (`kombu.pools`), so the next test's
-    `delay()` acquires from a closed pool."""
-    from medaid.celery import app
-    from tests.integration_support import redis_url
-
-    with app.connection_for_write(redis_url()) as conn:
-        tasks.settle_month.apply_async((county.pk, 2024, 5), connection=conn)
-
-
 def _month(county, accounts, *, hospitals=40, per_hospital=5, balance=1_000_000):
     """A month with `hospitals` statements plus a batch for individuals."""
     for i in range(hospitals):
@@ -126,7 +115,7 @@ def test_killed_worker_mid_settlement_then_run_again_pays_everything_once(
     monkeypatch.setenv("FUNDS_STATEMENT_PAUSE_SECONDS", "0.15")
     worker = WorkerProcess(queues="heavy").start()
     try:
-        _send_settlement(county)
+        tasks.settle_month.delay(county.pk, 2024, 5)
         wait_for(lambda: _posted(county) >= 5, timeout=60, what="some statements posted")
         worker.kill()
     finally:
@@ -140,7 +129,7 @@ def test_killed_worker_mid_settlement_then_run_again_pays_everything_once(
     monkeypatch.setenv("FUNDS_STATEMENT_PAUSE_SECONDS", "0")
     worker = WorkerProcess(queues="heavy").start()
     try:
-        _send_settlement(county)
+        tasks.settle_month.delay(county.pk, 2024, 5)
         wait_for(
             lambda: SettlementRun.objects.get(county=county).status == "succeeded",
             timeout=60,
@@ -166,7 +155,7 @@ def test_two_settlements_of_the_same_county_and_month_one_runs_one_is_refused(
     monkeypatch.setenv("FUNDS_STATEMENT_PAUSE_SECONDS", "0.1")
     worker = WorkerProcess(queues="heavy").start()
     try:
-        _send_settlement(county)
+        tasks.settle_month.delay(county.pk, 2024, 5)
         wait_for(lambda: _posted(county) >= 1, timeout=60, what="the worker's run to start")
         with pytest.raises(SettlementLocked) as err:
             settlement_run(county=county, year=2024, month=5)
