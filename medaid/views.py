@@ -15,24 +15,20 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from medaid.models import Job
+from medaid.policy import available_policies, load_pack
+from medaid.policy.glossary import FEE_CLASS_CHOICES
 from medaid.reports import ReportRequestError, report_job_start, reports_for
 from medaid.scoping import is_city_wide, scope_to_user, user_county_id
 from medaid.services import PreviewError, benefit_preview
 
-POLICIES = [
-    ("baoshan", "保山市（保政办规〔2022〕2号）"),
-    ("kunming", "昆明市"),
-    ("yunnan", "云南省"),
-    ("pingshun", "平顺县"),
-    ("zhangye", "张掖市"),
-]
-FEE_CLASSES = [
-    ("", "（不适用）"),
-    ("provincial_1", "省级一类收费"),
-    ("provincial_municipal_2", "省市级二类收费"),
-    ("county_2", "县级二类收费"),
-    ("class_3", "三类收费"),
-]
+
+def _policy_choices():
+    """Every pack the engine has, by its title: a new jurisdiction appears here by itself."""
+    return [(code, load_pack(code).title) for code in available_policies()]
+
+
+# The glossary's fee classes (Pingshun 第二十一条), plus "not applicable".
+FEE_CLASSES = [("", "（不适用）"), *FEE_CLASS_CHOICES]
 YES_NO = [("true", "是"), ("false", "否")]
 
 
@@ -51,7 +47,7 @@ def _kind_choices():
 class CalculatorForm(forms.Form):
     """One person, one claim: what a clerk has in hand at the counter."""
 
-    policy = forms.ChoiceField(label="政策", choices=POLICIES)
+    policy = forms.ChoiceField(label="政策", choices=_policy_choices)
     per_capita_disposable_income = forms.DecimalField(
         label="上年居民人均可支配收入（元）",
         required=False,
