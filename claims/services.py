@@ -327,15 +327,17 @@ def run_partition_decide(*, run_id: int, number: int) -> RunPartition:
     """Decide one partition of a run. Takes the partition's row lock for the whole work, so two
     workers given the same partition do it once; a partition already done is skipped, which
     makes re-delivery harmless."""
+    # Marked running in a statement of its own: inside the partition's transaction the run row
+    # would stay locked until that partition commits, and every other worker's first partition
+    # would wait for it.
+    DecisionRun.objects.filter(pk=run_id, status=DecisionRun.Status.PENDING).update(
+        status=DecisionRun.Status.RUNNING
+    )
     with transaction.atomic():
         part = RunPartition.objects.select_for_update().get(run_id=run_id, number=number)
         if part.done:
             return part
         run = DecisionRun.objects.get(pk=run_id)
-        if run.status == DecisionRun.Status.PENDING:
-            DecisionRun.objects.filter(pk=run_id, status=DecisionRun.Status.PENDING).update(
-                status=DecisionRun.Status.RUNNING
-            )
         people = selectors.run_people(run_id=run_id, partition=number)
         with _gc_paused():
             out = _decide_people(people=people, year=run.year, run_id=run_id, reason=run.reason)
