@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from beneficiaries.models import Identity, Person
 from claims.models import Claim, Decision, ReviewReason, RunPerson
@@ -204,8 +206,21 @@ def current_decisions(
     *, claim_ids: QuerySet | Iterable[int] | None = None, people=None, year: int | None = None
 ) -> dict[int, CurrentDecision]:
     """The current decisions of `claim_ids`, or of every claim of `people` discharged in `year`
-    (a join on the database: no list of ids sent back and forth)."""
-    if claim_ids is not None:
+    (a join on the database: no list of ids sent back and forth). A partition that has its
+    claims loaded already passes their ids as a list."""
+    if isinstance(claim_ids, list) and connection.vendor == "postgresql":
+        # One array parameter probing the "one current decision" index, not a join that scans
+        # the year's claims again nor thousands of placeholders compiled one by one.
+        decisions = Decision.objects.filter(
+            claim_id__in=RawSQL("SELECT unnest(%s::bigint[])", (claim_ids,)), is_current=True
+        )
+    elif isinstance(claim_ids, list):
+        # SQLite caps the placeholders of one statement.
+        found: dict[int, CurrentDecision] = {}
+        for start in range(0, len(claim_ids), 900):
+            found.update(current_decisions(claim_ids=tuple(claim_ids[start : start + 900])))
+        return found
+    elif claim_ids is not None:
         decisions = Decision.objects.filter(claim_id__in=claim_ids, is_current=True)
     else:
         decisions = Decision.objects.filter(

@@ -315,7 +315,9 @@ def _decide_people(*, people, year: int, run_id: int | None, reason: str) -> _Pa
     persons = selectors.person_facts(people=people)
     claim_rows = selectors.year_claims(people=people, year=year)
     rows_by_person = [(pid, list(g)) for pid, g in groupby(claim_rows, key=lambda r: r.person_id)]
-    current = selectors.current_decisions(people=people, year=year)
+    current = selectors.current_decisions(
+        claim_ids=[row.id for _, rows in rows_by_person for row in rows]
+    )
     out = _PartitionWrites()
     now = timezone.now()
     for pid, rows in rows_by_person:
