@@ -17,20 +17,6 @@ from beneficiaries.models import Identity, Person
 from claims.models import Claim, Decision, ReviewReason, RunPerson
 from medaid.policy.facts import Case, ClaimFacts, IdentityPeriod, PersonFacts
 
-# The Knuth multiplicative hash spreads consecutive person ids over the partitions; the same
-# expression runs in Python and in SQL (both dialects), so a run's staging agrees with callers.
-HASH_MULTIPLIER = 2654435761
-HASH_MODULUS = 4294967296
-
-
-def partition_of(person_id: int, partitions: int) -> int:
-    return (person_id * HASH_MULTIPLIER % HASH_MODULUS) % partitions
-
-
-def partition_sql(column: str, partitions: int) -> str:
-    """The same hash in SQL, for a statement executed with parameters (hence %%)."""
-    return f"(({column} * {HASH_MULTIPLIER}) %% {HASH_MODULUS}) %% {int(partitions)}"
-
 
 @dataclass(slots=True)
 class ClaimRow:

@@ -1,8 +1,8 @@
 """Every write of the claims app: decision runs, corrections and their adjustments, hospital
 declarations, counter applications, reviews and early warnings.
 
-Decisions come from `medaid.policy.decide` only. A run splits its people into partitions by a
-hash of the person; a partition decides each of its people's whole natural year in date order
+Decisions come from `medaid.policy.decide` only. A run splits its people into partitions,
+ranges of person ids; a partition decides each of its people's whole natural year in date order
 and commits at once, so a person's cumulative state (deductible, caps, tilt) never crosses
 tasks, and a partition is either done or not (its row in PostgreSQL says which).
 """
@@ -92,15 +92,18 @@ def run_create(
             job=job,
         )
         # Through Person so that the staged column is known to be "id", whatever `people` is.
+        # Partitions are ranges of person ids, not a hash: a partition's claims and decisions
+        # then lie on neighbouring pages, so its superseding updates and foreign-key row locks
+        # dirty (and WAL-log as full pages after each checkpoint) a few pages many times
+        # instead of every page of the table once per partition.
         ids = Person.objects.filter(id__in=people).order_by().values("id")
         sql, params = ids.query.sql_with_params()
         table = RunPerson._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {table} (run_id, partition, person_id) "
-                f"SELECT %s, {selectors.partition_sql('p.id', partitions)}, p.id "
-                f"FROM ({sql}) p",
-                (run.pk, *params),
+                f"SELECT %s, ntile(%s) OVER (ORDER BY p.id) - 1, p.id FROM ({sql}) p",
+                (run.pk, partitions, *params),
             )
         counts = dict(
             RunPerson.objects.filter(run=run)
