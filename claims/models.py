@@ -389,9 +389,10 @@ class Adjustment(models.Model):
 class DecisionRun(models.Model):
     """A run of decisions over a set of people (a declaration, a recomputation, a correction).
 
-    The people are split into partitions by a hash of the person; each partition streams its
-    people's claims in date order and commits at once, so a person's cumulative state never
-    crosses tasks and a partition is either done or not. Progress lives here, not in the broker.
+    The people are split into partitions of contiguous person ids (neighbouring rows, so a
+    partition touches few pages); each partition streams its people's claims in date order and
+    commits at once, so a person's cumulative state never crosses tasks and a partition is either
+    done or not. Progress lives here, not in the broker.
     """
 
     class Kind(models.TextChoices):
