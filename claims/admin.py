@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import tempfile
-from pathlib import Path
 
 from django import forms
 from django.contrib import admin, messages
@@ -394,30 +392,23 @@ class DeclarationAdmin(admin.ModelAdmin):
             raise PermissionDenied
         form = DeclarationUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
-            upload = form.cleaned_data["file"]
-            with tempfile.TemporaryDirectory() as tmp:
-                file_path = Path(tmp) / Path(upload.name).name
-                with open(file_path, "wb") as f:
-                    for chunk in upload.chunks():
-                        f.write(chunk)
-                try:
-                    declaration = imports.declaration_upload(
-                        path=file_path,
-                        file_name=upload.name,
-                        year=form.cleaned_data["year"],
-                        month=form.cleaned_data["month"],
-                        hospital=form.cleaned_data["hospital"],
-                        uploaded_by=request.user,
-                    )
-                except services.ClaimsError as exc:
-                    self.message_user(request, exc.message, messages.ERROR)
-                else:
-                    self.message_user(
-                        request, f"已接收：{declaration}，共 {declaration.lines_total} 行，正在计算"
-                    )
-                    return HttpResponseRedirect(
-                        reverse("admin:claims_declaration_change", args=[declaration.pk])
-                    )
+            try:
+                declaration = imports.declaration_upload_file(
+                    upload=form.cleaned_data["file"],
+                    year=form.cleaned_data["year"],
+                    month=form.cleaned_data["month"],
+                    hospital=form.cleaned_data["hospital"],
+                    uploaded_by=request.user,
+                )
+            except services.ClaimsError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                self.message_user(
+                    request, f"已接收：{declaration}，共 {declaration.lines_total} 行，正在计算"
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:claims_declaration_change", args=[declaration.pk])
+                )
         context = {
             **self.admin_site.each_context(request),
             "form": form,

@@ -9,6 +9,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import tempfile
 from collections.abc import Iterable, Iterator
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -242,6 +243,26 @@ def _guess_hospital(path: Path, reader) -> Hospital | None:
         if code:
             return Hospital.objects.filter(code=code).first()
     return None
+
+
+def declaration_upload_file(
+    *, upload, year: int, month: int, hospital: Hospital | None = None, uploaded_by=None
+) -> Declaration:
+    """`declaration_upload` for an uploaded file (admin form or API): the readers need a path,
+    so the upload is spooled to a temporary folder for the staging step only."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(upload.name).name
+        with open(path, "wb") as f:
+            for chunk in upload.chunks():
+                f.write(chunk)
+        return declaration_upload(
+            path=path,
+            file_name=upload.name,
+            year=year,
+            month=month,
+            hospital=hospital,
+            uploaded_by=uploaded_by,
+        )
 
 
 def declaration_upload(

@@ -5,7 +5,6 @@ warnings pushed to it."""
 from __future__ import annotations
 
 import tempfile
-from pathlib import Path
 
 import django_filters
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -256,28 +255,21 @@ class DeclarationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         data = s.DeclarationFileSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         hospital = self._hospital(data.validated_data.get("hospital"))
-        upload = data.validated_data["file"]
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / Path(upload.name).name
-            with open(path, "wb") as f:
-                for chunk in upload.chunks():
-                    f.write(chunk)
-            try:
-                declaration = imports.declaration_upload(
-                    path=path,
-                    file_name=upload.name,
-                    year=data.validated_data["year"],
-                    month=data.validated_data["month"],
-                    hospital=hospital,
-                    uploaded_by=request.user,
-                )
-            except services.DuplicateDeclaration as exc:
-                return Response(
-                    {"error": {"code": exc.code, "message": exc.message}, "id": exc.existing.pk},
-                    status=status.HTTP_409_CONFLICT,
-                )
-            except services.ClaimsError as exc:
-                raise _error(exc) from exc
+        try:
+            declaration = imports.declaration_upload_file(
+                upload=data.validated_data["file"],
+                year=data.validated_data["year"],
+                month=data.validated_data["month"],
+                hospital=hospital,
+                uploaded_by=request.user,
+            )
+        except services.DuplicateDeclaration as exc:
+            return Response(
+                {"error": {"code": exc.code, "message": exc.message}, "id": exc.existing.pk},
+                status=status.HTTP_409_CONFLICT,
+            )
+        except services.ClaimsError as exc:
+            raise _error(exc) from exc
         declaration.refresh_from_db()
         return Response(self.get_serializer(declaration).data, status=status.HTTP_201_CREATED)
 
