@@ -1080,17 +1080,30 @@ def _check_supervisor(app: Application, by) -> None:
         raise PermissionDenied("不能审批其他区县的申请")
 
 
+def _locked_for_decision(application: Application, by) -> Application:
+    """The application row, locked, still waiting for a supervisor who may decide it."""
+    app = _locked(application.pk)
+    if app.state != Application.State.SUBMITTED:
+        raise ClaimsError("already_decided", f"该申请已处理（{app.get_state_display()}）")
+    _check_supervisor(app, by)
+    return app
+
+
+def _decide(app: Application, transition, *, by, reason: str) -> None:
+    """Run one FSM transition, keep the supervisor's reason, and log it."""
+    source = app.state
+    transition()
+    app.reason = reason
+    app.save()
+    _log(app, source, by, reason)
+
+
 def application_approve(*, application: Application, by, note: str = "") -> Application:
     """A supervisor approves. Lock: the application row (select_for_update, taken here), so of
     two supervisors approving at once exactly one wins; the other finds it already decided.
     Above SECOND_APPROVAL_THRESHOLD a second, different supervisor must approve too."""
     with transaction.atomic():
-        app = _locked(application.pk)
-        if app.state != Application.State.SUBMITTED:
-            raise ClaimsError(
-                "already_decided", f"该申请已处理（{app.get_state_display()}），不能重复审批"
-            )
-        _check_supervisor(app, by)
+        app = _locked_for_decision(application, by)
         if app.approvals.filter(approver=by).exists():
             raise ClaimsError("already_approved", "您已审批过该申请，需另一位审批人复核")
         # The figures the supervisor approves are recomputed now, not those of the submission.
@@ -1106,11 +1119,7 @@ def application_approve(*, application: Application, by, note: str = "") -> Appl
                 f"{second_approval_threshold()}，待第二审批人审批。{note}",
             )
             return app
-        source = app.state
-        app.approve()
-        app.reason = note
-        app.save()
-        _log(app, source, by, note or "审批通过")
+        _decide(app, app.approve, by=by, reason=note or "审批通过")
         app.claims.filter(status=Claim.Status.PENDING).update(
             status=Claim.Status.ACCEPTED, updated_at=timezone.now()
         )
@@ -1122,15 +1131,8 @@ def application_reject(*, application: Application, by, reason: str) -> Applicat
     if not reason:
         raise ClaimsError("reason_required", "不予救助必须填写原因")
     with transaction.atomic():
-        app = _locked(application.pk)
-        if app.state != Application.State.SUBMITTED:
-            raise ClaimsError("already_decided", f"该申请已处理（{app.get_state_display()}）")
-        _check_supervisor(app, by)
-        source = app.state
-        app.reject()
-        app.reason = reason
-        app.save()
-        _log(app, source, by, reason)
+        app = _locked_for_decision(application, by)
+        _decide(app, app.reject, by=by, reason=reason)
         app.claims.update(status=Claim.Status.REJECTED, updated_at=timezone.now())
         years = list(app.claims.order_by().values_list("discharged__year", flat=True).distinct())
     if years:
@@ -1148,16 +1150,9 @@ def application_return(*, application: Application, by, reason: str) -> Applicat
     if not reason:
         raise ClaimsError("reason_required", "退回必须填写原因")
     with transaction.atomic():
-        app = _locked(application.pk)
-        if app.state != Application.State.SUBMITTED:
-            raise ClaimsError("already_decided", f"该申请已处理（{app.get_state_display()}）")
-        _check_supervisor(app, by)
-        source = app.state
-        app.send_back()
-        app.reason = reason
-        app.save()
+        app = _locked_for_decision(application, by)
+        _decide(app, app.send_back, by=by, reason=reason)
         app.approvals.all().delete()
-        _log(app, source, by, reason)
     return app
 
 
