@@ -39,6 +39,7 @@ from claims.models import (
     WarningDispatch,
 )
 from medaid.scoping import mask_id_number, scope_to_user
+from medaid.workdays import month_range
 
 
 class EstimatedCountPaginator(Paginator):
@@ -110,7 +111,7 @@ class MonthFilter(admin.SimpleListFilter):
         except ValueError:
             return queryset
         start = dt.date(year, month, 1)
-        end = services._month_end(year, month)
+        _, end = month_range(year, month)
         return queryset.filter(discharged__range=(start, end))
 
 

@@ -16,6 +16,7 @@ from beneficiaries.models import County, Identity, Person
 from claims import imports, services
 from claims.models import Claim, Hospital
 from medaid import policy
+from medaid.workdays import month_range
 
 CENT = Decimal("0.01")
 FEE_CLASS = {1: "class_3", 2: "county_2", 3: "provincial_municipal_2"}
@@ -98,7 +99,7 @@ def demo_claims_create(*, seed: int, months: list[tuple[int, int]], per_hospital
     # settlement would have computed (a few are then misstated on purpose).
     history: dict[tuple[int, int], list[policy.ClaimFacts]] = defaultdict(list)
     for year, month in sorted(months):
-        last_day = services._month_end(year, month)
+        _, last_day = month_range(year, month)
         for county in counties:
             people = people_by_county.get(county.pk)
             code = county.pooling_area.policy_code
@@ -192,7 +193,7 @@ def demo_claims_create(*, seed: int, months: list[tuple[int, int]], per_hospital
     summary["applications"] = _applications(rng, counties, people_by_county, hospitals, months)
     if months:
         year, month = max(months)
-        today = services._month_end(year, month)
+        _, today = month_range(year, month)
         summary["warnings"] = services.burdens_monitor(today=today)
         summary["warning_lists"] = len(services.warning_lists_send(today=today))
     return summary

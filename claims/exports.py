@@ -21,12 +21,12 @@ from claims.models import Claim, Declaration, LineError, Warning, WarningDispatc
 from medaid.reports import (
     ReportBuild,
     county_required,
-    month_range,
     period_of,
     register_report,
     year_of,
 )
 from medaid.scoping import mask_id_number, may_see_full_id_number, scope_to_user
+from medaid.workdays import month_range
 from medaid.xlsx import Column, Report, report_filename, write_report, write_workbook
 
 # --- claims register ------------------------------------------------------------------------
@@ -68,11 +68,8 @@ def register_queryset(*, user, county_id=None, year=None, month=None, status=Non
     if county_id:
         qs = qs.filter(county_id=county_id)
     if year:
-        start = dt.date(year, month or 1, 1)
-        end = (
-            dt.date(year + (month == 12), (month % 12) + 1, 1) - dt.timedelta(days=1)
-            if month
-            else dt.date(year, 12, 31)
+        start, end = (
+            month_range(year, month) if month else (dt.date(year, 1, 1), dt.date(year, 12, 31))
         )
         qs = qs.filter(discharged__range=(start, end))
     if status:

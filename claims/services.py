@@ -50,6 +50,7 @@ from claims.models import (
 from medaid import policy
 from medaid.models import Job
 from medaid.policy import load_pack
+from medaid.workdays import month_range
 
 logger = logging.getLogger(__name__)
 
@@ -701,7 +702,7 @@ def declaration_check(*, declaration: Declaration) -> None:
         LineError.COST_MISMATCH,
         d,
     )
-    period_end = _month_end(declaration.year, declaration.month)
+    _, period_end = month_range(declaration.year, declaration.month)
     _flag("discharged > %s", LineError.FUTURE_DATE, d, (period_end,))
     _flag(
         f"NOT EXISTS (SELECT 1 FROM {hospitals} h WHERE h.code = {lines}.hospital_code)",
@@ -745,12 +746,6 @@ def _counties_by_policy(county_model) -> dict[str, list[int]]:
     for county_id, code in county_model.objects.values_list("id", "pooling_area__policy_code"):
         out[code].append(county_id)
     return out
-
-
-def _month_end(year: int, month: int) -> dt.date:
-    if month == 12:
-        return dt.date(year, 12, 31)
-    return dt.date(year, month + 1, 1) - dt.timedelta(days=1)
 
 
 def declaration_merge(*, declaration: Declaration) -> int:

@@ -101,12 +101,6 @@ def period_of(parameters: dict) -> tuple[int, int]:
     return year, month
 
 
-def month_range(year: int, month: int) -> tuple[dt.date, dt.date]:
-    start = dt.date(year, month, 1)
-    following = dt.date(year + (month == 12), month % 12 + 1, 1)
-    return start, following - dt.timedelta(days=1)
-
-
 def year_of(parameters: dict) -> int:
     raw = (parameters or {}).get("year")
     try:

@@ -15,6 +15,13 @@ from functools import lru_cache
 import chinese_calendar
 
 
+def month_range(year: int, month: int) -> tuple[dt.date, dt.date]:
+    """The first and last day of a calendar month (a settlement, declaration or report period)."""
+    start = dt.date(year, month, 1)
+    following = dt.date(year + (month == 12), month % 12 + 1, 1)
+    return start, following - dt.timedelta(days=1)
+
+
 @lru_cache(maxsize=1)
 def library_years() -> frozenset[int]:
     """The years the installed library has the State Council's arrangement for."""
