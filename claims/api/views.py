@@ -44,6 +44,14 @@ def _error(exc: services.ClaimsError) -> ValidationError:
     return ValidationError({"error": {"code": exc.code, "message": exc.message}})
 
 
+def _already_declared(exc: services.DuplicateDeclaration) -> Response:
+    """409 with the declaration the same file already made, so the hospital can look it up."""
+    return Response(
+        {"error": {"code": exc.code, "message": exc.message}, "id": exc.existing.pk},
+        status=status.HTTP_409_CONFLICT,
+    )
+
+
 class ModelPermsOrReadOnly(permissions.DjangoModelPermissions):
     perms_map = {
         **permissions.DjangoModelPermissions.perms_map,
@@ -240,10 +248,7 @@ class DeclarationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
                 uploaded_by=request.user,
             )
         except services.DuplicateDeclaration as exc:
-            return Response(
-                {"error": {"code": exc.code, "message": exc.message}, "id": exc.existing.pk},
-                status=status.HTTP_409_CONFLICT,
-            )
+            return _already_declared(exc)
         except services.ClaimsError as exc:
             raise _error(exc) from exc
         declaration.refresh_from_db()
@@ -264,10 +269,7 @@ class DeclarationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
                 uploaded_by=request.user,
             )
         except services.DuplicateDeclaration as exc:
-            return Response(
-                {"error": {"code": exc.code, "message": exc.message}, "id": exc.existing.pk},
-                status=status.HTTP_409_CONFLICT,
-            )
+            return _already_declared(exc)
         except services.ClaimsError as exc:
             raise _error(exc) from exc
         declaration.refresh_from_db()
