@@ -9,6 +9,7 @@ other rows go on.
 
 import csv
 import io
+import operator
 import re
 import zipfile
 from collections.abc import Iterator
@@ -491,15 +492,59 @@ def _open_xlsx(path: str) -> Sheet:
 # Rows
 
 
+# The columns `RowChecker.check` reads, in the order it unpacks them.
+_CHECKED = (
+    "action",
+    "id_number",
+    "name",
+    "code",
+    "old_code",
+    "start",
+    "end",
+    "certified_on",
+    "household_code",
+    "township",
+    "insurance_scheme",
+    "insured_place",
+)
+_ADD, _END, _CHANGE = RowAction.ADD.value, RowAction.END.value, RowAction.CHANGE.value
+
+
+class _Memo(dict):
+    """What each distinct cell value of one column reads as: `memo[type(value), value]`.
+
+    The key carries the value's type: 1, 1.0 and True are equal in Python but read
+    differently (a serial date, a serial date, a refused boolean). Forgets everything past
+    `LIMIT` distinct values, so a file of a million distinct dates cannot hoard memory."""
+
+    LIMIT = 50_000
+
+    def __init__(self, read):
+        super().__init__()
+        self.read = read
+
+    def __missing__(self, key):
+        if len(self) >= self.LIMIT:
+            self.clear()
+        found = self[key] = self.read(_stripped(key[1]))
+        return found
+
+
 @dataclass
 class RowChecker:
-    """Checks one row at a time: everything that needs no database. Holds the column map."""
+    """Checks one row at a time: everything that needs no database. Holds the column map.
+
+    A list of a million rows has a million ID numbers and names but only a few hundred
+    distinct identity labels, dates and townships: what a cell of those columns means is
+    worked out once per distinct value and remembered (`_Memo`), so most of a row's checks
+    are dictionary lookups.
+    """
 
     kind: str
     department_kind: str
     stated_date: date
     headers: list[str]
-    formulas: set[tuple[int, int]] = field(default_factory=set)
+    formulas: set[tuple[int, int]] = field(default_factory=set)  # (line, column index)
     # The county's townships by name and by code: resolved here, so staging never needs a
     # second pass over every row to fill in the id.
     townships: dict[str, int] = field(default_factory=dict)
@@ -519,16 +564,18 @@ class RowChecker:
         self.width = len(self.headers)
         self.formula_lines = {line for line, _ in self.formulas}
         self.department_label = DepartmentKind(self.department_kind).label
-
-    def _get(self, cells: list, key: str):
-        position = self.index.get(key)
-        if position is None or position >= len(cells):
-            return None
-        value = cells[position]
-        if isinstance(value, str):
-            value = value.strip()
-            return value or None
-        return value
+        # A column the file lacks reads the None appended to every row (position -1); a short
+        # row is padded to the last position read.
+        self._pick = operator.itemgetter(*(self.index.get(key, -1) for key in _CHECKED))
+        self._min_width = max(self.index.values()) + 1
+        self._action = _Memo(self._read_action)
+        self._code = _Memo(self._read_code)
+        self._old_code = _Memo(self._read_old_code)
+        self._start = _Memo(self._date_reader("start"))
+        self._end = _Memo(self._date_reader("end"))
+        self._certified_on = _Memo(self._date_reader("certified_on"))
+        self._township = _Memo(self._read_township)
+        self._scheme = _Memo(_read_scheme)
 
     def is_blank(self, cells: list) -> bool:
         # Nearly every row has its ID number: look there before scanning every cell.
@@ -551,20 +598,30 @@ class RowChecker:
             headers = "、".join(self.headers[c] for c in columns if c < self.width) or "某列"
             fail("formula", f"（{headers}）")
 
-        raw_action = self._get(cells, "action")
-        if raw_action is None:
-            if self.kind == RosterImport.Kind.FEED:
-                fail("action_missing")
-            action = RowAction.ADD
-        else:
-            action = ACTIONS.get(cell_text(raw_action).replace(" ", ""))
-            if action is None:
-                fail("action_unknown", f"：“{cell_text(raw_action)}”")
-                action = ""
+        if len(cells) < self._min_width:
+            cells = [*cells, *([None] * (self._min_width - len(cells)))]
+        (
+            raw_action,
+            raw_id,
+            raw_name,
+            raw_code,
+            raw_old_code,
+            raw_start,
+            raw_end,
+            raw_certified,
+            raw_household,
+            raw_township,
+            raw_scheme,
+            raw_place,
+        ) = self._pick([*cells, None])
+        action, problem = self._action[raw_action.__class__, raw_action]
+        if problem:
+            errors.append(problem)
 
         id_number = sex = ""
         birth = None
-        raw_id = self._get(cells, "id_number")
+        if raw_id.__class__ is str:
+            raw_id = raw_id.strip() or None
         try:
             parsed = id_numbers.parse(raw_id)
         except id_numbers.IdNumberError as exc:
@@ -572,35 +629,37 @@ class RowChecker:
             if isinstance(raw_id, str):
                 id_number = id_numbers.normalise(raw_id)[:18]
         else:
-            id_number, sex, birth = parsed.number, parsed.sex, parsed.birth_date
+            id_number, birth, sex, _region = parsed
 
-        name = self._get(cells, "name")
-        if name is None:
+        name = _text(raw_name)
+        if not name:
             fail("name_missing")
-            name = ""
         else:
-            name = cell_text(name).translate(_DROP_SPACES)
+            name = name.translate(_DROP_SPACES)
             if len(name) > MAX_TEXT or _NAME_BAD.search(name):
                 fail("name_invalid")
                 name = name[:MAX_TEXT]
 
-        code = self._code(cells, "code", errors, required=True)
+        code, problems = self._code[raw_code.__class__, raw_code]
+        if problems:
+            errors.extend(problems)
         old_code = ""
-        if action == RowAction.CHANGE:
-            old_code = self._code(cells, "old_code", errors, required=True, old=True)
+        if action == _CHANGE:
+            old_code, problems = self._old_code[raw_old_code.__class__, raw_old_code]
+            errors.extend(problems)
             if old_code and old_code == code:
                 fail("old_code_same")
 
-        start = self._date(cells, "start", errors)
-        end = self._date(cells, "end", errors)
-        certified_on = self._date(cells, "certified_on", errors)
-        if (
-            action in (RowAction.ADD, RowAction.CHANGE)
-            and start is None
-            and not any(c in ("date_invalid", "date_formula") for c, _ in errors)
-        ):
+        start, start_problem = self._start[raw_start.__class__, raw_start]
+        end, end_problem = self._end[raw_end.__class__, raw_end]
+        certified_on, certified_problem = self._certified_on[raw_certified.__class__, raw_certified]
+        date_failed = False
+        if start_problem or end_problem or certified_problem:
+            date_failed = True
+            errors.extend(p for p in (start_problem, end_problem, certified_problem) if p)
+        if start is None and action in (_ADD, _CHANGE) and not date_failed:
             fail("start_missing")
-        if action == RowAction.END:
+        if action == _END:
             if end is None and not any(c == "date_invalid" for c, _ in errors):
                 fail("end_missing")
             start = None  # an exit needs only its last day
@@ -616,29 +675,22 @@ class RowChecker:
             elif value < _FAR_PAST:
                 fail("date_too_early", f"（{value.isoformat()}）")
 
-        household = cell_text(self._get(cells, "household_code") or "")
+        household = _text(raw_household)
         if len(household) > 32:
             fail("household_too_long")
             household = household[:32]
-        township = cell_text(self._get(cells, "township") or "")[:MAX_TEXT]
-        township_id = None
-        if township:
-            township_id = self.townships.get(township)
-            if township_id is None:
-                fail("township_unknown")
-        scheme = ""
-        raw_scheme = self._get(cells, "insurance_scheme")
-        if raw_scheme is not None:
-            scheme = SCHEMES.get(cell_text(raw_scheme))
-            if scheme is None:
-                fail("scheme_unknown", f"：“{cell_text(raw_scheme)}”")
-                scheme = ""
-        place = cell_text(self._get(cells, "insured_place") or "")
+        township, township_id, problem = self._township[raw_township.__class__, raw_township]
+        if problem:
+            errors.append(problem)
+        scheme, problem = self._scheme[raw_scheme.__class__, raw_scheme]
+        if problem:
+            errors.append(problem)
+        place = _text(raw_place)
         if place and not (place.isdigit() and 6 <= len(place) <= 12):
             fail("place_invalid")
             place = ""
 
-        prev_end = start - timedelta(days=1) if action == RowAction.CHANGE and start else None
+        prev_end = start - timedelta(days=1) if action == _CHANGE and start else None
         try:
             raw = RAW_SEPARATOR.join(cells)  # a .csv row: all text already
         except TypeError:
@@ -671,44 +723,87 @@ class RowChecker:
             message,
         )
 
-    def _code(self, cells, key: str, errors: list, *, required: bool, old: bool = False) -> str:
-        value = self._get(cells, key)
+    # Readers of one stripped cell value, each returning what `check` unpacks; memoised.
+
+    def _read_action(self, value) -> tuple[str, tuple[str, str] | None]:
         if value is None:
-            if required:
-                name = "old_code_missing" if old else "code_missing"
-                errors.append((name, ROW_REASONS[name]))
-            return ""
+            if self.kind == RosterImport.Kind.FEED:
+                return RowAction.ADD, ("action_missing", ROW_REASONS["action_missing"])
+            return RowAction.ADD, None
+        action = ACTIONS.get(cell_text(value).replace(" ", ""))
+        if action is None:
+            return "", ("action_unknown", f"{ROW_REASONS['action_unknown']}：“{cell_text(value)}”")
+        return action, None
+
+    def _read_code(self, value) -> tuple[str, list[tuple[str, str]]]:
+        return self._identity_code(value, old=False)
+
+    def _read_old_code(self, value) -> tuple[str, list[tuple[str, str]]]:
+        return self._identity_code(value, old=True)
+
+    def _identity_code(self, value, *, old: bool) -> tuple[str, list[tuple[str, str]]]:
+        if value is None:
+            name = "old_code_missing" if old else "code_missing"
+            return "", [(name, ROW_REASONS[name])]
         text = cell_text(value).translate(_DROP_SPACES)
         code = IDENTITY_LABELS.get(text) or IDENTITY_LABELS.get(text.lower())
         if code is None:
             name = "old_code_unknown" if old else "code_unknown"
-            errors.append((name, f"{ROW_REASONS[name]}：“{text}”"))
-            return ""
+            return "", [(name, f"{ROW_REASONS[name]}：“{text}”")]
         if not old and code not in self.allowed:
-            errors.append(
+            return code, [
                 (
                     "code_department",
                     f"{ROW_REASONS['code_department']}：“{IdentityCode(code).label}”"
                     f"不由{self.department_label}部门认定",
                 )
-            )
-        return code
+            ]
+        return code, []
 
-    def _date(self, cells, key: str, errors: list) -> date | None:
-        value = self._get(cells, key)
-        if value is None:
-            return None
-        if value.__class__ is str and len(value) == 10 and value[4] == "-" and value[7] == "-":
+    def _date_reader(self, key: str):
+        header = COLUMN_BY_KEY[key].header
+
+        def read(value) -> tuple[date | None, tuple[str, str] | None]:
+            if value is None:
+                return None, None
             try:
-                return date.fromisoformat(value)  # the template's own shape, most rows
-            except ValueError:
-                pass
-        try:
-            return parse_date(value)
-        except (ValueError, OverflowError):
-            header = COLUMN_BY_KEY[key].header
-            errors.append(("date_invalid", f"{header}无效：“{cell_text(value)}”"))
-            return None
+                return parse_date(value), None
+            except (ValueError, OverflowError):
+                return None, ("date_invalid", f"{header}无效：“{cell_text(value)}”")
+
+        return read
+
+    def _read_township(self, value) -> tuple[str, int | None, tuple[str, str] | None]:
+        township = cell_text(value or "")[:MAX_TEXT]
+        if not township:
+            return "", None, None
+        township_id = self.townships.get(township)
+        if township_id is None:
+            return township, None, ("township_unknown", ROW_REASONS["township_unknown"])
+        return township, township_id, None
+
+
+def _stripped(value):
+    """A cell as `check` reads it: text without surrounding spaces, and blank text as None."""
+    if value.__class__ is str:
+        return value.strip() or None
+    return value
+
+
+def _text(value) -> str:
+    """A cell's text without surrounding spaces; "" for a blank cell."""
+    if value.__class__ is str:
+        return value.strip()
+    return cell_text(value) if value else ""
+
+
+def _read_scheme(value) -> tuple[str, tuple[str, str] | None]:
+    if value is None:
+        return "", None
+    scheme = SCHEMES.get(cell_text(value))
+    if scheme is None:
+        return "", ("scheme_unknown", f"{ROW_REASONS['scheme_unknown']}：“{cell_text(value)}”")
+    return scheme, None
 
 
 # The staging table's columns in the order `RowChecker.check` returns them (after batch_id).

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import pghistory
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
@@ -103,6 +104,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "medaid.User"
+
+# Audit events are read by the object they describe and by their context, both indexed; an
+# index on every foreign key a snapshot copies (county, household, township, department …)
+# would only slow the bulk paths that write a million events at once.
+PGHISTORY_FOREIGN_KEY_FIELD = pghistory.ForeignKey(db_index=False)
+PGHISTORY_OBJ_FIELD = pghistory.ObjForeignKey(db_index=True)
+PGHISTORY_CONTEXT_FIELD = pghistory.ContextForeignKey(db_index=True)
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",

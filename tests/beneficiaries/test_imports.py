@@ -243,6 +243,51 @@ def test_same_rows_in_another_file_are_unchanged(civil):
     assert Identity.objects.count() == 2
 
 
+LONG_HEADERS = [*HEADERS, "户编号", "参保险种", "参保地区划代码"]
+
+
+def test_last_line_of_a_person_sets_household_and_insurance(civil, township):
+    load(civil, csv_upload([[*add(1, "甲"), "H1", "城乡居民", "530502"]], LONG_HEADERS))
+    batch = load(
+        civil,
+        csv_upload(
+            [
+                # a registered person moves household and insurance
+                [*add(1, "甲", code="低保边缘家庭成员", start="2024-02-01"), "H2", "职工", ""],
+                # a new person on two lines: the later line's household stands
+                [*add(2, "乙"), "H3", "", ""],
+                [*add(2, "乙", code="低保边缘家庭成员"), "H4", "", "530521"],
+                # a new person on one line holds what it says
+                [*add(3, "丙"), "H5", "职工", ""],
+            ],
+            LONG_HEADERS,
+        ),
+        stated=date(2024, 3, 6),
+    )
+    assert batch.result["people_created"] == 2
+    assert batch.result["people_updated"] == 2
+    people = {
+        p.id_number: (p.household.code, p.insurance_scheme, p.insured_place)
+        for p in Person.objects.select_related("household")
+    }
+    assert people == {
+        make_id(1): ("H2", "employee", "530502"),
+        make_id(2): ("H4", "resident", "530521"),
+        make_id(3): ("H5", "employee", ""),
+    }
+    # The same lines again change no one.
+    again = load(
+        civil,
+        csv_upload(
+            [[*add(1, "甲", code="低保边缘家庭成员", start="2024-02-01"), "H2", "职工", ""]],
+            LONG_HEADERS,
+            name="again.csv",
+        ),
+        stated=date(2024, 3, 6),
+    )
+    assert again.result["people_updated"] == 0
+
+
 def test_stated_and_delivery_dates_are_kept(civil):
     batch, _ = receive(civil, csv_upload([add(1, "甲")]))
     assert batch.stated_date == STATED
