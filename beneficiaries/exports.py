@@ -4,6 +4,7 @@ columns as delivered plus 错误原因), the late/missing feed list and the subs
 import csv
 import datetime as dt
 import io
+import itertools
 from collections.abc import Iterator
 
 import xlsxwriter
@@ -11,7 +12,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from beneficiaries.imports import COLUMNS, RAW_SEPARATOR, template_rows
+from beneficiaries.imports import COLUMNS, cell_text, open_rows, template_rows
 from beneficiaries.models import FeedCheck, RosterImport, RosterImportRow, SubsidyRoster
 from medaid import xlsx
 from medaid.reports import (
@@ -71,7 +72,11 @@ def template_csv(kind: str) -> bytes:
 
 
 def errors_xlsx(batch: RosterImport, target) -> int:
-    """Rows refused in `batch`, as delivered, with 错误原因 appended. Returns the row count."""
+    """Rows refused in `batch`, as delivered, with 错误原因 appended. Returns the row count.
+
+    The cells come from the kept file, read again: staging keeps only the parsed values (the
+    raw cells of a million good rows would double what COPY writes), and the refused lines,
+    in line order, are picked out of the file as it streams past."""
     headers = list(batch.headers) or [c.header for c in COLUMNS]
     book = xlsxwriter.Workbook(target, {"constant_memory": True, "in_memory": False})
     text = book.add_format({"num_format": "@"})
@@ -81,19 +86,26 @@ def errors_xlsx(batch: RosterImport, target) -> int:
     sheet.set_column(0, len(headers), 16, text)
     sheet.write_row(0, 0, headers, bold)
     sheet.write(0, len(headers), ERROR_HEADER, red)
-    rows = (
+    refused = (
         RosterImportRow.objects.filter(batch=batch)
         .exclude(error_code="")
         .order_by("line_no")
-        .values_list("raw", "error_message")
+        .values_list("line_no", "error_message")
+        .iterator(chunk_size=5000)
     )
     count = 0
-    for count, (raw, message) in enumerate(rows.iterator(chunk_size=5000), start=1):
-        cells = raw.split(RAW_SEPARATOR)
-        cells += [""] * (len(headers) - len(cells))
-        for c, value in enumerate(cells[: len(headers)]):
-            sheet.write_string(count, c, value, text)
-        sheet.write_string(count, len(headers), message)
+    first = next(refused, None)
+    if first is not None:  # an .xlsx is read whole: only when there is something to copy
+        delivered = open_rows(batch.file.path, batch.file_format).rows
+        line, cells = 0, []
+        for line_no, message in itertools.chain([first], refused):
+            while line < line_no:
+                line, cells = next(delivered, (line_no + 1, []))
+            count += 1
+            # A line the file no longer has still gets its reason.
+            for c, value in enumerate(cells[: len(headers)] if line == line_no else []):
+                sheet.write_string(count, c, cell_text(value), text)
+            sheet.write_string(count, len(headers), message)
     book.close()
     return count
 

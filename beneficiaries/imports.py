@@ -26,7 +26,6 @@ from beneficiaries.models import (
     RowAction,
 )
 
-RAW_SEPARATOR = "\x1f"  # unit separator: never inside a cell a department types
 HEADER_SEARCH_ROWS = 10  # a title row or two may stand above the header row
 
 
@@ -308,7 +307,7 @@ def cell_text(value) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return value.replace(RAW_SEPARATOR, " ")
+        return value
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, float):
@@ -691,10 +690,6 @@ class RowChecker:
             place = ""
 
         prev_end = start - timedelta(days=1) if action == _CHANGE and start else None
-        try:
-            raw = RAW_SEPARATOR.join(cells)  # a .csv row: all text already
-        except TypeError:
-            raw = RAW_SEPARATOR.join(cell_text(c) for c in cells)
         if errors:
             error_code = errors[0][0]
             message = "；".join(dict.fromkeys(m for _, m in errors))[:200]
@@ -702,7 +697,6 @@ class RowChecker:
             error_code = message = ""
         return (
             line,
-            raw,
             action,
             id_number,
             name,
@@ -810,7 +804,6 @@ def _read_scheme(value) -> tuple[str, tuple[str, str] | None]:
 STAGING_COLUMNS = (
     "batch_id",
     "line_no",
-    "raw",
     "action",
     "id_number",
     "name",

@@ -415,8 +415,9 @@ class RowOutcome(models.TextChoices):
 
 
 class RosterImportRow(models.Model):
-    """A staged line of a list: the raw cells as delivered, the parsed values, and the
-    reason it was refused or what applying it did. Filled by COPY on PostgreSQL."""
+    """A staged line of a list: the parsed values, and the reason it was refused or what
+    applying it did. Filled by COPY on PostgreSQL. The cells as delivered stay in the kept
+    file (`RosterImport.file`), which the error file reads again."""
 
     batch = models.ForeignKey(
         RosterImport,
@@ -426,7 +427,6 @@ class RosterImportRow(models.Model):
         db_index=False,  # covered by the (batch, line_no) index; every index slows COPY
     )
     line_no = models.PositiveIntegerField("行号")
-    raw = models.TextField("原始内容", help_text="原文件各列，以制表符分隔")
     action = models.CharField("变动类型", max_length=8, choices=RowAction.choices, blank=True)
     id_number = models.CharField("公民身份号码", max_length=18, blank=True)
     name = models.CharField("姓名", max_length=64, blank=True)

@@ -397,13 +397,42 @@ def test_preview_counts_without_changing_the_registry(civil):
 
 def test_error_file_has_the_same_columns_plus_reason(civil, tmp_path):
     batch = load(
-        civil, csv_upload([add(1, "甲"), ["新增", "123", "乙", "低保对象", "", "2024-01-01", ""]])
+        civil,
+        csv_upload(
+            [
+                add(1, "甲"),
+                ["新增", "123", "乙", "低保对象", "", "2024-01-01", ""],
+                add(2, "丙"),
+                # refused only when applied: nobody to remove
+                ["退出", make_id(9), "无名", "低保对象", "", "", "2024-02-29"],
+            ]
+        ),
+    )
+    path = tmp_path / "errors.xlsx"
+    assert exports.errors_xlsx(batch, str(path)) == 2
+    rows = load_workbook(str(path)).get_sheet_by_index(0).to_python()
+    assert rows[0][-1] == "错误原因" and rows[0][:-1] == batch.headers
+    assert rows[1][1] == "123" and "18位" in rows[1][-1]
+    assert rows[2][:3] == ["退出", make_id(9), "无名"] and "无此人" in rows[2][-1]
+    assert len(rows) == 3
+
+
+def test_error_file_of_an_xlsx_keeps_the_cells_as_delivered(civil, tmp_path):
+    batch = load(
+        civil,
+        xlsx_upload(
+            [
+                ["新增", make_id(1), "甲", "低保对象", None, date(2024, 1, 1)],
+                ["新增", make_id(2), "乙", "无此类别", None, date(2024, 2, 1)],
+                ["新增", make_id(3), "丙", "低保对象", None, 45352],
+            ]
+        ),
     )
     path = tmp_path / "errors.xlsx"
     assert exports.errors_xlsx(batch, str(path)) == 1
     rows = load_workbook(str(path)).get_sheet_by_index(0).to_python()
-    assert rows[0][-1] == "错误原因" and rows[0][:-1] == batch.headers
-    assert rows[1][1] == "123" and "18位" in rows[1][-1]
+    assert rows[1][:6] == ["新增", make_id(2), "乙", "无此类别", "", "2024-02-01"]
+    assert "身份类别无法识别" in rows[1][-1]
 
 
 def test_full_roster_can_end_identities_absent_from_it(civil):
