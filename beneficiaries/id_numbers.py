@@ -76,6 +76,24 @@ def check_character(first17: str) -> str:
     return _CHECK[(sum(map(mul, _WEIGHTS, first17.encode("ascii"))) - _ZERO_OFFSET) % 11]
 
 
+# Birth dates already seen valid, by their eight digits: a list of a million people has only
+# some tens of thousands of distinct birth days. A day once valid (not in the future) stays so.
+_BIRTH_DATES: dict[str, date] = {}
+_BIRTH_DATES_LIMIT = 100_000
+
+
+def _birth_date(digits: str) -> date:
+    try:
+        birth = date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+    except ValueError:
+        raise IdNumberError("id_birth_date", REASONS["id_birth_date"]) from None
+    if birth.year < 1880 or birth > date.today():
+        raise IdNumberError("id_birth_date", REASONS["id_birth_date"])
+    if len(_BIRTH_DATES) < _BIRTH_DATES_LIMIT:
+        _BIRTH_DATES[digits] = birth
+    return birth
+
+
 def parse(raw) -> IdNumber:
     """Normalise and validate `raw`; raise `IdNumberError` with the reason.
 
@@ -104,12 +122,7 @@ def parse(raw) -> IdNumber:
         if len(number) != 18:
             raise IdNumberError("id_length", REASONS["id_length"])
         raise IdNumberError("id_characters", REASONS["id_characters"])
-    try:
-        birth = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
-    except ValueError:
-        raise IdNumberError("id_birth_date", REASONS["id_birth_date"]) from None
-    if birth.year < 1880 or birth > date.today():
-        raise IdNumberError("id_birth_date", REASONS["id_birth_date"])
+    birth = _BIRTH_DATES.get(number[6:14]) or _birth_date(number[6:14])
     if check_character(first17) != number[17]:
         raise IdNumberError("id_checksum", REASONS["id_checksum"])
     return IdNumber(number, birth, "M" if number[16] in _ODD else "F", number[:6])

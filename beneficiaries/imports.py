@@ -13,6 +13,7 @@ import operator
 import re
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -426,16 +427,19 @@ def _column_index(letters: bytes) -> int:
     return index - 1
 
 
-def _xlsx_formulas(path: str, sheet_xml: str) -> set[tuple[int, int]]:
-    """Cells holding a formula: calamine gives only their last cached value, which may be stale
-    or an error, so those cells are refused. Streams the sheet XML in chunks."""
+def _xlsx_formulas(path: str) -> set[tuple[int, int]]:
+    """Cells of the first sheet holding a formula: calamine gives only their last cached
+    value, which may be stale or an error, so those cells are refused. Streams the sheet XML
+    in chunks."""
     found: set[tuple[int, int]] = set()
     with zipfile.ZipFile(path) as archive:
-        try:
-            member = archive.open(sheet_xml)
-        except KeyError:
+        names = set(archive.namelist())
+        sheets = sorted(n for n in names if n.startswith("xl/worksheets/sheet"))
+        if "xl/worksheets/sheet1.xml" in names:
+            sheets.insert(0, "xl/worksheets/sheet1.xml")
+        if not sheets:
             return found
-        with member:
+        with archive.open(sheets[0]) as member:
             tail = b""
             while chunk := member.read(4 << 20):
                 data = tail + chunk
@@ -446,34 +450,29 @@ def _xlsx_formulas(path: str, sheet_xml: str) -> set[tuple[int, int]]:
     return found
 
 
-def _first_sheet_xml(path: str) -> str:
-    with zipfile.ZipFile(path) as archive:
-        names = set(archive.namelist())
-    if "xl/worksheets/sheet1.xml" in names:
-        return "xl/worksheets/sheet1.xml"
-    sheets = sorted(n for n in names if n.startswith("xl/worksheets/sheet"))
-    return sheets[0] if sheets else ""
-
-
 def _open_xlsx(path: str) -> Sheet:
     from python_calamine import CalamineError, load_workbook
 
-    try:
-        workbook = load_workbook(path)
-        names = workbook.sheet_names
-        if not names:
-            raise FileRefused("empty_file", "工作簿中没有工作表")
-        sheet = workbook.get_sheet_by_index(0)
-    except (CalamineError, zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise FileRefused("xlsx_broken", f"无法读取 Excel 文件：{exc}") from None
-    except Exception as exc:  # calamine raises its own error types for damaged archives
-        if isinstance(exc, FileRefused):
-            raise
-        raise FileRefused("xlsx_broken", f"无法读取 Excel 文件：{exc}") from None
-    try:
-        formulas = _xlsx_formulas(path, _first_sheet_xml(path))
-    except zipfile.BadZipFile:
-        raise FileRefused("xlsx_broken", "Excel 文件已损坏") from None
+    # calamine reads the whole sheet without holding the GIL (about 7 s for a million rows):
+    # the scan for formulas runs beside it instead of after it.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        scanning = pool.submit(_xlsx_formulas, path)
+        try:
+            workbook = load_workbook(path)
+            names = workbook.sheet_names
+            if not names:
+                raise FileRefused("empty_file", "工作簿中没有工作表")
+            sheet = workbook.get_sheet_by_index(0)
+        except (CalamineError, zipfile.BadZipFile, OSError, ValueError) as exc:
+            raise FileRefused("xlsx_broken", f"无法读取 Excel 文件：{exc}") from None
+        except Exception as exc:  # calamine raises its own error types for damaged archives
+            if isinstance(exc, FileRefused):
+                raise
+            raise FileRefused("xlsx_broken", f"无法读取 Excel 文件：{exc}") from None
+        try:
+            formulas = scanning.result()
+        except zipfile.BadZipFile:
+            raise FileRefused("xlsx_broken", "Excel 文件已损坏") from None
     # calamine's range starts at the first used cell; line numbers are the sheet's own.
     first_row = sheet.start[0] + 1 if sheet.start else 1
     first_col = sheet.start[1] if sheet.start else 0

@@ -585,6 +585,13 @@ MERGE_ERRORS = (
     "change_not_registered",
 )
 WORK = "medaid_merge_rows"
+# A registered period of the line's identity that overlaps the line's period.
+_OVERLAPPING = (
+    f"SELECT 1 FROM {T['identity']} i WHERE i.person_id = {WORK}.person_id"
+    f" AND i.code = {WORK}.code"
+    f" AND i.start <= COALESCE({WORK}.\"end\", '9999-12-31')"
+    f' AND (i."end" IS NULL OR i."end" >= {WORK}.start)'
+)
 
 
 def _fail(cursor, code: str, where: str) -> None:
@@ -598,10 +605,10 @@ def _fail(cursor, code: str, where: str) -> None:
 def _merge(batch: RosterImport) -> dict:
     """The set-based merge of one batch. Must run inside a transaction.
 
-    The batch's valid rows are first copied, with their registered person, into a narrow
-    temporary work table; every step reads and marks that table, and the outcomes go back to
-    the wide staged rows (which carry the raw cells) in one final statement — each staged row
-    is rewritten once, not once per step.
+    The batch's valid rows are first copied, with their registered person, into a temporary
+    work table; every step reads and marks that table (no WAL, no indexes to keep), and the
+    outcomes go back to the staged rows in one final statement — each staged row is
+    rewritten once, not once per step.
     """
     stg, person, identity, household = T["stg"], T["person"], T["identity"], T["household"]
     w = WORK
@@ -723,97 +730,37 @@ def _merge(batch: RosterImport) -> dict:
         # A list of new people only, each created from its only line, has nothing more to say:
         # one count spares grouping every line.
         cursor.execute(
-            f"""SELECT COUNT(*) FROM {w} WHERE error_code = '' AND action IN ('add', 'change')
-                AND person_id IS NOT NULL"""
+            f"""SELECT COUNT(*), COALESCE(SUM(fresh), 0) FROM {w}
+                WHERE error_code = '' AND action IN ('add', 'change') AND person_id IS NOT NULL"""
         )
-        (lines_with_person,) = cursor.fetchone()
+        lines_with_person, lines_of_new_people = cursor.fetchone()
         result["people_updated"] = 0
         if lines_with_person > result["people_created"]:
             result["people_updated"] = _update_people(cursor, county, now)
-        _fail(cursor, "person_unknown", "action IN ('end', 'change') AND person_id IS NULL")
-
-        # Exits: close the open period of that identity on the stated last day.
-        open_same = (
-            f"SELECT 1 FROM {identity} i WHERE i.person_id = {w}.person_id"
-            f' AND i.code = {w}.code AND i."end" IS NULL'
-        )
-        cursor.execute(
-            f"""UPDATE {w} SET outcome = 'ended' WHERE error_code = '' AND action = 'end'
-                AND EXISTS ({open_same} AND i.start <= {w}."end")"""
-        )
-        cursor.execute(
-            f"""
-            UPDATE {identity} SET "end" = s."end" FROM {w} s
-            WHERE s.outcome = 'ended' AND {identity}.person_id = s.person_id
-              AND {identity}.code = s.code AND {identity}."end" IS NULL
-              AND {identity}.start <= s."end"
-            """
-        )
-        cursor.execute(
-            f"""UPDATE {w} SET outcome = 'unchanged' WHERE error_code = ''
-                AND action = 'end' AND outcome = '' AND EXISTS (
-                    SELECT 1 FROM {identity} i WHERE i.person_id = {w}.person_id
-                    AND i.code = {w}.code AND i."end" = {w}."end")"""
-        )
-        _fail(
-            cursor,
-            "end_before_registered_start",
-            f"action = 'end' AND outcome = '' AND EXISTS ({open_same})",
-        )
-        _fail(cursor, "not_registered", "action = 'end' AND outcome = ''")
-
-        # Changes: close the old identity the day before, open the new one.
-        cursor.execute(
-            f"""UPDATE {w} SET outcome = 'changed' WHERE error_code = ''
-                AND action = 'change' AND EXISTS (
-                    SELECT 1 FROM {identity} i WHERE i.person_id = {w}.person_id
-                    AND i.code = {w}.old_code AND i."end" IS NULL
-                    AND i.start <= {w}.prev_end)"""
-        )
-        cursor.execute(
-            f"""
-            UPDATE {identity} SET "end" = s.prev_end FROM {w} s
-            WHERE s.outcome = 'changed'
-              AND {identity}.person_id = s.person_id AND {identity}.code = s.old_code
-              AND {identity}."end" IS NULL AND {identity}.start <= s.prev_end
-            """
-        )
-        keys.lock(
-            person,
-            f"id IN (SELECT person_id FROM {w} WHERE outcome = 'changed' AND fresh = 0)",
-        )
-        keys.begin()
-        audit.begin()
-        overlapping = (
-            f"SELECT 1 FROM {identity} i WHERE i.person_id = {w}.person_id"
-            f" AND i.code = {w}.code"
-            f" AND i.start <= COALESCE({w}.\"end\", '9999-12-31')"
-            f' AND (i."end" IS NULL OR i."end" >= {w}.start)'
-        )
-        result["identities_opened"] = _insert_identities(
-            cursor, batch, now, f"{w}.outcome = 'changed' AND NOT EXISTS ({overlapping})"
-        )
-        audit.end()
-        keys.end()
-        cursor.execute(
-            f"""UPDATE {w} SET outcome = 'unchanged' WHERE error_code = ''
-                AND action = 'change' AND outcome = '' AND EXISTS ({overlapping})
-                AND EXISTS (SELECT 1 FROM {identity} i WHERE i.person_id = {w}.person_id
-                    AND i.code = {w}.old_code AND i."end" = {w}.prev_end)"""
-        )
-        _fail(cursor, "change_not_registered", "action = 'change' AND outcome = ''")
+        # A full roster is additions only: the steps for exits and changes, each a pass over
+        # every line, run only when the list has such lines.
+        cursor.execute(f"SELECT DISTINCT action FROM {w} WHERE error_code = ''")
+        actions = {action for (action,) in cursor.fetchall()}
+        if actions & {"end", "change"}:
+            _fail(cursor, "person_unknown", "action IN ('end', 'change') AND person_id IS NULL")
+        if "end" in actions:
+            _merge_exits(cursor)
+        result["identities_opened"] = 0
+        if "change" in actions:
+            result["identities_opened"] = _merge_changes(cursor, batch, now, keys, audit)
 
         # Additions: a period is opened unless one of the same identity already covers it,
         # which makes applying the same line twice a no-op. A person created by this batch
         # holds no identity yet: their additions were marked when the person was created.
-        cursor.execute(
-            f"""UPDATE {w} SET outcome = CASE WHEN EXISTS ({overlapping})
-                    THEN 'unchanged' ELSE 'added' END
-                WHERE error_code = '' AND action = 'add' AND fresh = 0"""
-        )
-        keys.lock(
-            person, f"id IN (SELECT person_id FROM {w} WHERE outcome = 'added' AND fresh = 0)"
-        )
+        if lines_with_person > lines_of_new_people:
+            cursor.execute(
+                f"""UPDATE {w} SET outcome = CASE WHEN EXISTS ({_OVERLAPPING})
+                        THEN 'unchanged' ELSE 'added' END
+                    WHERE error_code = '' AND action = 'add' AND fresh = 0"""
+            )
+            keys.lock(
+                person, f"id IN (SELECT person_id FROM {w} WHERE outcome = 'added' AND fresh = 0)"
+            )
         keys.begin()
         audit.begin()
         result["identities_opened"] += _insert_identities(
@@ -865,6 +812,79 @@ def _merge(batch: RosterImport) -> dict:
         result["counts"] = counts
         cursor.execute(f"DROP TABLE {w}")
     return result
+
+
+def _merge_exits(cursor) -> None:
+    """Exits: close the open period of that identity on the stated last day."""
+    identity, w = T["identity"], WORK
+    open_same = (
+        f"SELECT 1 FROM {identity} i WHERE i.person_id = {w}.person_id"
+        f' AND i.code = {w}.code AND i."end" IS NULL'
+    )
+    cursor.execute(
+        f"""UPDATE {w} SET outcome = 'ended' WHERE error_code = '' AND action = 'end'
+            AND EXISTS ({open_same} AND i.start <= {w}."end")"""
+    )
+    cursor.execute(
+        f"""
+        UPDATE {identity} SET "end" = s."end" FROM {w} s
+        WHERE s.outcome = 'ended' AND {identity}.person_id = s.person_id
+          AND {identity}.code = s.code AND {identity}."end" IS NULL
+          AND {identity}.start <= s."end"
+        """
+    )
+    cursor.execute(
+        f"""UPDATE {w} SET outcome = 'unchanged' WHERE error_code = ''
+            AND action = 'end' AND outcome = '' AND EXISTS (
+                SELECT 1 FROM {identity} i WHERE i.person_id = {w}.person_id
+                AND i.code = {w}.code AND i."end" = {w}."end")"""
+    )
+    _fail(
+        cursor,
+        "end_before_registered_start",
+        f"action = 'end' AND outcome = '' AND EXISTS ({open_same})",
+    )
+    _fail(cursor, "not_registered", "action = 'end' AND outcome = ''")
+
+
+def _merge_changes(cursor, batch: RosterImport, now, keys, audit) -> int:
+    """Changes: close the old identity the day before, open the new one. Returns how many
+    periods were opened."""
+    identity, person, w = T["identity"], T["person"], WORK
+    cursor.execute(
+        f"""UPDATE {w} SET outcome = 'changed' WHERE error_code = ''
+            AND action = 'change' AND EXISTS (
+                SELECT 1 FROM {identity} i WHERE i.person_id = {w}.person_id
+                AND i.code = {w}.old_code AND i."end" IS NULL
+                AND i.start <= {w}.prev_end)"""
+    )
+    cursor.execute(
+        f"""
+        UPDATE {identity} SET "end" = s.prev_end FROM {w} s
+        WHERE s.outcome = 'changed'
+          AND {identity}.person_id = s.person_id AND {identity}.code = s.old_code
+          AND {identity}."end" IS NULL AND {identity}.start <= s.prev_end
+        """
+    )
+    keys.lock(
+        person,
+        f"id IN (SELECT person_id FROM {w} WHERE outcome = 'changed' AND fresh = 0)",
+    )
+    keys.begin()
+    audit.begin()
+    opened = _insert_identities(
+        cursor, batch, now, f"{w}.outcome = 'changed' AND NOT EXISTS ({_OVERLAPPING})"
+    )
+    audit.end()
+    keys.end()
+    cursor.execute(
+        f"""UPDATE {w} SET outcome = 'unchanged' WHERE error_code = ''
+            AND action = 'change' AND outcome = '' AND EXISTS ({_OVERLAPPING})
+            AND EXISTS (SELECT 1 FROM {identity} i WHERE i.person_id = {w}.person_id
+                AND i.code = {w}.old_code AND i."end" = {w}.prev_end)"""
+    )
+    _fail(cursor, "change_not_registered", "action = 'change' AND outcome = ''")
+    return opened
 
 
 def _update_people(cursor, county: int, now) -> int:
