@@ -396,12 +396,13 @@ class _TimedCursor:
 
 
 class _BulkAudit:
-    """The audit trail of a bulk insert written as one statement instead of a trigger per row.
+    """The audit trail of a bulk insert, written by the insert itself, not a trigger per row.
 
-    Between `begin()` and `end()` the Person/Identity insert triggers stand aside (a
-    transaction-local setting their WHEN clause reads); the events are then inserted
-    set-based with the same columns and label the triggers write, under one pghistory
-    context naming the batch. Updates keep their triggers. SQLite has no triggers: no-op.
+    `insert()` runs an `INSERT … SELECT` and, in the same statement, an "insert" event for
+    every row it returns, with the columns and label the trigger writes, under one pghistory
+    context naming the batch; nothing rescans the table for the rows just written. Meanwhile
+    the Person/Identity insert triggers stand aside (a transaction-local setting their WHEN
+    clause reads). Updates keep their triggers. SQLite has no triggers: the insert alone.
     """
 
     def __init__(self, cursor, batch: RosterImport, now):
@@ -418,40 +419,31 @@ class _BulkAudit:
                 [self.context_id, json.dumps(metadata), now, now],
             )
 
-    def begin(self):
-        if self.enabled:
-            self.cursor.execute("SELECT set_config('medaid.bulk_audit', 'on', true)")
-
-    def end(self):
-        if self.enabled:
-            self.cursor.execute("SELECT set_config('medaid.bulk_audit', 'off', true)")
-
-    def _copy(self, model, where: str, params: list) -> None:
+    def insert(self, model, sql: str, params: list) -> int:
+        """Run `sql`, an INSERT into `model`'s table; returns the number of rows inserted."""
+        cursor = self.cursor
         if not self.enabled:
-            return
+            cursor.execute(sql, params)
+            return max(cursor.rowcount, 0)
         event_model = apps.get_model("beneficiaries", f"{model.__name__}Event")
-        tracked = [
-            f.column for f in event_model._meta.concrete_fields if not f.column.startswith("pgh_")
-        ]
-        columns = ", ".join(f'"{c}"' for c in tracked)
-        source = ", ".join(f't."{c}"' for c in tracked)
-        self.cursor.execute(
+        columns = ", ".join(
+            f'"{f.column}"'
+            for f in event_model._meta.concrete_fields
+            if not f.column.startswith("pgh_")
+        )
+        cursor.execute("SELECT set_config('medaid.bulk_audit', 'on', true)")
+        cursor.execute(
             f"""
+            WITH created AS ({sql} RETURNING {columns})
             INSERT INTO {event_model._meta.db_table}
                 (pgh_created_at, pgh_label, pgh_obj_id, pgh_context_id, {columns})
-            SELECT %s, 'insert', t.id, %s, {source} FROM {model._meta.db_table} t
-            WHERE {where}
+            SELECT %s, 'insert', created.id, %s, {columns} FROM created
             """,
-            [self.now, self.context_id, *params],
+            [*params, self.now, self.context_id],
         )
-
-    def person_inserts(self, county_id: int) -> None:
-        self._copy(Person, "t.created_at = %s AND t.county_id = %s", [self.now, county_id])
-
-    def identity_inserts(self, department_id: int) -> None:
-        self._copy(
-            Identity, "t.created_at = %s AND t.department_id = %s", [self.now, department_id]
-        )
+        inserted = max(cursor.rowcount, 0)
+        cursor.execute("SELECT set_config('medaid.bulk_audit', 'off', true)")
+        return inserted
 
 
 class _TrustedKeys:
@@ -680,7 +672,6 @@ def _merge(batch: RosterImport) -> dict:
         if result["households_created"] > BULK_ANALYZE_ROWS:
             _analyze(cursor, household)
         audit = _BulkAudit(cursor, batch, now)
-        audit.begin()
         # A new person is created from their first line, in id-number order: the unique index
         # is filled left to right instead of at random. On PostgreSQL one sort (DISTINCT ON)
         # finds the first lines and gives the order (2 s instead of 4 s per million lines).
@@ -695,7 +686,8 @@ def _merge(batch: RosterImport) -> dict:
                 f"SELECT * FROM {w} WHERE line_no IN"
                 f" (SELECT MIN(line_no) FROM {w} WHERE {new_people} GROUP BY id_number)"
             )
-        cursor.execute(
+        result["people_created"] = audit.insert(
+            Person,
             f"""
             INSERT INTO {person} (id_number, name, sex, birth_date, county_id, township_id,
                 household_id, insurance_scheme, insured_place, created_at, updated_at)
@@ -708,10 +700,7 @@ def _merge(batch: RosterImport) -> dict:
             """,
             [county, now, now, county],
         )
-        result["people_created"] = max(cursor.rowcount, 0)
-        audit.end()
         keys.end()
-        audit.person_inserts(county)
         if result["people_created"] > BULK_ANALYZE_ROWS:
             _analyze(cursor, person)
         if result["people_created"]:
@@ -762,13 +751,10 @@ def _merge(batch: RosterImport) -> dict:
                 person, f"id IN (SELECT person_id FROM {w} WHERE outcome = 'added' AND fresh = 0)"
             )
         keys.begin()
-        audit.begin()
         result["identities_opened"] += _insert_identities(
-            cursor, batch, now, f"{w}.outcome = 'added'"
+            audit, batch, now, f"{w}.outcome = 'added'"
         )
-        audit.end()
         keys.end()
-        audit.identity_inserts(batch.department_id)
         if result["identities_opened"] > BULK_ANALYZE_ROWS:
             _analyze(cursor, identity)
 
@@ -871,11 +857,9 @@ def _merge_changes(cursor, batch: RosterImport, now, keys, audit) -> int:
         f"id IN (SELECT person_id FROM {w} WHERE outcome = 'changed' AND fresh = 0)",
     )
     keys.begin()
-    audit.begin()
     opened = _insert_identities(
-        cursor, batch, now, f"{w}.outcome = 'changed' AND NOT EXISTS ({_OVERLAPPING})"
+        audit, batch, now, f"{w}.outcome = 'changed' AND NOT EXISTS ({_OVERLAPPING})"
     )
-    audit.end()
     keys.end()
     cursor.execute(
         f"""UPDATE {w} SET outcome = 'unchanged' WHERE error_code = ''
@@ -930,9 +914,10 @@ def _update_people(cursor, county: int, now) -> int:
     return max(cursor.rowcount, 0)
 
 
-def _insert_identities(cursor, batch: RosterImport, now, where: str) -> int:
+def _insert_identities(audit: _BulkAudit, batch: RosterImport, now, where: str) -> int:
     identity, w = T["identity"], WORK
-    cursor.execute(
+    return audit.insert(
+        Identity,
         f"""
         INSERT INTO {identity} (person_id, code, start, "end", department_id, certified_on,
             source_line, created_at)
@@ -943,7 +928,6 @@ def _insert_identities(cursor, batch: RosterImport, now, where: str) -> int:
         """,
         [batch.department_id, f"R{batch.pk}:", now],
     )
-    return max(cursor.rowcount, 0)
 
 
 def _samples(batch: RosterImport, per_outcome: int = 20) -> dict:

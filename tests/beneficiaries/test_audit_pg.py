@@ -35,6 +35,16 @@ def test_bulk_merge_is_audited_and_triggers_still_fire_for_single_rows(civil):
     assert IdentityEvent.objects.filter(pgh_label="insert").count() == 5
     context = IdentityEvent.objects.first().pgh_context
     assert context.metadata["roster_import"] == batch.pk
+    # Each event is the snapshot of the row it belongs to.
+    second = Person.objects.get(id_number=make_id(2))
+    event = PersonEvent.objects.get(pgh_obj_id=second.pk)
+    assert (event.id_number, event.name, event.county_id, event.birth_date) == (
+        second.id_number,
+        second.name,
+        second.county_id,
+        second.birth_date,
+    )
+    assert IdentityEvent.objects.get(pgh_obj_id=second.identities.get().pk).person_id == second.pk
     # The exit goes through the ordinary update trigger.
     feed, _ = services.roster_import_receive(
         department=civil,
@@ -47,13 +57,29 @@ def test_bulk_merge_is_audited_and_triggers_still_fire_for_single_rows(civil):
     services.roster_import_validate(batch=feed)
     services.roster_import_apply(batch=feed)
     assert IdentityEvent.objects.filter(pgh_label="update").count() == 1
+    # A change closes one period (an update) and opens another (an insert, written in bulk).
+    change, _ = services.roster_import_receive(
+        department=civil,
+        kind="feed",
+        upload=csv_upload(
+            [["变更", make_id(2), rows[1][2], "特困人员", "低保对象", "2024-04-01", ""]]
+        ),
+        file_name="c.csv",
+        stated_date=date(2024, 4, 6),
+        channel="api",
+    )
+    services.roster_import_validate(batch=change)
+    services.roster_import_apply(batch=change)
+    assert IdentityEvent.objects.filter(pgh_label="update").count() == 2
+    opened = Identity.objects.get(person=second, code="tekun")
+    assert IdentityEvent.objects.get(pgh_obj_id=opened.pk).pgh_label == "insert"
     # Outside a bulk merge the insert trigger is active.
     person = Person.objects.create(
         id_number=make_id(9), name="乙", sex="M", birth_date=date(1980, 1, 1), county=civil.county
     )
     Identity.objects.create(person=person, code="dibao", start=date(2024, 1, 1))
     assert PersonEvent.objects.filter(pgh_obj_id=person.pk).count() == 1
-    assert IdentityEvent.objects.filter(pgh_label="insert").count() == 6
+    assert IdentityEvent.objects.filter(pgh_label="insert").count() == 7
 
 
 @pytest.mark.parametrize("trusted", [True, False], ids=["trusted-keys", "row-triggers"])
