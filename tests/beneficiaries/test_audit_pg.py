@@ -13,6 +13,21 @@ from tests.beneficiaries.conftest import HEADERS, csv_upload, make_id
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 
+def apply_feed(department, rows, *, stated: date, headers=HEADERS):
+    """Receive, validate and apply a change feed over the API channel."""
+    batch, _ = services.roster_import_receive(
+        department=department,
+        kind="feed",
+        upload=csv_upload(rows, headers=headers),
+        file_name=f"feed-{stated}.csv",
+        stated_date=stated,
+        channel="api",
+    )
+    services.roster_import_validate(batch=batch)
+    summary = services.roster_import_apply(batch=batch)
+    return batch, summary
+
+
 def test_bulk_merge_is_audited_and_triggers_still_fire_for_single_rows(civil):
     assert connection.vendor == "postgresql", "integration tests need DATABASE_URL=postgres://…"
     PersonEvent = apps.get_model("beneficiaries", "PersonEvent")
@@ -21,16 +36,7 @@ def test_bulk_merge_is_audited_and_triggers_still_fire_for_single_rows(civil):
         ["新增", make_id(n), f"甲{chr(0x4E00 + n)}", "低保对象", "", "2024-01-01", ""]
         for n in range(1, 6)
     ]
-    batch, _ = services.roster_import_receive(
-        department=civil,
-        kind="feed",
-        upload=csv_upload(rows),
-        file_name="a.csv",
-        stated_date=date(2024, 3, 5),
-        channel="api",
-    )
-    services.roster_import_validate(batch=batch)
-    services.roster_import_apply(batch=batch)
+    batch, _ = apply_feed(civil, rows, stated=date(2024, 3, 5))
     assert PersonEvent.objects.filter(pgh_label="insert").count() == 5
     assert IdentityEvent.objects.filter(pgh_label="insert").count() == 5
     context = IdentityEvent.objects.first().pgh_context
@@ -46,30 +52,12 @@ def test_bulk_merge_is_audited_and_triggers_still_fire_for_single_rows(civil):
     )
     assert IdentityEvent.objects.get(pgh_obj_id=second.identities.get().pk).person_id == second.pk
     # The exit goes through the ordinary update trigger.
-    feed, _ = services.roster_import_receive(
-        department=civil,
-        kind="feed",
-        upload=csv_upload([["退出", make_id(1), rows[0][2], "低保对象", "", "", "2024-02-29"]]),
-        file_name="b.csv",
-        stated_date=date(2024, 3, 6),
-        channel="api",
-    )
-    services.roster_import_validate(batch=feed)
-    services.roster_import_apply(batch=feed)
+    exit_line = ["退出", make_id(1), rows[0][2], "低保对象", "", "", "2024-02-29"]
+    apply_feed(civil, [exit_line], stated=date(2024, 3, 6))
     assert IdentityEvent.objects.filter(pgh_label="update").count() == 1
     # A change closes one period (an update) and opens another (an insert, written in bulk).
-    change, _ = services.roster_import_receive(
-        department=civil,
-        kind="feed",
-        upload=csv_upload(
-            [["变更", make_id(2), rows[1][2], "特困人员", "低保对象", "2024-04-01", ""]]
-        ),
-        file_name="c.csv",
-        stated_date=date(2024, 4, 6),
-        channel="api",
-    )
-    services.roster_import_validate(batch=change)
-    services.roster_import_apply(batch=change)
+    change_line = ["变更", make_id(2), rows[1][2], "特困人员", "低保对象", "2024-04-01", ""]
+    apply_feed(civil, [change_line], stated=date(2024, 4, 6))
     assert IdentityEvent.objects.filter(pgh_label="update").count() == 2
     opened = Identity.objects.get(person=second, code="tekun")
     assert IdentityEvent.objects.get(pgh_obj_id=opened.pk).pgh_label == "insert"
@@ -104,16 +92,7 @@ def test_bulk_inserts_keep_their_keys_with_and_without_row_key_checks(
         for n in range(1, 7)
     ]
     rows = [[*row, f"H{n // 2}", township.name] for n, row in enumerate(rows, start=1)]
-    batch, _ = services.roster_import_receive(
-        department=civil,
-        kind="feed",
-        upload=csv_upload(rows, headers=headers),
-        file_name="k.csv",
-        stated_date=date(2024, 3, 5),
-        channel="api",
-    )
-    services.roster_import_validate(batch=batch)
-    summary = services.roster_import_apply(batch=batch)
+    _batch, summary = apply_feed(civil, rows, stated=date(2024, 3, 5), headers=headers)
     assert seen and all(s is trusted for s in seen)
     assert summary["counts"] == {"added": 6}
     people = Person.objects.filter(county=civil.county)
