@@ -638,13 +638,14 @@ class RowChecker:
                 fail("name_invalid")
                 name = name[:MAX_TEXT]
 
-        code, problems = self._code[raw_code.__class__, raw_code]
-        if problems:
-            errors.extend(problems)
+        code, problem = self._code[raw_code.__class__, raw_code]
+        if problem:
+            errors.append(problem)
         old_code = ""
         if action == _CHANGE:
-            old_code, problems = self._old_code[raw_old_code.__class__, raw_old_code]
-            errors.extend(problems)
+            old_code, problem = self._old_code[raw_old_code.__class__, raw_old_code]
+            if problem:
+                errors.append(problem)
             if old_code and old_code == code:
                 fail("old_code_same")
 
@@ -728,30 +729,28 @@ class RowChecker:
             return "", ("action_unknown", f"{ROW_REASONS['action_unknown']}：“{cell_text(value)}”")
         return action, None
 
-    def _read_code(self, value) -> tuple[str, list[tuple[str, str]]]:
+    def _read_code(self, value) -> tuple[str, tuple[str, str] | None]:
         return self._identity_code(value, old=False)
 
-    def _read_old_code(self, value) -> tuple[str, list[tuple[str, str]]]:
+    def _read_old_code(self, value) -> tuple[str, tuple[str, str] | None]:
         return self._identity_code(value, old=True)
 
-    def _identity_code(self, value, *, old: bool) -> tuple[str, list[tuple[str, str]]]:
+    def _identity_code(self, value, *, old: bool) -> tuple[str, tuple[str, str] | None]:
         if value is None:
             name = "old_code_missing" if old else "code_missing"
-            return "", [(name, ROW_REASONS[name])]
+            return "", (name, ROW_REASONS[name])
         text = cell_text(value).translate(_DROP_SPACES)
         code = IDENTITY_LABELS.get(text) or IDENTITY_LABELS.get(text.lower())
         if code is None:
             name = "old_code_unknown" if old else "code_unknown"
-            return "", [(name, f"{ROW_REASONS[name]}：“{text}”")]
+            return "", (name, f"{ROW_REASONS[name]}：“{text}”")
         if not old and code not in self.allowed:
-            return code, [
-                (
-                    "code_department",
-                    f"{ROW_REASONS['code_department']}：“{IdentityCode(code).label}”"
-                    f"不由{self.department_label}部门认定",
-                )
-            ]
-        return code, []
+            return code, (
+                "code_department",
+                f"{ROW_REASONS['code_department']}：“{IdentityCode(code).label}”"
+                f"不由{self.department_label}部门认定",
+            )
+        return code, None
 
     def _date_reader(self, key: str):
         header = COLUMN_BY_KEY[key].header
