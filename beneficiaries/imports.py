@@ -435,11 +435,10 @@ def _xlsx_formulas(path: str) -> set[tuple[int, int]]:
     with zipfile.ZipFile(path) as archive:
         names = set(archive.namelist())
         sheets = sorted(n for n in names if n.startswith("xl/worksheets/sheet"))
-        if "xl/worksheets/sheet1.xml" in names:
-            sheets.insert(0, "xl/worksheets/sheet1.xml")
         if not sheets:
             return found
-        with archive.open(sheets[0]) as member:
+        first = "xl/worksheets/sheet1.xml" if "xl/worksheets/sheet1.xml" in names else sheets[0]
+        with archive.open(first) as member:
             tail = b""
             while chunk := member.read(4 << 20):
                 data = tail + chunk
@@ -652,14 +651,13 @@ class RowChecker:
         start, start_problem = self._start[raw_start.__class__, raw_start]
         end, end_problem = self._end[raw_end.__class__, raw_end]
         certified_on, certified_problem = self._certified_on[raw_certified.__class__, raw_certified]
-        date_failed = False
-        if start_problem or end_problem or certified_problem:
-            date_failed = True
-            errors.extend(p for p in (start_problem, end_problem, certified_problem) if p)
+        date_problems = [p for p in (start_problem, end_problem, certified_problem) if p]
+        errors.extend(date_problems)
+        date_failed = bool(date_problems)
         if start is None and action in (_ADD, _CHANGE) and not date_failed:
             fail("start_missing")
         if action == _END:
-            if end is None and not any(c == "date_invalid" for c, _ in errors):
+            if end is None and not date_failed:
                 fail("end_missing")
             start = None  # an exit needs only its last day
         if start and end and end < start:

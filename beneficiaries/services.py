@@ -724,21 +724,24 @@ def _merge(batch: RosterImport) -> dict:
             )
             if cursor.rowcount > BULK_ANALYZE_ROWS:
                 _analyze(cursor, w)
-        # What the list says about people already registered: household, township, insurance.
-        # A list of new people only, each created from its only line, has nothing more to say:
-        # one count spares grouping every line.
+        # One pass over the lines says which steps below have anything to do. A full roster
+        # is additions only (the exit and change steps, each a pass over every line, are
+        # skipped), and a list of new people, each created from their only line, has nothing
+        # more to say about anyone's household or insurance.
         cursor.execute(
-            f"""SELECT COUNT(*), COALESCE(SUM(fresh), 0) FROM {w}
-                WHERE error_code = '' AND action IN ('add', 'change') AND person_id IS NOT NULL"""
+            f"""SELECT action, COUNT(person_id), COALESCE(SUM(fresh), 0) FROM {w}
+                WHERE error_code = '' GROUP BY action"""
         )
-        lines_with_person, lines_of_new_people = cursor.fetchone()
+        by_action = {
+            action: (with_person, fresh) for action, with_person, fresh in cursor.fetchall()
+        }
+        actions = set(by_action)
+        lines_with_person = sum(by_action.get(a, (0, 0))[0] for a in ("add", "change"))
+        lines_of_new_people = sum(by_action.get(a, (0, 0))[1] for a in ("add", "change"))
+        # What the list says about people already registered: household, township, insurance.
         result["people_updated"] = 0
         if lines_with_person > result["people_created"]:
             result["people_updated"] = _update_people(cursor, county, now)
-        # A full roster is additions only: the steps for exits and changes, each a pass over
-        # every line, run only when the list has such lines.
-        cursor.execute(f"SELECT DISTINCT action FROM {w} WHERE error_code = ''")
-        actions = {action for (action,) in cursor.fetchall()}
         if actions & {"end", "change"}:
             _fail(cursor, "person_unknown", "action IN ('end', 'change') AND person_id IS NULL")
         if "end" in actions:
