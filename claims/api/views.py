@@ -236,36 +236,33 @@ class DeclarationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 
     def create(self, request):
         """JSON upload: {"year": 2024, "month": 3, "rows": [{…claim fields…}, …]}."""
-        data = s.DeclarationRowsSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        hospital = self._hospital(data.validated_data.get("hospital"))
-        try:
-            declaration = imports.declaration_from_rows(
-                rows=data.validated_data["rows"],
-                year=data.validated_data["year"],
-                month=data.validated_data["month"],
-                hospital=hospital,
-                uploaded_by=request.user,
-            )
-        except services.DuplicateDeclaration as exc:
-            return _already_declared(exc)
-        except services.ClaimsError as exc:
-            raise _error(exc) from exc
-        declaration.refresh_from_db()
-        return Response(self.get_serializer(declaration).data, status=status.HTTP_201_CREATED)
+        return self._declare(
+            request,
+            s.DeclarationRowsSerializer,
+            lambda data, **common: imports.declaration_from_rows(rows=data["rows"], **common),
+        )
 
     @action(detail=False, methods=["post"])
     def upload(self, request):
         """Multipart upload of a .xlsx or .csv file."""
-        data = s.DeclarationFileSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        hospital = self._hospital(data.validated_data.get("hospital"))
+        return self._declare(
+            request,
+            s.DeclarationFileSerializer,
+            lambda data, **common: imports.declaration_upload_file(upload=data["file"], **common),
+        )
+
+    def _declare(self, request, serializer_class, receive):
+        """Check the request, receive the declaration and answer with it (201), or 409 when
+        the same declaration was already received."""
+        serializer = serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
         try:
-            declaration = imports.declaration_upload_file(
-                upload=data.validated_data["file"],
-                year=data.validated_data["year"],
-                month=data.validated_data["month"],
-                hospital=hospital,
+            declaration = receive(
+                data,
+                year=data["year"],
+                month=data["month"],
+                hospital=self._hospital(data.get("hospital")),
                 uploaded_by=request.user,
             )
         except services.DuplicateDeclaration as exc:
