@@ -1,10 +1,13 @@
+import csv
 import datetime as dt
+import io
 from decimal import Decimal
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from claims import services
+from claims import imports, services
 from claims.models import Application, Claim
 from tests.claims.conftest import committed, line, make_user
 
@@ -49,8 +52,24 @@ def test_hospital_token_declares_and_sees_only_its_own_claims(
         h2.post("/api/v1/declarations/", {**body, "hospital": "H001"}, format="json").status_code
         == 403
     )
+    # The same lines as a file, over the multipart endpoint; the same file again is a 409.
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(imports.TEMPLATE_HEADERS)
+    writer.writerow([line(tekun, "F1").get(field, "") for field in imports.FIELDS])
+    content = text.getvalue().encode("utf-8")
+    for expected in (201, 409):
+        upload = SimpleUploadedFile("march.csv", content, content_type="text/csv")
+        with committed():
+            sent = h1.post(
+                "/api/v1/declarations/upload/",
+                {"year": 2024, "month": 4, "file": upload},
+                format="multipart",
+            )
+        assert sent.status_code == expected, sent.content
+    assert sent.json()["error"]["code"] == "duplicate_file"
     mine = h1.get("/api/v1/claims/").json()["results"]
-    assert {c["external_ref"] for c in mine} == {"A1", "A2"}
+    assert {c["external_ref"] for c in mine} == {"A1", "A2", "F1"}
     assert mine[0]["decision"]["trace"]
     assert "*" in mine[0]["id_number"]
     assert h2.get("/api/v1/claims/").json()["results"] == []
