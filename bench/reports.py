@@ -181,7 +181,7 @@ def export_in_child(user_id: int) -> tuple[float, float, int, str]:
     if pid == 0:
         code = 0
         try:
-            from medaid.models import User
+            from medaid.core.models import User
 
             user = User.objects.get(pk=user_id)
             started = time.perf_counter()
@@ -204,11 +204,11 @@ def export_in_child(user_id: int) -> tuple[float, float, int, str]:
 def run_register(user, target: Path) -> int:
     """The claims register the way finance runs it: the registered report job when the claims
     app has registered one, else its export function."""
-    from medaid.reports import REPORTS
+    from medaid.core.reports import REPORTS
 
     if "claims_register" in REPORTS:
-        from medaid.reports import report_job_run
-        from medaid.services import job_create
+        from medaid.core.jobs import job_create
+        from medaid.core.reports import report_job_run
 
         job = job_create(
             kind="report.claims_register",
@@ -258,7 +258,7 @@ def main() -> None:
         raise SystemExit("bench/reports.py needs PostgreSQL: set DATABASE_URL")
 
     from claims.models import Claim
-    from medaid.models import User
+    from medaid.core.models import User
 
     call_command("migrate", verbosity=0, interactive=False)
     if args.reseed or Claim.objects.count() != args.n:

@@ -32,9 +32,12 @@ from beneficiaries.models import (
     SubsidyRoster,
     Township,
 )
-from medaid.admin import CountyScopedAdmin, register_county_path
-from medaid.scoping import mask_id_number, scope_to_user
+from medaid.core.admin import CountyScopedAdmin, register_county_path
+from medaid.core.scoping import mask_id_number, scope_to_user
 
+register_county_path("beneficiaries.county", "pk")
+register_county_path("beneficiaries.poolingarea", None)
+register_county_path("beneficiaries.fundingtier", None)
 register_county_path("beneficiaries.identity", "person__county")
 register_county_path("beneficiaries.township", "county")
 register_county_path("beneficiaries.subsidyline", "roster__county")

@@ -14,16 +14,16 @@ from django.utils import timezone
 
 from beneficiaries.imports import COLUMNS, cell_text, open_rows, template_rows
 from beneficiaries.models import FeedCheck, RosterImport, RosterImportRow, SubsidyRoster
-from medaid import xlsx
-from medaid.reports import (
+from medaid.core import xlsx
+from medaid.core.reports import (
     ReportBuild,
     ReportRequestError,
     county_required,
     register_report,
     year_of,
 )
-from medaid.scoping import mask_id_number, scope_to_user
-from medaid.xlsx import report_filename
+from medaid.core.scoping import mask_id_number, scope_to_user
+from medaid.core.xlsx import report_filename
 
 ERROR_HEADER = "错误原因"
 
@@ -176,7 +176,7 @@ def subsidy_roster_xlsx(roster: SubsidyRoster, target, *, mask=None) -> None:
     )
 
 
-# --- the report centre's reports (medaid.reports) -------------------------------------------
+# --- the report centre's reports (medaid.core.reports) -------------------------------------------
 
 ROSTER_COLUMNS = [
     xlsx.Column("姓名", 10),

@@ -8,9 +8,9 @@ from django.utils import timezone
 
 from beneficiaries import services
 from beneficiaries.models import RosterImport
-from medaid.celery import app
-from medaid.models import Job
-from medaid.services import job_running
+from medaid.core.celery import app
+from medaid.core.jobs import job_running
+from medaid.core.models import Job
 
 
 @app.task(bind=True, acks_late=True, reject_on_worker_lost=True)

@@ -32,14 +32,13 @@ from claims.models import (
     Decision,
     DecisionRun,
     Declaration,
-    HolidayCalendarDay,
     Hospital,
     ReviewClaim,
     Warning,
     WarningDispatch,
 )
-from medaid.scoping import mask_id_number, scope_to_user
-from medaid.workdays import month_range
+from medaid.core.scoping import mask_id_number, scope_to_user
+from medaid.core.workdays import month_range
 
 
 class EstimatedCountPaginator(Paginator):
@@ -727,7 +726,7 @@ class WarningDispatchAdmin(ScopedAdmin):
         )
 
     def changelist_view(self, request, extra_context=None):
-        from medaid.workdays import missing_calendar_years
+        from medaid.core.workdays import missing_calendar_years
 
         missing = missing_calendar_years()
         if missing:
@@ -735,26 +734,6 @@ class WarningDispatchAdmin(ScopedAdmin):
                 request,
                 f"节假日安排缺少 {'、'.join(map(str, missing))} 年：答复期限将按周一至周五计算，"
                 "请在“节假日安排”中录入。",
-                messages.WARNING,
-            )
-        return super().changelist_view(request, extra_context)
-
-
-@admin.register(HolidayCalendarDay)
-class HolidayCalendarDayAdmin(admin.ModelAdmin):
-    list_display = ["date", "is_workday", "name"]
-    list_filter = ["is_workday"]
-    date_hierarchy = "date"
-
-    def changelist_view(self, request, extra_context=None):
-        from medaid.workdays import missing_calendar_years
-
-        missing = missing_calendar_years()
-        if missing:
-            self.message_user(
-                request,
-                f"系统日历（chinesecalendar）尚无 {'、'.join(map(str, missing))} 年的节假日安排，"
-                "请按国务院办公厅通知录入该年全部法定节假日及调休上班日。",
                 messages.WARNING,
             )
         return super().changelist_view(request, extra_context)

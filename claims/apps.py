@@ -5,3 +5,8 @@ class ClaimsConfig(AppConfig):
     name = "claims"
     verbose_name = "救助结算"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Registers the app's tasks in every process: services send them by name
+        # (medaid.core.jobs.task_send) and a name must never be sent nowhere.
+        from claims import tasks  # noqa: F401

@@ -16,7 +16,7 @@ from beneficiaries.models import County, Identity, Person
 from claims import imports, services
 from claims.models import Claim, Hospital
 from medaid import policy
-from medaid.workdays import month_range
+from medaid.core.workdays import month_range
 
 CENT = Decimal("0.01")
 FEE_CLASS = {1: "class_3", 2: "county_2", 3: "provincial_municipal_2"}

@@ -1,6 +1,6 @@
 """Workbooks out: the claims register (救助明细台账), early-warning lists (预警名单) and a
-declaration's refused lines — all through `medaid.xlsx`, registered with the report centre
-(`medaid.reports`) where staff ask for them by county and month."""
+declaration's refused lines — all through `medaid.core.xlsx`, registered with the report centre
+(`medaid.core.reports`) where staff ask for them by county and month."""
 
 from __future__ import annotations
 
@@ -18,16 +18,16 @@ from django.db.models import F, FilteredRelation, Q
 from django.utils import timezone
 
 from claims.models import Claim, Declaration, LineError, Warning, WarningDispatch
-from medaid.reports import (
+from medaid.core.reports import (
     ReportBuild,
     county_required,
     period_of,
     register_report,
     year_of,
 )
-from medaid.scoping import mask_id_number, may_see_full_id_number, scope_to_user
-from medaid.workdays import month_range
-from medaid.xlsx import Column, Report, report_filename, write_report, write_workbook
+from medaid.core.scoping import mask_id_number, may_see_full_id_number, scope_to_user
+from medaid.core.workdays import month_range
+from medaid.core.xlsx import Column, Report, report_filename, write_report, write_workbook
 
 # --- claims register ------------------------------------------------------------------------
 
@@ -356,7 +356,7 @@ def declaration_errors_file(*, declaration: Declaration) -> None:
         declaration.error_file.save(f"申报拒收明细_{declaration.pk}.xlsx", File(tmp), save=False)
 
 
-# --- the report centre's reports (medaid.reports) -------------------------------------------
+# --- the report centre's reports (medaid.core.reports) -------------------------------------------
 
 
 @register_report(

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from claims import services
 from claims.models import ClaimKind, Declaration, Hospital, LineError
+from medaid.core.jobs import task_send
 
 # Header (Chinese, as hospitals' systems export it, or the API's English key) → field.
 HEADERS = {
@@ -327,9 +328,7 @@ def declaration_from_rows(
 
 
 def _send(declaration: Declaration) -> None:
-    from claims import tasks
-
-    tasks.process_declaration.delay_on_commit(declaration.pk)
+    task_send("claims.tasks.process_declaration", declaration.pk)
 
 
 def template_csv() -> str:

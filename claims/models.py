@@ -832,20 +832,3 @@ class WarningDispatch(models.Model):
 
     def is_overdue(self, today) -> bool:
         return self.answered_on is None and today > self.due_on
-
-
-class HolidayCalendarDay(models.Model):
-    """An administrator's entry for a day the installed calendar library does not know (a year
-    not yet published in it) or gets wrong: a holiday, or a make-up working day (调休上班)."""
-
-    date = models.DateField("日期", unique=True)
-    is_workday = models.BooleanField("是否工作日", help_text="法定节假日填否；调休上班日填是")
-    name = models.CharField("名称", max_length=64, blank=True, help_text="如 春节、国庆节调休")
-
-    class Meta:
-        verbose_name = "节假日安排"
-        verbose_name_plural = "节假日安排"
-        ordering = ["date"]
-
-    def __str__(self) -> str:
-        return f"{self.date} {self.name}"

@@ -357,7 +357,7 @@ def dispatches_overdue(*, today: date):
 
 def application_notice(*, application, user) -> dict:
     """Everything the printed decision notice (救助决定通知书) shows."""
-    from medaid.scoping import mask_id_number
+    from medaid.core.scoping import mask_id_number
 
     rows = []
     for claim in application.claims.select_related("hospital").order_by("discharged", "id"):

@@ -48,9 +48,10 @@ from claims.models import (
     WarningDispatch,
 )
 from medaid import policy
-from medaid.models import Job
+from medaid.core.jobs import task_send
+from medaid.core.models import Job
+from medaid.core.workdays import month_range
 from medaid.policy import load_pack
-from medaid.workdays import month_range
 
 logger = logging.getLogger(__name__)
 
@@ -405,10 +406,8 @@ def run_execute(*, run: DecisionRun, progress=None) -> DecisionRun:
 
 def run_dispatch(*, run: DecisionRun) -> None:
     """Send one task per partition after commit; eager mode runs them right away."""
-    from claims import tasks
-
     for number in range(run.partitions):
-        tasks.decide_partition.delay_on_commit(run.pk, number)
+        task_send("claims.tasks.decide_partition", run.pk, number)
 
 
 def people_recompute(
@@ -1269,7 +1268,7 @@ def warning_lists_send(*, today: dt.date | None = None) -> list[dict]:
     before the 10th."""
     from beneficiaries.models import Department
     from claims.exports import warning_list_file
-    from medaid.workdays import add_working_days
+    from medaid.core.workdays import add_working_days
 
     today = today or timezone.localdate()
     due = add_working_days(today, ANSWER_WORKING_DAYS)

@@ -2,7 +2,7 @@
 is skipped, a processed declaration is left alone, warnings are unique per person and stay), so
 they are acknowledged late and re-delivered if a worker dies."""
 
-from medaid.celery import app
+from medaid.core.celery import app
 
 
 @app.task(bind=True, acks_late=True, reject_on_worker_lost=True)
@@ -24,7 +24,7 @@ def process_declaration(self, declaration_id: int) -> None:
 def recompute_year(self, job_id: int, year: int, county_id: int | None, reason: str) -> None:
     from claims.models import DecisionRun
     from claims.services import run_dispatch, year_recompute_start
-    from medaid.models import Job
+    from medaid.core.models import Job
 
     job = Job.objects.get(pk=job_id)
     run = DecisionRun.objects.filter(job=job).first()

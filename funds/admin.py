@@ -30,9 +30,9 @@ from funds.models import (
     SettlementStatement,
     YearEndClose,
 )
-from medaid.admin import CountyScopedAdmin, money
-from medaid.scoping import scope_to_user
-from medaid.xlsx import report_filename
+from medaid.core.admin import CountyScopedAdmin, money
+from medaid.core.scoping import scope_to_user
+from medaid.core.xlsx import report_filename
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

@@ -1,6 +1,6 @@
 """Workbooks finance staff print and sign: the settlement statement per hospital and per county
 (医疗救助结算单), the fund's receipts and payments with balances (基金收支明细表), and the
-year-end overspend sharing (年终决算超支分担表). All through `medaid.xlsx`; every 合计 there is
+year-end overspend sharing (年终决算超支分担表). All through `medaid.core.xlsx`; every 合计 there is
 computed from the rows written, and the rows are the database's own figures."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from funds.models import (
     YearEndClose,
 )
 from funds.selectors import ledger_rows
-from medaid.reports import (
+from medaid.core.reports import (
     ReportBuild,
     ReportRequestError,
     county_required,
@@ -28,8 +28,8 @@ from medaid.reports import (
     register_report,
     year_of,
 )
-from medaid.scoping import mask_id_number, scope_to_user
-from medaid.xlsx import Column, Report, report_filename, write_workbook
+from medaid.core.scoping import mask_id_number, scope_to_user
+from medaid.core.xlsx import Column, Report, report_filename, write_workbook
 
 SIGNATURES = ("制表人：", "审核人：", "经办机构（盖章）：")
 
@@ -208,7 +208,7 @@ def year_end_report(
     )
 
 
-# --- the report centre's reports (medaid.reports) -------------------------------------------
+# --- the report centre's reports (medaid.core.reports) -------------------------------------------
 
 
 @register_report(

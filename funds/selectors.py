@@ -36,7 +36,7 @@ from funds.models import (
 )
 from funds.settlement import period_bounds
 from medaid import policy
-from medaid.scoping import scope_to_user
+from medaid.core.scoping import scope_to_user
 
 # A deadline this close is shown as due on the dashboard.
 DUE_SOON_DAYS = 7

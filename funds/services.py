@@ -31,7 +31,7 @@ from funds.models import (
     sum_money,
 )
 from medaid import policy
-from medaid.workdays import add_working_days
+from medaid.core.workdays import add_working_days
 
 CENT = Decimal("0.01")
 

@@ -50,8 +50,8 @@ from funds.models import (
 )
 from funds.services import FundsError, account_open, entries_post_many
 from medaid import policy
-from medaid.models import Job
-from medaid.services import job_create, job_running
+from medaid.core.jobs import job_create, job_running
+from medaid.core.models import Job
 
 JOB_KIND = "funds.settle_month"
 BATCHES = 20

@@ -9,7 +9,7 @@ from beneficiaries.models import County
 from funds.models import Account, AccountKind
 from funds.services import FundsError
 from funds.settlement import SettlementLocked, previous_month, settlement_run
-from medaid.celery import app
+from medaid.core.celery import app
 
 logger = logging.getLogger(__name__)
 

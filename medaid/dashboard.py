@@ -20,9 +20,9 @@ from django.db.models import Q, Sum
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from medaid.models import Job
-from medaid.roles import user_roles
-from medaid.scoping import scope_to_user
+from medaid.core.models import Job
+from medaid.core.roles import user_roles
+from medaid.core.scoping import scope_to_user
 
 log = logging.getLogger(__name__)
 

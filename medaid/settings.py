@@ -53,10 +53,11 @@ INSTALLED_APPS = [
     "pghistory",
     "pghistory.admin",
     "axes",
-    "medaid",
+    "medaid.core",
     "beneficiaries",
     "claims",
     "funds",
+    "medaid",
 ]
 
 MIDDLEWARE = [
@@ -67,7 +68,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Records the acting user on every audited change (django-pghistory context).
     # (PostgreSQL only: SQLite has no audit triggers and cannot run the context SQL.)
-    "medaid.middleware.HistoryMiddleware",
+    "medaid.core.middleware.HistoryMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -212,7 +213,7 @@ CELERY_TASK_ROUTES = {
     "funds.tasks.settle_all_counties": {"queue": "heavy"},
     "claims.tasks.*": {"queue": "heavy"},
     "beneficiaries.tasks.*": {"queue": "heavy"},
-    "medaid.tasks.*": {"queue": "heavy"},
+    "medaid.core.tasks.*": {"queue": "heavy"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The one schedule of recurring jobs; django-celery-beat copies it into its tables at start.

@@ -7,7 +7,7 @@ admin.site.index_title = "经办工作台"
 
 api_v1 = [
     # Each app adds its own routes here.
-    path("", include("medaid.api")),
+    path("", include("medaid.core.api")),
     path("", include("claims.api.urls")),
     path("", include("beneficiaries.api.urls")),
 ]

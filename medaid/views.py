@@ -14,12 +14,12 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from medaid.models import Job
+from medaid.core.models import Job
+from medaid.core.reports import ReportRequestError, report_job_start, reports_for
+from medaid.core.scoping import is_city_wide, scope_to_user, user_county_id
+from medaid.core.services import PreviewError, benefit_preview
 from medaid.policy import available_policies, load_pack
 from medaid.policy.glossary import FEE_CLASS_CHOICES
-from medaid.reports import ReportRequestError, report_job_start, reports_for
-from medaid.scoping import is_city_wide, scope_to_user, user_county_id
-from medaid.services import PreviewError, benefit_preview
 
 
 def _policy_choices():

@@ -18,7 +18,7 @@ import pytest
 import redis
 from django.db import connection
 
-from medaid.celery import app as celery_app
+from medaid.core.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,7 +72,7 @@ class WorkerProcess:
                 "-m",
                 "celery",
                 "-A",
-                "medaid.celery",
+                "medaid.core.celery",
                 "worker",
                 "-Q",
                 self.queues,

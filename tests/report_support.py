@@ -5,8 +5,8 @@ from decimal import Decimal
 from django.core.files.storage import default_storage
 from python_calamine import CalamineWorkbook
 
-from medaid.models import Job
-from medaid.reports import report_job_start
+from medaid.core.models import Job
+from medaid.core.reports import report_job_start
 
 CENT = Decimal("0.01")
 

@@ -7,7 +7,7 @@ from beneficiaries.models import (
     SubsidyLine,
     SubsidyRoster,
 )
-from medaid.scoping import mask_id_number
+from medaid.core.scoping import mask_id_number
 
 
 class MaskedIdNumberField(serializers.CharField):

@@ -30,7 +30,7 @@ from beneficiaries.models import (
     RosterImport,
     SubsidyRoster,
 )
-from medaid.api import ModelPermissions, ScopedViewSetMixin
+from medaid.core.api import ModelPermissions, ScopedViewSetMixin
 
 
 class ById(CursorPagination):

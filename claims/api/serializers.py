@@ -12,7 +12,7 @@ from claims.models import (
     Warning,
     WarningDispatch,
 )
-from medaid.scoping import mask_id_number
+from medaid.core.scoping import mask_id_number
 
 
 class HospitalSerializer(serializers.ModelSerializer):

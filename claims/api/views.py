@@ -31,7 +31,7 @@ from claims.models import (
     Warning,
     WarningDispatch,
 )
-from medaid.scoping import scope_to_user
+from medaid.core.scoping import scope_to_user
 
 
 class ByIdCursor(CursorPagination):

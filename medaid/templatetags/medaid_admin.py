@@ -1,7 +1,7 @@
 from django import template
 
+from medaid.core.roles import ROLES_BY_KEY, user_roles
 from medaid.dashboard import panels_for
-from medaid.roles import ROLES_BY_KEY, user_roles
 
 register = template.Library()
 

@@ -20,7 +20,7 @@ from beneficiaries.models import (
     SubsidyLine,
 )
 from beneficiaries.tasks import check_change_feeds
-from medaid.models import User
+from medaid.core.models import User
 from tests.beneficiaries.conftest import csv_upload, make_id
 
 pytestmark = pytest.mark.django_db

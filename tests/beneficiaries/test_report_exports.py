@@ -9,8 +9,8 @@ from django.db.models import Sum
 
 from beneficiaries import services
 from beneficiaries.models import ContributionYear, Identity, Person, SubsidyLine, SubsidyRoster
-from medaid.models import User
-from medaid.reports import ReportRequestError, report_job_start
+from medaid.core.models import User
+from medaid.core.reports import ReportRequestError, report_job_start
 from tests.beneficiaries.conftest import make_id
 from tests.report_support import column, run_report, total
 
@@ -141,7 +141,7 @@ def test_subsidy_roster_not_yet_built_is_a_trial_that_writes_nothing(
 
 
 def test_subsidy_roster_without_a_contribution_year_says_so(admin, county, registry):
-    from medaid.reports import REPORTS
+    from medaid.core.reports import REPORTS
 
     with pytest.raises(ReportRequestError, match="个人缴费标准"):
         REPORTS["subsidy_roster"].builder(user=admin, county=county, parameters={"year": 2024})

@@ -6,7 +6,7 @@ from django.contrib.auth.models import Permission
 
 from beneficiaries.models import County, Department, DepartmentKind, Identity, Person, PoolingArea
 from claims.models import Hospital
-from medaid.models import User
+from medaid.core.models import User
 
 D = Decimal
 

@@ -169,7 +169,7 @@ def test_admin_pages(client, county, hospital, hospital_b, dibao, clerk, supervi
         "/admin/claims/application/",
         f"/admin/claims/application/{app.pk}/change/",
         "/admin/claims/warningdispatch/",
-        "/admin/claims/holidaycalendarday/",
+        "/admin/medaid/holidaycalendarday/",
         "/admin/claims/decisionrun/",
         "/admin/claims/decision/",
     ]:

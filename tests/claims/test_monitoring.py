@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 from beneficiaries.models import Department, Person
 from claims import services
 from claims.models import Warning, WarningDispatch
-from medaid import workdays
+from medaid.core import workdays
 from tests.claims.conftest import make_person, make_user
 from tests.claims.test_recompute import manual_claim
 
@@ -135,7 +135,7 @@ def test_working_days_follow_the_statutory_calendar():
 
 @pytest.mark.django_db
 def test_a_year_the_library_lacks_is_named_and_can_be_entered():
-    from claims.models import HolidayCalendarDay
+    from medaid.core.models import HolidayCalendarDay
 
     last = max(workdays.library_years())
     missing = last + 1

@@ -154,8 +154,8 @@ def test_engine_refusal_queues_the_claim_with_a_reason(hospital, county, area):
 @pytest.mark.django_db
 def test_year_recompute_task_reports_progress_on_its_job(hospital, dibao):
     from claims import tasks
-    from medaid.models import Job
-    from medaid.services import job_create
+    from medaid.core.jobs import job_create
+    from medaid.core.models import Job
     from tests.claims.conftest import committed
 
     manual_claim(dibao, hospital, "M1", dt.date(2024, 2, 1), "10000", "6000")

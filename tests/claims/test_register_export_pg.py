@@ -7,7 +7,7 @@ from django.db.models import Sum
 from claims import imports
 from claims.exports import _stream, register_queryset, register_rows
 from claims.models import Claim, Decision
-from medaid.models import User
+from medaid.core.models import User
 from tests.claims.conftest import committed, line
 from tests.integration_support import require_postgresql
 

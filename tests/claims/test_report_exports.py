@@ -8,7 +8,7 @@ from django.db.models import Sum
 
 from claims import imports, services
 from claims.models import Claim, Decision, Warning, WarningDispatch
-from medaid.models import User
+from medaid.core.models import User
 from tests.claims.conftest import committed, line, make_person, make_user
 from tests.claims.test_monitoring import decide
 from tests.claims.test_recompute import manual_claim

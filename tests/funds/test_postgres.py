@@ -20,7 +20,7 @@ from funds.models import (
     SettlementRun,
 )
 from funds.settlement import SettlementLocked, settlement_run
-from medaid.models import Job
+from medaid.core.models import Job
 from tests.funds.conftest import fund, make_claim
 from tests.integration_support import WorkerProcess, require_postgresql, wait_for
 

@@ -10,8 +10,8 @@ from django.db.models import Sum
 from funds import services
 from funds.models import AccountKind, Posting, SettlementStatement, YearEndClose
 from funds.settlement import settlement_run
-from medaid.models import User
-from medaid.reports import ReportRequestError, report_job_start
+from medaid.core.models import User
+from medaid.core.reports import ReportRequestError, report_job_start
 from tests.funds.conftest import fund, make_claim
 from tests.report_support import column, run_report, total
 
@@ -68,7 +68,7 @@ def test_one_hospitals_statement(
 
 
 def test_a_malformed_month_is_refused_before_a_job(admin, county, settled):
-    from medaid.models import Job
+    from medaid.core.models import Job
 
     with pytest.raises(ReportRequestError, match="期间"):
         report_job_start(
@@ -147,7 +147,7 @@ def test_year_end_sharing_before_the_close_is_a_trial_that_writes_nothing(
 def test_a_month_not_settled_ends_the_job_with_the_reason(
     admin, county, settled, django_capture_on_commit_callbacks
 ):
-    from medaid.models import Job
+    from medaid.core.models import Job
 
     with django_capture_on_commit_callbacks(execute=True):
         job = report_job_start(

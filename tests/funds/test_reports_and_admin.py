@@ -10,7 +10,7 @@ from funds import exports, selectors, services
 from funds.demo import demo_funds_create
 from funds.models import Account, AccountKind, Deadline, FundSource, SettlementRun
 from funds.settlement import settlement_run
-from medaid.models import User
+from medaid.core.models import User
 from tests.funds.conftest import fund, make_claim
 
 

@@ -17,7 +17,7 @@ from funds.models import (
 )
 from funds.services import FundsError
 from funds.settlement import settlement_run
-from medaid.models import Job
+from medaid.core.models import Job
 from tests.funds.conftest import at, fund, make_claim, person_in
 
 

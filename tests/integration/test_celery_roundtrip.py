@@ -9,8 +9,8 @@ import pytest
 from beneficiaries.models import County, Identity, Person, PoolingArea
 from claims.models import Claim, Decision, DecisionRun, Hospital
 from claims.tasks import recompute_year
-from medaid.models import Job
-from medaid.services import job_create
+from medaid.core.jobs import job_create
+from medaid.core.models import Job
 from tests.integration_support import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

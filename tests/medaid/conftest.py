@@ -2,8 +2,8 @@ import pytest
 from django.contrib.auth.models import Group
 
 from beneficiaries.models import County, Department, DepartmentKind, PoolingArea
-from medaid.models import User
-from medaid.roles import ROLES_BY_KEY
+from medaid.core.models import User
+from medaid.core.roles import ROLES_BY_KEY
 
 PASSWORD = "Yiliao-jiuzhu-2024"
 

@@ -4,10 +4,10 @@ import pytest
 from django.urls import reverse
 from python_calamine import CalamineWorkbook
 
-from medaid.models import Job
-from medaid.reports import REPORTS, ReportBuild, register_report
-from medaid.scoping import scope_to_user
-from medaid.xlsx import Column, Report, report_filename
+from medaid.core.models import Job
+from medaid.core.reports import REPORTS, ReportBuild, register_report
+from medaid.core.scoping import scope_to_user
+from medaid.core.xlsx import Column, Report, report_filename
 from tests.medaid.conftest import PASSWORD
 
 

@@ -5,7 +5,12 @@ from rest_framework.test import APIRequestFactory, force_authenticate
 
 from beneficiaries.models import Person
 from claims.models import Hospital
-from medaid.api import IsDepartmentAccount, IsHospitalAccount, ModelPermissions, ScopedViewSetMixin
+from medaid.core.api import (
+    IsDepartmentAccount,
+    IsHospitalAccount,
+    ModelPermissions,
+    ScopedViewSetMixin,
+)
 from tests.medaid.conftest import make_user
 
 

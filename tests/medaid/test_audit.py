@@ -7,7 +7,7 @@ from django.apps import apps
 from django.urls import reverse
 
 from beneficiaries.models import Person
-from medaid.admin import audit_events, is_tracked
+from medaid.core.admin import audit_events, is_tracked
 from tests.integration_support import require_postgresql
 
 AUDITED = [

@@ -128,7 +128,7 @@ def test_api_answers_400_with_the_contract_error(county_a):
 @pytest.mark.django_db
 def test_api_needs_authentication_and_takes_hospital_tokens(county_a):
     from claims.models import Hospital
-    from medaid.services import api_token_issue
+    from medaid.core.services import api_token_issue
 
     client = APIClient()
     response = client.post(

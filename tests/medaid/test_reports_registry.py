@@ -2,8 +2,8 @@
 
 import pytest
 
-from medaid.reports import REPORTS, ReportRequestError, period_of, year_of
-from medaid.workdays import month_range
+from medaid.core.reports import REPORTS, ReportRequestError, period_of, year_of
+from medaid.core.workdays import month_range
 
 
 def test_the_seven_reports_are_registered_with_what_they_need():

@@ -1,7 +1,7 @@
 import pytest
 from django.contrib.auth.models import Group, Permission
 
-from medaid.roles import (
+from medaid.core.roles import (
     AUDITOR,
     CITY_ADMINISTRATOR,
     COUNTER_CLERK,

@@ -3,9 +3,9 @@ from django.contrib.admin import AdminSite
 from django.test import RequestFactory
 
 from beneficiaries.models import Household, Person
-from medaid.admin import CountyScopedAdmin, LimitedCountPaginator
-from medaid.models import Job
-from medaid.scoping import mask_id_number, scope_to_user
+from medaid.core.admin import CountyScopedAdmin, LimitedCountPaginator
+from medaid.core.models import Job
+from medaid.core.scoping import mask_id_number, scope_to_user
 from tests.medaid.conftest import make_user
 
 

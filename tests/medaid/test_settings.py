@@ -1,6 +1,6 @@
 from django.conf import settings
 
-from medaid.scoping import mask_id_number
+from medaid.core.scoping import mask_id_number
 
 
 def test_language_and_time_zone_are_chinese_first():

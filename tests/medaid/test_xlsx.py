@@ -6,8 +6,15 @@ import openpyxl
 import pytest
 from python_calamine import CalamineWorkbook
 
-from medaid import xlsx
-from medaid.xlsx import Column, Report, ReportError, report_filename, write_report, write_workbook
+from medaid.core import xlsx
+from medaid.core.xlsx import (
+    Column,
+    Report,
+    ReportError,
+    report_filename,
+    write_report,
+    write_workbook,
+)
 
 COLUMNS = [
     Column("姓名", 10),

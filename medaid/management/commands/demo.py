@@ -50,7 +50,7 @@ class Command(BaseCommand):
         if not keep:
             call_command("flush", interactive=False, verbosity=0)
             # flush empties auth tables; the roles come back the way migrate makes them.
-            from medaid.roles import sync_roles
+            from medaid.core.roles import sync_roles
 
             sync_roles()
 
@@ -113,7 +113,7 @@ class Command(BaseCommand):
     @transaction.atomic
     def _users(self) -> dict:
         from beneficiaries.models import County, Department
-        from medaid.services import api_token_issue, staff_user_create
+        from medaid.core.services import api_token_issue, staff_user_create
 
         longyang = County.objects.get(name="隆阳区")
         tengchong = County.objects.get(name="腾冲市")
@@ -217,8 +217,8 @@ class Command(BaseCommand):
 
     def _reports(self, user) -> list[Path]:
         from beneficiaries.models import County
-        from medaid.models import Job
-        from medaid.reports import REPORTS, report_job_start
+        from medaid.core.models import Job
+        from medaid.core.reports import REPORTS, report_job_start
 
         out = Path(settings.REPORTS_DIR)
         if out.exists():

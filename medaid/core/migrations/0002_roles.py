@@ -1,11 +1,11 @@
 """The six roles as auth Groups. Permissions of apps migrated later are added by the
-post_migrate sync (medaid.roles.sync_roles_after_migrate), which runs after every migrate."""
+post_migrate sync (medaid.core.roles.sync_roles_after_migrate), which runs after every migrate."""
 
 from django.db import migrations
 
 
 def create_roles(apps, schema_editor):
-    from medaid.roles import sync_roles
+    from medaid.core.roles import sync_roles
 
     sync_roles(
         group_model=apps.get_model("auth", "Group"),
@@ -15,7 +15,7 @@ def create_roles(apps, schema_editor):
 
 
 def drop_roles(apps, schema_editor):
-    from medaid.roles import ROLES
+    from medaid.core.roles import ROLES
 
     Group = apps.get_model("auth", "Group")
     Group.objects.using(schema_editor.connection.alias).filter(

@@ -1,4 +1,4 @@
-"""Staff accounts and long-running jobs: what every app shares."""
+"""Staff accounts, long-running jobs and the working-day calendar: what every app shares."""
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
@@ -104,3 +104,20 @@ class Job(models.Model):
         if not self.progress_total:
             return None
         return min(100, int(self.progress_done * 100 / self.progress_total))
+
+
+class HolidayCalendarDay(models.Model):
+    """An administrator's entry for a day the installed calendar library does not know (a year
+    not yet published in it) or gets wrong: a holiday, or a make-up working day (调休上班)."""
+
+    date = models.DateField("日期", unique=True)
+    is_workday = models.BooleanField("是否工作日", help_text="法定节假日填否；调休上班日填是")
+    name = models.CharField("名称", max_length=64, blank=True, help_text="如 春节、国庆节调休")
+
+    class Meta:
+        verbose_name = "节假日安排"
+        verbose_name_plural = "节假日安排"
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.name}"

@@ -2,7 +2,7 @@
 
 Statutory holidays and make-up working days (调休上班) come from the maintained `chinesecalendar`
 library, which knows the years the State Council has published. A year it does not know yet is
-entered by an administrator as `claims.HolidayCalendarDay` rows (the same rows also correct the
+entered by an administrator as `medaid.HolidayCalendarDay` rows (the same rows also correct the
 library); until then such a year falls back to Monday–Friday and `missing_calendar_years` names
 it, so that the dashboard can warn.
 """
@@ -30,7 +30,7 @@ def library_years() -> frozenset[int]:
 
 
 def _overrides(start: dt.date, end: dt.date) -> dict[dt.date, bool]:
-    from claims.models import HolidayCalendarDay
+    from medaid.core.models import HolidayCalendarDay
 
     return dict(
         HolidayCalendarDay.objects.filter(date__range=(start, end)).values_list(
@@ -40,7 +40,7 @@ def _overrides(start: dt.date, end: dt.date) -> dict[dt.date, bool]:
 
 
 def _entered_years(years) -> set[int]:
-    from claims.models import HolidayCalendarDay
+    from medaid.core.models import HolidayCalendarDay
 
     return set(
         HolidayCalendarDay.objects.filter(date__year__in=list(years))

@@ -12,9 +12,10 @@ An app registers a builder once::
         )
 
 and anyone starts it with `report_job_start(kind="claims_register", user=..., county=...,
-parameters={"period": "2024-03"})`: a `Job` row is created and `medaid.tasks.run_report` is sent
-on commit; the admin's 后台任务 page shows its progress and offers the file when done. Builders
-must scope every queryset to `user` (`scope_to_user`) — the job runs as the person who asked.
+parameters={"period": "2024-03"})`: a `Job` row is created and
+`medaid.core.tasks.run_report` is sent on commit; the admin's 后台任务 page shows its progress
+and offers the file when done. Builders must scope every queryset to `user`
+(`scope_to_user`) — the job runs as the person who asked.
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from medaid.models import Job
-from medaid.scoping import user_may_see_county
-from medaid.services import job_create, job_running, register_job_kind
-from medaid.xlsx import Report, write_workbook
+from medaid.core.jobs import job_create, job_running, register_job_kind, task_send
+from medaid.core.models import Job
+from medaid.core.scoping import user_may_see_county
+from medaid.core.xlsx import Report, write_workbook
 
 JOB_KIND_PREFIX = "report."
 
@@ -125,8 +126,6 @@ def reports_for(user) -> list[ReportSpec]:
 
 def report_job_start(*, kind: str, user, county=None, parameters: dict | None = None) -> Job:
     """Create the job and send the task once the surrounding transaction commits."""
-    from medaid.tasks import run_report
-
     spec = REPORTS.get(kind)
     if spec is None:
         raise ReportRequestError(f"未知的报表：{kind}")
@@ -146,7 +145,7 @@ def report_job_start(*, kind: str, user, county=None, parameters: dict | None = 
         county=county,
         created_by=user,
     )
-    run_report.delay_on_commit(job.pk)
+    task_send("medaid.core.tasks.run_report", job.pk)
     return job
 
 

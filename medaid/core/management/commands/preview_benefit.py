@@ -7,7 +7,7 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from medaid.services import PreviewError, benefit_preview
+from medaid.core.services import PreviewError, benefit_preview
 
 
 class Command(BaseCommand):

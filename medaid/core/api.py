@@ -21,7 +21,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from medaid.scoping import is_city_wide, scope_to_user, user_county_id
+from medaid.core.scoping import is_city_wide, scope_to_user, user_county_id
 
 # --- permissions ----------------------------------------------------------------------------
 
@@ -132,7 +132,7 @@ class PreviewView(APIView):
     parser_classes = [JSONParser]
 
     def post(self, request):
-        from medaid.services import PreviewError, benefit_preview
+        from medaid.core.services import PreviewError, benefit_preview
 
         try:
             result = benefit_preview(data=request.body)

@@ -1,4 +1,4 @@
-"""The one Celery app. Task modules import it where tasks are declared (``from medaid.celery
+"""The one Celery app. Task modules import it where tasks are declared (``from medaid.core.celery
 import app``), so that importing the policy engine never loads Celery or Django."""
 
 import os
