@@ -24,13 +24,13 @@ from medaid.policy.facts import (
     PremiumRequest,
 )
 from medaid.policy.parameters import Pack, PackError, available_policies, load_pack
+from medaid.policy.reasons import Reason
 from medaid.policy.results import (
     CaseResult,
     CertificationResult,
     ClaimDecision,
     MonitoringThresholds,
     PremiumDecision,
-    Reason,
 )
 from medaid.policy.rules import certification as _certification
 from medaid.policy.rules import funds as _funds
