@@ -34,6 +34,7 @@ from typing import Any
 
 import yaml
 
+from medaid.policy.errors import OverrideError, PackError
 from medaid.policy.glossary import (
     CLAIM_KINDS,
     DEPARTMENT_KINDS,
@@ -49,26 +50,6 @@ PACKS_DIR = Path(__file__).resolve().parent / "packs"
 _NAME_PART = re.compile(r"^[a-z][a-z0-9_]*$")
 _MONTH_DAY = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
 _DECIMAL_TEXT = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
-
-
-class PackError(ValueError):
-    """A pack file is malformed. Names the file, the key and the problem."""
-
-    def __init__(self, file: Path | str, key: str, problem: str) -> None:
-        self.file = str(file)
-        self.key = key
-        self.problem = problem
-        super().__init__(f"{self.file}: {key}: {problem}")
-
-
-class OverrideError(ValueError):
-    """A case asked to override a parameter the pack does not have, or gave a bad value."""
-
-    def __init__(self, name: str, code: str, problem: str) -> None:
-        self.name = name
-        self.code = code
-        self.problem = problem
-        super().__init__(f"{name}: {problem}")
 
 
 # --- schema -----------------------------------------------------------------------------------
