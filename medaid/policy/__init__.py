@@ -24,7 +24,8 @@ from medaid.policy.facts import (
     PersonFacts,
     PremiumRequest,
 )
-from medaid.policy.parameters import Pack, available_policies, load_pack
+from medaid.policy.loader import available_policies, load_pack
+from medaid.policy.parameters import Pack
 from medaid.policy.reasons import Reason
 from medaid.policy.results import (
     CaseResult,

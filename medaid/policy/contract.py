@@ -30,7 +30,8 @@ from medaid.policy.facts import (
     PersonFacts,
     PremiumRequest,
 )
-from medaid.policy.parameters import Pack, load_pack
+from medaid.policy.loader import load_pack
+from medaid.policy.parameters import Pack
 from medaid.policy.results import CaseResult, ClaimDecision, PremiumDecision
 
 _MONEY = re.compile(r"^-?[0-9]+(\.[0-9]{1,2})?$")
