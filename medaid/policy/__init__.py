@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 
+from medaid.policy.errors import PackError, RuleNotInPack
 from medaid.policy.facts import (
     Case,
     CertificationFacts,
@@ -23,20 +24,20 @@ from medaid.policy.facts import (
     PersonFacts,
     PremiumRequest,
 )
-from medaid.policy.parameters import Pack, PackError, available_policies, load_pack
+from medaid.policy.loader import available_policies, load_pack
+from medaid.policy.parameters import Pack
+from medaid.policy.reasons import Reason
 from medaid.policy.results import (
     CaseResult,
     CertificationResult,
     ClaimDecision,
     MonitoringThresholds,
     PremiumDecision,
-    Reason,
 )
 from medaid.policy.rules import certification as _certification
 from medaid.policy.rules import funds as _funds
 from medaid.policy.rules import monitoring as _monitoring
 from medaid.policy.rules import premium as _premium
-from medaid.policy.rules.certification import RuleNotInPack
 from medaid.policy.rules.claims import YearState, decide_claims
 from medaid.policy.rules.funds import DeadlineRule, FundingShares, OverspendSplit, PaidFrom
 

@@ -18,6 +18,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from medaid.policy.errors import OverrideError
 from medaid.policy.facts import (
     CLAIM_KINDS,
     FEE_CLASSES,
@@ -29,7 +30,8 @@ from medaid.policy.facts import (
     PersonFacts,
     PremiumRequest,
 )
-from medaid.policy.parameters import OverrideError, Pack, load_pack
+from medaid.policy.loader import load_pack
+from medaid.policy.parameters import Pack
 from medaid.policy.results import CaseResult, ClaimDecision, PremiumDecision
 
 _MONEY = re.compile(r"^-?[0-9]+(\.[0-9]{1,2})?$")

@@ -17,7 +17,7 @@ file, the key and the problem named, before any claim is decided.
 
 `Pack.snapshot(day, overrides)` resolves every parameter in force on `day` once per
 date-range; the compiled rules (`rules.terms`) are cached on the same key, so the hot path never
-re-reads YAML or walks dates.
+re-reads YAML or walks dates. Finding, validating and caching packs is `loader.py`'s.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -34,6 +35,7 @@ from typing import Any
 
 import yaml
 
+from medaid.policy.errors import OverrideError, PackError
 from medaid.policy.glossary import (
     CLAIM_KINDS,
     DEPARTMENT_KINDS,
@@ -44,31 +46,9 @@ from medaid.policy.glossary import (
     SETTLEMENTS,
 )
 
-PACKS_DIR = Path(__file__).resolve().parent / "packs"
-
 _NAME_PART = re.compile(r"^[a-z][a-z0-9_]*$")
 _MONTH_DAY = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
 _DECIMAL_TEXT = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
-
-
-class PackError(ValueError):
-    """A pack file is malformed. Names the file, the key and the problem."""
-
-    def __init__(self, file: Path | str, key: str, problem: str) -> None:
-        self.file = str(file)
-        self.key = key
-        self.problem = problem
-        super().__init__(f"{self.file}: {key}: {problem}")
-
-
-class OverrideError(ValueError):
-    """A case asked to override a parameter the pack does not have, or gave a bad value."""
-
-    def __init__(self, name: str, code: str, problem: str) -> None:
-        self.name = name
-        self.code = code
-        self.problem = problem
-        super().__init__(f"{name}: {problem}")
 
 
 # --- schema -----------------------------------------------------------------------------------
@@ -385,11 +365,18 @@ class Snapshot:
 
 
 class Pack:
-    """One jurisdiction's rules: metadata, versions and date-ranged parameters."""
+    """One jurisdiction's rules: metadata, versions and date-ranged parameters.
 
-    def __init__(self, code: str, directory: Path) -> None:
+    `compile_terms` turns a snapshot into the rules' terms. It is handed in (by `loader.py`)
+    rather than imported, because the rules read snapshots: parameters sits below them.
+    """
+
+    def __init__(
+        self, code: str, directory: Path, compile_terms: Callable[[Snapshot], Any]
+    ) -> None:
         self.code = code
         self.directory = directory
+        self._compile_terms = compile_terms
         meta_file = directory / "pack.yaml"
         if not meta_file.is_file():
             raise PackError(meta_file, "(file)", "missing pack.yaml")
@@ -540,39 +527,6 @@ class Pack:
         key = (self.range_index(day), overrides)
         found = self._terms.get(key)
         if found is None:
-            from medaid.policy.rules.terms import compile_terms
-
-            found = compile_terms(self.snapshot(day, overrides))
+            found = self._compile_terms(self.snapshot(day, overrides))
             self._terms[key] = found
         return found
-
-    def validate(self) -> None:
-        """Compile the rules of every date-range so a pack that cannot decide fails at load."""
-        from medaid.policy.rules.funds import compile_funds
-
-        for start in self._breakpoints:
-            self.terms(start)
-            compile_funds(self.snapshot(start))
-
-
-_PACKS: dict[str, Pack] = {}
-
-
-def available_policies() -> tuple[str, ...]:
-    return tuple(sorted(p.name for p in PACKS_DIR.iterdir() if (p / "pack.yaml").is_file()))
-
-
-def load_pack(code: str, directory: Path | None = None) -> Pack:
-    """Load, validate and cache a pack. Raises KeyError for an unknown code, PackError if bad."""
-    if directory is not None:
-        pack = Pack(code, directory)
-        pack.validate()
-        return pack
-    pack = _PACKS.get(code)
-    if pack is None:
-        if not _NAME_PART.match(code) or not (PACKS_DIR / code / "pack.yaml").is_file():
-            raise KeyError(code)
-        pack = Pack(code, PACKS_DIR / code)
-        pack.validate()
-        _PACKS[code] = pack
-    return pack

@@ -21,7 +21,7 @@ from medaid.policy.glossary import (
     KIND_LABELS,
     SETTLEMENT_LABELS,
 )
-from medaid.policy.results import Reason
+from medaid.policy.reasons import Reason
 
 # The labels (IDENTITY_LABELS, KIND_LABELS, FEE_CLASS_LABELS) come from glossary.py.
 MODE_LABELS = SETTLEMENT_LABELS

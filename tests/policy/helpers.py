@@ -45,3 +45,16 @@ def totals(out: dict) -> dict[str, Decimal]:
 
 def by_ref(out: dict) -> dict[str, dict]:
     return {c["ref"]: c for c in out["claims"]}
+
+
+def amounts(c: dict) -> tuple[str, str, str]:
+    return c["assistance"], c["tilted_assistance"], c["total"]
+
+
+def premium(policy: str, identities: list[dict], **request) -> dict:
+    request.setdefault("year", 2024)
+    request.setdefault("individual_contribution", "380.00")
+    request.setdefault("on", "2023-10-15")
+    out = preview(case(policy, identities, [], premium=request))
+    assert "error" not in out, out
+    return out["premium"]

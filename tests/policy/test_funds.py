@@ -20,7 +20,7 @@ from medaid.policy import (
     overspend_split,
     settlement_paid_from,
 )
-from medaid.policy.parameters import PACKS_DIR
+from medaid.policy.loader import PACKS_DIR
 from medaid.policy.rules import funds as rules
 
 YEAR_END = date(2024, 12, 31)

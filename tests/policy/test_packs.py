@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from medaid.policy import PackError, available_policies, load_pack
-from medaid.policy.parameters import PACKS_DIR
+from medaid.policy.loader import PACKS_DIR
 
 PACKS = ("baoshan", "kunming", "pingshun", "yunnan", "zhangye")
 FIRST_VERSIONS = {

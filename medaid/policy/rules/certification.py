@@ -11,16 +11,13 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from medaid.policy.errors import RuleNotInPack
 from medaid.policy.facts import CertificationFacts
 from medaid.policy.parameters import Pack
 from medaid.policy.results import CertificationResult, CertificationTest
 from medaid.policy.trace import pct, yuan
 
 CENT = Decimal("0.01")
-
-
-class RuleNotInPack(LookupError):
-    """The pack has no such rule (e.g. Pingshun leaves 因病致贫 certification to Shanxi rules)."""
 
 
 def certify_illness_poverty(

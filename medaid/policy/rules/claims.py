@@ -17,7 +17,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from medaid.policy.facts import ClaimFacts, PersonFacts
 from medaid.policy.parameters import Pack
-from medaid.policy.results import REASON_STAGE, ClaimDecision, Reason
+from medaid.policy.reasons import REASON_STAGE, Reason
+from medaid.policy.results import ClaimDecision
 from medaid.policy.rules import benefit, tilt
 from medaid.policy.rules.coverage import kind_check, manual_deadlines, referral_check
 from medaid.policy.rules.identity import Candidate, candidates

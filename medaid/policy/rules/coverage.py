@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 
 from medaid.policy.facts import ClaimFacts, PersonFacts
-from medaid.policy.results import Reason
+from medaid.policy.reasons import Reason
 from medaid.policy.rules.terms import KindRule, Terms
 
 

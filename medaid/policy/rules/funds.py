@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from medaid.policy.errors import PackError, RuleNotInPack
 from medaid.policy.glossary import FUND_DEADLINE_CHOICES
-from medaid.policy.parameters import Pack, PackError, Snapshot, Value
-from medaid.policy.rules.certification import RuleNotInPack
+from medaid.policy.parameters import Pack, Snapshot, Value
 from medaid.policy.trace import pct, yuan
 
 CENT = Decimal("0.01")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from medaid.policy.facts import ClaimFacts, PersonFacts
-from medaid.policy.results import Reason
+from medaid.policy.reasons import Reason
 from medaid.policy.rules.terms import Terms
 
 # How an identity reached the claim, for the trace.

@@ -21,7 +21,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from medaid.policy.facts import PersonFacts, PremiumRequest
 from medaid.policy.parameters import Pack, Snapshot
-from medaid.policy.results import PremiumDecision, Reason
+from medaid.policy.reasons import Reason
+from medaid.policy.results import PremiumDecision
 from medaid.policy.trace import ident, yuan
 
 CENT = Decimal("0.01")

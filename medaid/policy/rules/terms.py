@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from medaid.policy.parameters import PackError, ProfileInfo, Snapshot, Value, Version
+from medaid.policy.errors import PackError
+from medaid.policy.parameters import ProfileInfo, Snapshot, Value, Version
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
