@@ -209,6 +209,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Heavy, long jobs go to their own queue so that a settlement never waits behind a preview.
 CELERY_TASK_ROUTES = {
+    # The outbox dispatcher is light; the work its handlers start goes to the heavy queue.
+    "medaid.core.tasks.dispatch_outbox": {"queue": "default"},
     "funds.tasks.settle_month": {"queue": "heavy"},
     "funds.tasks.settle_all_counties": {"queue": "heavy"},
     "claims.tasks.*": {"queue": "heavy"},
@@ -229,6 +231,10 @@ CELERY_BEAT_SCHEDULE = {
     "change-feed-check": {
         "task": "beneficiaries.tasks.check_change_feeds",
         "schedule": crontab(minute=0, hour=1, day_of_month=11),
+    },
+    "outbox-dispatch": {
+        "task": "medaid.core.tasks.dispatch_outbox",
+        "schedule": 10.0,
     },
     "nightly-monitoring": {
         "task": "claims.tasks.monitor_burdens",

@@ -24,7 +24,8 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
 from medaid.core.jobs import job_kind_label
-from medaid.core.models import HolidayCalendarDay, Job, User
+from medaid.core.models import HolidayCalendarDay, Job, OutboxEvent, User
+from medaid.core.outbox import event_retry, topic_label
 from medaid.core.scoping import (
     is_city_wide,
     mask_id_number,
@@ -584,3 +585,64 @@ class HolidayCalendarDayAdmin(admin.ModelAdmin):
                 messages.WARNING,
             )
         return super().changelist_view(request, extra_context)
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(admin.ModelAdmin):
+    """What one app told the others, and whether it arrived. Parked events wait here for a
+    person: read the error, fix the cause, retry."""
+
+    list_display = [
+        "id",
+        "topic_name",
+        "key",
+        "state",
+        "attempts",
+        "created_at",
+        "next_attempt_at",
+        "delivered_at",
+    ]
+    list_filter = ["state", "topic"]
+    search_fields = ["=key", "=topic"]
+    readonly_fields = [
+        "topic",
+        "key",
+        "payload_pretty",
+        "state",
+        "attempts",
+        "created_at",
+        "next_attempt_at",
+        "delivered_at",
+        "last_error",
+    ]
+    exclude = ["payload"]
+    actions = ["retry_events"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_retry_permission(self, request) -> bool:
+        return request.user.has_perm("medaid.retry_outboxevent")
+
+    @admin.display(description="事件")
+    def topic_name(self, obj):
+        return topic_label(obj.topic)
+
+    @admin.display(description="内容")
+    def payload_pretty(self, obj):
+        text = json.dumps(obj.payload, ensure_ascii=False, indent=2)
+        return format_html("<pre>{}</pre>", text[:20000])
+
+    @admin.action(description="重新投递所选事件", permissions=["retry"])
+    def retry_events(self, request, queryset):
+        retried = 0
+        for event in queryset.exclude(state=OutboxEvent.State.DELIVERED):
+            event_retry(event=event)
+            retried += 1
+        self.message_user(request, f"已重新投递 {retried} 个事件", messages.SUCCESS)

@@ -121,3 +121,45 @@ class HolidayCalendarDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {self.name}"
+
+
+class OutboxEvent(models.Model):
+    """A fact one app tells the others, written in the same transaction as the change it
+    reports (a transactional outbox): if the change commits, the event exists; if it rolls
+    back, it never happened. The dispatcher delivers each event to its topic's handler once,
+    in id order within a key (one person, one county), retrying with back-off; an event whose
+    handler keeps failing is parked with its error until a person retries it."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "待投递"
+        DELIVERED = "delivered", "已投递"
+        PARKED = "parked", "已搁置（需人工重试）"
+
+    topic = models.CharField("事件", max_length=64, db_index=True)
+    key = models.CharField(
+        "顺序键", max_length=64, blank=True, help_text="同一键的事件按发生顺序投递，如 county:3"
+    )
+    payload = models.JSONField("内容", default=dict)
+    state = models.CharField("状态", max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField("投递次数", default=0)
+    next_attempt_at = models.DateTimeField("下次投递时间", auto_now_add=True)
+    created_at = models.DateTimeField("发生时间", auto_now_add=True)
+    delivered_at = models.DateTimeField("投递时间", null=True, blank=True)
+    last_error = models.TextField("最近错误", blank=True)
+
+    class Meta:
+        verbose_name = "跨模块事件"
+        verbose_name_plural = "跨模块事件"
+        ordering = ["-id"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                name="outbox_pending",
+                condition=models.Q(state="pending"),
+            ),
+            models.Index(fields=["key", "id"], name="outbox_key_order"),
+        ]
+        permissions = [("retry_outboxevent", "可重试搁置的跨模块事件")]
+
+    def __str__(self) -> str:
+        return f"{self.topic} #{self.pk}（{self.get_state_display()}）"
