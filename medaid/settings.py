@@ -211,6 +211,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     # The outbox dispatcher is light; the work its handlers start goes to the heavy queue.
     "medaid.core.tasks.dispatch_outbox": {"queue": "default"},
+    "medaid.core.tasks.sweep_jobs": {"queue": "default"},
     "funds.tasks.settle_month": {"queue": "heavy"},
     "funds.tasks.settle_all_counties": {"queue": "heavy"},
     "claims.tasks.*": {"queue": "heavy"},
@@ -235,6 +236,10 @@ CELERY_BEAT_SCHEDULE = {
     "outbox-dispatch": {
         "task": "medaid.core.tasks.dispatch_outbox",
         "schedule": 10.0,
+    },
+    "job-sweep": {
+        "task": "medaid.core.tasks.sweep_jobs",
+        "schedule": 60.0,
     },
     "nightly-monitoring": {
         "task": "claims.tasks.monitor_burdens",

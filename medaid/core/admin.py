@@ -15,15 +15,17 @@ from decimal import Decimal
 from django.contrib import admin, messages
 from django.contrib.admin.options import ShowFacets
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import Model
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
-from medaid.core.jobs import job_kind_label
+from medaid.core.errors import Refusal
+from medaid.core.jobs import job_cancel, job_kind_label
 from medaid.core.models import HolidayCalendarDay, Job, OutboxEvent, User
 from medaid.core.outbox import event_retry, topic_label
 from medaid.core.scoping import (
@@ -462,6 +464,7 @@ class JobAdmin(CountyScopedAdmin):
         "id",
         "kind_label",
         "status",
+        "stage",
         "progress_bar",
         "county",
         "created_by",
@@ -477,7 +480,9 @@ class JobAdmin(CountyScopedAdmin):
     readonly_fields = (
         "kind_label",
         "status",
+        "stage",
         "progress_bar",
+        "attempts",
         "county",
         "created_by",
         "created_at",
@@ -556,8 +561,34 @@ class JobAdmin(CountyScopedAdmin):
                 self.admin_site.admin_view(self.download_view),
                 name="medaid_job_download",
             ),
+            path(
+                "<int:pk>/cancel/",
+                self.admin_site.admin_view(self.cancel_view),
+                name="medaid_job_cancel",
+            ),
             *super().get_urls(),
         ]
+
+    def has_cancel_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm("medaid.cancel_job")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "may_cancel": self.has_cancel_permission(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def cancel_view(self, request, pk: int):
+        job = self.get_queryset(request).filter(pk=pk).first()
+        if job is None:
+            raise Http404("任务不存在")
+        if request.method != "POST" or not self.has_cancel_permission(request):
+            raise PermissionDenied("没有取消后台任务的权限")
+        try:
+            job_cancel(job=job, by=request.user)
+        except Refusal as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        else:
+            self.message_user(request, f"已请求取消任务 #{job.pk}", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:medaid_job_change", args=[job.pk]))
 
     def download_view(self, request, pk: int):
         if not self.has_view_permission(request):

@@ -4,20 +4,45 @@ by name.
 A job's work commits in chunks (partitions, batches), so progress written between chunks is
 visible to the admin while the job runs.
 
+A job that must survive its worker records how to run it again (`task_name`, `task_args`): its
+runner holds a lock while it runs, and `jobs_sweep` (beat, every minute) sends the task again
+when the lock is free but the row still says running. Every job task is idempotent, so running
+it again finishes the same work; `JobTask` makes a re-delivered message for a finished job, or
+one whose runner is still alive, a no-op.
+
 Services never import a `tasks` module: tasks import services (they are thin wrappers over
 them), so a service that must start a task names it (`task_send("claims.tasks.decide_partition",
 ...)`). Each app's `AppConfig.ready` imports its tasks module, so every name is registered in
 every process, and an unknown name fails loudly instead of being sent nowhere.
 """
 
+import datetime as dt
+import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from medaid.core.celery import app
+from medaid.core.errors import Refusal
 from medaid.core.models import Job
+
+logger = logging.getLogger(__name__)
+
+# A job's runner holds a PostgreSQL session lock on (JOB_LOCK_SPACE, job id) while it runs; a
+# worker that dies (kill -9, a lost node) loses its connection and with it the lock, which is
+# how the sweeper tells a dead job from a slow one without guessing from timestamps.
+JOB_LOCK_SPACE = 7_203_118
+# How often a job may be started again by the sweeper before it is given up as failed.
+MAX_JOB_ATTEMPTS = 3
+# A pending job whose message may have been lost is sent again after this long.
+PENDING_RESEND_AFTER = dt.timedelta(minutes=10)
+RESUMED = "中断后自动恢复"
+RESENT = "重新发送"
 
 
 def task_send(name: str, *args) -> None:
@@ -26,48 +51,212 @@ def task_send(name: str, *args) -> None:
     app.tasks[name].delay_on_commit(*args)
 
 
-def job_create(*, kind: str, parameters: dict | None = None, county=None, created_by=None) -> Job:
+class JobCancelled(Refusal):
+    code = "job_cancelled"
+
+
+class JobNotRunnable(Exception):
+    """The job is finished, cancelled or being run by another worker: nothing to do."""
+
+
+def job_create(
+    *,
+    kind: str,
+    parameters: dict | None = None,
+    county=None,
+    created_by=None,
+    task: str = "",
+    task_args: list | tuple = (),
+) -> Job:
     return Job.objects.create(
-        kind=kind, parameters=parameters or {}, county=county, created_by=created_by
+        kind=kind,
+        parameters=parameters or {},
+        county=county,
+        created_by=created_by,
+        task_name=task,
+        task_args=list(task_args),
     )
+
+
+def job_start(
+    *,
+    kind: str,
+    task: str,
+    args: list | tuple = (),
+    parameters: dict | None = None,
+    county=None,
+    created_by=None,
+) -> Job:
+    """Create a job and send its task after commit. The task receives the job id first, then
+    `args`; the same call is what the sweeper repeats."""
+    job = job_create(
+        kind=kind, parameters=parameters, county=county, created_by=created_by, task=task
+    )
+    job.task_args = [job.pk, *args]
+    job.save(update_fields=["task_args"])
+    task_send(task, *job.task_args)
+    return job
 
 
 @dataclass
 class JobProgress:
     job_id: int
     done: int = 0
+    _checked: float = field(default=0.0, repr=False)
 
     def set_total(self, total: int) -> None:
         Job.objects.filter(pk=self.job_id).update(progress_total=total)
 
+    def stage(self, text: str) -> None:
+        """Name what the job is doing now (校验, 写入, 重算 …) for the job page."""
+        Job.objects.filter(pk=self.job_id).update(stage=text[:64])
+        self.check_cancelled()
+
     def advance(self, n: int = 1) -> None:
         self.done += n
         Job.objects.filter(pk=self.job_id).update(progress_done=self.done)
+        self.check_cancelled()
+
+    def check_cancelled(self) -> None:
+        """Raise `JobCancelled` when someone asked to cancel (read at most once a second).
+        Callers advance between committed chunks, so a cancel never leaves half a chunk."""
+        now = time.monotonic()
+        if now - self._checked < 1.0:
+            return
+        self._checked = now
+        if Job.objects.filter(pk=self.job_id, cancel_requested=True).exists():
+            raise JobCancelled("任务已按要求取消")
+
+
+def _lock(job_id: int) -> bool:
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [JOB_LOCK_SPACE, job_id])
+        return cursor.fetchone()[0]
+
+
+def _unlock(job_id: int) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [JOB_LOCK_SPACE, job_id])
 
 
 @contextmanager
-def job_running(*, job: Job) -> Iterator[JobProgress]:
-    """Mark `job` running for the block; succeeded when it ends, failed (and re-raised) when it
-    raises. Running a job again restarts its counters: the work itself is idempotent."""
-    Job.objects.filter(pk=job.pk).update(
-        status=Job.Status.RUNNING,
-        started_at=timezone.now(),
-        finished_at=None,
-        error="",
-        progress_done=0,
-    )
-    progress = JobProgress(job_id=job.pk)
+def job_running(*, job: Job, rerun: bool = False) -> Iterator[JobProgress]:
+    """Mark `job` running for the block; succeeded when it ends, cancelled when someone asked,
+    failed (and re-raised) when it raises. Raises `JobNotRunnable` before the block when the job
+    is finished (unless `rerun`: a person asked for it again) or another worker holds it.
+    Running a job again restarts its counters: the work itself is idempotent."""
+    if not _lock(job.pk):
+        raise JobNotRunnable(f"job {job.pk} is running in another worker")
     try:
-        yield progress
-    except Exception as exc:
+        job.refresh_from_db(fields=["status", "cancel_requested"])
+        finished = (Job.Status.SUCCEEDED, Job.Status.CANCELLED)
+        if job.status in finished and not rerun:
+            raise JobNotRunnable(f"job {job.pk} is {job.status}")
+        if job.cancel_requested and not rerun:
+            _finish(job, Job.Status.CANCELLED, "任务已按要求取消")
+            raise JobNotRunnable(f"job {job.pk} was cancelled before it started")
         Job.objects.filter(pk=job.pk).update(
-            status=Job.Status.FAILED, finished_at=timezone.now(), error=str(exc)[:4000]
+            status=Job.Status.RUNNING,
+            started_at=timezone.now(),
+            finished_at=None,
+            error="",
+            stage="",
+            progress_done=0,
+            cancel_requested=False,
+            attempts=F("attempts") + 1,
         )
-        raise
-    job.refresh_from_db()
-    job.status = Job.Status.SUCCEEDED
-    job.finished_at = timezone.now()
-    job.save(update_fields=["status", "finished_at", "result", "result_file"])
+        progress = JobProgress(job_id=job.pk)
+        try:
+            yield progress
+        except JobCancelled as exc:
+            _finish(job, Job.Status.CANCELLED, exc.message)
+            return
+        except Exception as exc:
+            message = exc.message if isinstance(exc, Refusal) else str(exc)
+            _finish(job, Job.Status.FAILED, message)
+            raise
+        job.refresh_from_db()
+        job.status = Job.Status.SUCCEEDED
+        job.finished_at = timezone.now()
+        job.stage = ""
+        job.save(update_fields=["status", "finished_at", "stage", "result", "result_file"])
+    finally:
+        _unlock(job.pk)
+
+
+def _finish(job: Job, status: str, error: str) -> None:
+    Job.objects.filter(pk=job.pk).update(
+        status=status, finished_at=timezone.now(), error=error[:4000]
+    )
+
+
+class JobTask(app.Task):
+    """Base of every task that runs a job: a message for a job that is finished, or that a
+    live worker is running, is acknowledged and dropped (the sweeper or Redis re-delivery can
+    send one twice; the job's own row decides)."""
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return super().__call__(*args, **kwargs)
+        except JobNotRunnable as exc:
+            logger.info("%s skipped: %s", self.name, exc)
+            return {"status": "skipped", "reason": str(exc)}
+
+
+def job_cancel(*, job: Job, by) -> Job:
+    """Ask a job to stop. A pending job is cancelled at once; a running one stops at its next
+    chunk boundary (what it committed stays: every job's chunks are whole)."""
+    if not by.has_perm("medaid.cancel_job"):
+        raise Refusal("没有取消后台任务的权限", code="permission_denied")
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        if job.status not in (Job.Status.PENDING, Job.Status.RUNNING):
+            raise Refusal(f"任务{job.get_status_display()}，不能取消", code="job_finished")
+        job.cancel_requested = True
+        update = ["cancel_requested"]
+        if job.status == Job.Status.PENDING:
+            job.status = Job.Status.CANCELLED
+            job.finished_at = timezone.now()
+            job.error = f"{by.get_full_name() or by.get_username()} 取消"
+            update += ["status", "finished_at", "error"]
+        job.save(update_fields=update)
+    return job
+
+
+def jobs_sweep(*, now=None) -> dict:
+    """Find jobs whose worker died and start them again (PostgreSQL: the runner's lock is
+    free but the row says running; a pending job older than `PENDING_RESEND_AFTER`)."""
+    now = now or timezone.now()
+    counts = {"resent": 0, "failed": 0}
+    if connection.vendor != "postgresql":
+        return counts
+    stale_pending = Job.objects.filter(
+        status=Job.Status.PENDING, created_at__lt=now - PENDING_RESEND_AFTER
+    ).exclude(task_name="")
+    running = Job.objects.filter(status=Job.Status.RUNNING).exclude(task_name="")
+    resend_once = stale_pending.exclude(stage=RESENT)
+    for job in [*running, *resend_once]:
+        if not _lock(job.pk):
+            continue  # its runner is alive
+        try:
+            job.refresh_from_db()
+            if job.status not in (Job.Status.PENDING, Job.Status.RUNNING):
+                continue
+            if job.status == Job.Status.RUNNING and job.attempts >= MAX_JOB_ATTEMPTS:
+                _finish(job, Job.Status.FAILED, f"任务中断，已运行 {job.attempts} 次仍未完成")
+                counts["failed"] += 1
+                continue
+            stage = RESUMED if job.status == Job.Status.RUNNING else RESENT
+            Job.objects.filter(pk=job.pk).update(status=Job.Status.PENDING, stage=stage)
+        finally:
+            _unlock(job.pk)
+        logger.warning("job %s (%s) orphaned: sending %s again", job.pk, job.kind, job.task_name)
+        task_send(job.task_name, *job.task_args)
+        counts["resent"] += 1
+    return counts
 
 
 # Chinese names of job kinds for the admin; each app registers its own kinds.

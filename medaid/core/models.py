@@ -60,6 +60,7 @@ class Job(models.Model):
         RUNNING = "running", "进行中"
         SUCCEEDED = "succeeded", "已完成"
         FAILED = "failed", "失败"
+        CANCELLED = "cancelled", "已取消"
 
     kind = models.CharField("任务类型", max_length=64, db_index=True)
     parameters = models.JSONField("参数", default=dict, blank=True)
@@ -68,6 +69,12 @@ class Job(models.Model):
     )
     progress_done = models.PositiveBigIntegerField("已处理", default=0)
     progress_total = models.PositiveBigIntegerField("总数", null=True, blank=True)
+    stage = models.CharField("当前阶段", max_length=64, blank=True)
+    # How to run the job again: the sweeper re-sends it when its worker died.
+    task_name = models.CharField("任务名", max_length=128, blank=True)
+    task_args = models.JSONField("任务参数", default=list, blank=True)
+    attempts = models.PositiveIntegerField("运行次数", default=0)
+    cancel_requested = models.BooleanField("已请求取消", default=False)
     county = models.ForeignKey(
         "beneficiaries.County",
         verbose_name="区县",
@@ -95,6 +102,7 @@ class Job(models.Model):
         verbose_name = "后台任务"
         verbose_name_plural = "后台任务"
         ordering = ["-created_at"]
+        permissions = [("cancel_job", "可取消后台任务")]
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk}（{self.get_status_display()}）"
