@@ -241,11 +241,6 @@ def build_case(*, policy_code: str, person: PersonFacts, claims: list[ClaimRow])
     return Case(policy=policy_code, person=person, claims=tuple(c.facts for c in claims))
 
 
-def claims_payable() -> QuerySet:
-    """What the funds app settles: accepted claims with a current decision."""
-    return Claim.objects.filter(status=Claim.Status.ACCEPTED, decisions__is_current=True)
-
-
 def claims_overlapping(*, person_id: int, kind: str, admitted: date, discharged: date):
     """Claims of the same person and kind whose stay overlaps [admitted, discharged]."""
     return Claim.objects.filter(

@@ -576,16 +576,6 @@ def claim_review_resolve(*, claim: Claim, by, accept: bool, note: str) -> Claim:
     return claim
 
 
-# --- hospitals ----------------------------------------------------------------------------
-
-
-def hospital_create(*, code: str, name: str, level: int, county, **extra) -> Hospital:
-    hospital = Hospital(code=code, name=name, level=level, county=county, **extra)
-    hospital.full_clean()
-    hospital.save()
-    return hospital
-
-
 # --- declarations --------------------------------------------------------------------------
 
 
