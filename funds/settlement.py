@@ -39,6 +39,7 @@ from django.utils import timezone
 
 from beneficiaries.models import County
 from claims.models import Adjustment, Claim, Decision
+from claims.services import claims_mark_settled
 from funds.models import (
     Account,
     AccountKind,
@@ -250,7 +251,6 @@ def _post_batch(
     statement of zero), the statements marked posted, their claims marked settled — set-based.
     `payees` holds every statement's payee account (`_payee_accounts`, opened once per run).
     Returns how many statements this call posted (0 when another run got there first)."""
-    claim, line = Claim._meta.db_table, SettlementLine._meta.db_table
     last = period_bounds(run.year, run.month)[1]
     county = run.county
     with transaction.atomic():
@@ -277,21 +277,13 @@ def _post_batch(
         for st in statements:
             st.posted_at = now
         SettlementStatement.objects.bulk_update(statements, ["entry", "posted_at"])
-        ids = [st.pk for st in statements]
-        marks = ", ".join(["%s"] * len(ids))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""UPDATE {claim} SET status = %s, updated_at = %s
-                    WHERE status = %s AND id IN (
-                        SELECT claim_id FROM {line}
-                        WHERE statement_id IN ({marks}) AND adjustment_id IS NULL)""",
-                [
-                    Claim.Status.SETTLED,
-                    connection.ops.adapt_datetimefield_value(now),
-                    Claim.Status.ACCEPTED,
-                    *ids,
-                ],
-            )
+        # Their claims become settled: the claims app's write, one UPDATE for the batch.
+        claims_mark_settled(
+            claim_ids=SettlementLine.objects.filter(
+                statement_id__in=[st.pk for st in statements], adjustment_id__isnull=True
+            ).values("claim_id"),
+            at=now,
+        )
     return len(statements)
 
 

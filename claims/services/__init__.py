@@ -5,6 +5,7 @@
 - `applications`: counter applications and their supervisor's approval;
 - `review`: corrections of a claim and the review queue's answers;
 - `warnings`: monitoring of burdens, the warning lists sent to departments and their answers;
+- `settlement`: the claims' side of the funds app's monthly settlement (claims marked settled);
 - `checks`: the rules a claim's figures keep, and which pack covers a day;
 - `errors`: `ClaimsError`, the refusal they raise.
 
@@ -55,6 +56,7 @@ from claims.services.recompute import (
     year_recompute_start,
 )
 from claims.services.review import CORRECTABLE_FIELDS, claim_correct, claim_review_resolve
+from claims.services.settlement import claims_mark_settled
 from claims.services.warnings import burdens_monitor, warning_answer, warning_lists_send
 
 __all__ = [
@@ -76,6 +78,7 @@ __all__ = [
     "claim_correct",
     "claim_figures_errors",
     "claim_review_resolve",
+    "claims_mark_settled",
     "content_hash",
     "declaration_check",
     "declaration_finish",
