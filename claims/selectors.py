@@ -15,6 +15,7 @@ from django.db.models.expressions import RawSQL
 
 from beneficiaries.models import Identity, Person
 from claims.models import Claim, Decision, ReviewReason, RunPerson
+from medaid.core.money import CENT
 from medaid.policy.facts import Case, ClaimFacts, IdentityPeriod, PersonFacts
 
 
@@ -311,10 +312,7 @@ def burden_candidates(*, county_ids, year: int, basis: str, floor: Decimal):
         rows = claims.filter(kind="inpatient", burden__gt=floor).values_list(
             "person_id", "county_id", "burden", "id", "discharged"
         )
-        return [
-            BurdenCandidate(p, c, Decimal(b).quantize(Decimal("0.01")), i, d)
-            for p, c, b, i, d in rows
-        ]
+        return [BurdenCandidate(p, c, Decimal(b).quantize(CENT), i, d) for p, c, b, i, d in rows]
     rows = (
         claims.order_by()
         .values("person_id")
@@ -325,7 +323,7 @@ def burden_candidates(*, county_ids, year: int, basis: str, floor: Decimal):
     people = dict(rows)
     counties = dict(Person.objects.filter(id__in=list(people)).values_list("id", "county_id"))
     return [
-        BurdenCandidate(pid, counties[pid], Decimal(total).quantize(Decimal("0.01")))
+        BurdenCandidate(pid, counties[pid], Decimal(total).quantize(CENT))
         for pid, total in people.items()
     ]
 

@@ -67,7 +67,7 @@ class SettlementLocked(FundsError):
 def period_bounds(year: int, month: int) -> tuple[dt.date, dt.date, dt.datetime]:
     """First day, last day, and the acceptance cut-off (start of the next month, local time)."""
     if not 1 <= month <= 12:
-        raise FundsError("bad_period", "结算月份必须在 1 至 12 之间。")
+        raise FundsError("结算月份必须在 1 至 12 之间。", code="bad_period")
     last = dt.date(year, month, calendar.monthrange(year, month)[1])
     nxt = last + dt.timedelta(days=1)
     tz = zoneinfo.ZoneInfo(settings.TIME_ZONE)
@@ -100,8 +100,8 @@ def settlement_lock(county_id: int, year: int, month: int):
         locked = cursor.fetchone()[0]
     if not locked:
         raise SettlementLocked(
-            "settlement_locked",
             f"该区县 {year}年{month}月 的结算正在进行中，本次结算请求已拒绝，请稍后查看进度。",
+            code="settlement_locked",
         )
     try:
         yield
@@ -354,10 +354,10 @@ def _settle(run: SettlementRun, progress) -> None:
     held = account.balance()
     if owed > held:
         raise FundsError(
-            "insufficient_funds",
             f"{account.name}余额不足，拒绝结算：{run.period}应付 {owed} 元，"
             f"账户余额 {held} 元，差额 {owed - held} 元。请先拨入资金后重新执行结算，"
             "已归集的结算明细将保留。",
+            code="insufficient_funds",
         )
     pause = float(getattr(settings, "FUNDS_STATEMENT_PAUSE_SECONDS", 0) or 0)
     # Refunds (negative statements) first, so that recovered money is there to pay with.

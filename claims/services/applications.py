@@ -55,7 +55,7 @@ def application_create(
     """Register a counter application with its claims (receipts) and decide them at once, so the
     clerk sees the decision and its trace. Claims are checked like declaration lines."""
     if not claims:
-        raise ClaimsError("no_claims", "申请至少需要一笔费用明细")
+        raise ClaimsError("申请至少需要一笔费用明细", code="no_claims")
     with transaction.atomic():
         application = Application.objects.create(
             number=_next_application_number(person.county),
@@ -76,16 +76,16 @@ def application_create(
 def application_claim_add(*, application: Application, data: dict, decide: bool = True) -> Claim:
     """Attach one receipt-backed claim to a draft or returned application."""
     if application.state not in (Application.State.DRAFT, Application.State.RETURNED):
-        raise ClaimsError("not_editable", "只有草稿或退回补正的申请可以修改明细")
+        raise ClaimsError("只有草稿或退回补正的申请可以修改明细", code="not_editable")
     data = dict(data)
     hospital = data.pop("hospital")
     if not isinstance(hospital, Hospital):
         found = Hospital.objects.filter(code=hospital).first()
         if found is None:
-            raise ClaimsError("unknown_hospital", f"医疗机构编码不存在：{hospital}")
+            raise ClaimsError(f"医疗机构编码不存在：{hospital}", code="unknown_hospital")
         hospital = found
     if data.get("kind") not in ClaimKind.values:
-        raise ClaimsError("bad_kind", f"救助项目无法识别：{data.get('kind')}")
+        raise ClaimsError(f"救助项目无法识别：{data.get('kind')}", code="bad_kind")
     data.setdefault("admitted", data.get("discharged"))
     if data.get("total_cost") is None:
         data["total_cost"] = (data.get("in_policy_cost") or ZERO) + (
@@ -93,11 +93,11 @@ def application_claim_add(*, application: Application, data: dict, decide: bool 
         )
     problems = claim_figures_errors(data)
     if problems:
-        raise ClaimsError(problems[0][0], problems[0][1])
+        raise ClaimsError(problems[0][1], code=problems[0][0])
     if not policy_covers(application.county.pooling_area.policy_code, data["discharged"]):
-        raise ClaimsError("no_policy", "就诊日期不在任何政策版本的有效期内")
+        raise ClaimsError("就诊日期不在任何政策版本的有效期内", code="no_policy")
     if data["discharged"] > application.applied:
-        raise ClaimsError("future_date", "出院（就诊）日期不能晚于申请日期")
+        raise ClaimsError("出院（就诊）日期不能晚于申请日期", code="future_date")
     overlapping = selectors.claims_overlapping(
         person_id=application.person_id,
         kind=data["kind"],
@@ -107,12 +107,12 @@ def application_claim_add(*, application: Application, data: dict, decide: bool 
     clash = overlapping.first()
     if clash is not None:
         raise ClaimsError(
-            "overlap",
             f"同一时段同类费用已有记录（{clash.hospital.name} {clash.external_ref}），不能重复申请",
+            code="overlap",
         )
     receipts = data.get("receipt_numbers", "")
     if not receipts:
-        raise ClaimsError("receipts_required", "依申请救助必须登记票据号")
+        raise ClaimsError("依申请救助必须登记票据号", code="receipts_required")
     count = application.claims.count()
     claim = Claim(
         person_id=application.person_id,
@@ -167,7 +167,7 @@ def application_submit(*, application: Application, by) -> Application:
     with transaction.atomic():
         app = _locked(application.pk)
         if app.state not in (Application.State.DRAFT, Application.State.RETURNED):
-            raise ClaimsError("bad_state", f"当前状态（{app.get_state_display()}）不能提交")
+            raise ClaimsError(f"当前状态（{app.get_state_display()}）不能提交", code="bad_state")
         source = app.state
         app.submit()
         app.submitted_by = by
@@ -195,7 +195,7 @@ def _locked_for_decision(application: Application, by) -> Application:
     """The application row, locked, still waiting for a supervisor who may decide it."""
     app = _locked(application.pk)
     if app.state != Application.State.SUBMITTED:
-        raise ClaimsError("already_decided", f"该申请已处理（{app.get_state_display()}）")
+        raise ClaimsError(f"该申请已处理（{app.get_state_display()}）", code="already_decided")
     _check_supervisor(app, by)
     return app
 
@@ -216,7 +216,7 @@ def application_approve(*, application: Application, by, note: str = "") -> Appl
     with transaction.atomic():
         app = _locked_for_decision(application, by)
         if app.approvals.filter(approver=by).exists():
-            raise ClaimsError("already_approved", "您已审批过该申请，需另一位审批人复核")
+            raise ClaimsError("您已审批过该申请，需另一位审批人复核", code="already_approved")
         # The figures the supervisor approves are recomputed now, not those of the submission.
         total = _application_decide(application=app)
         ApplicationApproval.objects.create(application=app, approver=by, total=total, note=note)
@@ -240,7 +240,7 @@ def application_approve(*, application: Application, by, note: str = "") -> Appl
 def application_reject(*, application: Application, by, reason: str) -> Application:
     """Lock: the application row (taken here). Its claims leave the person's year."""
     if not reason:
-        raise ClaimsError("reason_required", "不予救助必须填写原因")
+        raise ClaimsError("不予救助必须填写原因", code="reason_required")
     with transaction.atomic():
         app = _locked_for_decision(application, by)
         _decide(app, app.reject, by=by, reason=reason)
@@ -259,7 +259,7 @@ def application_reject(*, application: Application, by, reason: str) -> Applicat
 def application_return(*, application: Application, by, reason: str) -> Application:
     """Send back for correction. Lock: the application row (taken here)."""
     if not reason:
-        raise ClaimsError("reason_required", "退回必须填写原因")
+        raise ClaimsError("退回必须填写原因", code="reason_required")
     with transaction.atomic():
         app = _locked_for_decision(application, by)
         _decide(app, app.send_back, by=by, reason=reason)

@@ -40,9 +40,9 @@ class DuplicateDeclaration(ClaimsError):
     def __init__(self, existing: Declaration):
         self.existing = existing
         super().__init__(
-            "duplicate_file",
             f"该文件已于 {timezone.localtime(existing.created_at):%Y-%m-%d %H:%M} 上传"
             f"（{existing}），不重复导入",
+            code="duplicate_file",
         )
 
 
@@ -60,7 +60,7 @@ def declaration_receive(
     """Register a declaration and stage its parsed lines. The same content twice is refused (the
     hash is unique), so a file uploaded twice is never counted twice."""
     if not 1 <= month <= 12:
-        raise ClaimsError("bad_month", "申报月份应为 1–12")
+        raise ClaimsError("申报月份应为 1–12", code="bad_month")
     existing = Declaration.objects.filter(file_hash=content_hash).first()
     if existing is not None:
         raise DuplicateDeclaration(existing)

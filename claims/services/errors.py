@@ -1,12 +1,10 @@
-"""The refusal every claims service raises: a named code and the Chinese message a clerk reads."""
+"""The refusal every claims service raises: a `medaid.core.errors.Refusal` (a named code and the
+Chinese message a clerk reads), of its own class so that callers may catch the claims app's."""
 
 from __future__ import annotations
 
+from medaid.core.errors import Refusal
 
-class ClaimsError(Exception):
-    """A refused action, with a named code and the Chinese message a clerk reads."""
 
-    def __init__(self, code: str, message: str):
-        self.code = code
-        self.message = message
-        super().__init__(message)
+class ClaimsError(Refusal):
+    """A refused claims action: `ClaimsError(message, code=…)`."""

@@ -37,17 +37,17 @@ def claim_correct(*, claim: Claim, changes: dict, by, reason: str) -> list[Decis
     """Correct a claim's facts and recompute its person's year from it. A settled claim keeps its
     paid decision as history; the difference becomes an adjustment. Lock: the claim row."""
     if not reason:
-        raise ClaimsError("reason_required", "更正必须填写原因")
+        raise ClaimsError("更正必须填写原因", code="reason_required")
     unknown = set(changes) - set(CORRECTABLE_FIELDS)
     if unknown:
-        raise ClaimsError("not_correctable", f"不能更正的字段：{', '.join(sorted(unknown))}")
+        raise ClaimsError(f"不能更正的字段：{', '.join(sorted(unknown))}", code="not_correctable")
     with transaction.atomic():
         claim = Claim.objects.select_for_update().get(pk=claim.pk)
         old_year = claim.discharged.year
         data = {name: getattr(claim, name) for name in CORRECTABLE_FIELDS} | changes
         problems = claim_figures_errors(data)
         if problems:
-            raise ClaimsError(problems[0][0], problems[0][1])
+            raise ClaimsError(problems[0][1], code=problems[0][0])
         for name, value in changes.items():
             setattr(claim, name, value)
         claim.save()
@@ -64,11 +64,11 @@ def claim_review_resolve(*, claim: Claim, by, accept: bool, note: str) -> Claim:
     (never the hospital's); refusing takes the claim out of the person's year, whose later claims
     are then recomputed. Lock: the claim row."""
     if not note:
-        raise ClaimsError("note_required", "复核必须填写意见")
+        raise ClaimsError("复核必须填写意见", code="note_required")
     with transaction.atomic():
         claim = Claim.objects.select_for_update().get(pk=claim.pk)
         if claim.status != Claim.Status.REVIEW:
-            raise ClaimsError("not_in_review", "该明细不在复核队列中")
+            raise ClaimsError("该明细不在复核队列中", code="not_in_review")
         overlap = claim.review_reason == ReviewReason.OVERLAP_OTHER_HOSPITAL
         if accept:
             # An overlapping claim was left out of the person's year; it now counts.

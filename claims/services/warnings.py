@@ -154,9 +154,9 @@ def warning_lists_send(*, today: dt.date | None = None) -> list[dict]:
 def warning_answer(*, dispatch: WarningDispatch, by, outcome: str, answer: str, on=None):
     """A department's answer to a warning it was sent. Lock: the dispatch row (taken here)."""
     if outcome not in WarningDispatch.Outcome.values:
-        raise ClaimsError("bad_outcome", "处理结果无法识别")
+        raise ClaimsError("处理结果无法识别", code="bad_outcome")
     if not answer:
-        raise ClaimsError("answer_required", "答复内容不能为空")
+        raise ClaimsError("答复内容不能为空", code="answer_required")
     with transaction.atomic():
         d = WarningDispatch.objects.select_for_update().get(pk=dispatch.pk)
         if by.department_id and by.department_id != d.department_id:
