@@ -14,7 +14,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from beneficiaries.models import Identity, Person
-from claims.models import Claim, Decision, ReviewReason, RunPerson
+from claims.models import DECISION_FIGURES, Claim, Decision, ReviewReason, RunPerson
 from medaid.core.money import CENT
 from medaid.policy.facts import Case, ClaimFacts, IdentityPeriod, PersonFacts
 
@@ -35,6 +35,8 @@ class ClaimRow:
 
 @dataclass(frozen=True, slots=True)
 class CurrentDecision:
+    """A claim's current decision, as much of it as a recompute compares (`_CURRENT_FIGURES`)."""
+
     id: int
     eligible: bool
     reason: str
@@ -47,6 +49,11 @@ class CurrentDecision:
     assistance: Decimal
     tilted_assistance: Decimal
     total: Decimal
+
+
+# The decision's figures a recompute compares with the engine's new ones (all but the pack's
+# code, which the comparison leaves out): the fields of `CurrentDecision` after its id.
+_CURRENT_FIGURES = tuple(f for f in DECISION_FIGURES if f != "policy_code")
 
 
 # Claims that count toward a person's year: everything except what was refused.
@@ -216,21 +223,7 @@ def current_decisions(
             claim__discharged__gte=date(year, 1, 1),
             claim__discharged__lte=date(year, 12, 31),
         )
-    rows = decisions.values_list(
-        "claim_id",
-        "id",
-        "eligible",
-        "reason",
-        "identity",
-        "policy_version",
-        "parameters_hash",
-        "policy_self_pay",
-        "deductible_applied",
-        "ratio",
-        "assistance",
-        "tilted_assistance",
-        "total",
-    )
+    rows = decisions.values_list("claim_id", "id", *_CURRENT_FIGURES)
     return {row[0]: CurrentDecision(*row[1:]) for row in rows.iterator(chunk_size=5000)}
 
 

@@ -25,6 +25,7 @@ from beneficiaries.models import Person
 from claims import selectors
 from claims.bulk import chunks, insert_rows, update_by_ids
 from claims.models import (
+    DECISION_FIGURES,
     Adjustment,
     Claim,
     Decision,
@@ -220,25 +221,7 @@ def trace_json(lines: list[str]) -> str:
     return json.dumps(lines, ensure_ascii=False)
 
 
-_DECISION_COLUMNS = (
-    "claim_id",
-    "is_current",
-    "eligible",
-    "reason",
-    "identity",
-    "policy_code",
-    "policy_version",
-    "parameters_hash",
-    "policy_self_pay",
-    "deductible_applied",
-    "ratio",
-    "assistance",
-    "tilted_assistance",
-    "total",
-    "trace",
-    "run_id",
-    "decided_at",
-)
+_DECISION_COLUMNS = ("claim_id", "is_current", *DECISION_FIGURES, "trace", "run_id", "decided_at")
 
 
 def _write(out: _PartitionWrites, *, run_id: int | None, reason: str) -> int:
