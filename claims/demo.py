@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections import defaultdict
-from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Exists, OuterRef
 
@@ -16,15 +15,11 @@ from beneficiaries.models import County, Identity, Person
 from claims import imports, services
 from claims.models import Claim, Hospital
 from medaid import policy
+from medaid.core.money import ZERO, to_yuan
 from medaid.core.workdays import month_range
 
-CENT = Decimal("0.01")
 FEE_CLASS = {1: "class_3", 2: "county_2", 3: "provincial_municipal_2"}
 LEVEL_NAME = {1: "中心卫生院", 2: "人民医院", 3: "中医医院"}
-
-
-def _money(value: float) -> Decimal:
-    return Decimal(str(value)).quantize(CENT, ROUND_HALF_UP)
 
 
 def _hospitals(counties) -> dict[int, list[Hospital]]:
@@ -55,11 +50,11 @@ def _claim_facts(rng: random.Random, day: dt.date, level: int) -> dict:
     else:
         in_policy = rng.uniform(300, 4000)
         stay = 0
-    in_policy = _money(in_policy)
-    out_of_catalog = _money(float(in_policy) * rng.uniform(0, 0.15))
-    basic = _money(float(in_policy) * rng.uniform(0.5, 0.75))
+    in_policy = to_yuan(in_policy)
+    out_of_catalog = to_yuan(float(in_policy) * rng.uniform(0, 0.15))
+    basic = to_yuan(float(in_policy) * rng.uniform(0.5, 0.75))
     critical = (
-        _money(float(in_policy - basic) * rng.uniform(0, 0.3)) if in_policy > 15000 else CENT * 0
+        to_yuan(float(in_policy - basic) * rng.uniform(0, 0.3)) if in_policy > 15000 else ZERO
     )
     admitted = day - dt.timedelta(days=stay)
     return {
@@ -155,7 +150,7 @@ def demo_claims_create(*, seed: int, months: list[tuple[int, int]], per_hospital
                         continue
                     amount = declared[claim.ref]
                     if rng.random() < 0.04:
-                        amount += _money(rng.uniform(10, 500))  # the hospital's own mistake
+                        amount += to_yuan(rng.uniform(10, 500))  # the hospital's own mistake
                     rows.append(
                         {
                             "hospital_code": hospital.code,

@@ -17,6 +17,7 @@ from pathlib import Path
 from claims import services
 from claims.models import ClaimKind, Declaration, Hospital, LineError
 from medaid.core.jobs import task_send
+from medaid.core.money import CENT
 
 # Header (Chinese, as hospitals' systems export it, or the API's English key) → field.
 HEADERS = {
@@ -128,7 +129,7 @@ def _money(value) -> Decimal | None:
         raise ValueError(value) from exc
     if not amount.is_finite():
         raise ValueError(value)
-    return amount.quantize(Decimal("0.01"))
+    return amount.quantize(CENT)
 
 
 def parse_line(line_no: int, record: dict) -> tuple:
@@ -194,7 +195,7 @@ def _records(header: list, rows: Iterable[list]) -> Iterator[dict]:
     fields = [HEADERS.get(_text(h)) for h in header]
     if "id_number" not in fields or "external_ref" not in fields:
         raise DeclarationFileError(
-            "bad_header", "文件表头无法识别：至少需要“公民身份号码”和“结算单号”两列"
+            "文件表头无法识别：至少需要“公民身份号码”和“结算单号”两列", code="bad_header"
         )
     for row in rows:
         if not any(v not in (None, "") for v in row):
@@ -284,7 +285,7 @@ def declaration_upload(
     elif suffix in (".csv", ".txt"):
         reader = read_csv
     else:
-        raise DeclarationFileError("bad_file_type", "只接受 .xlsx 或 .csv 文件")
+        raise DeclarationFileError("只接受 .xlsx 或 .csv 文件", code="bad_file_type")
     digest = file_hash(path)
     if hospital is None:
         hospital = _guess_hospital(path, reader)

@@ -268,27 +268,30 @@ class ReviewClaim(Claim):
         verbose_name_plural = "复核队列"
 
 
+# What the engine decides for a claim, in this order: the one list of a decision's figures that
+# the audit trigger, the API, the recompute's COPY and its comparison with the current decision
+# start from (each adds its own keys: ids, the trace, the run).
+DECISION_FIGURES = (
+    "eligible",
+    "reason",
+    "identity",
+    "policy_code",
+    "policy_version",
+    "parameters_hash",
+    "policy_self_pay",
+    "deductible_applied",
+    "ratio",
+    "assistance",
+    "tilted_assistance",
+    "total",
+)
+
+
 # A decision is never edited: a recomputation adds a new one and flips `is_current` on the old.
 # The flip is recorded by the new row (its run and time), so it is not an audit event; any other
 # change to a stored decision would be, and is recorded.
 @pghistory.track(
-    pghistory.UpdateEvent(
-        condition=pgtrigger.AnyChange(
-            "claim",
-            "eligible",
-            "reason",
-            "identity",
-            "policy_code",
-            "policy_version",
-            "parameters_hash",
-            "policy_self_pay",
-            "deductible_applied",
-            "ratio",
-            "assistance",
-            "tilted_assistance",
-            "total",
-        )
-    ),
+    pghistory.UpdateEvent(condition=pgtrigger.AnyChange("claim", *DECISION_FIGURES)),
     pghistory.DeleteEvent(),
     exclude=["trace"],
 )

@@ -14,7 +14,8 @@ from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from beneficiaries.models import Identity, Person
-from claims.models import Claim, Decision, ReviewReason, RunPerson
+from claims.models import DECISION_FIGURES, Claim, Decision, ReviewReason, RunPerson
+from medaid.core.money import CENT
 from medaid.policy.facts import Case, ClaimFacts, IdentityPeriod, PersonFacts
 
 
@@ -34,6 +35,8 @@ class ClaimRow:
 
 @dataclass(frozen=True, slots=True)
 class CurrentDecision:
+    """A claim's current decision, as much of it as a recompute compares (`_CURRENT_FIGURES`)."""
+
     id: int
     eligible: bool
     reason: str
@@ -46,6 +49,11 @@ class CurrentDecision:
     assistance: Decimal
     tilted_assistance: Decimal
     total: Decimal
+
+
+# The decision's figures a recompute compares with the engine's new ones (all but the pack's
+# code, which the comparison leaves out): the fields of `CurrentDecision` after its id.
+_CURRENT_FIGURES = tuple(f for f in DECISION_FIGURES if f != "policy_code")
 
 
 # Claims that count toward a person's year: everything except what was refused.
@@ -215,21 +223,7 @@ def current_decisions(
             claim__discharged__gte=date(year, 1, 1),
             claim__discharged__lte=date(year, 12, 31),
         )
-    rows = decisions.values_list(
-        "claim_id",
-        "id",
-        "eligible",
-        "reason",
-        "identity",
-        "policy_version",
-        "parameters_hash",
-        "policy_self_pay",
-        "deductible_applied",
-        "ratio",
-        "assistance",
-        "tilted_assistance",
-        "total",
-    )
+    rows = decisions.values_list("claim_id", "id", *_CURRENT_FIGURES)
     return {row[0]: CurrentDecision(*row[1:]) for row in rows.iterator(chunk_size=5000)}
 
 
@@ -239,11 +233,6 @@ def run_people(*, run_id: int, partition: int) -> QuerySet:
 
 def build_case(*, policy_code: str, person: PersonFacts, claims: list[ClaimRow]) -> Case:
     return Case(policy=policy_code, person=person, claims=tuple(c.facts for c in claims))
-
-
-def claims_payable() -> QuerySet:
-    """What the funds app settles: accepted claims with a current decision."""
-    return Claim.objects.filter(status=Claim.Status.ACCEPTED, decisions__is_current=True)
 
 
 def claims_overlapping(*, person_id: int, kind: str, admitted: date, discharged: date):
@@ -316,10 +305,7 @@ def burden_candidates(*, county_ids, year: int, basis: str, floor: Decimal):
         rows = claims.filter(kind="inpatient", burden__gt=floor).values_list(
             "person_id", "county_id", "burden", "id", "discharged"
         )
-        return [
-            BurdenCandidate(p, c, Decimal(b).quantize(Decimal("0.01")), i, d)
-            for p, c, b, i, d in rows
-        ]
+        return [BurdenCandidate(p, c, Decimal(b).quantize(CENT), i, d) for p, c, b, i, d in rows]
     rows = (
         claims.order_by()
         .values("person_id")
@@ -330,7 +316,7 @@ def burden_candidates(*, county_ids, year: int, basis: str, floor: Decimal):
     people = dict(rows)
     counties = dict(Person.objects.filter(id__in=list(people)).values_list("id", "county_id"))
     return [
-        BurdenCandidate(pid, counties[pid], Decimal(total).quantize(Decimal("0.01")))
+        BurdenCandidate(pid, counties[pid], Decimal(total).quantize(CENT))
         for pid, total in people.items()
     ]
 

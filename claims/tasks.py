@@ -21,22 +21,6 @@ def process_declaration(self, declaration_id: int) -> None:
 
 
 @app.task(bind=True, acks_late=True, reject_on_worker_lost=True)
-def recompute_year(self, job_id: int, year: int, county_id: int | None, reason: str) -> None:
-    from claims.models import DecisionRun
-    from claims.services import run_dispatch, year_recompute_start
-    from medaid.core.models import Job
-
-    job = Job.objects.get(pk=job_id)
-    run = DecisionRun.objects.filter(job=job).first()
-    if run is None:
-        from beneficiaries.models import County
-
-        county = County.objects.get(pk=county_id) if county_id else None
-        run = year_recompute_start(year=year, county=county, reason=reason, job=job)
-    run_dispatch(run=run)
-
-
-@app.task(bind=True, acks_late=True, reject_on_worker_lost=True)
 def monitor_burdens(self) -> int:
     from claims.services import burdens_monitor
 

@@ -15,6 +15,7 @@ from django.db import transaction
 from beneficiaries.models import County, PoolingArea
 from funds import services
 from funds.models import Account, AccountKind, EntryKind, FundSource
+from medaid.core.money import CENT
 
 AREA = ("530500", "保山市")
 # (code, name, budget in 万元): the scale of a prefecture's assistance fund.
@@ -79,12 +80,12 @@ def demo_funds_create(*, seed: int, year: int) -> dict:
             county=county,
             year=year,
             amount=budgets[county.code],
-            county_matching=(budgets[county.code] * Decimal("0.15")).quantize(Decimal("0.01")),
+            county_matching=(budgets[county.code] * Decimal("0.15")).quantize(CENT),
             document_ref=f"保财预〔{year}〕{3 + counties.index(county)}号",
         )
 
     # Central and provincial subsidy: the notice starts Art.19's clocks; the money arrives.
-    central = (total_budget * Decimal("0.62")).quantize(Decimal("0.01"))
+    central = (total_budget * Decimal("0.62")).quantize(CENT)
     notice_day = dt.date(year, 2, 20)
     services.funding_notice_register(
         pooling_area=area, document_ref=first_ref, received_on=notice_day, amount=central
@@ -143,7 +144,7 @@ def demo_funds_create(*, seed: int, year: int) -> dict:
     # County matching funds: received from county finance and remitted by 30 September
     # (Art.20); 昌宁县 has not remitted yet.
     for county in counties:
-        matching = (budgets[county.code] * Decimal("0.15")).quantize(Decimal("0.01"))
+        matching = (budgets[county.code] * Decimal("0.15")).quantize(CENT)
         fiscal = acct(AccountKind.FISCAL, county)
         services.receipt_post(
             account=fiscal,
@@ -169,7 +170,7 @@ def demo_funds_create(*, seed: int, year: int) -> dict:
             kind=EntryKind.PREMIUM_SUBSIDY,
             from_account=city,
             to_account=insurance,
-            amount=(budgets[county.code] * Decimal("0.18")).quantize(Decimal("0.01")),
+            amount=(budgets[county.code] * Decimal("0.18")).quantize(CENT),
             date=dt.date(year, 5, 20),
             document_ref=f"保医保资助〔{year}〕{counties.index(county) + 1}号",
             county=county,
@@ -177,7 +178,7 @@ def demo_funds_create(*, seed: int, year: int) -> dict:
         )
     # The city's special account funds its expenditure account, which funds the counties'.
     available = city.balance()
-    to_spend = (available * Decimal("0.9")).quantize(Decimal("0.01"))
+    to_spend = (available * Decimal("0.9")).quantize(CENT)
     services.transfer_post(
         kind=EntryKind.TRANSFER,
         from_account=city,

@@ -20,6 +20,7 @@ from funds.models import (
     YearEndClose,
 )
 from funds.selectors import ledger_rows
+from medaid.core.errors import Rollback
 from medaid.core.reports import (
     ReportBuild,
     ReportRequestError,
@@ -282,10 +283,6 @@ def fund_ledger_build(*, user, county, parameters) -> ReportBuild:
     )
 
 
-class _Rollback(Exception):
-    pass
-
-
 def year_end_trial(*, user, year: int) -> list[YearEndClose]:
     """What closing `year` now would give, computed by the closing service itself inside a
     savepoint that is rolled back: one set of rules, nothing written."""
@@ -304,8 +301,8 @@ def year_end_trial(*, user, year: int) -> list[YearEndClose]:
                         closes += year_end_close(pooling_area=area, year=year)
                 except FundsError:
                     continue  # an area already closed is reported from its rows
-            raise _Rollback
-    except _Rollback:
+            raise Rollback
+    except Rollback:
         pass
     visible = set(counties.values_list("pk", flat=True))
     return [c for c in closes if c.county_id in visible]

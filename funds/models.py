@@ -20,8 +20,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q, Sum
 
+from medaid.core.money import CENT
+
 MONEY = {"max_digits": 16, "decimal_places": 2}
-CENT = Decimal("0.01")
 
 
 def sum_money(queryset, field: str = "amount") -> Decimal:

@@ -24,7 +24,6 @@ from django.db.models.functions import Coalesce
 
 from claims.models import Claim, Decision
 from funds.models import (
-    CENT,
     Account,
     Budget,
     Deadline,
@@ -36,18 +35,19 @@ from funds.models import (
 )
 from funds.settlement import period_bounds
 from medaid import policy
+from medaid.core.money import CENT
 from medaid.core.scoping import scope_to_user
 
 # A deadline this close is shown as due on the dashboard.
 DUE_SOON_DAYS = 7
-ZERO = Value(Decimal("0"), output_field=DecimalField(max_digits=16, decimal_places=2))
+ZERO_SUM = Value(Decimal("0"), output_field=DecimalField(max_digits=16, decimal_places=2))
 
 
 def accounts_with_balances(*, user=None, on: dt.date | None = None) -> QuerySet[Account]:
     """Accounts annotated with `balance_value` derived from postings (up to `on` inclusive)."""
     postings = Q(postings__entry__date__lte=on) if on else Q()
     qs = Account.objects.select_related("county", "pooling_area").annotate(
-        balance_value=Coalesce(Sum("postings__amount", filter=postings), ZERO)
+        balance_value=Coalesce(Sum("postings__amount", filter=postings), ZERO_SUM)
     )
     return scope_to_user(qs, user) if user is not None else qs
 
@@ -173,9 +173,9 @@ def reconcile_settlement(*, county, year: int, month: int) -> Reconciliation:
         result.differences.append(Difference("no_run", f"{year}年{month}月尚未结算。"))
         return result
     statements = run.statements.select_related("hospital", "entry").annotate(
-        lines_total=Coalesce(Sum("lines__amount"), ZERO),
+        lines_total=Coalesce(Sum("lines__amount"), ZERO_SUM),
         declared_decided=Coalesce(
-            Sum("lines__amount", filter=Q(lines__declared__isnull=False)), ZERO
+            Sum("lines__amount", filter=Q(lines__declared__isnull=False)), ZERO_SUM
         ),
     )
     for st in statements:

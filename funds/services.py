@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
@@ -31,18 +31,14 @@ from funds.models import (
     sum_money,
 )
 from medaid import policy
+from medaid.core.errors import Refusal
+from medaid.core.money import to_yuan
 from medaid.core.workdays import add_working_days
 
-CENT = Decimal("0.01")
 
-
-class FundsError(ValueError):
-    """A refusal with a named code and a Chinese message for the clerk."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class FundsError(Refusal):
+    """A refused fund operation: `FundsError(message, code=…)`, the Chinese message for the
+    clerk."""
 
 
 # Which account kinds each entry kind moves money between: (from, to).
@@ -79,10 +75,6 @@ FLOWS: dict[str, set[tuple[str, str]]] = {
         (AccountKind.FISCAL, AccountKind.FISCAL),
     },
 }
-
-
-def money(value) -> Decimal:
-    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 # --- Accounts --------------------------------------------------------------------------------
@@ -162,16 +154,16 @@ def _checked(document_ref: str, postings) -> tuple[str, list[tuple[Account, Deci
     """The invariants of one entry, checked before anything is written."""
     document_ref = (document_ref or "").strip()
     if not document_ref:
-        raise FundsError("missing_document", "记账凭证必须填写单据文号。")
-    lines = [(account, money(amount)) for account, amount in postings]
+        raise FundsError("记账凭证必须填写单据文号。", code="missing_document")
+    lines = [(account, to_yuan(amount)) for account, amount in postings]
     if len(lines) < 2:
-        raise FundsError("too_few_postings", "记账凭证至少需要两条分录。")
+        raise FundsError("记账凭证至少需要两条分录。", code="too_few_postings")
     if any(amount == 0 for _, amount in lines):
-        raise FundsError("zero_posting", "分录金额不能为零。")
+        raise FundsError("分录金额不能为零。", code="zero_posting")
     if len({account.pk for account, _ in lines}) != len(lines):
-        raise FundsError("duplicate_account", "同一记账凭证中同一账户只能出现一次。")
+        raise FundsError("同一记账凭证中同一账户只能出现一次。", code="duplicate_account")
     if sum(amount for _, amount in lines) != 0:
-        raise FundsError("unbalanced", "记账凭证借贷不平：各分录金额合计必须为零。")
+        raise FundsError("记账凭证借贷不平：各分录金额合计必须为零。", code="unbalanced")
     return document_ref, lines
 
 
@@ -191,9 +183,9 @@ def _check_balances(lines) -> None:
         balance = account_lock_and_balance(account)
         if balance < outflow[pk]:
             raise FundsError(
-                "insufficient_balance",
                 f"{account.name}余额不足：当前余额 {balance} 元，本次需支出 {outflow[pk]} 元，"
                 f"差额 {outflow[pk] - balance} 元。",
+                code="insufficient_balance",
             )
 
 
@@ -283,7 +275,7 @@ def entry_post(
             return Entry.objects.get(idempotency_key=idempotency_key)
         if reverses is not None:
             raise FundsError(
-                "already_reversed", f"凭证 {reverses} 已被冲销，不能重复冲销。"
+                f"凭证 {reverses} 已被冲销，不能重复冲销。", code="already_reversed"
             ) from exc
         raise
     _deadlines_after_entry(entry)
@@ -307,27 +299,27 @@ def transfer_post(
 ) -> Entry:
     """Move `amount` from one account to another as an entry of `kind`, checking that the kind
     allows that flow (e.g. 上解 goes from a county's fiscal special account to the city's)."""
-    amount = money(amount)
+    amount = to_yuan(amount)
     if amount <= 0:
-        raise FundsError("non_positive_amount", "金额必须大于零。")
+        raise FundsError("金额必须大于零。", code="non_positive_amount")
     if (from_account.kind, to_account.kind) not in FLOWS[kind]:
         raise FundsError(
-            "flow_not_allowed",
             f"{EntryKind(kind).label}不能从{from_account.get_kind_display()}"
             f"转入{to_account.get_kind_display()}。",
+            code="flow_not_allowed",
         )
     if kind == EntryKind.ALLOCATION and not (
         from_account.county_id is None and to_account.county_id is not None
     ):
-        raise FundsError("flow_not_allowed", "资金下达须由市级财政专户下达到区县财政专户。")
+        raise FundsError("资金下达须由市级财政专户下达到区县财政专户。", code="flow_not_allowed")
     if kind in (EntryKind.REMITTANCE, EntryKind.SURPLUS_RETURN) and not (
         from_account.county_id is not None and to_account.county_id is None
     ):
-        raise FundsError("flow_not_allowed", "上解、结余退回须由区县账户转入市级财政专户。")
+        raise FundsError("上解、结余退回须由区县账户转入市级财政专户。", code="flow_not_allowed")
     if kind in (EntryKind.TRANSFER, EntryKind.INTEREST_REMIT, EntryKind.YEAR_END_RETURN) and (
         from_account.county_id != to_account.county_id
     ):
-        raise FundsError("flow_not_allowed", "专户与支出户之间的划转须在同一级次内进行。")
+        raise FundsError("专户与支出户之间的划转须在同一级次内进行。", code="flow_not_allowed")
     if county is None:
         county = to_account.county if to_account.county_id else from_account.county
     return entry_post(
@@ -358,9 +350,11 @@ def receipt_post(
     """Record money received into a fiscal special (or, for interest, expenditure) account from
     one of the statutory sources (Baoshan Art.16; Kunming §六(一); Pingshun Art.22)."""
     if source not in FundSource.values:
-        raise FundsError("unknown_source", "未知的资金来源。")
+        raise FundsError("未知的资金来源。", code="unknown_source")
     if account.kind == AccountKind.EXPENDITURE and source != FundSource.INTEREST:
-        raise FundsError("flow_not_allowed", "支出户只能直接收取利息收入，其他资金须经财政专户。")
+        raise FundsError(
+            "支出户只能直接收取利息收入，其他资金须经财政专户。", code="flow_not_allowed"
+        )
     origin = account_open(
         kind=AccountKind.SOURCE,
         pooling_area=account.pooling_area,
@@ -387,9 +381,9 @@ def entry_reverse(
     """Correct a posted entry the only way a ledger allows: a new entry with every posting
     negated. An entry is reversed at most once; a reversal is not itself reversed."""
     if entry.reverses_id is not None:
-        raise FundsError("reverse_reversal", "冲销凭证不能再次冲销，请重新录入正确凭证。")
+        raise FundsError("冲销凭证不能再次冲销，请重新录入正确凭证。", code="reverse_reversal")
     if Entry.objects.filter(reverses=entry).exists():
-        raise FundsError("already_reversed", f"凭证 {entry} 已被冲销，不能重复冲销。")
+        raise FundsError(f"凭证 {entry} 已被冲销，不能重复冲销。", code="already_reversed")
     return entry_post(
         kind=entry.kind,
         source=entry.source,
@@ -467,7 +461,7 @@ def funding_notice_register(
 ) -> list[Deadline]:
     """A higher-level funding notice (上级补助资金指标文件) starts two clocks (Baoshan Art.19):
     the allocation plan to finance, and finance's allocation to the counties."""
-    amount = money(amount) if amount is not None else None
+    amount = to_yuan(amount) if amount is not None else None
     opened = [
         deadline_open(
             kind=kind,
@@ -567,8 +561,8 @@ def budget_set(
         county=county,
         year=year,
         defaults={
-            "amount": money(amount),
-            "county_matching": money(county_matching),
+            "amount": to_yuan(amount),
+            "county_matching": to_yuan(county_matching),
             "document_ref": document_ref,
         },
     )
@@ -652,7 +646,7 @@ def year_end_close(*, pooling_area: PoolingArea, year: int, closed_by=None) -> l
     for budget in budgets.order_by("county__code"):
         county = budget.county
         if YearEndClose.objects.filter(county=county, year=year).exists():
-            raise FundsError("already_closed", f"{county}{year}年度已决算，不能重复决算。")
+            raise FundsError(f"{county}{year}年度已决算，不能重复决算。", code="already_closed")
         own = fiscal_by_county.get(county.pk)
         county_surplus = _balance([own]) if own else Decimal(0)
         actual = county_spending(county=county, year=year)
@@ -672,7 +666,7 @@ def year_end_close(*, pooling_area: PoolingArea, year: int, closed_by=None) -> l
             city_surplus = max(Decimal(0), city_surplus - split.from_surplus)
         lines = list(split.lines)
         if year_end_return is not None:
-            left = money(
+            left = to_yuan(
                 _balance(Account.objects.filter(county=county, kind=AccountKind.EXPENDITURE))
             )
             if left > 0:
@@ -703,7 +697,7 @@ def year_end_close(*, pooling_area: PoolingArea, year: int, closed_by=None) -> l
             )
         )
     if not closes:
-        raise FundsError("no_budget", f"{pooling_area}{year}年度没有区县预算，无法决算。")
+        raise FundsError(f"{pooling_area}{year}年度没有区县预算，无法决算。", code="no_budget")
     return closes
 
 
@@ -719,7 +713,7 @@ def premium_transfer_post(
         if request.status == PremiumTransferRequest.Status.POSTED:
             return Entry.objects.get(pk=request.posted_entry_id)
         if request.status != PremiumTransferRequest.Status.REQUESTED:
-            raise FundsError("request_not_open", "该划转申请已撤销，不能记账。")
+            raise FundsError("该划转申请已撤销，不能记账。", code="request_not_open")
         resident_fund = account_open(
             kind=AccountKind.RESIDENT_INSURANCE,
             pooling_area=from_account.pooling_area,

@@ -39,6 +39,7 @@ from django.utils import timezone
 
 from beneficiaries.models import County
 from claims.models import Adjustment, Claim, Decision
+from claims.services import claims_mark_settled
 from funds.models import (
     Account,
     AccountKind,
@@ -66,7 +67,7 @@ class SettlementLocked(FundsError):
 def period_bounds(year: int, month: int) -> tuple[dt.date, dt.date, dt.datetime]:
     """First day, last day, and the acceptance cut-off (start of the next month, local time)."""
     if not 1 <= month <= 12:
-        raise FundsError("bad_period", "结算月份必须在 1 至 12 之间。")
+        raise FundsError("结算月份必须在 1 至 12 之间。", code="bad_period")
     last = dt.date(year, month, calendar.monthrange(year, month)[1])
     nxt = last + dt.timedelta(days=1)
     tz = zoneinfo.ZoneInfo(settings.TIME_ZONE)
@@ -99,8 +100,8 @@ def settlement_lock(county_id: int, year: int, month: int):
         locked = cursor.fetchone()[0]
     if not locked:
         raise SettlementLocked(
-            "settlement_locked",
             f"该区县 {year}年{month}月 的结算正在进行中，本次结算请求已拒绝，请稍后查看进度。",
+            code="settlement_locked",
         )
     try:
         yield
@@ -250,7 +251,6 @@ def _post_batch(
     statement of zero), the statements marked posted, their claims marked settled — set-based.
     `payees` holds every statement's payee account (`_payee_accounts`, opened once per run).
     Returns how many statements this call posted (0 when another run got there first)."""
-    claim, line = Claim._meta.db_table, SettlementLine._meta.db_table
     last = period_bounds(run.year, run.month)[1]
     county = run.county
     with transaction.atomic():
@@ -277,21 +277,13 @@ def _post_batch(
         for st in statements:
             st.posted_at = now
         SettlementStatement.objects.bulk_update(statements, ["entry", "posted_at"])
-        ids = [st.pk for st in statements]
-        marks = ", ".join(["%s"] * len(ids))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""UPDATE {claim} SET status = %s, updated_at = %s
-                    WHERE status = %s AND id IN (
-                        SELECT claim_id FROM {line}
-                        WHERE statement_id IN ({marks}) AND adjustment_id IS NULL)""",
-                [
-                    Claim.Status.SETTLED,
-                    connection.ops.adapt_datetimefield_value(now),
-                    Claim.Status.ACCEPTED,
-                    *ids,
-                ],
-            )
+        # Their claims become settled: the claims app's write, one UPDATE for the batch.
+        claims_mark_settled(
+            claim_ids=SettlementLine.objects.filter(
+                statement_id__in=[st.pk for st in statements], adjustment_id__isnull=True
+            ).values("claim_id"),
+            at=now,
+        )
     return len(statements)
 
 
@@ -362,10 +354,10 @@ def _settle(run: SettlementRun, progress) -> None:
     held = account.balance()
     if owed > held:
         raise FundsError(
-            "insufficient_funds",
             f"{account.name}余额不足，拒绝结算：{run.period}应付 {owed} 元，"
             f"账户余额 {held} 元，差额 {owed - held} 元。请先拨入资金后重新执行结算，"
             "已归集的结算明细将保留。",
+            code="insufficient_funds",
         )
     pause = float(getattr(settings, "FUNDS_STATEMENT_PAUSE_SECONDS", 0) or 0)
     # Refunds (negative statements) first, so that recovered money is there to pay with.

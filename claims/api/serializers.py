@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from claims.models import (
+    DECISION_FIGURES,
     Adjustment,
     Application,
     ApplicationTransition,
@@ -38,18 +39,7 @@ class DecisionSerializer(serializers.ModelSerializer):
             "id",
             "claim",
             "is_current",
-            "eligible",
-            "reason",
-            "identity",
-            "policy_code",
-            "policy_version",
-            "parameters_hash",
-            "policy_self_pay",
-            "deductible_applied",
-            "ratio",
-            "assistance",
-            "tilted_assistance",
-            "total",
+            *DECISION_FIGURES,
             "trace",
             "decided_at",
         ]

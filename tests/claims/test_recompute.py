@@ -152,16 +152,16 @@ def test_engine_refusal_queues_the_claim_with_a_reason(hospital, county, area):
 
 
 @pytest.mark.django_db
-def test_year_recompute_task_reports_progress_on_its_job(hospital, dibao):
-    from claims import tasks
+def test_year_recompute_dispatched_reports_progress_on_its_job(hospital, dibao):
     from medaid.core.jobs import job_create
     from medaid.core.models import Job
     from tests.claims.conftest import committed
 
     manual_claim(dibao, hospital, "M1", dt.date(2024, 2, 1), "10000", "6000")
     job = job_create(kind="claims.recompute_year", parameters={"year": 2024})
+    run = services.year_recompute_start(year=2024, reason="新政策版本", job=job)
     with committed():
-        tasks.recompute_year.delay(job.pk, 2024, None, "新政策版本")
+        services.run_dispatch(run=run)
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED
     assert job.progress_done == job.progress_total == services.DEFAULT_PARTITIONS

@@ -8,7 +8,7 @@ import pytest
 
 from beneficiaries.models import County, Identity, Person, PoolingArea
 from claims.models import Claim, Decision, DecisionRun, Hospital
-from claims.tasks import recompute_year
+from claims.services import run_dispatch, year_recompute_start
 from medaid.core.jobs import job_create
 from medaid.core.models import Job
 from tests.integration_support import wait_for
@@ -48,6 +48,15 @@ def _municipality_with_claims(n_people: int = 12) -> County:
     return county
 
 
+def _recompute_year(job, county, reason: str) -> None:
+    """What an operator's year recomputation sends: one task per partition of the job's run
+    (staged once; sending again re-delivers the same partitions)."""
+    run = DecisionRun.objects.filter(job=job).first()
+    if run is None:
+        run = year_recompute_start(year=2024, county=county, reason=reason, job=job)
+    run_dispatch(run=run)
+
+
 def _state():
     return sorted(
         Decision.objects.filter(is_current=True).values_list(
@@ -62,7 +71,7 @@ def test_a_task_through_redis_completes_and_running_it_twice_changes_nothing(
     county = _municipality_with_claims()
     job = job_create(kind="claims.recompute", parameters={"year": 2024}, county=county)
 
-    recompute_year.delay(job.pk, 2024, county.pk, "基础设施测试")
+    _recompute_year(job, county, "基础设施测试")
     wait_for(
         lambda: DecisionRun.objects.filter(job=job, status=DecisionRun.Status.DONE).exists(),
         timeout=90,
@@ -76,10 +85,10 @@ def test_a_task_through_redis_completes_and_running_it_twice_changes_nothing(
 
     # The very same message again (a re-delivery): the run's partitions are done, so the
     # worker skips them.
-    recompute_year.delay(job.pk, 2024, county.pk, "基础设施测试")
+    _recompute_year(job, county, "基础设施测试")
     # And a fresh recomputation of the same year: same facts, same decisions, nothing new.
     again = job_create(kind="claims.recompute", parameters={"year": 2024}, county=county)
-    recompute_year.delay(again.pk, 2024, county.pk, "基础设施测试（重复）")
+    _recompute_year(again, county, "基础设施测试（重复）")
     wait_for(
         lambda: DecisionRun.objects.filter(job=again, status=DecisionRun.Status.DONE).exists(),
         timeout=90,

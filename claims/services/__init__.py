@@ -1,0 +1,104 @@
+"""Every write of the claims app, by capability:
+
+- `recompute`: decision runs and their partitions, a person's or a whole year's recomputation;
+- `declarations`: hospital declarations, from the received file to the decided claims;
+- `applications`: counter applications and their supervisor's approval;
+- `review`: corrections of a claim and the review queue's answers;
+- `warnings`: monitoring of burdens, the warning lists sent to departments and their answers;
+- `settlement`: the claims' side of the funds app's monthly settlement (claims marked settled);
+- `checks`: the rules a claim's figures keep, and which pack covers a day;
+- `errors`: `ClaimsError`, the refusal they raise.
+
+The admin, the API, the funds app and the tests use the names below (`from claims import
+services`); modules inside the package import each other directly.
+"""
+
+from claims.services.applications import (
+    application_approve,
+    application_claim_add,
+    application_create,
+    application_reject,
+    application_return,
+    application_submit,
+    applications_mark_paid,
+    second_approval_threshold,
+)
+from claims.services.checks import (
+    MONEY_FIELDS,
+    claim_figures_errors,
+    policy_covers,
+    policy_window,
+)
+from claims.services.declarations import (
+    DECLARATION_LINE_COLUMNS,
+    DECLARATION_LINE_FIELDS,
+    DuplicateDeclaration,
+    content_hash,
+    declaration_check,
+    declaration_finish,
+    declaration_merge,
+    declaration_prepare,
+    declaration_process,
+    declaration_receive,
+    declaration_refuse,
+    json_hash,
+)
+from claims.services.errors import ClaimsError
+from claims.services.recompute import (
+    DEFAULT_PARTITIONS,
+    people_recompute,
+    run_create,
+    run_dispatch,
+    run_execute,
+    run_finish,
+    run_partition_decide,
+    trace_json,
+    year_recompute_start,
+)
+from claims.services.review import CORRECTABLE_FIELDS, claim_correct, claim_review_resolve
+from claims.services.settlement import claims_mark_settled
+from claims.services.warnings import burdens_monitor, warning_answer, warning_lists_send
+
+__all__ = [
+    "CORRECTABLE_FIELDS",
+    "DECLARATION_LINE_COLUMNS",
+    "DECLARATION_LINE_FIELDS",
+    "DEFAULT_PARTITIONS",
+    "MONEY_FIELDS",
+    "ClaimsError",
+    "DuplicateDeclaration",
+    "application_approve",
+    "application_claim_add",
+    "application_create",
+    "application_reject",
+    "application_return",
+    "application_submit",
+    "applications_mark_paid",
+    "burdens_monitor",
+    "claim_correct",
+    "claim_figures_errors",
+    "claim_review_resolve",
+    "claims_mark_settled",
+    "content_hash",
+    "declaration_check",
+    "declaration_finish",
+    "declaration_merge",
+    "declaration_prepare",
+    "declaration_process",
+    "declaration_receive",
+    "declaration_refuse",
+    "json_hash",
+    "people_recompute",
+    "policy_covers",
+    "policy_window",
+    "run_create",
+    "run_dispatch",
+    "run_execute",
+    "run_finish",
+    "run_partition_decide",
+    "second_approval_threshold",
+    "trace_json",
+    "warning_answer",
+    "warning_lists_send",
+    "year_recompute_start",
+]

@@ -1,0 +1,355 @@
+"""Hospital declarations (医院申报): receive a file's lines, check them set-based, merge the good
+ones into claims, decide them in runs, and summarise."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+
+from django.db import connection, transaction
+from django.db.models import Count, Sum
+from django.utils import timezone
+
+from beneficiaries.models import Person
+from claims.bulk import insert_rows, is_postgres
+from claims.models import (
+    Claim,
+    Decision,
+    DecisionRun,
+    Declaration,
+    DeclarationLine,
+    Hospital,
+    ReviewReason,
+)
+from claims.services.checks import MONEY_FIELDS, counties_by_policy, policy_window
+from claims.services.errors import ClaimsError
+from claims.services.recompute import (
+    DEFAULT_PARTITIONS,
+    on_run_finished,
+    run_create,
+    run_dispatch,
+    run_execute,
+)
+from medaid.core.workdays import month_range
+
+# --- declarations --------------------------------------------------------------------------
+
+
+class DuplicateDeclaration(ClaimsError):
+    def __init__(self, existing: Declaration):
+        self.existing = existing
+        super().__init__(
+            f"该文件已于 {timezone.localtime(existing.created_at):%Y-%m-%d %H:%M} 上传"
+            f"（{existing}），不重复导入",
+            code="duplicate_file",
+        )
+
+
+def declaration_receive(
+    *,
+    hospital: Hospital | None,
+    year: int,
+    month: int,
+    channel: str,
+    file_name: str,
+    content_hash: str,
+    lines,
+    uploaded_by=None,
+) -> Declaration:
+    """Register a declaration and stage its parsed lines. The same content twice is refused (the
+    hash is unique), so a file uploaded twice is never counted twice."""
+    if not 1 <= month <= 12:
+        raise ClaimsError("申报月份应为 1–12", code="bad_month")
+    existing = Declaration.objects.filter(file_hash=content_hash).first()
+    if existing is not None:
+        raise DuplicateDeclaration(existing)
+    with transaction.atomic():
+        declaration = Declaration.objects.create(
+            hospital=hospital,
+            year=year,
+            month=month,
+            channel=channel,
+            file_name=file_name[:200],
+            file_hash=content_hash,
+            uploaded_by=uploaded_by,
+        )
+        columns = ["declaration_id", *DECLARATION_LINE_COLUMNS]
+        count = insert_rows(
+            DeclarationLine._meta.db_table,
+            columns,
+            ((declaration.pk, *line) for line in lines),
+        )
+        declaration.lines_total = count
+        declaration.save(update_fields=["lines_total"])
+    return declaration
+
+
+# A declaration line's fields, in the order of a hospital's file and of the staging tuple.
+DECLARATION_LINE_FIELDS = (
+    "hospital_code",
+    "id_number",
+    "name",
+    "external_ref",
+    "kind",
+    "admitted",
+    "discharged",
+    "referred",
+    "follow_up",
+    "emergency",
+    "major_disease",
+    "chronic_category",
+    "total_cost",
+    "in_policy_cost",
+    "out_of_catalog_cost",
+    "basic_insurance_paid",
+    "critical_illness_paid",
+    "other_paid",
+    "declared_assistance",
+    "receipt_numbers",
+)
+DECLARATION_LINE_COLUMNS = ("line_no", *DECLARATION_LINE_FIELDS, "error", "error_detail")
+
+
+def _flag(sql_where: str, code: str, declaration_id: int, params=()) -> None:
+    table = DeclarationLine._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET error = %s WHERE declaration_id = %s AND error = '' "
+            f"AND ({sql_where})",
+            (code, declaration_id, *params),
+        )
+
+
+def declaration_check(*, declaration: Declaration) -> None:
+    """Set-based checks on the staged lines; the first problem of a line is its reason. Lines
+    are only read here (and the refused ones marked): rewriting every staged row to resolve its
+    person and hospital would cost more than looking them up again in the merge."""
+    from beneficiaries.models import County
+    from claims.models import LineError
+
+    d = declaration.pk
+    lines = DeclarationLine._meta.db_table
+    hospitals = Hospital._meta.db_table
+    people = Person._meta.db_table
+    claims = Claim._meta.db_table
+    person_of_line = f"SELECT p.id FROM {people} p WHERE p.id_number = {lines}.id_number"
+    money = [*MONEY_FIELDS, "declared_assistance"]
+    _flag(" OR ".join(f"{m} < 0" for m in money), LineError.NEGATIVE_AMOUNT, d)
+    _flag("discharged < admitted", LineError.DISCHARGE_BEFORE_ADMISSION, d)
+    _flag(
+        "COALESCE(basic_insurance_paid, 0) + COALESCE(critical_illness_paid, 0) "
+        "+ COALESCE(other_paid, 0) > in_policy_cost",
+        LineError.PAID_EXCEEDS_COST,
+        d,
+    )
+    _flag(
+        "total_cost IS NOT NULL AND in_policy_cost + COALESCE(out_of_catalog_cost, 0) > total_cost",
+        LineError.COST_MISMATCH,
+        d,
+    )
+    _, period_end = month_range(declaration.year, declaration.month)
+    _flag("discharged > %s", LineError.FUTURE_DATE, d, (period_end,))
+    _flag(
+        f"NOT EXISTS (SELECT 1 FROM {hospitals} h WHERE h.code = {lines}.hospital_code)",
+        LineError.UNKNOWN_HOSPITAL,
+        d,
+    )
+    if declaration.hospital_id:
+        _flag("hospital_code <> %s", LineError.HOSPITAL_MISMATCH, d, (declaration.hospital.code,))
+    _flag(f"NOT EXISTS ({person_of_line})", LineError.UNKNOWN_PERSON, d)
+    # No pack covers the date: per pooling area, outside its pack's versions.
+    for code, county_ids in counties_by_policy(County).items():
+        window = policy_window(code)
+        placeholders = ", ".join(["%s"] * len(county_ids))
+        in_area = f"EXISTS ({person_of_line} AND p.county_id IN ({placeholders}))"
+        if window is None:
+            _flag(in_area, LineError.NO_POLICY, d, county_ids)
+            continue
+        first, expires = window
+        _flag(
+            f"(discharged < %s OR discharged > %s) AND {in_area}",
+            LineError.NO_POLICY,
+            d,
+            (first, expires or dt.date.max, *county_ids),
+        )
+    _flag(
+        f"EXISTS (SELECT 1 FROM {lines} o WHERE o.declaration_id = {lines}.declaration_id "
+        f"AND o.external_ref = {lines}.external_ref AND o.line_no < {lines}.line_no)",
+        LineError.DUPLICATE_IN_FILE,
+        d,
+    )
+    _flag(
+        f"EXISTS (SELECT 1 FROM {claims} c JOIN {hospitals} h ON h.id = c.hospital_id "
+        f"WHERE h.code = {lines}.hospital_code AND c.external_ref = {lines}.external_ref)",
+        LineError.ALREADY_DECLARED,
+        d,
+    )
+
+
+def declaration_merge(*, declaration: Declaration) -> int:
+    """Turn the lines that passed into claims, set-based, in one INSERT … SELECT. A stay that
+    overlaps one of the same person and kind declared by another hospital goes straight to the
+    review queue and is kept out of the person's year until a reviewer decides, so that nothing
+    counts twice toward deductibles and caps."""
+    d = declaration.pk
+    lines = DeclarationLine._meta.db_table
+    claims = Claim._meta.db_table
+    people = Person._meta.db_table
+    hospitals = Hospital._meta.db_table
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {claims} (
+                person_id, county_id, hospital_id, source, external_ref, kind, admitted,
+                discharged, referred, follow_up, emergency, major_disease, chronic_category,
+                settlement, total_cost, in_policy_cost, out_of_catalog_cost,
+                basic_insurance_paid, critical_illness_paid, other_paid, declared_assistance,
+                receipt_numbers, status, review_reason, review_note, declaration_id,
+                created_at, updated_at)
+            SELECT pid, cid, hid, %s, external_ref, kind, admitted, discharged, referred,
+                follow_up, emergency, major_disease, chronic_category, %s,
+                COALESCE(total_cost, in_policy_cost + COALESCE(out_of_catalog_cost, 0)),
+                in_policy_cost, COALESCE(out_of_catalog_cost, 0),
+                COALESCE(basic_insurance_paid, 0), COALESCE(critical_illness_paid, 0),
+                COALESCE(other_paid, 0), COALESCE(declared_assistance, 0), receipt_numbers,
+                CASE WHEN overlap THEN %s ELSE %s END,
+                CASE WHEN overlap THEN %s ELSE '' END,
+                '', %s, %s, %s
+            FROM (
+                SELECT l.line_no, l.external_ref, l.kind, COALESCE(l.admitted, l.discharged)
+                    AS admitted, l.discharged, l.referred, l.follow_up, l.emergency,
+                    l.major_disease, l.chronic_category, l.total_cost, l.in_policy_cost,
+                    l.out_of_catalog_cost, l.basic_insurance_paid, l.critical_illness_paid,
+                    l.other_paid, l.declared_assistance, l.receipt_numbers,
+                    p.id AS pid, p.county_id AS cid, h.id AS hid,
+                    EXISTS (
+                        SELECT 1 FROM {claims} o WHERE o.person_id = p.id AND o.kind = l.kind
+                        AND o.hospital_id <> h.id AND o.admitted <= l.discharged
+                        AND o.discharged >= COALESCE(l.admitted, l.discharged)
+                        AND o.status <> %s
+                    ) AS overlap
+                FROM {lines} l
+                JOIN {people} p ON p.id_number = l.id_number
+                JOIN {hospitals} h ON h.code = l.hospital_code
+                WHERE l.declaration_id = %s AND l.error = ''
+            ) x
+            ORDER BY line_no
+            """,
+            (
+                Claim.Source.DECLARATION,
+                Claim.Settlement.DIRECT,
+                Claim.Status.REVIEW,
+                Claim.Status.PENDING,
+                ReviewReason.OVERLAP_OTHER_HOSPITAL,
+                d,
+                now,
+                now,
+                Claim.Status.REJECTED,
+                d,
+            ),
+        )
+        return cursor.rowcount
+
+
+def declaration_prepare(*, declaration_id: int) -> list[DecisionRun]:
+    """Check and merge a staged declaration and stage the runs that decide it; returns the runs
+    still to execute. Safe to repeat: a declaration past the merge only returns its runs."""
+    with transaction.atomic():
+        declaration = Declaration.objects.select_for_update().get(pk=declaration_id)
+        if declaration.status in (Declaration.Status.DONE, Declaration.Status.REFUSED):
+            return []
+        if declaration.status == Declaration.Status.RECEIVED:
+            if is_postgres():
+                # The lines were just COPYed into a table the planner thinks small: without
+                # fresh statistics the checks' and merge's joins are planned for a few rows.
+                with connection.cursor() as cursor:
+                    cursor.execute(f"ANALYZE {DeclarationLine._meta.db_table}")
+            declaration_check(declaration=declaration)
+            declaration_merge(declaration=declaration)
+            declaration.status = Declaration.Status.PROCESSING
+            declaration.save(update_fields=["status"])
+            claims = Claim.objects.filter(declaration=declaration)
+            years = sorted(claims.order_by().values_list("discharged__year", flat=True).distinct())
+            for year in years:
+                people = (
+                    claims.filter(discharged__year=year).order_by().values("person_id").distinct()
+                )
+                run_create(
+                    kind=DecisionRun.Kind.DECLARATION,
+                    year=year,
+                    people=people,
+                    reason=f"{declaration} 计算",
+                    declaration=declaration,
+                    partitions=DEFAULT_PARTITIONS if declaration.lines_total > 5000 else 1,
+                )
+    runs = list(declaration.runs.exclude(status=DecisionRun.Status.DONE))
+    if not runs:
+        declaration_finish(declaration_id=declaration_id)
+    return runs
+
+
+def declaration_process(*, declaration_id: int, dispatch: bool = False) -> Declaration:
+    """Check, merge and decide a staged declaration: its partitions as tasks (`dispatch`) or
+    here. Re-running after a crash is safe: runs skip finished partitions."""
+    for run in declaration_prepare(declaration_id=declaration_id):
+        if dispatch:
+            run_dispatch(run=run)
+        else:
+            run_execute(run=run)
+    return Declaration.objects.get(pk=declaration_id)
+
+
+def declaration_finish(*, declaration_id: int) -> Declaration:
+    """Summarise a declaration once all its runs are done, and write its refused lines' file."""
+    with transaction.atomic():
+        declaration = Declaration.objects.select_for_update().get(pk=declaration_id)
+        if declaration.status != Declaration.Status.PROCESSING:
+            return declaration
+        if declaration.runs.exclude(status=DecisionRun.Status.DONE).exists():
+            return declaration
+        claims = Claim.objects.filter(declaration=declaration)
+        counts = dict(
+            claims.order_by()
+            .values_list("status")
+            .annotate(n=Count("id"))
+            .values_list("status", "n")
+        )
+        declaration.claims_accepted = counts.get(Claim.Status.ACCEPTED, 0)
+        declaration.claims_review = counts.get(Claim.Status.REVIEW, 0)
+        declaration.lines_refused = declaration.lines.exclude(error="").count()
+        declaration.declared_total = claims.aggregate(s=Sum("declared_assistance"))["s"] or 0
+        declaration.computed_total = (
+            Decision.objects.filter(claim__declaration=declaration, is_current=True).aggregate(
+                s=Sum("total")
+            )["s"]
+            or 0
+        )
+        if declaration.lines_refused:
+            from claims.exports import declaration_errors_file
+
+            declaration_errors_file(declaration=declaration)
+        declaration.status = Declaration.Status.DONE
+        declaration.finished_at = timezone.now()
+        declaration.save()
+    return declaration
+
+
+on_run_finished(declaration_finish)
+
+
+def declaration_refuse(*, declaration: Declaration, reason: str) -> None:
+    Declaration.objects.filter(pk=declaration.pk).update(
+        status=Declaration.Status.REFUSED, refused_reason=reason[:200]
+    )
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def json_hash(payload) -> str:
+    return content_hash(
+        json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str).encode()
+    )

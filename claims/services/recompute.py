@@ -1,0 +1,419 @@
+"""Decision runs: the only place claims are decided (by `medaid.policy.decide`).
+
+A run splits its people into partitions, ranges of person ids; a partition decides each of its
+people's whole natural year in date order and commits at once, so a person's cumulative state
+(deductible, caps, tilt) never crosses tasks, and a partition is either done or not (its row in
+PostgreSQL says which). Recomputations (a person's years, a whole year) are runs too."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import json
+import logging
+from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from itertools import groupby
+
+from django.db import connection, transaction
+from django.db.models import Count, F, QuerySet, Sum
+from django.utils import timezone
+
+from beneficiaries.models import Person
+from claims import selectors
+from claims.bulk import chunks, insert_rows, update_by_ids
+from claims.models import (
+    DECISION_FIGURES,
+    Adjustment,
+    Claim,
+    Decision,
+    DecisionRun,
+    Declaration,
+    ReviewReason,
+    RunPartition,
+    RunPerson,
+)
+from medaid import policy
+from medaid.core.jobs import task_send
+from medaid.core.models import Job
+from medaid.core.money import ZERO
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PARTITIONS = 48
+
+
+# --- decision runs --------------------------------------------------------------------------
+
+
+def run_create(
+    *,
+    kind: str,
+    year: int,
+    people: QuerySet,
+    reason: str = "",
+    partitions: int = DEFAULT_PARTITIONS,
+    declaration: Declaration | None = None,
+    job=None,
+) -> DecisionRun:
+    """Stage `people` (a queryset of person ids, one column) for a run over `year`. Set-based:
+    one INSERT … SELECT, whatever the number of people."""
+    with transaction.atomic():
+        run = DecisionRun.objects.create(
+            kind=kind,
+            year=year,
+            partitions=partitions,
+            reason=reason[:200],
+            declaration=declaration,
+            job=job,
+        )
+        # Through Person so that the staged column is known to be "id", whatever `people` is.
+        # Partitions are ranges of person ids, not a hash: a partition's claims and decisions
+        # then lie on neighbouring pages, so its superseding updates and foreign-key row locks
+        # dirty (and WAL-log as full pages after each checkpoint) a few pages many times
+        # instead of every page of the table once per partition.
+        ids = Person.objects.filter(id__in=people).order_by().values("id")
+        sql, params = ids.query.sql_with_params()
+        table = RunPerson._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (run_id, partition, person_id) "
+                f"SELECT %s, ntile(%s) OVER (ORDER BY p.id) - 1, p.id FROM ({sql}) p",
+                (run.pk, partitions, *params),
+            )
+        counts = dict(
+            RunPerson.objects.filter(run=run)
+            .values_list("partition")
+            .annotate(n=Count("id"))
+            .values_list("partition", "n")
+        )
+        RunPartition.objects.bulk_create(
+            RunPartition(run=run, number=number, people=counts.get(number, 0))
+            for number in range(partitions)
+        )
+        run.people = sum(counts.values())
+        run.save(update_fields=["people"])
+        if job is not None:
+            Job.objects.filter(pk=job.pk).update(
+                progress_total=partitions,
+                progress_done=0,
+                status=Job.Status.RUNNING,
+                started_at=timezone.now(),
+            )
+    return run
+
+
+@dataclass
+class _PartitionWrites:
+    decisions: list[tuple] = field(default_factory=list)
+    superseded: list[int] = field(default_factory=list)
+    settled_changes: dict[int, tuple[int, Decimal]] = field(default_factory=dict)
+    status: dict[tuple[str, str, str], list[int]] = field(default_factory=lambda: defaultdict(list))
+    claims: int = 0
+
+
+def _same(current: selectors.CurrentDecision, new) -> bool:
+    return (
+        current.eligible == new.eligible
+        and current.reason == (new.reason.value if new.reason else "")
+        and current.identity == (new.identity or "")
+        and current.policy_version == new.policy_version
+        and current.parameters_hash == new.parameters_hash
+        and current.policy_self_pay == new.policy_self_pay
+        and current.deductible_applied == new.deductible_applied
+        and current.ratio == new.ratio
+        and current.assistance == new.assistance
+        and current.tilted_assistance == new.tilted_assistance
+    )
+
+
+def _status_after_decision(row: selectors.ClaimRow, new) -> tuple[str, str, str] | None:
+    """What a claim waiting for its first decision becomes once decided; None keeps it."""
+    if row.status != Claim.Status.PENDING:
+        return None
+    if row.source == Claim.Source.DECLARATION:
+        if row.review_reason:
+            return (Claim.Status.REVIEW, row.review_reason, "")
+        declared = row.declared_assistance or ZERO
+        if declared == new.total:
+            return (Claim.Status.ACCEPTED, "", "")
+        if not new.eligible and declared > 0:
+            return (Claim.Status.REVIEW, ReviewReason.NOT_ELIGIBLE, "")
+        return (Claim.Status.REVIEW, ReviewReason.AMOUNT_MISMATCH, "")
+    if row.source == Claim.Source.MANUAL:
+        return (Claim.Status.ACCEPTED, "", "")
+    # Application claims wait for the supervisor.
+    return None
+
+
+def _decide_person(
+    rows: list[selectors.ClaimRow],
+    person: policy.PersonFacts | None,
+    current: dict[int, selectors.CurrentDecision],
+    run_id: int | None,
+    now: dt.datetime,
+    out: _PartitionWrites,
+) -> None:
+    for policy_code, group in groupby(rows, key=lambda r: r.policy_code):
+        group = list(group)
+        out.claims += len(group)
+        try:
+            if person is None:
+                raise LookupError("救助对象不存在")
+            case = selectors.build_case(policy_code=policy_code, person=person, claims=group)
+            result = policy.decide(case)
+        except Exception as exc:
+            logger.warning("engine refused person %s: %s", group[0].person_id, exc)
+            note = f"{type(exc).__name__}: {exc}"[:500]
+            for row in group:
+                if row.status == Claim.Status.PENDING:
+                    out.status[(Claim.Status.REVIEW, ReviewReason.ENGINE_REFUSED, note)].append(
+                        row.id
+                    )
+            continue
+        by_ref = {d.ref: d for d in result.claims}
+        for row in group:
+            new = by_ref[row.facts.ref]
+            old = current.get(row.id)
+            if old is None or not _same(old, new):
+                if old is not None:
+                    out.superseded.append(old.id)
+                    if row.status == Claim.Status.SETTLED and old.total != new.total:
+                        out.settled_changes[row.id] = (old.id, new.total - old.total)
+                out.decisions.append(
+                    (
+                        row.id,
+                        True,
+                        new.eligible,
+                        new.reason.value if new.reason else "",
+                        new.identity or "",
+                        new.policy,
+                        new.policy_version,
+                        new.parameters_hash,
+                        new.policy_self_pay,
+                        new.deductible_applied,
+                        new.ratio,
+                        new.assistance,
+                        new.tilted_assistance,
+                        new.total,
+                        trace_json(new.trace),
+                        run_id,
+                        now,
+                    )
+                )
+            status = _status_after_decision(row, new)
+            if status is not None:
+                out.status[status].append(row.id)
+
+
+def trace_json(lines: list[str]) -> str:
+    """A trace as JSON text for the COPY. Trace lines are printable Chinese text without ASCII
+    quotes or backslashes, which need no escaping: joining them is a fraction of json.dumps's
+    cost on 2 KB of non-ASCII text; anything else goes through json.dumps."""
+    if not lines:
+        return "[]"
+    joined = '","'.join(lines)
+    # Every quote in `joined` is a separator's (two each), so no line holds one.
+    if joined.count('"') == 2 * (len(lines) - 1) and "\\" not in joined and joined.isprintable():
+        return f'["{joined}"]'
+    return json.dumps(lines, ensure_ascii=False)
+
+
+_DECISION_COLUMNS = ("claim_id", "is_current", *DECISION_FIGURES, "trace", "run_id", "decided_at")
+
+
+def _write(out: _PartitionWrites, *, run_id: int | None, reason: str) -> int:
+    update_by_ids(
+        Decision._meta.db_table, "is_current = %s", out.superseded, "is_current", (False,)
+    )
+    written = insert_rows(Decision._meta.db_table, _DECISION_COLUMNS, out.decisions, plain=True)
+    if out.settled_changes:
+        claim_ids = list(out.settled_changes)
+        new_ids: dict[int, int] = {}
+        for ids in chunks(claim_ids):
+            new_ids.update(
+                Decision.objects.filter(claim_id__in=ids, is_current=True).values_list(
+                    "claim_id", "id"
+                )
+            )
+        Adjustment.objects.bulk_create(
+            Adjustment(
+                claim_id=claim_id,
+                decision_id=new_ids[claim_id],
+                previous_decision_id=previous_id,
+                amount=amount,
+                reason=reason or "重新计算",
+            )
+            for claim_id, (previous_id, amount) in out.settled_changes.items()
+        )
+    now = timezone.now()
+    for (status, review_reason, note), ids in out.status.items():
+        update_by_ids(
+            Claim._meta.db_table,
+            "status = %s, review_reason = %s, review_note = %s, updated_at = %s",
+            ids,
+            "status = %s",
+            (status, review_reason, note, now, Claim.Status.PENDING),
+        )
+    return written
+
+
+@contextmanager
+def _gc_paused():
+    """A partition builds some hundred thousand small acyclic objects (facts, decisions, trace
+    lines) and keeps them until its COPY; the cyclic collector would rescan that growing heap
+    over and over (half the decide time measured), and finds nothing to free."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _decide_people(*, people, year: int, run_id: int | None, reason: str) -> _PartitionWrites:
+    persons = selectors.person_facts(people=people)
+    claim_rows = selectors.year_claims(people=people, year=year)
+    rows_by_person = [(pid, list(g)) for pid, g in groupby(claim_rows, key=lambda r: r.person_id)]
+    current = selectors.current_decisions(
+        claim_ids=[row.id for _, rows in rows_by_person for row in rows]
+    )
+    out = _PartitionWrites()
+    now = timezone.now()
+    for pid, rows in rows_by_person:
+        _decide_person(rows, persons.get(pid), current, run_id, now, out)
+    return out
+
+
+def run_partition_decide(*, run_id: int, number: int) -> RunPartition:
+    """Decide one partition of a run. Takes the partition's row lock for the whole work, so two
+    workers given the same partition do it once; a partition already done is skipped, which
+    makes re-delivery harmless."""
+    # Marked running in a statement of its own: inside the partition's transaction the run row
+    # would stay locked until that partition commits, and every other worker's first partition
+    # would wait for it.
+    DecisionRun.objects.filter(pk=run_id, status=DecisionRun.Status.PENDING).update(
+        status=DecisionRun.Status.RUNNING
+    )
+    with transaction.atomic():
+        part = RunPartition.objects.select_for_update().get(run_id=run_id, number=number)
+        if part.done:
+            return part
+        run = DecisionRun.objects.get(pk=run_id)
+        people = selectors.run_people(run_id=run_id, partition=number)
+        with _gc_paused():
+            out = _decide_people(people=people, year=run.year, run_id=run_id, reason=run.reason)
+            written = _write(out, run_id=run_id, reason=run.reason)
+        part.done = True
+        part.claims = out.claims
+        part.decisions_written = written
+        part.finished_at = timezone.now()
+        part.save(update_fields=["done", "claims", "decisions_written", "finished_at"])
+        if run.job_id:
+            Job.objects.filter(pk=run.job_id).update(progress_done=F("progress_done") + 1)
+    return part
+
+
+# What closes a declaration once its last run is done: `declarations.declaration_finish`, which
+# that module registers here on import (it imports this module, so this one cannot import it;
+# importing any of claims.services loads both).
+_DECLARATION_RUN_FINISHED: list = []
+
+
+def on_run_finished(finish) -> None:
+    """Call `finish(declaration_id=…)` when a declaration's run is done."""
+    if finish not in _DECLARATION_RUN_FINISHED:
+        _DECLARATION_RUN_FINISHED.append(finish)
+
+
+def run_finish(*, run_id: int) -> bool:
+    """Close a run once every partition is done (idempotent; the last partition calls it)."""
+    with transaction.atomic():
+        run = DecisionRun.objects.select_for_update().get(pk=run_id)
+        if run.status == DecisionRun.Status.DONE:
+            return True
+        if run.partition_rows.filter(done=False).exists():
+            return False
+        totals = run.partition_rows.aggregate(c=Sum("claims"), d=Sum("decisions_written"))
+        run.claims_decided = totals["c"] or 0
+        run.decisions_written = totals["d"] or 0
+        run.adjustments_written = Adjustment.objects.filter(decision__run=run).count()
+        run.status = DecisionRun.Status.DONE
+        run.finished_at = timezone.now()
+        run.save()
+        RunPerson.objects.filter(run=run).delete()
+        if run.job_id:
+            Job.objects.filter(pk=run.job_id).update(
+                status=Job.Status.SUCCEEDED,
+                finished_at=timezone.now(),
+                result={
+                    "people": run.people,
+                    "claims": run.claims_decided,
+                    "decisions": run.decisions_written,
+                    "adjustments": run.adjustments_written,
+                },
+            )
+    if run.declaration_id:
+        for finish in _DECLARATION_RUN_FINISHED:
+            finish(declaration_id=run.declaration_id)
+    return True
+
+
+def run_execute(*, run: DecisionRun, progress=None) -> DecisionRun:
+    """Decide every partition of `run` in this process (the eager path, tests, small runs)."""
+    if progress is not None:
+        progress.set_total(run.partitions)
+    for number in range(run.partitions):
+        run_partition_decide(run_id=run.pk, number=number)
+        if progress is not None:
+            progress.advance(1)
+    run_finish(run_id=run.pk)
+    run.refresh_from_db()
+    return run
+
+
+def run_dispatch(*, run: DecisionRun) -> None:
+    """Send one task per partition after commit; eager mode runs them right away."""
+    for number in range(run.partitions):
+        task_send("claims.tasks.decide_partition", run.pk, number)
+
+
+def people_recompute(
+    *,
+    people: QuerySet,
+    since: dt.date,
+    reason: str,
+    kind: str = DecisionRun.Kind.CORRECTION,
+    partitions: int = 1,
+    until_year: int | None = None,
+    dispatch: bool = False,
+) -> list[DecisionRun]:
+    """Recompute `people`'s claims from the year of `since` to this year (an identity change
+    that reaches back, a corrected claim). Later claims of the year get new decisions in date
+    order; settled ones get adjustments for the next settlement. The beneficiaries app calls
+    this after a roster change that reaches back."""
+    until_year = until_year or max(timezone.localdate().year, since.year)
+    runs = []
+    for year in range(since.year, until_year + 1):
+        run = run_create(kind=kind, year=year, people=people, reason=reason, partitions=partitions)
+        if dispatch:
+            run_dispatch(run=run)
+        else:
+            run_execute(run=run)
+        runs.append(run)
+    return runs
+
+
+def year_recompute_start(*, year: int, county=None, reason: str, job=None) -> DecisionRun:
+    """Recompute a whole year (a new pack version, a corrected parameter): every person with a
+    claim that year, partitioned."""
+    claims = Claim.objects.filter(discharged__year=year)
+    if county is not None:
+        claims = claims.filter(county=county)
+    people = claims.order_by().values("person_id").distinct()
+    return run_create(
+        kind=DecisionRun.Kind.RECOMPUTE, year=year, people=people, reason=reason, job=job
+    )
