@@ -9,4 +9,6 @@ class ClaimsConfig(AppConfig):
     def ready(self) -> None:
         # Registers the app's tasks in every process: services send them by name
         # (medaid.core.jobs.task_send) and a name must never be sent nowhere.
-        from claims import tasks  # noqa: F401
+        from claims import handlers, tasks  # noqa: F401
+
+        handlers.register()

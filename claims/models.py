@@ -683,6 +683,11 @@ class Application(FSMModelMixin, models.Model):
     def pay(self):
         pass
 
+    # The voucher that paid it was reversed: approved again, paid by the next settlement.
+    @transition(field=state, source=State.PAID, target=State.APPROVED)
+    def payment_reversed(self):
+        pass
+
 
 @pghistory.track()
 class ApplicationTransition(models.Model):

@@ -495,7 +495,9 @@ class SettlementStatement(models.Model):
 class SettlementLine(models.Model):
     """One claim, or one adjustment of a claim (`claims.Adjustment`, a recomputation
     difference), settled on a statement. The unique constraints are the idempotency guard: a
-    claim is settled once, an adjustment once."""
+    claim is settled once, an adjustment once — among the lines that stand. When the voucher
+    that paid a statement is reversed, its lines are kept as the record of what it paid and
+    marked `reopened`; their claims and adjustments are staged again by the next run."""
 
     statement = models.ForeignKey(
         SettlementStatement,
@@ -509,12 +511,12 @@ class SettlementLine(models.Model):
         related_name="settlement_lines",
         verbose_name="救助明细",
     )
-    adjustment = models.OneToOneField(
+    adjustment = models.ForeignKey(
         "claims.Adjustment",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
-        related_name="settlement_line",
+        related_name="settlement_lines",
         verbose_name="结算调整",
     )
     person = models.ForeignKey(
@@ -525,6 +527,7 @@ class SettlementLine(models.Model):
     )
     amount = models.DecimalField("金额", **MONEY)
     declared = models.DecimalField("医院申报金额", **MONEY, null=True, blank=True)
+    reopened = models.BooleanField("支付已冲销", default=False, db_default=False)
 
     class Meta:
         verbose_name = "结算明细"
@@ -532,8 +535,13 @@ class SettlementLine(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["claim"],
-                condition=Q(adjustment__isnull=True),
+                condition=Q(adjustment__isnull=True, reopened=False),
                 name="uniq_claim_settled_once",
+            ),
+            models.UniqueConstraint(
+                fields=["adjustment"],
+                condition=Q(adjustment__isnull=False, reopened=False),
+                name="uniq_adjustment_settled_once",
             ),
         ]
 

@@ -14,8 +14,10 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
+from django.utils import timezone
 
 from beneficiaries.models import County, PoolingArea, PremiumTransferRequest
+from claims.services import claims_reopen
 from funds.models import (
     INTERNAL_KINDS,
     SPENDING_KINDS,
@@ -27,12 +29,15 @@ from funds.models import (
     EntryKind,
     FundSource,
     Posting,
+    SettlementLine,
     YearEndClose,
     sum_money,
 )
 from medaid import policy
+from medaid.core import topics
 from medaid.core.errors import Refusal
 from medaid.core.money import to_yuan
+from medaid.core.outbox import event_emit
 from medaid.core.workdays import add_working_days
 
 
@@ -379,23 +384,44 @@ def entry_reverse(
     *, entry: Entry, date: dt.date, document_ref: str, memo: str = "", created_by=None
 ) -> Entry:
     """Correct a posted entry the only way a ledger allows: a new entry with every posting
-    negated. An entry is reversed at most once; a reversal is not itself reversed."""
+    negated. An entry is reversed at most once; a reversal is not itself reversed.
+
+    When the entry paid a settlement statement, the statement's lines are marked reopened
+    (kept as the record of what the voucher paid) and their claims open again, so the next
+    settlement run of the county pays them anew; the claims app hears of it
+    (`voucher.reversed`) and takes their applications back from paid."""
     if entry.reverses_id is not None:
         raise FundsError("冲销凭证不能再次冲销，请重新录入正确凭证。", code="reverse_reversal")
-    if Entry.objects.filter(reverses=entry).exists():
-        raise FundsError(f"凭证 {entry} 已被冲销，不能重复冲销。", code="already_reversed")
-    return entry_post(
-        kind=entry.kind,
-        source=entry.source,
-        pooling_area=entry.pooling_area,
-        county=entry.county,
-        date=date,
-        document_ref=document_ref,
-        related_ref=entry.document_ref,
-        memo=memo or f"冲销 {entry.document_ref}",
-        reverses=entry,
-        created_by=created_by,
-        postings=[(p.account, -p.amount) for p in entry.postings.select_related("account")],
+    with transaction.atomic():
+        if Entry.objects.select_for_update().filter(reverses=entry).exists():
+            raise FundsError(f"凭证 {entry} 已被冲销，不能重复冲销。", code="already_reversed")
+        reversal = entry_post(
+            kind=entry.kind,
+            source=entry.source,
+            pooling_area=entry.pooling_area,
+            county=entry.county,
+            date=date,
+            document_ref=document_ref,
+            related_ref=entry.document_ref,
+            memo=memo or f"冲销 {entry.document_ref}",
+            reverses=entry,
+            created_by=created_by,
+            postings=[(p.account, -p.amount) for p in entry.postings.select_related("account")],
+        )
+        _settlement_reopen(entry, reversal)
+    return reversal
+
+
+def _settlement_reopen(entry: Entry, reversal: Entry) -> None:
+    lines = SettlementLine.objects.filter(statement__entry=entry, reopened=False)
+    claim_ids = list(lines.filter(adjustment__isnull=True).values_list("claim_id", flat=True))
+    if not lines.update(reopened=True):
+        return
+    claims_reopen(claim_ids=claim_ids, at=timezone.now())
+    event_emit(
+        topics.VOUCHER_REVERSED,
+        {"entry": entry.pk, "reversal": reversal.pk, "claims": claim_ids},
+        key=f"county:{entry.county_id}" if entry.county_id else "",
     )
 
 

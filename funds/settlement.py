@@ -51,8 +51,10 @@ from funds.models import (
 )
 from funds.services import FundsError, account_open, entries_post_many
 from medaid import policy
+from medaid.core import topics
 from medaid.core.jobs import job_create, job_running
 from medaid.core.models import Job
+from medaid.core.outbox import event_emit
 
 JOB_KIND = "funds.settle_month"
 BATCHES = 20
@@ -123,6 +125,28 @@ def _stage(run: SettlementRun) -> None:
     hospital = "CASE WHEN c.settlement = 'direct' THEN c.hospital_id END"
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {staged}")
+        # A claim line stands unless the voucher that paid it was reversed (`reopened`).
+        # A claim whose only claim lines were reversed is staged again ("restaged") at its
+        # current decision less what its standing adjustment lines paid and less the
+        # adjustments staged with it, so that what stands for a claim always adds up to its
+        # current decision.
+        standing_claim_line = (
+            f"SELECT 1 FROM {line} l WHERE l.claim_id = c.id AND l.adjustment_id IS NULL"
+            " AND l.reopened = %s"
+        )
+        restaged = (
+            f"c.status = %s AND c.discharged <= %s"
+            f" AND EXISTS (SELECT 1 FROM {line} l WHERE l.claim_id = c.id"
+            f" AND l.adjustment_id IS NULL AND l.reopened = %s)"
+            f" AND NOT EXISTS ({standing_claim_line})"
+            f" AND EXISTS (SELECT 1 FROM {decision} d WHERE d.claim_id = c.id"
+            f" AND d.is_current = %s AND d.decided_at < %s)"
+        )
+        restaged_params = [Claim.Status.ACCEPTED, last, True, False, True, cutoff]
+        unpaid_adjustment = (
+            f"a.created_at < %s AND NOT EXISTS"
+            f" (SELECT 1 FROM {line} l WHERE l.adjustment_id = a.id AND l.reopened = %s)"
+        )
         cursor.execute(
             f"""
             CREATE TEMPORARY TABLE {staged} AS
@@ -136,11 +160,22 @@ def _stage(run: SettlementRun) -> None:
               AND NOT EXISTS (
                   SELECT 1 FROM {line} l WHERE l.claim_id = c.id AND l.adjustment_id IS NULL)
             UNION ALL
+            SELECT c.id, NULL, c.person_id, {hospital},
+                d.total
+                - COALESCE((SELECT SUM(l.amount) FROM {line} l WHERE l.claim_id = c.id
+                    AND l.adjustment_id IS NOT NULL AND l.reopened = %s), 0)
+                - COALESCE((SELECT SUM(a.amount) FROM {adjustment} a WHERE a.claim_id = c.id
+                    AND {unpaid_adjustment}), 0),
+                c.declared_assistance
+            FROM {claim} c
+            JOIN {decision} d ON d.claim_id = c.id AND d.is_current = %s
+            WHERE c.county_id = %s AND {restaged}
+            UNION ALL
             SELECT c.id, a.id, c.person_id, {hospital}, a.amount, NULL
             FROM {adjustment} a
             JOIN {claim} c ON c.id = a.claim_id
-            WHERE c.county_id = %s AND c.status = %s AND a.created_at < %s
-              AND NOT EXISTS (SELECT 1 FROM {line} l WHERE l.adjustment_id = a.id)
+            WHERE c.county_id = %s AND {unpaid_adjustment}
+              AND (c.status = %s OR ({restaged}))
             """,
             [
                 True,
@@ -148,9 +183,19 @@ def _stage(run: SettlementRun) -> None:
                 Claim.Status.ACCEPTED,
                 last,
                 cutoff,
-                run.county_id,
-                Claim.Status.SETTLED,
+                # restaged claims
+                False,
                 cutoff,
+                False,
+                True,
+                run.county_id,
+                *restaged_params,
+                # adjustments
+                run.county_id,
+                cutoff,
+                False,
+                Claim.Status.SETTLED,
+                *restaged_params,
             ],
         )
         cursor.execute(
@@ -278,12 +323,20 @@ def _post_batch(
             st.posted_at = now
         SettlementStatement.objects.bulk_update(statements, ["entry", "posted_at"])
         # Their claims become settled: the claims app's write, one UPDATE for the batch.
-        claims_mark_settled(
-            claim_ids=SettlementLine.objects.filter(
-                statement_id__in=[st.pk for st in statements], adjustment_id__isnull=True
-            ).values("claim_id"),
-            at=now,
+        paid_lines = SettlementLine.objects.filter(
+            statement_id__in=[st.pk for st in statements], adjustment_id__isnull=True
         )
+        claims_mark_settled(claim_ids=paid_lines.values("claim_id"), at=now)
+        # Counter applications become paid on the claims app's side, when it hears of it.
+        application_claims = list(
+            paid_lines.filter(claim__application__isnull=False).values_list("claim_id", flat=True)
+        )
+        if application_claims:
+            event_emit(
+                topics.SETTLEMENT_POSTED,
+                {"run": run.pk, "claims": application_claims},
+                key=f"county:{county.pk}",
+            )
     return len(statements)
 
 

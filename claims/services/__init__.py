@@ -21,6 +21,7 @@ from claims.services.applications import (
     application_return,
     application_submit,
     applications_mark_paid,
+    applications_payment_reversed,
     second_approval_threshold,
 )
 from claims.services.checks import (
@@ -56,7 +57,7 @@ from claims.services.recompute import (
     year_recompute_start,
 )
 from claims.services.review import CORRECTABLE_FIELDS, claim_correct, claim_review_resolve
-from claims.services.settlement import claims_mark_settled
+from claims.services.settlement import claims_mark_settled, claims_reopen
 from claims.services.warnings import burdens_monitor, warning_answer, warning_lists_send
 
 __all__ = [
@@ -74,11 +75,13 @@ __all__ = [
     "application_return",
     "application_submit",
     "applications_mark_paid",
+    "applications_payment_reversed",
     "burdens_monitor",
     "claim_correct",
     "claim_figures_errors",
     "claim_review_resolve",
     "claims_mark_settled",
+    "claims_reopen",
     "content_hash",
     "declaration_check",
     "declaration_finish",

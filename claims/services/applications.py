@@ -267,24 +267,52 @@ def application_return(*, application: Application, by, reason: str) -> Applicat
     return app
 
 
-def applications_mark_paid(*, by=None) -> int:
-    """Approved applications whose every claim the funds app has settled become paid. The funds
-    app calls this after a settlement."""
+def applications_mark_paid(*, claim_ids=None, by=None) -> int:
+    """Approved applications whose every claim is settled become paid — once: an application
+    already paid is left alone, so a settlement reported twice pays nothing twice. With
+    `claim_ids` (the claims a settlement just paid), only their applications are looked at.
+    The claims app runs it when the funds app reports a posted settlement (`settlement.posted`)."""
     unsettled = Claim.objects.filter(application_id=OuterRef("pk")).exclude(
         status=Claim.Status.SETTLED
     )
     candidates = Application.objects.filter(state=Application.State.APPROVED).filter(
         ~Exists(unsettled)
     )
+    if claim_ids is not None:
+        candidates = candidates.filter(claims__id__in=claim_ids).distinct()
+    return _transition_each(
+        candidates.values_list("id", flat=True),
+        Application.State.APPROVED,
+        lambda app: app.pay(),
+        by,
+        "救助金已结算支付",
+    )
+
+
+def applications_payment_reversed(*, claim_ids, by=None) -> int:
+    """Paid applications among those of `claim_ids` go back to approved: the voucher that paid
+    them was reversed, and the next settlement pays them again (`voucher.reversed`)."""
+    candidates = Application.objects.filter(
+        state=Application.State.PAID, claims__id__in=claim_ids
+    ).distinct()
+    return _transition_each(
+        candidates.values_list("id", flat=True),
+        Application.State.PAID,
+        lambda app: app.payment_reversed(),
+        by,
+        "支付凭证已冲销，待重新结算支付",
+    )
+
+
+def _transition_each(ids, source: str, transition, by, reason: str) -> int:
     done = 0
-    for app_id in candidates.values_list("id", flat=True):
+    for app_id in list(ids):
         with transaction.atomic():
             app = _locked(app_id)
-            if app.state != Application.State.APPROVED:
+            if app.state != source:
                 continue
-            source = app.state
-            app.pay()
+            transition(app)
             app.save()
-            _log(app, source, by, "救助金已结算支付")
+            _log(app, source, by, reason)
             done += 1
     return done

@@ -19,3 +19,12 @@ def claims_mark_settled(*, claim_ids: QuerySet, at: dt.datetime) -> int:
     return Claim.objects.filter(status=Claim.Status.ACCEPTED, id__in=claim_ids).update(
         status=Claim.Status.SETTLED, updated_at=at
     )
+
+
+def claims_reopen(*, claim_ids: QuerySet | list[int], at: dt.datetime) -> int:
+    """Settled claims among `claim_ids` become accepted again: the voucher that paid them was
+    reversed, and the next settlement run stages them anew. Claims not settled are left alone,
+    so reopening twice changes nothing. Returns how many claims changed."""
+    return Claim.objects.filter(status=Claim.Status.SETTLED, id__in=claim_ids).update(
+        status=Claim.Status.ACCEPTED, updated_at=at
+    )

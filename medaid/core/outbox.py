@@ -4,8 +4,8 @@ An app never writes another app's rows. When a change in one app matters to anot
 identity backdated in beneficiaries must recompute claims; a settlement posted in funds makes
 claims and applications paid), the app that changed emits an event *inside the transaction of
 its change* with `event_emit`. The app that cares registers one handler for the topic in its
-`AppConfig.ready` (`handler_register`), naming the topic by string, so a lower app can react
-to a higher one without importing it.
+`AppConfig.ready` (`handler_register`), naming the topic (`medaid.core.topics`), so a lower
+app can react to a higher one without importing it.
 
 Delivery (`outbox_dispatch`, run by Celery beat every few seconds and right after a commit
 that emitted something):
@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 
+from medaid.core import topics
 from medaid.core.errors import Refusal
 from medaid.core.jobs import task_send
 from medaid.core.models import OutboxEvent
@@ -54,12 +55,6 @@ class Handler:
 
 
 HANDLERS: dict[str, Handler] = {}
-TOPIC_LABELS: dict[str, str] = {}
-
-
-def topic_register(topic: str, label: str) -> None:
-    """Name a topic in Chinese for the admin (the emitting app registers it)."""
-    TOPIC_LABELS[topic] = label
 
 
 def handler_register(topic: str, label: str, handle: Callable[[dict], None]) -> None:
@@ -72,7 +67,7 @@ def handler_register(topic: str, label: str, handle: Callable[[dict], None]) -> 
 
 
 def topic_label(topic: str) -> str:
-    return TOPIC_LABELS.get(topic, topic)
+    return topics.LABELS.get(topic, topic)
 
 
 def event_emit(topic: str, payload: dict, *, key: str = "") -> OutboxEvent:

@@ -1,0 +1,22 @@
+"""The outbox's topics: every fact one app tells another, named once. The emitting app's
+service emits it (`medaid.core.outbox.event_emit`) inside the transaction of the change; the
+one reacting app registers its handler in its `AppConfig.ready`."""
+
+# beneficiaries → claims: identities opened, closed or backdated (roster merge, change feed,
+# certification, a clerk's edit). Payload: {"people": [[person_id, "YYYY-MM-DD"], ...],
+# "source": "..."}, the date being the earliest day whose identity changed for that person.
+IDENTITY_CHANGED = "identity.changed"
+
+# funds → claims: a batch of settlement statements was posted. Payload: {"run": id,
+# "claims": [ids of the counter-application claims it paid]}.
+SETTLEMENT_POSTED = "settlement.posted"
+
+# funds → claims: a settlement payment voucher was reversed; its claims are open again.
+# Payload: {"entry": id, "reversal": id, "claims": [ids]}.
+VOUCHER_REVERSED = "voucher.reversed"
+
+LABELS = {
+    IDENTITY_CHANGED: "救助身份变动",
+    SETTLEMENT_POSTED: "结算单已入账",
+    VOUCHER_REVERSED: "结算支付凭证已冲销",
+}
