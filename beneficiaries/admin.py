@@ -13,7 +13,6 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from beneficiaries import exports, services
-from beneficiaries.imports import FileRefused
 from beneficiaries.models import (
     ContributionYear,
     County,
@@ -271,7 +270,7 @@ class RosterImportAdmin(CountyScopedAdmin):
                     channel=RosterImport.Channel.ADMIN,
                     uploaded_by=request.user,
                 )
-            except FileRefused as exc:
+            except services.FileRefused as exc:
                 form.add_error("file", exc.message)
             else:
                 if not created:
@@ -283,7 +282,7 @@ class RosterImportAdmin(CountyScopedAdmin):
                 else:
                     try:
                         services.roster_import_validate(batch=batch)
-                    except FileRefused as exc:
+                    except services.FileRefused as exc:
                         messages.error(request, f"文件被整体退回：{exc.message}")
                 return redirect("admin:beneficiaries_roster_preview", batch.pk)
         context = {
