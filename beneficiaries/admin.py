@@ -124,6 +124,19 @@ class PersonAdmin(CountyScopedAdmin):
         obj.id_number, obj.sex, obj.birth_date = parsed.number, parsed.sex, parsed.birth_date
         super().save_model(request, obj, form, change)
 
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Identity:
+            return super().save_formset(request, form, formset, change)
+        # Identity periods change through the identities service only.
+        saved = formset.save(commit=False)
+        services.identities_change(
+            person=form.instance,
+            save=saved,
+            delete=formset.deleted_objects,
+            changed_by=request.user,
+        )
+        formset.save_m2m()
+
 
 class PersonForm(forms.ModelForm):
     def clean_id_number(self):
@@ -163,6 +176,19 @@ class IdentityAdmin(CountyScopedAdmin):
     def get_queryset(self, request):
         self._user = request.user
         return super().get_queryset(request)
+
+    # Identity periods change through the identities service only.
+    def save_model(self, request, obj, form, change):
+        services.identities_change(person=obj.person, save=[obj], changed_by=request.user)
+
+    def delete_model(self, request, obj):
+        services.identities_change(person=obj.person, delete=[obj], changed_by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for identity in queryset.select_related("person"):
+            services.identities_change(
+                person=identity.person, delete=[identity], changed_by=request.user
+            )
 
 
 # --- Rosters and change feeds ----------------------------------------------------------------

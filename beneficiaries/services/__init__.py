@@ -14,7 +14,7 @@ from beneficiaries.services.certification import (
     illness_application_create,
     illness_application_decide,
 )
-from beneficiaries.services.identities import identity_open
+from beneficiaries.services.identities import identities_change, identity_open
 from beneficiaries.services.premium import (
     premium_transfer_request_create,
     subsidy_additions_run,
@@ -39,6 +39,7 @@ __all__ = [
     "ImportStateError",
     "feed_checks_run",
     "feed_due_date",
+    "identities_change",
     "identity_open",
     "illness_application_create",
     "illness_application_decide",
