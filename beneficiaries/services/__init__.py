@@ -17,6 +17,7 @@ from beneficiaries.services.certification import (
 from beneficiaries.services.identities import identities_change, identity_open
 from beneficiaries.services.premium import (
     premium_transfer_request_create,
+    premium_transfer_request_mark_posted,
     subsidy_additions_run,
     subsidy_roster_build,
     subsidy_roster_confirm,
@@ -44,6 +45,7 @@ __all__ = [
     "illness_application_create",
     "illness_application_decide",
     "premium_transfer_request_create",
+    "premium_transfer_request_mark_posted",
     "roster_import_apply",
     "roster_import_preview",
     "roster_import_process",

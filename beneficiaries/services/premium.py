@@ -181,3 +181,14 @@ def premium_transfer_request_create(*, roster, note: str = ""):
         )
         pending.update(transfer=transfer)
     return transfer
+
+
+def premium_transfer_request_mark_posted(
+    *, request: PremiumTransferRequest, entry_id: int
+) -> PremiumTransferRequest:
+    """The funds app posted `request` as its entry `entry_id`: the request is closed as posted.
+    Called inside the posting's transaction, which holds the request row's lock."""
+    request.status = PremiumTransferRequest.Status.POSTED
+    request.posted_entry_id = entry_id
+    request.save(update_fields=["status", "posted_entry_id"])
+    return request
