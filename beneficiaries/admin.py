@@ -13,7 +13,6 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from beneficiaries import exports, services
-from beneficiaries.imports import FileRefused
 from beneficiaries.models import (
     ContributionYear,
     County,
@@ -125,6 +124,19 @@ class PersonAdmin(CountyScopedAdmin):
         obj.id_number, obj.sex, obj.birth_date = parsed.number, parsed.sex, parsed.birth_date
         super().save_model(request, obj, form, change)
 
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Identity:
+            return super().save_formset(request, form, formset, change)
+        # Identity periods change through the identities service only.
+        saved = formset.save(commit=False)
+        services.identities_change(
+            person=form.instance,
+            save=saved,
+            delete=formset.deleted_objects,
+            changed_by=request.user,
+        )
+        formset.save_m2m()
+
 
 class PersonForm(forms.ModelForm):
     def clean_id_number(self):
@@ -164,6 +176,19 @@ class IdentityAdmin(CountyScopedAdmin):
     def get_queryset(self, request):
         self._user = request.user
         return super().get_queryset(request)
+
+    # Identity periods change through the identities service only.
+    def save_model(self, request, obj, form, change):
+        services.identities_change(person=obj.person, save=[obj], changed_by=request.user)
+
+    def delete_model(self, request, obj):
+        services.identities_change(person=obj.person, delete=[obj], changed_by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for identity in queryset.select_related("person"):
+            services.identities_change(
+                person=identity.person, delete=[identity], changed_by=request.user
+            )
 
 
 # --- Rosters and change feeds ----------------------------------------------------------------
@@ -271,7 +296,7 @@ class RosterImportAdmin(CountyScopedAdmin):
                     channel=RosterImport.Channel.ADMIN,
                     uploaded_by=request.user,
                 )
-            except FileRefused as exc:
+            except services.FileRefused as exc:
                 form.add_error("file", exc.message)
             else:
                 if not created:
@@ -283,7 +308,7 @@ class RosterImportAdmin(CountyScopedAdmin):
                 else:
                     try:
                         services.roster_import_validate(batch=batch)
-                    except FileRefused as exc:
+                    except services.FileRefused as exc:
                         messages.error(request, f"文件被整体退回：{exc.message}")
                 return redirect("admin:beneficiaries_roster_preview", batch.pk)
         context = {

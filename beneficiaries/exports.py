@@ -14,7 +14,9 @@ from django.utils import timezone
 
 from beneficiaries.imports import COLUMNS, cell_text, open_rows, template_rows
 from beneficiaries.models import FeedCheck, RosterImport, RosterImportRow, SubsidyRoster
+from beneficiaries.services import ImportStateError, subsidy_roster_build
 from medaid.core import xlsx
+from medaid.core.errors import Rollback
 from medaid.core.reports import (
     ReportBuild,
     ReportRequestError,
@@ -324,26 +326,20 @@ def _subsidy_rows(lines, user) -> Iterator[tuple]:
         )
 
 
-class _Rollback(Exception):
-    pass
-
-
 def subsidy_roster_trial(*, county, year: int, user):
     """The roster `subsidy_roster_build` would make today, built in a savepoint that is rolled
     back: the same rules, nothing written. Rows are read before the rollback."""
-    from beneficiaries.services import ImportStateError, subsidy_roster_build
-
     decision_date = min(timezone.localdate(), dt.date(year, 12, 31))
     try:
         with transaction.atomic():
             roster = subsidy_roster_build(county=county, year=year, decision_date=decision_date)
             rows = list(_subsidy_rows(roster.lines.all(), user))
-            raise _Rollback
+            raise Rollback
     except ImportStateError as exc:
         raise ReportRequestError(
             f"{county.name}{year}年度资助参保名册尚未生成，且无法试算：{exc}"
         ) from exc
-    except _Rollback:
+    except Rollback:
         pass
     return roster, rows
 

@@ -11,6 +11,8 @@ from datetime import date
 from operator import mul
 from typing import NamedTuple
 
+from medaid.core.errors import Refusal
+
 # Weights 2^(17-i) mod 11 and the check characters for a weighted sum mod 11 (GB 11643 §8.2).
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
@@ -35,13 +37,8 @@ _ODD = frozenset("13579")
 _ZERO_OFFSET = 48 * sum(_WEIGHTS)  # each digit's code point is 48 above its value
 
 
-class IdNumberError(ValueError):
+class IdNumberError(Refusal, ValueError):
     """A refused ID number, with a named `code` and a Chinese `message`."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 # Reason codes, each with the Chinese text a clerk or a department reads.
@@ -86,9 +83,9 @@ def _birth_date(digits: str) -> date:
     try:
         birth = date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
     except ValueError:
-        raise IdNumberError("id_birth_date", REASONS["id_birth_date"]) from None
+        raise IdNumberError(REASONS["id_birth_date"], code="id_birth_date") from None
     if birth.year < 1880 or birth > date.today():
-        raise IdNumberError("id_birth_date", REASONS["id_birth_date"])
+        raise IdNumberError(REASONS["id_birth_date"], code="id_birth_date")
     if len(_BIRTH_DATES) < _BIRTH_DATES_LIMIT:
         _BIRTH_DATES[digits] = birth
     return birth
@@ -102,9 +99,9 @@ def parse(raw) -> IdNumber:
     """
     if raw.__class__ is not str:
         if isinstance(raw, (bool, int | float)):
-            raise IdNumberError("id_numeric_cell", REASONS["id_numeric_cell"])
+            raise IdNumberError(REASONS["id_numeric_cell"], code="id_numeric_cell")
         if raw is None:
-            raise IdNumberError("id_empty", REASONS["id_empty"])
+            raise IdNumberError(REASONS["id_empty"], code="id_empty")
         raw = str(raw)
     number = raw.translate(_TRANSLATE)
     first17 = number[:17]
@@ -114,17 +111,17 @@ def parse(raw) -> IdNumber:
         or number[17] not in _CHECK_SET
     ):
         if not number:
-            raise IdNumberError("id_empty", REASONS["id_empty"])
+            raise IdNumberError(REASONS["id_empty"], code="id_empty")
         # "5.30102199001011E+17" is what a CSV saved from a damaged numeric cell looks like.
         upper = number.upper()
         if "E+" in upper and upper.replace(".", "").split("E+")[0].isdigit():
-            raise IdNumberError("id_numeric_cell", REASONS["id_numeric_cell"])
+            raise IdNumberError(REASONS["id_numeric_cell"], code="id_numeric_cell")
         if len(number) != 18:
-            raise IdNumberError("id_length", REASONS["id_length"])
-        raise IdNumberError("id_characters", REASONS["id_characters"])
+            raise IdNumberError(REASONS["id_length"], code="id_length")
+        raise IdNumberError(REASONS["id_characters"], code="id_characters")
     birth = _BIRTH_DATES.get(number[6:14]) or _birth_date(number[6:14])
     if check_character(first17) != number[17]:
-        raise IdNumberError("id_checksum", REASONS["id_checksum"])
+        raise IdNumberError(REASONS["id_checksum"], code="id_checksum")
     return IdNumber(number, birth, "M" if number[16] in _ODD else "F", number[:6])
 
 

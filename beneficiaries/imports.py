@@ -2,9 +2,9 @@
 each row must pass before it is staged.
 
 Everything here is pure reading and checking; writing the staged rows and merging them into
-the registry is `services.py`. A problem with the whole file (not a workbook, no header row, a
-missing column) raises `FileRefused`; a problem with one row is written on that row and the
-other rows go on.
+the registry is `services/rosters.py` and `merge.py`. A problem with the whole file (not a
+workbook, no header row, a missing column) raises `FileRefused`; a problem with one row is
+written on that row and the other rows go on.
 """
 
 import csv
@@ -26,17 +26,13 @@ from beneficiaries.models import (
     RosterImport,
     RowAction,
 )
+from medaid.core.errors import Refusal
 
 HEADER_SEARCH_ROWS = 10  # a title row or two may stand above the header row
 
 
-class FileRefused(Exception):
-    """The whole file is refused; nothing of it is staged."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class FileRefused(Refusal):
+    """The whole file is refused; nothing of it is staged. `code` names the reason."""
 
 
 @dataclass(frozen=True)
@@ -260,10 +256,6 @@ _NAME_BAD = re.compile(r"[0-9０-９@#$%^&*=+<>?/\\|{}\[\]~`!！？]")
 _DROP_SPACES = str.maketrans({" ": None, "\u3000": None, "\u00a0": None, "\t": None})
 
 
-class RowError(Exception):
-    pass
-
-
 def parse_date(value) -> date | None:
     """A date as a date cell, an Excel serial (cell or text) or text in the usual shapes.
 
@@ -328,25 +320,27 @@ def detect_format(head: bytes, file_name: str) -> str:
     """Decide from the bytes, not the name, whether this is an .xlsx or a .csv."""
     lower = file_name.lower()
     if not head:
-        raise FileRefused("empty_file", "文件为空")
+        raise FileRefused("文件为空", code="empty_file")
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise FileRefused(
-            "xls_format", "不支持 .xls（Excel 97-2003）格式，请在 Excel 中另存为 .xlsx 后上传"
+            "不支持 .xls（Excel 97-2003）格式，请在 Excel 中另存为 .xlsx 后上传", code="xls_format"
         )
     if lower.endswith((".xls", ".et", ".wps")):
-        raise FileRefused("xls_format", "不支持该格式，请另存为 .xlsx 或 .csv 后上传")
+        raise FileRefused("不支持该格式，请另存为 .xlsx 或 .csv 后上传", code="xls_format")
     if head.startswith(b"PK\x03\x04"):
         if not lower.endswith(".xlsx"):
-            raise FileRefused("unknown_format", "文件扩展名与内容不符，Excel 文件请以 .xlsx 上传")
+            raise FileRefused(
+                "文件扩展名与内容不符，Excel 文件请以 .xlsx 上传", code="unknown_format"
+            )
         return "xlsx"
     if lower.endswith(".xlsx"):
         raise FileRefused(
-            "not_xlsx", "文件扩展名为 .xlsx，但内容不是 Excel 工作簿（可能是改名的文本文件）"
+            "文件扩展名为 .xlsx，但内容不是 Excel 工作簿（可能是改名的文本文件）", code="not_xlsx"
         )
     if not lower.endswith(".csv"):
-        raise FileRefused("unknown_format", "仅支持 .xlsx 或 .csv 文件，请使用名册模板")
+        raise FileRefused("仅支持 .xlsx 或 .csv 文件，请使用名册模板", code="unknown_format")
     if b"\x00" in head:
-        raise FileRefused("binary_csv", "文件不是文本格式的 .csv")
+        raise FileRefused("文件不是文本格式的 .csv", code="binary_csv")
     return "csv"
 
 
@@ -385,10 +379,7 @@ def _find_header(rows: Iterator[tuple[int, list]]) -> tuple[list[str], int]:
             return [cell_text(c).strip() for c in cells], line
         if line >= HEADER_SEARCH_ROWS:
             break
-    raise FileRefused(
-        "no_header",
-        "未找到表头：前10行中没有“公民身份号码”列，请使用名册模板",
-    )
+    raise FileRefused("未找到表头：前10行中没有“公民身份号码”列，请使用名册模板", code="no_header")
 
 
 def _open_csv(path: str) -> Sheet:
@@ -405,10 +396,10 @@ def _open_csv(path: str) -> Sheet:
             yield from enumerate(reader, start=1)
         except UnicodeDecodeError:
             raise FileRefused(
-                "encoding", "文件编码无法识别，请以 UTF-8 或 GBK 编码保存 .csv"
+                "文件编码无法识别，请以 UTF-8 或 GBK 编码保存 .csv", code="encoding"
             ) from None
         except csv.Error as exc:
-            raise FileRefused("csv_broken", f"CSV 文件格式错误：{exc}") from None
+            raise FileRefused(f"CSV 文件格式错误：{exc}", code="csv_broken") from None
         finally:
             handle.close()
 
@@ -460,18 +451,18 @@ def _open_xlsx(path: str) -> Sheet:
             workbook = load_workbook(path)
             names = workbook.sheet_names
             if not names:
-                raise FileRefused("empty_file", "工作簿中没有工作表")
+                raise FileRefused("工作簿中没有工作表", code="empty_file")
             sheet = workbook.get_sheet_by_index(0)
         except (CalamineError, zipfile.BadZipFile, OSError, ValueError) as exc:
-            raise FileRefused("xlsx_broken", f"无法读取 Excel 文件：{exc}") from None
+            raise FileRefused(f"无法读取 Excel 文件：{exc}", code="xlsx_broken") from None
         except Exception as exc:  # calamine raises its own error types for damaged archives
             if isinstance(exc, FileRefused):
                 raise
-            raise FileRefused("xlsx_broken", f"无法读取 Excel 文件：{exc}") from None
+            raise FileRefused(f"无法读取 Excel 文件：{exc}", code="xlsx_broken") from None
         try:
             formulas = scanning.result()
         except zipfile.BadZipFile:
-            raise FileRefused("xlsx_broken", "Excel 文件已损坏") from None
+            raise FileRefused("Excel 文件已损坏", code="xlsx_broken") from None
     # calamine's range starts at the first used cell; line numbers are the sheet's own.
     first_row = sheet.start[0] + 1 if sheet.start else 1
     first_col = sheet.start[1] if sheet.start else 0
@@ -555,7 +546,7 @@ class RowChecker:
                 self.index[key] = position
         missing = [c.header for c in COLUMNS if self.kind in c.required and c.key not in self.index]
         if missing:
-            raise FileRefused("missing_columns", "缺少必填列：" + "、".join(missing))
+            raise FileRefused("缺少必填列：" + "、".join(missing), code="missing_columns")
         self.allowed = DEPARTMENT_IDENTITIES.get(self.department_kind, frozenset())
         self.latest = self.stated_date + timedelta(days=366)
         self.width = len(self.headers)

@@ -50,7 +50,3 @@ def premium_facts(*, county: County, on: date, chunk: int = 5000) -> Iterator[tu
         facts = person_facts(person_ids=part)
         for pk in part:
             yield pk, schemes[pk], facts[pk]
-
-
-def person_identities_on(*, person: Person, on: date) -> list[Identity]:
-    return list(identities_held_on(on=on).filter(person=person))

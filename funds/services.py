@@ -17,6 +17,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from beneficiaries.models import County, PoolingArea, PremiumTransferRequest
+from beneficiaries.services import premium_transfer_request_mark_posted
 from claims.services import claims_reopen
 from funds.models import (
     INTERNAL_KINDS,
@@ -757,7 +758,5 @@ def premium_transfer_post(
             idempotency_key=f"premium-transfer:{request.pk}",
             created_by=created_by,
         )
-        request.status = PremiumTransferRequest.Status.POSTED
-        request.posted_entry_id = entry.pk
-        request.save(update_fields=["status", "posted_entry_id"])
+        premium_transfer_request_mark_posted(request=request, entry_id=entry.pk)
     return entry

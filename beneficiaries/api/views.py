@@ -21,7 +21,6 @@ from beneficiaries.api.serializers import (
     SubsidyRosterSerializer,
 )
 from beneficiaries.id_numbers import normalise
-from beneficiaries.imports import FileRefused
 from beneficiaries.models import (
     Department,
     Identity,
@@ -153,7 +152,7 @@ class RosterImportViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
                 channel=RosterImport.Channel.API,
                 uploaded_by=request.user,
             )
-        except FileRefused as exc:
+        except services.FileRefused as exc:
             return Response(
                 {"error": {"code": exc.code, "message": exc.message}},
                 status=status.HTTP_400_BAD_REQUEST,

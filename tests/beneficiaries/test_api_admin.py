@@ -249,3 +249,75 @@ def test_illness_poverty_needs_a_supervisor_who_did_not_enter_it(civil):
     )
     assert decided.status == IllnessPovertyApplication.Status.APPROVED
     assert decided.identity.code == "illness_poverty"
+
+
+def _change_form_data(page) -> dict:
+    """The POST a browser would send back from an admin change page, unchanged."""
+    data = {}
+
+    def take(form):
+        for name in form.fields:
+            value = form[name].value()
+            if isinstance(value, bool):
+                if value:
+                    data[form.add_prefix(name)] = "on"
+                continue
+            data[form.add_prefix(name)] = "" if value is None else value
+
+    take(page.context["adminform"].form)
+    for inline in page.context["inline_admin_formsets"]:
+        formset = inline.formset
+        take(formset.management_form)
+        for form in formset.forms:
+            take(form)
+    return data
+
+
+def test_identity_edits_in_the_admin_go_through_the_identities_service(client, civil, monkeypatch):
+    admin = User.objects.create_superuser("boss", password="x" * 12)
+    client.force_login(admin)
+    person = Person.objects.create(
+        id_number=make_id(1), name="甲", sex="M", birth_date=date(1980, 1, 1), county=civil.county
+    )
+    kept = Identity.objects.create(person=person, code="dibao", start=date(2024, 1, 1))
+    dropped = Identity.objects.create(person=person, code="tekun", start=date(2024, 2, 1))
+    calls = []
+    change = services.identities_change
+
+    def spy(**kwargs):
+        calls.append(
+            (
+                sorted(i.code for i in kwargs.get("save", ())),
+                sorted(i.pk for i in kwargs.get("delete", ())),
+                kwargs.get("changed_by"),
+            )
+        )
+        return change(**kwargs)
+
+    monkeypatch.setattr(services, "identities_change", spy)
+    url = f"/admin/beneficiaries/person/{person.pk}/change/"
+    data = _change_form_data(client.get(url))
+    data["identities-0-end"] = "2024-06-30"  # close the 低保 period
+    data["identities-1-DELETE"] = "on"  # remove the 特困 period entered by mistake
+    data["identities-TOTAL_FORMS"] = "3"
+    data.update({"identities-2-code": "orphan", "identities-2-start": "2024-07-01"})
+    data["identities-2-person"] = str(person.pk)
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["errors"] if response.context else ""
+    assert calls == [(["dibao", "orphan"], [dropped.pk], admin)]
+    kept.refresh_from_db()
+    assert kept.end == date(2024, 6, 30)
+    assert sorted(person.identities.values_list("code", flat=True)) == ["dibao", "orphan"]
+
+    # The identity pages themselves: a change and a delete, each through the service.
+    calls.clear()
+    url = f"/admin/beneficiaries/identity/{kept.pk}/change/"
+    data = _change_form_data(client.get(url))
+    data["end"] = "2024-05-31"
+    assert client.post(url, data).status_code == 302
+    kept.refresh_from_db()
+    assert kept.end == date(2024, 5, 31)
+    response = client.post(f"/admin/beneficiaries/identity/{kept.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not Identity.objects.filter(pk=kept.pk).exists()
+    assert calls == [(["dibao"], [], admin), ([], [kept.pk], admin)]

@@ -6,7 +6,7 @@ import pytest
 from django.apps import apps
 from django.db import connection
 
-from beneficiaries import services
+from beneficiaries import merge, services
 from beneficiaries.models import Identity, Person
 from tests.beneficiaries.conftest import HEADERS, csv_upload, make_id
 
@@ -77,7 +77,7 @@ def test_bulk_inserts_keep_their_keys_with_and_without_row_key_checks(
     """The merge's inserts skip the per-row key triggers only where the role may do so; either
     way the registry ends up the same and every key holds."""
     assert connection.vendor == "postgresql", "integration tests need DATABASE_URL=postgres://…"
-    original = services._TrustedKeys.__init__
+    original = merge.TrustedKeys.__init__
     seen = []
 
     def init(self, cursor):
@@ -85,7 +85,7 @@ def test_bulk_inserts_keep_their_keys_with_and_without_row_key_checks(
         self.enabled = self.enabled and trusted
         seen.append(self.enabled)
 
-    monkeypatch.setattr(services._TrustedKeys, "__init__", init)
+    monkeypatch.setattr(merge.TrustedKeys, "__init__", init)
     headers = [*HEADERS, "户编号", "乡镇（街道）"]
     rows = [
         ["新增", make_id(n), f"丙{chr(0x4E00 + n)}", "低保对象", "", "2024-01-01", ""]

@@ -8,7 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from python_calamine import load_workbook
 
-from beneficiaries import exports, services
+from beneficiaries import exports, merge, services
 from beneficiaries.imports import FileRefused
 from beneficiaries.models import Identity, Person, RosterImport, RosterImportRow
 from tests.beneficiaries.conftest import HEADERS, csv_upload, make_id, xlsx_upload
@@ -369,20 +369,20 @@ def test_title_rows_above_the_header_and_gbk_csv(civil):
 def test_failure_while_applying_rolls_the_whole_batch_back(civil, monkeypatch):
     batch, _ = receive(civil, csv_upload([add(1, "甲"), add(2, "乙")]))
     services.roster_import_validate(batch=batch)
-    original = services._insert_identities
+    original = merge.insert_identities
 
     def explode(*args, **kwargs):
         original(*args, **kwargs)
         raise RuntimeError("磁盘已满")
 
-    monkeypatch.setattr(services, "_insert_identities", explode)
+    monkeypatch.setattr(merge, "insert_identities", explode)
     with pytest.raises(RuntimeError):
         services.roster_import_apply(batch=batch)
     batch.refresh_from_db()
     assert batch.status == RosterImport.Status.FAILED and "回滚" in batch.error
     assert Person.objects.count() == 0 and Identity.objects.count() == 0
     # Nothing accepted is lost: the staged rows are still there and apply after a retry.
-    monkeypatch.setattr(services, "_insert_identities", original)
+    monkeypatch.setattr(merge, "insert_identities", original)
     services.roster_import_retry(batch=batch)
     services.roster_import_apply(batch=batch)
     assert Identity.objects.count() == 2

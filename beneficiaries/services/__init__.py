@@ -1,0 +1,58 @@
+"""Every write to the registry, by capability; this package's names are the app's service
+surface for the other apps, the admin, the API and the tasks.
+
+- `rosters`: receiving, validating, previewing and applying a department's list, retrying a
+  failed batch, the 10th-of-month feed check (the merge SQL itself is `beneficiaries.merge`);
+- `identities`: identity periods one at a time (the counter, the admin);
+- `certification`: 因病致贫 applications and their decision;
+- `premium`: subsidy rosters, the monthly additions, the premium transfer request.
+"""
+
+from beneficiaries.imports import FileRefused
+from beneficiaries.services.certification import (
+    ApprovalError,
+    illness_application_create,
+    illness_application_decide,
+)
+from beneficiaries.services.identities import identities_change, identity_open
+from beneficiaries.services.premium import (
+    premium_transfer_request_create,
+    premium_transfer_request_mark_posted,
+    subsidy_additions_run,
+    subsidy_roster_build,
+    subsidy_roster_confirm,
+)
+from beneficiaries.services.rosters import (
+    ImportStateError,
+    feed_checks_run,
+    feed_due_date,
+    roster_import_apply,
+    roster_import_preview,
+    roster_import_process,
+    roster_import_receive,
+    roster_import_retry,
+    roster_import_validate,
+)
+
+__all__ = [
+    "ApprovalError",
+    "FileRefused",
+    "ImportStateError",
+    "feed_checks_run",
+    "feed_due_date",
+    "identities_change",
+    "identity_open",
+    "illness_application_create",
+    "illness_application_decide",
+    "premium_transfer_request_create",
+    "premium_transfer_request_mark_posted",
+    "roster_import_apply",
+    "roster_import_preview",
+    "roster_import_process",
+    "roster_import_receive",
+    "roster_import_retry",
+    "roster_import_validate",
+    "subsidy_additions_run",
+    "subsidy_roster_build",
+    "subsidy_roster_confirm",
+]

@@ -1,0 +1,67 @@
+"""Identity periods one at a time: opened at the counter or by an approved 因病致贫
+application, and edited or deleted on the admin's person and identity pages.
+
+Every such change goes through `identities_change` (the roster merge writes its periods in
+bulk, `beneficiaries.merge`). History is kept: a period is closed by its end date, and the
+Person and Identity triggers audit every change.
+"""
+
+from collections.abc import Iterable
+from contextlib import nullcontext
+from datetime import date
+
+from django.db import transaction
+
+from beneficiaries.audit import history_context
+from beneficiaries.models import Department, Identity, Person
+
+
+def identities_change(
+    *,
+    person: Person,
+    save: Iterable[Identity] = (),
+    delete: Iterable[Identity] = (),
+    changed_by=None,
+) -> None:
+    """Delete, then save, identity periods of `person` in one transaction, audited under
+    `changed_by` when given. The periods are saved as they are (the caller validated them).
+    Caller holds no lock; the person row is locked here, as `identity_open` does."""
+    context = history_context(user=changed_by.pk) if changed_by is not None else nullcontext()
+    with transaction.atomic(), context:
+        Person.objects.select_for_update().filter(pk=person.pk).first()
+        for identity in delete:
+            identity.delete()
+        for identity in save:
+            identity.save()
+
+
+def identity_open(
+    *,
+    person: Person,
+    code: str,
+    start: date,
+    department: Department | None = None,
+    certified_on: date | None = None,
+    end: date | None = None,
+    source_line: str = "",
+) -> Identity:
+    """Open a period unless one of the same identity already covers `start`. Caller holds no
+    lock; the person row is locked here so two clerks cannot open overlapping periods."""
+    with transaction.atomic():
+        Person.objects.select_for_update().filter(pk=person.pk).first()
+        overlapping = Identity.objects.filter(person=person, code=code, start__lte=end or date.max)
+        overlapping = overlapping.exclude(end__lt=start)
+        existing = overlapping.first()
+        if existing is not None:
+            return existing
+        identity = Identity(
+            person=person,
+            code=code,
+            start=start,
+            end=end,
+            department=department,
+            certified_on=certified_on,
+            source_line=source_line,
+        )
+        identities_change(person=person, save=[identity])
+    return identity
