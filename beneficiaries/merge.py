@@ -11,7 +11,7 @@ import json
 import logging
 import time
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.apps import apps
 from django.db import DatabaseError, connection, transaction
@@ -28,6 +28,8 @@ from beneficiaries.models import (
     RowOutcome,
     Township,
 )
+from medaid.core import topics
+from medaid.core.outbox import event_emit
 
 logger = logging.getLogger(__name__)
 
@@ -389,6 +391,7 @@ def merge_batch(batch: RosterImport) -> dict:
             analyze(cursor, identity)
 
         ended_absent = 0
+        changed: set[tuple[int, date]] = set()
         if batch.kind == RosterImport.Kind.ROSTER and batch.end_absent:
             last_day = batch.stated_date - timedelta(days=1)
             cursor.execute(
@@ -399,11 +402,15 @@ def merge_batch(batch: RosterImport) -> dict:
                     SELECT 1 FROM {stg} s JOIN {person} p ON p.id_number = s.id_number
                     WHERE s.batch_id = %s AND p.id = {identity}.person_id
                       AND s.code = {identity}.code)
+                RETURNING person_id
                 """,
                 [last_day, batch.department_id, last_day, b],
             )
-            ended_absent = max(cursor.rowcount, 0)
+            ended_people = cursor.fetchall()
+            ended_absent = len(ended_people)
+            changed.update((person_id, last_day) for (person_id,) in ended_people)
         result["ended_absent"] = ended_absent
+        result["people_changed"] = _identities_changed(cursor, batch, changed)
 
         # Back to the staged rows, once each: refused at validation, then what the merge did.
         cursor.execute(
@@ -558,3 +565,31 @@ def insert_identities(audit: BulkAudit, batch: RosterImport, now, where: str) ->
         """,
         [batch.department_id, f"R{batch.pk}:", now],
     )
+
+
+def _identities_changed(cursor, batch: RosterImport, changed: set[tuple[int, date]]) -> int:
+    """Tell the claims app (outbox, in the merge's transaction) which registered people's
+    identities this list opened, ended or changed, each from the earliest day it touched:
+    their claims are recomputed from there. People created by this list have no claims yet."""
+    cursor.execute(
+        f"""SELECT person_id, MIN(COALESCE(start, "end", prev_end)) FROM {WORK}
+            WHERE outcome IN ('added', 'ended', 'changed') AND fresh = 0
+              AND person_id IS NOT NULL
+            GROUP BY person_id"""
+    )
+    earliest: dict[int, date] = {}
+    for person_id, day in [*cursor.fetchall(), *changed]:
+        if isinstance(day, str):  # SQLite returns dates of an aggregate as text
+            day = date.fromisoformat(day)
+        if day is not None and (person_id not in earliest or day < earliest[person_id]):
+            earliest[person_id] = day
+    if earliest:
+        event_emit(
+            topics.IDENTITY_CHANGED,
+            {
+                "people": [[pid, day.isoformat()] for pid, day in sorted(earliest.items())],
+                "source": f"名册导入 #{batch.pk}",
+            },
+            key=f"county:{batch.county_id}",
+        )
+    return len(earliest)

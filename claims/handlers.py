@@ -4,7 +4,10 @@ delivered, so what it writes and the delivery commit together; each is idempoten
 
 from __future__ import annotations
 
+import datetime as dt
+
 from claims import services
+from claims.models import Claim, DecisionRun
 from medaid.core import topics
 from medaid.core.outbox import handler_register
 
@@ -22,6 +25,35 @@ def on_voucher_reversed(payload: dict) -> None:
         services.applications_payment_reversed(claim_ids=payload["claims"])
 
 
+# People per partition of an identity recompute: a roster that touches 20,000 people is one
+# run of a few partitions, not 20,000 tasks.
+PEOPLE_PER_PARTITION = 2_000
+
+
+def on_identity_changed(payload: dict) -> None:
+    """People whose identity changed from some day on: their claims from that day's year are
+    decided again, in one partitioned run per year; settled claims get adjustments that the
+    next settlement pays or recovers. People with no claim since then are not staged."""
+    changed = payload.get("people") or []
+    if not changed:
+        return
+    person_ids = [person_id for person_id, _ in changed]
+    since = min(dt.date.fromisoformat(day) for _, day in changed)
+    with_claims = Claim.objects.filter(
+        person_id__in=person_ids, discharged__gte=dt.date(since.year, 1, 1)
+    ).values("person_id")
+    partitions = max(1, min(services.DEFAULT_PARTITIONS, len(person_ids) // PEOPLE_PER_PARTITION))
+    services.people_recompute(
+        people=with_claims,
+        since=since,
+        reason=f"身份变动（{payload.get('source', '')}）"[:200],
+        kind=DecisionRun.Kind.IDENTITY,
+        partitions=partitions,
+        dispatch=True,
+    )
+
+
 def register() -> None:
+    handler_register(topics.IDENTITY_CHANGED, "身份变动后重算救助", on_identity_changed)
     handler_register(topics.SETTLEMENT_POSTED, "救助申请标记已支付", on_settlement_posted)
     handler_register(topics.VOUCHER_REVERSED, "救助申请恢复待支付", on_voucher_reversed)

@@ -403,6 +403,7 @@ class DecisionRun(models.Model):
         RECOMPUTE = "recompute", "批量重算"
         CORRECTION = "correction", "更正重算"
         APPLICATION = "application", "窗口申请计算"
+        IDENTITY = "identity", "身份变动重算"
 
     class Status(models.TextChoices):
         PENDING = "pending", "等待中"

@@ -14,6 +14,8 @@ from django.db import transaction
 
 from beneficiaries.audit import history_context
 from beneficiaries.models import Department, Identity, Person
+from medaid.core import topics
+from medaid.core.outbox import event_emit
 
 
 def identities_change(
@@ -27,12 +29,29 @@ def identities_change(
     `changed_by` when given. The periods are saved as they are (the caller validated them).
     Caller holds no lock; the person row is locked here, as `identity_open` does."""
     context = history_context(user=changed_by.pk) if changed_by is not None else nullcontext()
+    save, delete = list(save), list(delete)
     with transaction.atomic(), context:
         Person.objects.select_for_update().filter(pk=person.pk).first()
+        # What the periods said before the change counts too: a start moved from March to May
+        # changes what March's claims are owed.
+        touched = [i.pk for i in [*save, *delete] if i.pk]
+        days = [
+            day
+            for start, end in Identity.objects.filter(pk__in=touched).values_list("start", "end")
+            for day in (start, end)
+            if day
+        ]
+        days += [day for i in save for day in (i.start, i.end) if day]
         for identity in delete:
             identity.delete()
         for identity in save:
             identity.save()
+        if days:
+            event_emit(
+                topics.IDENTITY_CHANGED,
+                {"people": [[person.pk, min(days).isoformat()]], "source": "身份编辑"},
+                key=f"county:{person.county_id}",
+            )
 
 
 def identity_open(
