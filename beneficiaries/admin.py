@@ -306,10 +306,8 @@ class RosterImportAdmin(CountyScopedAdmin):
                         "未重复导入。",
                     )
                 else:
-                    try:
-                        services.roster_import_validate(batch=batch)
-                    except services.FileRefused as exc:
-                        messages.error(request, f"文件被整体退回：{exc.message}")
+                    services.roster_import_job_start(batch=batch, apply=False, by=request.user)
+                    messages.info(request, "已开始校验，完成后本页显示预览。")
                 return redirect("admin:beneficiaries_roster_preview", batch.pk)
         context = {
             **self.admin_site.each_context(request),
@@ -324,18 +322,14 @@ class RosterImportAdmin(CountyScopedAdmin):
         if request.method == "POST":
             if not request.user.has_perm("beneficiaries.change_rosterimport"):
                 raise PermissionDenied
-            try:
-                if request.POST.get("action") == "retry":
-                    services.roster_import_retry(batch=batch)
-                services.roster_import_apply(batch=batch, applied_by=request.user)
-            except services.ImportStateError as exc:
-                messages.error(request, exc.message)
-            except Exception as exc:  # the batch is marked failed and rolled back
-                messages.error(request, f"入库失败，已整体回滚：{exc}")
+            if batch.status not in (RosterImport.Status.STAGED, RosterImport.Status.FAILED):
+                messages.error(request, f"该批次状态为“{batch.get_status_display()}”，不能入库")
             else:
-                messages.success(request, "已入库。")
+                services.roster_import_job_start(batch=batch, apply=True, by=request.user)
+                messages.info(request, "已开始入库（一次事务，出错整体回滚），完成后本页显示结果。")
             return redirect("admin:beneficiaries_roster_preview", batch.pk)
         counts = (batch.result or batch.preview or {}).get("counts", {})
+        job = services.roster_import_job(batch=batch)
         context = {
             **self.admin_site.each_context(request),
             "title": f"名册入库预览：{batch}",
@@ -345,7 +339,9 @@ class RosterImportAdmin(CountyScopedAdmin):
             "summary": batch.result or batch.preview or {},
             "opts": self.model._meta,
             "can_apply": batch.status in (RosterImport.Status.STAGED, RosterImport.Status.FAILED)
-            and request.user.has_perm("beneficiaries.change_rosterimport"),
+            and request.user.has_perm("beneficiaries.change_rosterimport")
+            and not (job and job.status in ("pending", "running")),
+            "job": job,
         }
         return TemplateResponse(request, "beneficiaries/roster_preview.html", context)
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from beneficiaries import services
 from medaid.core.celery import app
-from medaid.core.jobs import job_running
+from medaid.core.jobs import JobTask, job_running
 from medaid.core.models import Job
 
 
@@ -25,3 +25,11 @@ def check_change_feeds(self, period: str | None = None):
         summary = services.feed_checks_run(period=month)
         Job.objects.filter(pk=job.pk).update(result=summary)
     return summary
+
+
+@app.task(base=JobTask, bind=True, acks_late=True, reject_on_worker_lost=True)
+def process_roster_import(self, job_id: int, batch_id: int, apply: bool, user_id=None) -> None:
+    """Validate (and apply) a department's list; idempotent: a batch applied is left alone."""
+    services.roster_import_job_run(
+        job=Job.objects.get(pk=job_id), batch_id=batch_id, apply=apply, user_id=user_id
+    )

@@ -31,6 +31,8 @@ from beneficiaries.models import (
     Township,
 )
 from medaid.core.errors import Refusal, Rollback
+from medaid.core.jobs import job_running, job_start, register_job_kind
+from medaid.core.models import Job, User
 
 logger = logging.getLogger(__name__)
 
@@ -441,6 +443,56 @@ def roster_import_process(
         roster_import_apply(batch=batch, applied_by=applied_by)
     batch.refresh_from_db()
     return batch
+
+
+ROSTER_JOB_KIND = "beneficiaries.roster_import"
+ROSTER_JOB_TASK = "beneficiaries.tasks.process_roster_import"
+register_job_kind(ROSTER_JOB_KIND, "名册校验与入库")
+
+
+def roster_import_job_start(*, batch: RosterImport, apply: bool, by) -> Job:
+    """Validate (and, with `apply`, merge) a received batch as a background job: a
+    million-row list takes the better part of a minute, which no web request should hold.
+    A batch already being worked on by a job is not started twice."""
+    running = roster_import_job(batch=batch)
+    if running is not None and running.status in (Job.Status.PENDING, Job.Status.RUNNING):
+        return running
+    return job_start(
+        kind=ROSTER_JOB_KIND,
+        task=ROSTER_JOB_TASK,
+        args=[batch.pk, apply, by.pk if by is not None else None],
+        parameters={"batch": batch.pk, "apply": apply, "file": batch.file_name},
+        county=batch.county,
+        created_by=by,
+    )
+
+
+def roster_import_job(*, batch: RosterImport) -> Job | None:
+    """The latest job that worked on `batch` (its page shows the progress)."""
+    return (
+        Job.objects.filter(kind=ROSTER_JOB_KIND, parameters__batch=batch.pk).order_by("-id").first()
+    )
+
+
+def roster_import_job_run(*, job: Job, batch_id: int, apply: bool, user_id: int | None) -> None:
+    """The job's body (the task calls it): stages, checks and, when asked, merges."""
+    batch = RosterImport.objects.get(pk=batch_id)
+    user = User.objects.filter(pk=user_id).first() if user_id else None
+    with job_running(job=job) as progress:
+        progress.stage("校验" if not apply else "校验并入库")
+        if batch.status == RosterImport.Status.FAILED and apply:
+            roster_import_retry(batch=batch)
+            batch.refresh_from_db()
+        batch = roster_import_process(batch=batch, apply=apply, applied_by=user, progress=progress)
+        Job.objects.filter(pk=job.pk).update(
+            result={
+                "batch": batch.pk,
+                "status": batch.status,
+                "rows_total": batch.rows_total,
+                "rows_error": batch.rows_error,
+                "error": batch.error,
+            }
+        )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from beneficiaries.models import (
     SubsidyLine,
 )
 from beneficiaries.tasks import check_change_feeds
-from medaid.core.models import User
+from medaid.core.models import Job, User
 from tests.beneficiaries.conftest import csv_upload, make_id
 
 pytestmark = pytest.mark.django_db
@@ -110,27 +110,35 @@ def test_whole_file_refusal_over_the_api(department_client):
     assert response.json()["error"]["code"] == "xls_format"
 
 
-def test_admin_upload_preview_apply_flow(client, civil):
+def test_admin_upload_preview_apply_flow(client, civil, django_capture_on_commit_callbacks):
+    """Upload and apply each start a job (eager here: it runs when the request commits); the
+    preview page shows the job and what it found."""
     admin = User.objects.create_superuser("boss", password="x" * 12)
     client.force_login(admin)
     page = client.get("/admin/beneficiaries/rosterimport/upload/")
     assert page.status_code == 200
-    response = client.post(
-        "/admin/beneficiaries/rosterimport/upload/",
-        {
-            "department": civil.pk,
-            "kind": "feed",
-            "stated_date": "2024-03-05",
-            "file": csv_upload([["新增", make_id(1), "甲", "低保对象", "", "2024-01-01", ""]]),
-        },
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/admin/beneficiaries/rosterimport/upload/",
+            {
+                "department": civil.pk,
+                "kind": "feed",
+                "stated_date": "2024-03-05",
+                "file": csv_upload([["新增", make_id(1), "甲", "低保对象", "", "2024-01-01", ""]]),
+            },
+        )
     batch = RosterImport.objects.get()
     assert response.status_code == 302
+    job = Job.objects.get(kind="beneficiaries.roster_import")
+    assert (job.status, job.parameters["apply"]) == ("succeeded", False)
     preview = client.get(f"/admin/beneficiaries/rosterimport/{batch.pk}/preview/")
-    assert "新增身份" in preview.content.decode() and Identity.objects.count() == 0
-    client.post(f"/admin/beneficiaries/rosterimport/{batch.pk}/preview/")
+    text = preview.content.decode()
+    assert "新增身份" in text and f"#{job.pk}" in text and Identity.objects.count() == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/admin/beneficiaries/rosterimport/{batch.pk}/preview/")
     batch.refresh_from_db()
     assert batch.status == "applied" and Identity.objects.count() == 1
+    assert Job.objects.filter(kind="beneficiaries.roster_import").count() == 2
     assert client.get("/admin/beneficiaries/rosterimport/template/feed/xlsx/").status_code == 200
     listing = client.get("/admin/beneficiaries/person/", {"q": make_id(1)})
     assert "甲" in listing.content.decode()
