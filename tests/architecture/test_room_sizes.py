@@ -1,0 +1,19 @@
+"""Smaller rooms: no Python file outside migrations grows past what a reader can hold."""
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+MAX_LINES = 900
+PACKAGES = ("medaid", "beneficiaries", "claims", "funds", "tests", "bench")
+
+
+def test_no_python_file_outside_migrations_is_over_900_lines():
+    too_long = {}
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            if "migrations" in path.parts:
+                continue
+            lines = path.read_text(encoding="utf-8").count("\n")
+            if lines > MAX_LINES:
+                too_long[str(path.relative_to(ROOT))] = lines
+    assert too_long == {}
