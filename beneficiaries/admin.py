@@ -302,8 +302,8 @@ class RosterImportAdmin(CountyScopedAdmin):
                 if not created:
                     messages.warning(
                         request,
-                        f"该文件已于 {batch.created_at:%Y-%m-%d %H:%M} 上传过（{batch}），"
-                        "未重复导入。",
+                        f"该文件已于 {timezone.localtime(batch.created_at):%Y-%m-%d %H:%M} "
+                        f"上传过（{batch}），未重复导入。",
                     )
                 else:
                     services.roster_import_job_start(batch=batch, apply=False, by=request.user)
