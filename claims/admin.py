@@ -1,26 +1,22 @@
 """The claims back office: hospitals, claims with their decision and trace, the review queue,
 declarations, counter applications (approve / reject / return, printable notice), early
-warnings and the holiday calendar. Every queryset goes through `scope_to_user`."""
+warnings and decision runs. Every admin is a `CountyScopedAdmin` (medaid.core.admin): its
+querysets go through `scope_to_user`, big lists are counted to a cap, ID numbers are masked."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
-from django.db import connection
 from django.db.models import Prefetch
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
-from beneficiaries.models import County
 from claims import imports, services
 from claims.models import (
     Adjustment,
@@ -37,56 +33,18 @@ from claims.models import (
     Warning,
     WarningDispatch,
 )
-from medaid.core.scoping import mask_id_number, scope_to_user
+from medaid.core.admin import (
+    CountyListFilter,
+    CountyScopedAdmin,
+    format_trace,
+    register_county_path,
+)
+from medaid.core.scoping import scope_to_user
 from medaid.core.workdays import month_range
 
-
-class EstimatedCountPaginator(Paginator):
-    """A paginator that never counts a million rows: on PostgreSQL it reads the planner's
-    estimate and counts exactly only when the estimate is small."""
-
-    exact_below = 20000
-
-    @cached_property
-    def count(self):
-        qs = self.object_list
-        if connection.vendor != "postgresql":
-            return super().count
-        sql, params = qs.query.sql_with_params()
-        with connection.cursor() as cursor:
-            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
-            plan = cursor.fetchone()[0]
-        if isinstance(plan, str):
-            plan = json.loads(plan)
-        estimate = int(plan[0]["Plan"]["Plan Rows"])
-        if estimate < self.exact_below:
-            return super().count
-        return estimate
-
-
-class ScopedAdmin(admin.ModelAdmin):
-    county_field = "county"
-
-    def get_queryset(self, request):
-        return scope_to_user(
-            super().get_queryset(request), request.user, county_field=self.county_field
-        )
-
-
-class CountyFilter(admin.SimpleListFilter):
-    title = "区县"
-    parameter_name = "county"
-
-    def lookups(self, request, model_admin):
-        counties = scope_to_user(County.objects.all(), request.user, county_field="id")
-        if not request.user.is_superuser and request.user.county_id:
-            counties = County.objects.filter(pk=request.user.county_id)
-        return [(c.pk, c.name) for c in counties]
-
-    def queryset(self, request, queryset):
-        if self.value():
-            return queryset.filter(county_id=self.value())
-        return queryset
+# Hospitals serve every county's patients: every clerk may look up and pick any hospital, so a
+# hospital's county (where it stands) never scopes it.
+register_county_path("claims.hospital", None)
 
 
 class MonthFilter(admin.SimpleListFilter):
@@ -115,14 +73,13 @@ class MonthFilter(admin.SimpleListFilter):
 
 
 @admin.register(Hospital)
-class HospitalAdmin(ScopedAdmin):
+class HospitalAdmin(CountyScopedAdmin):
+    # Every county's staff may look up any hospital: people are treated outside their county.
+    county_field = None
     list_display = ["code", "name", "level", "fee_class", "county", "in_area", "designated"]
-    list_filter = ["level", "fee_class", "in_area", "in_province", "designated", CountyFilter]
+    list_filter = ["level", "fee_class", "in_area", "in_province", "designated", CountyListFilter]
     search_fields = ["=code", "name"]
-
-    def get_queryset(self, request):
-        # Every county's staff may look up any hospital: people are treated outside their county.
-        return super(ScopedAdmin, self).get_queryset(request)
+    search_help_text = "按机构编码或名称检索"
 
 
 class DecisionInline(admin.TabularInline):
@@ -149,25 +106,25 @@ class DecisionInline(admin.TabularInline):
 def _trace_html(decision: Decision | None):
     if decision is None:
         return "尚未计算"
-    lines = format_html_join("", "<li>{}</li>", ((line,) for line in decision.trace))
     return format_html(
-        "<div><b>救助合计 {}</b>（医疗救助 {}，倾斜救助 {}）；政策 {} 版本 {}，参数指纹 {}</div>"
-        "<ol>{}</ol>",
+        "<div><b>救助合计 {}</b>（医疗救助 {}，倾斜救助 {}）；政策 {} 版本 {}，参数指纹 {}</div>{}",
         decision.total,
         decision.assistance,
         decision.tilted_assistance,
         decision.policy_code,
         decision.policy_version,
         decision.parameters_hash,
-        lines,
+        format_trace(decision.trace),
     )
 
 
-class ClaimAdminBase(ScopedAdmin):
+class ClaimAdminBase(CountyScopedAdmin):
+    # Masked for roles that do not need the number (CountyScopedAdmin.get_list_display).
+    id_number_fields = ("person__id_number",)
     list_display = [
         "external_ref",
         "person_name",
-        "id_number",
+        "person__id_number",
         "county",
         "hospital",
         "kind",
@@ -179,7 +136,7 @@ class ClaimAdminBase(ScopedAdmin):
     ]
     list_select_related = ["person", "county", "hospital"]
     list_filter = [
-        CountyFilter,
+        CountyListFilter,
         MonthFilter,
         "status",
         "source",
@@ -188,9 +145,6 @@ class ClaimAdminBase(ScopedAdmin):
         "review_reason",
     ]
     search_fields = ["=person__id_number", "=person__name", "=external_ref", "=receipt_numbers"]
-    show_full_result_count = False
-    paginator = EstimatedCountPaginator
-    list_per_page = 50
     raw_id_fields = ["person", "hospital", "declaration", "application"]
     readonly_fields = ["decision_trace", "created_at", "updated_at"]
     inlines = [DecisionInline]
@@ -209,10 +163,6 @@ class ClaimAdminBase(ScopedAdmin):
     def person_name(self, obj):
         return obj.person.name
 
-    @admin.display(description="公民身份号码")
-    def id_number(self, obj):
-        return mask_id_number(obj.person.id_number, self._request_user)
-
     @admin.display(description="系统计算救助合计")
     def current_total(self, obj):
         current = getattr(obj, "current", None)
@@ -221,10 +171,6 @@ class ClaimAdminBase(ScopedAdmin):
     @admin.display(description="当前救助决定及计算过程")
     def decision_trace(self, obj):
         return _trace_html(obj.decisions.filter(is_current=True).first())
-
-    def changelist_view(self, request, extra_context=None):
-        self._request_user = request.user
-        return super().changelist_view(request, extra_context)
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -250,7 +196,7 @@ class ReviewClaimAdmin(ClaimAdminBase):
     list_display = [
         "external_ref",
         "person_name",
-        "id_number",
+        "person__id_number",
         "hospital",
         "kind",
         "discharged",
@@ -287,22 +233,18 @@ class ReviewClaimAdmin(ClaimAdminBase):
 
 
 @admin.register(Decision)
-class DecisionAdmin(admin.ModelAdmin):
+class DecisionAdmin(CountyScopedAdmin):
+    county_field = "claim__county"
     list_display = ["claim", "is_current", "eligible", "reason", "identity", "total", "decided_at"]
     list_filter = ["is_current", "eligible", "policy_code", "reason"]
     search_fields = ["=claim__external_ref", "=claim__person__id_number"]
+    search_help_text = "按结算单号或公民身份号码检索"
     raw_id_fields = ["claim", "run"]
-    show_full_result_count = False
-    paginator = EstimatedCountPaginator
     readonly_fields = ["trace_lines"]
     exclude = ["trace"]
 
     def get_queryset(self, request):
-        return scope_to_user(
-            super().get_queryset(request).select_related("claim"),
-            request.user,
-            county_field="claim__county",
-        )
+        return super().get_queryset(request).select_related("claim")
 
     @admin.display(description="计算过程")
     def trace_lines(self, obj):
@@ -319,15 +261,12 @@ class DecisionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Adjustment)
-class AdjustmentAdmin(admin.ModelAdmin):
+class AdjustmentAdmin(CountyScopedAdmin):
+    county_field = "claim__county"
     list_display = ["claim", "amount", "reason", "created_at"]
     raw_id_fields = ["claim", "decision", "previous_decision"]
     search_fields = ["=claim__external_ref", "=claim__person__id_number"]
-
-    def get_queryset(self, request):
-        return scope_to_user(
-            super().get_queryset(request), request.user, county_field="claim__county"
-        )
+    search_help_text = "按结算单号或公民身份号码检索"
 
     def has_add_permission(self, request):
         return False
@@ -349,7 +288,8 @@ class DeclarationUploadForm(forms.Form):
 
 
 @admin.register(Declaration)
-class DeclarationAdmin(admin.ModelAdmin):
+class DeclarationAdmin(CountyScopedAdmin):
+    county_field = "hospital__county"
     list_display = [
         "__str__",
         "channel",
@@ -364,12 +304,8 @@ class DeclarationAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "channel", "year", "month"]
     search_fields = ["=hospital__code", "hospital__name", "file_name"]
+    search_help_text = "按机构编码、名称或文件名检索"
     readonly_fields = [f.name for f in Declaration._meta.fields]
-
-    def get_queryset(self, request):
-        return scope_to_user(
-            super().get_queryset(request), request.user, county_field="hospital__county"
-        )
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -484,9 +420,9 @@ class ApplicationDecideForm(forms.Form):
 
 
 @admin.register(Application)
-class ApplicationAdmin(ScopedAdmin):
+class ApplicationAdmin(CountyScopedAdmin):
     list_display = ["number", "person", "applied", "state", "total", "created_by", "submitted_by"]
-    list_filter = ["state", CountyFilter]
+    list_filter = ["state", CountyListFilter]
     search_fields = ["=number", "=person__id_number", "=person__name"]
     raw_id_fields = ["person"]
     readonly_fields = [
@@ -564,7 +500,7 @@ class ApplicationAdmin(ScopedAdmin):
         return False
 
     def get_readonly_fields(self, request, obj=None):
-        fields = list(self.readonly_fields)
+        fields = list(super().get_readonly_fields(request, obj))
         if obj is not None and obj.state not in (
             Application.State.DRAFT,
             Application.State.RETURNED,
@@ -667,12 +603,11 @@ class ApplicationAdmin(ScopedAdmin):
 
 
 @admin.register(Warning)
-class WarningAdmin(ScopedAdmin):
+class WarningAdmin(CountyScopedAdmin):
     list_display = ["person", "county", "year", "kind", "group", "amount", "threshold", "found_on"]
-    list_filter = ["kind", "group", "year", CountyFilter]
+    list_filter = ["kind", "group", "year", CountyListFilter]
     search_fields = ["=person__id_number", "=person__name"]
     raw_id_fields = ["person", "claim"]
-    show_full_result_count = False
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -697,7 +632,7 @@ class OverdueFilter(admin.SimpleListFilter):
 
 
 @admin.register(WarningDispatch)
-class WarningDispatchAdmin(ScopedAdmin):
+class WarningDispatchAdmin(CountyScopedAdmin):
     county_field = "department__county"
     list_display = [
         "warning",
@@ -740,7 +675,9 @@ class WarningDispatchAdmin(ScopedAdmin):
 
 
 @admin.register(DecisionRun)
-class DecisionRunAdmin(admin.ModelAdmin):
+class DecisionRunAdmin(CountyScopedAdmin):
+    # A run spans counties (a declaration's, a year's recomputation): no county of its own.
+    county_field = None
     list_display = [
         "__str__",
         "year",

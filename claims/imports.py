@@ -15,7 +15,14 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from claims import services
-from claims.models import ClaimKind, Declaration, Hospital, LineError
+from claims.models import (
+    CLAIM_AMOUNT_FIELDS,
+    ClaimKind,
+    Declaration,
+    DeclarationLine,
+    Hospital,
+    LineError,
+)
 from medaid.core.jobs import task_send
 from medaid.core.money import CENT
 
@@ -54,16 +61,13 @@ HEADERS.update({f: f for f in FIELDS})
 # The template's column order: the first Chinese header of each field.
 TEMPLATE_HEADERS = [next(h for h, f in HEADERS.items() if f == field) for field in FIELDS]
 
+# The text fields, cut to the widths of their staging columns.
+TEXT_WIDTHS = {
+    name: DeclarationLine._meta.get_field(name).max_length
+    for name in ("hospital_code", "id_number", "name", "external_ref", "receipt_numbers")
+}
 REQUIRED = ("id_number", "external_ref", "kind", "discharged", "in_policy_cost")
-MONEY = (
-    "total_cost",
-    "in_policy_cost",
-    "out_of_catalog_cost",
-    "basic_insurance_paid",
-    "critical_illness_paid",
-    "other_paid",
-    "declared_assistance",
-)
+MONEY = CLAIM_AMOUNT_FIELDS
 BOOLS = {"referred": True, "follow_up": False, "emergency": False, "major_disease": False}
 KIND_BY_LABEL = {label: value for value, label in ClaimKind.choices} | {
     v: v for v in ClaimKind.values
@@ -136,9 +140,7 @@ def parse_line(line_no: int, record: dict) -> tuple:
     """One record (field → raw value) → a staging tuple in DECLARATION_LINE_COLUMNS order.
     A value that cannot be read is the line's error; the line is kept, never dropped."""
     error, detail = "", ""
-    out: dict = {f: _text(record.get(f)) for f in ("hospital_code", "id_number", "name")}
-    out["external_ref"] = _text(record.get("external_ref"))
-    out["receipt_numbers"] = _text(record.get("receipt_numbers"))[:500]
+    out: dict = {name: _text(record.get(name))[:width] for name, width in TEXT_WIDTHS.items()}
     kind_raw = _text(record.get("kind"))
     out["kind"] = KIND_BY_LABEL.get(kind_raw, "")
     for name in ("admitted", "discharged"):
@@ -170,25 +172,7 @@ def parse_line(line_no: int, record: dict) -> tuple:
             error, detail = LineError.MISSING_FIELD, "、".join(missing)
     if out["admitted"] is None:
         out["admitted"] = out["discharged"]
-    return (
-        line_no,
-        out["hospital_code"][:32],
-        out["id_number"][:32],
-        out["name"][:64],
-        out["external_ref"][:64],
-        out["kind"],
-        out["admitted"],
-        out["discharged"],
-        out["referred"],
-        out["follow_up"],
-        out["emergency"],
-        out["major_disease"],
-        out["chronic_category"],
-        *(out[m] for m in MONEY),
-        out["receipt_numbers"],
-        error,
-        detail[:200],
-    )
+    return (line_no, *(out[name] for name in FIELDS), error, detail[:200])
 
 
 def _records(header: list, rows: Iterable[list]) -> Iterator[dict]:

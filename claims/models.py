@@ -268,6 +268,32 @@ class ReviewClaim(Claim):
         verbose_name_plural = "复核队列"
 
 
+# A claim's facts as a hospital's file or a clerk's receipt gives them, in the file's order: the
+# one list the declaration line, the checks, corrections, the counter and the API start from.
+# The stay: which kind of care, when, and the facts that change its ratio.
+CLAIM_STAY_FIELDS = (
+    "kind",
+    "admitted",
+    "discharged",
+    "referred",
+    "follow_up",
+    "emergency",
+    "major_disease",
+    "chronic_category",
+)
+# What the stay cost …
+CLAIM_COST_FIELDS = ("total_cost", "in_policy_cost", "out_of_catalog_cost")
+# … and what the other schemes paid of it.
+CLAIM_PAID_FIELDS = ("basic_insurance_paid", "critical_illness_paid", "other_paid")
+CLAIM_MONEY_FIELDS = (*CLAIM_COST_FIELDS, *CLAIM_PAID_FIELDS)
+# Every amount a claim carries: its figures and the assistance the hospital declared (null on
+# counter claims, where medaid's own figure is the only one).
+CLAIM_AMOUNT_FIELDS = (*CLAIM_MONEY_FIELDS, "declared_assistance")
+# A claim's facts: what a correction may change and a counter receipt gives. Not the declared
+# assistance: that is the hospital's claim about the facts, never corrected, only reviewed.
+CLAIM_FACT_FIELDS = (*CLAIM_STAY_FIELDS, *CLAIM_MONEY_FIELDS, "receipt_numbers")
+
+
 # What the engine decides for a claim, in this order: the one list of a decision's figures that
 # the audit trigger, the API, the recompute's COPY and its comparison with the current decision
 # start from (each adds its own keys: ids, the trace, the run).

@@ -160,18 +160,23 @@ def _claim_row(values: tuple) -> ClaimRow:
     )
 
 
+def counted_claims(*, year: int, **filters) -> QuerySet:
+    """The claims discharged in `year` that count toward a person's year (`filters` narrow them:
+    people, counties). A stay another hospital already declared waits outside the year until
+    reviewed."""
+    return Claim.objects.filter(
+        discharged__gte=date(year, 1, 1),
+        discharged__lte=date(year, 12, 31),
+        status__in=COUNTED_STATUSES,
+        **filters,
+    ).exclude(review_reason=ReviewReason.OVERLAP_OTHER_HOSPITAL)
+
+
 def year_claims(*, people: QuerySet | Iterable[int], year: int) -> Iterable[ClaimRow]:
     """The counted claims of `people` discharged in `year`, by person, then date, then id (the
     order the engine decides them in), streamed."""
     rows = (
-        Claim.objects.filter(
-            person_id__in=people,
-            discharged__gte=date(year, 1, 1),
-            discharged__lte=date(year, 12, 31),
-            status__in=COUNTED_STATUSES,
-        )
-        # A stay another hospital already declared waits outside the year until reviewed.
-        .exclude(review_reason=ReviewReason.OVERLAP_OTHER_HOSPITAL)
+        counted_claims(year=year, person_id__in=people)
         .order_by("person_id", "discharged", "id")
         .values_list(*_CLAIM_COLUMNS)
     )
@@ -281,16 +286,8 @@ def _burden_expression():
 def _monitored_claims(*, county_ids, year: int):
     from django.db.models import FilteredRelation
 
-    return (
-        Claim.objects.filter(
-            county_id__in=county_ids,
-            discharged__gte=date(year, 1, 1),
-            discharged__lte=date(year, 12, 31),
-            status__in=COUNTED_STATUSES,
-        )
-        .exclude(review_reason=ReviewReason.OVERLAP_OTHER_HOSPITAL)
-        .annotate(current=FilteredRelation("decisions", condition=Q(decisions__is_current=True)))
-    )
+    current = FilteredRelation("decisions", condition=Q(decisions__is_current=True))
+    return counted_claims(year=year, county_id__in=county_ids).annotate(current=current)
 
 
 def burden_candidates(*, county_ids, year: int, basis: str, floor: Decimal):

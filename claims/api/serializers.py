@@ -1,6 +1,8 @@
 from rest_framework import serializers
 
 from claims.models import (
+    CLAIM_AMOUNT_FIELDS,
+    CLAIM_STAY_FIELDS,
     DECISION_FIGURES,
     Adjustment,
     Application,
@@ -63,23 +65,10 @@ class ClaimSerializer(serializers.ModelSerializer):
             "hospital_code",
             "source",
             "external_ref",
-            "kind",
-            "admitted",
-            "discharged",
-            "referred",
-            "follow_up",
-            "emergency",
-            "major_disease",
-            "chronic_category",
+            *CLAIM_STAY_FIELDS,
             "settlement",
             "applied",
-            "total_cost",
-            "in_policy_cost",
-            "out_of_catalog_cost",
-            "basic_insurance_paid",
-            "critical_illness_paid",
-            "other_paid",
-            "declared_assistance",
+            *CLAIM_AMOUNT_FIELDS,
             "receipt_numbers",
             "status",
             "review_reason",
@@ -148,6 +137,9 @@ class DeclarationFileSerializer(serializers.Serializer):
 
 
 class ApplicationClaimInSerializer(serializers.Serializer):
+    """A counter receipt: the hospital by code and the claim's facts (claims.models.
+    CLAIM_FACT_FIELDS, a test keeps them in step), each field typed and defaulted here."""
+
     hospital = serializers.CharField(help_text="机构编码")
     kind = serializers.ChoiceField(choices=ClaimKind.choices)
     admitted = serializers.DateField(required=False)
@@ -270,6 +262,9 @@ class AnswerSerializer(serializers.Serializer):
 
 
 class ClaimCorrectionSerializer(serializers.Serializer):
+    """A correction's changes: any of `services.CORRECTABLE_FIELDS` (a test keeps them in
+    step), each optional; the rules of `claim_figures_errors` then check the whole claim."""
+
     kind = serializers.ChoiceField(choices=ClaimKind.choices, required=False)
     admitted = serializers.DateField(required=False)
     discharged = serializers.DateField(required=False)

@@ -6,44 +6,167 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
+from claims.models import (
+    CLAIM_AMOUNT_FIELDS,
+    CLAIM_MONEY_FIELDS,
+    CLAIM_PAID_FIELDS,
+    LineError,
+)
 from medaid.core.money import ZERO
 from medaid.policy import load_pack
 
-# --- claim validation shared by declarations, applications and manual entry -------------------
+# --- the rules a claim's figures keep ---------------------------------------------------------
+#
+# One list, read two ways: `claim_figures_errors` evaluates it on one claim (a counter receipt, a
+# correction) and `figure_checks_sql` turns it into one set-based UPDATE over a declaration's
+# staged lines. A condition is evaluated in Python with SQL's NULL logic (a comparison with a
+# missing figure is unknown, and an unknown condition does not flag), so both ways refuse the
+# same claims for the same first reason.
 
-MONEY_FIELDS = (
-    "total_cost",
-    "in_policy_cost",
-    "out_of_catalog_cost",
-    "basic_insurance_paid",
-    "critical_illness_paid",
-    "other_paid",
+MONEY_FIELDS = CLAIM_MONEY_FIELDS
+
+
+class Term:
+    """A value in a rule: evaluated on a claim's dict, or written as SQL over its columns."""
+
+    def value(self, data: dict):
+        raise NotImplementedError
+
+    def sql(self) -> str:
+        raise NotImplementedError
+
+    def __add__(self, other: Term) -> Term:
+        return Sum(self, other)
+
+    def __lt__(self, other: Term) -> Condition:
+        return Condition("<", self, other)
+
+    def __gt__(self, other: Term) -> Condition:
+        return Condition(">", self, other)
+
+
+class Figure(Term):
+    """A claim figure; `or_zero`: a missing figure counts as 0 (COALESCE)."""
+
+    def __init__(self, name: str, *, or_zero: bool = False):
+        assert name.isidentifier(), name
+        self.name, self.or_zero = name, or_zero
+
+    def value(self, data: dict):
+        value = data.get(self.name)
+        return ZERO if value is None and self.or_zero else value
+
+    def sql(self) -> str:
+        return f"COALESCE({self.name}, 0)" if self.or_zero else self.name
+
+
+class Sum(Term):
+    def __init__(self, *parts: Term):
+        self.parts = parts
+
+    def value(self, data: dict):
+        values = [p.value(data) for p in self.parts]
+        return None if None in values else sum(values, ZERO)
+
+    def sql(self) -> str:
+        return "(" + " + ".join(p.sql() for p in self.parts) + ")"
+
+
+class Zero(Term):
+    def value(self, data: dict):
+        return ZERO
+
+    def sql(self) -> str:
+        return "0"
+
+
+class Condition:
+    """`left op right`, or `IS NULL` (op "null"); `holds` is True, False or None (unknown)."""
+
+    def __init__(self, op: str, left: Term, right: Term | None = None):
+        self.op, self.left, self.right = op, left, right
+
+    def holds(self, data: dict) -> bool | None:
+        left = self.left.value(data)
+        if self.op == "null":
+            return left is None
+        right = self.right.value(data)
+        if left is None or right is None:
+            return None
+        return left < right if self.op == "<" else left > right
+
+    def sql(self) -> str:
+        if self.op == "null":
+            return f"{self.left.sql()} IS NULL"
+        return f"{self.left.sql()} {self.op} {self.right.sql()}"
+
+
+def missing(name: str) -> Condition:
+    return Condition("null", Figure(name))
+
+
+class Rule:
+    """A named problem of a claim's figures: its code (`LineError`), the condition that shows
+    it, and the detail added to the label (the figure concerned) in the message."""
+
+    def __init__(self, code: LineError, condition: Condition, detail: str = ""):
+        self.code, self.condition, self.detail = code, condition, detail
+
+    @property
+    def message(self) -> str:
+        label = LineError(self.code).label
+        return f"{label}：{self.detail}" if self.detail else label
+
+
+def f(name: str) -> Figure:
+    return Figure(name)
+
+
+def f0(name: str) -> Figure:
+    return Figure(name, or_zero=True)
+
+
+# In order: a claim's (or line's) reason is the first rule it breaks.
+FIGURE_RULES: tuple[Rule, ...] = (
+    # Every assistance starts from the in-policy cost: a claim without it is incomplete, not a
+    # claim of 0 (a declaration file's reader refuses it as well, before any figure is read).
+    Rule(LineError.MISSING_FIELD, missing("in_policy_cost"), "in_policy_cost"),
+    *(Rule(LineError.NEGATIVE_AMOUNT, f(name) < Zero(), name) for name in CLAIM_AMOUNT_FIELDS),
+    Rule(LineError.DISCHARGE_BEFORE_ADMISSION, f("discharged") < f("admitted")),
+    Rule(
+        LineError.PAID_EXCEEDS_COST,
+        Sum(*(f0(name) for name in CLAIM_PAID_FIELDS)) > f("in_policy_cost"),
+    ),
+    # A missing total is in-policy + out-of-catalogue (the merge fills it so): nothing to check.
+    Rule(
+        LineError.COST_MISMATCH, f("in_policy_cost") + f0("out_of_catalog_cost") > f("total_cost")
+    ),
 )
 
 
 def claim_figures_errors(data: dict) -> list[tuple[str, str]]:
-    """The named problems in a claim's dates and amounts (empty when they add up)."""
-    from claims.models import LineError
+    """The named problems in a claim's dates and amounts (empty when they add up), first
+    broken rule first: (code, Chinese message)."""
+    return [(rule.code, rule.message) for rule in FIGURE_RULES if rule.condition.holds(data)]
 
-    errors = []
-    for name in (*MONEY_FIELDS, "declared_assistance"):
-        value = data.get(name)
-        if value is not None and value < 0:
-            errors.append((LineError.NEGATIVE_AMOUNT, f"{LineError.NEGATIVE_AMOUNT.label}：{name}"))
-            return errors
-    admitted, discharged = data.get("admitted"), data.get("discharged")
-    if admitted and discharged and discharged < admitted:
-        errors.append(
-            (LineError.DISCHARGE_BEFORE_ADMISSION, LineError.DISCHARGE_BEFORE_ADMISSION.label)
-        )
-    in_policy = data.get("in_policy_cost") or ZERO
-    paid = sum((data.get(n) or ZERO for n in MONEY_FIELDS[3:]), ZERO)
-    if paid > in_policy:
-        errors.append((LineError.PAID_EXCEEDS_COST, LineError.PAID_EXCEEDS_COST.label))
-    total = data.get("total_cost")
-    if total is not None and in_policy + (data.get("out_of_catalog_cost") or ZERO) > total:
-        errors.append((LineError.COST_MISMATCH, LineError.COST_MISMATCH.label))
-    return errors
+
+def _literal(text: str) -> str:
+    assert text == "" or text.isidentifier(), text
+    return f"'{text}'"
+
+
+def figure_checks_sql() -> tuple[str, str, str]:
+    """FIGURE_RULES as SQL over a table with the claim figures' columns: (the error code's
+    CASE, the error detail's CASE, the WHERE condition of a row that breaks any rule)."""
+    conditions = [rule.condition.sql() for rule in FIGURE_RULES]
+    error = " ".join(
+        f"WHEN {c} THEN {_literal(r.code)}" for c, r in zip(conditions, FIGURE_RULES, strict=True)
+    )
+    detail = " ".join(
+        f"WHEN {c} THEN {_literal(r.detail)}" for c, r in zip(conditions, FIGURE_RULES, strict=True)
+    )
+    where = " OR ".join(f"({c})" for c in conditions)
+    return f"CASE {error} END", f"CASE {detail} ELSE '' END", where
 
 
 def policy_window(policy_code: str) -> tuple[dt.date, dt.date | None] | None:

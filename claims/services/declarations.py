@@ -14,6 +14,8 @@ from django.utils import timezone
 from beneficiaries.models import Person
 from claims.bulk import insert_rows, is_postgres
 from claims.models import (
+    CLAIM_AMOUNT_FIELDS,
+    CLAIM_STAY_FIELDS,
     Claim,
     Decision,
     DecisionRun,
@@ -22,7 +24,7 @@ from claims.models import (
     Hospital,
     ReviewReason,
 )
-from claims.services.checks import MONEY_FIELDS, counties_by_policy, policy_window
+from claims.services.checks import counties_by_policy, figure_checks_sql, policy_window
 from claims.services.errors import ClaimsError
 from claims.services.recompute import (
     DEFAULT_PARTITIONS,
@@ -85,27 +87,16 @@ def declaration_receive(
     return declaration
 
 
-# A declaration line's fields, in the order of a hospital's file and of the staging tuple.
+# A declaration line's fields, in the order of a hospital's file and of the staging tuple: whom
+# and where (by code and settlement number, resolved in the merge), then the claim's own facts
+# and amounts (claims.models) — a line carries the hospital's declared assistance as well.
 DECLARATION_LINE_FIELDS = (
     "hospital_code",
     "id_number",
     "name",
     "external_ref",
-    "kind",
-    "admitted",
-    "discharged",
-    "referred",
-    "follow_up",
-    "emergency",
-    "major_disease",
-    "chronic_category",
-    "total_cost",
-    "in_policy_cost",
-    "out_of_catalog_cost",
-    "basic_insurance_paid",
-    "critical_illness_paid",
-    "other_paid",
-    "declared_assistance",
+    *CLAIM_STAY_FIELDS,
+    *CLAIM_AMOUNT_FIELDS,
     "receipt_numbers",
 )
 DECLARATION_LINE_COLUMNS = ("line_no", *DECLARATION_LINE_FIELDS, "error", "error_detail")
@@ -134,20 +125,14 @@ def declaration_check(*, declaration: Declaration) -> None:
     people = Person._meta.db_table
     claims = Claim._meta.db_table
     person_of_line = f"SELECT p.id FROM {people} p WHERE p.id_number = {lines}.id_number"
-    money = [*MONEY_FIELDS, "declared_assistance"]
-    _flag(" OR ".join(f"{m} < 0" for m in money), LineError.NEGATIVE_AMOUNT, d)
-    _flag("discharged < admitted", LineError.DISCHARGE_BEFORE_ADMISSION, d)
-    _flag(
-        "COALESCE(basic_insurance_paid, 0) + COALESCE(critical_illness_paid, 0) "
-        "+ COALESCE(other_paid, 0) > in_policy_cost",
-        LineError.PAID_EXCEEDS_COST,
-        d,
-    )
-    _flag(
-        "total_cost IS NOT NULL AND in_policy_cost + COALESCE(out_of_catalog_cost, 0) > total_cost",
-        LineError.COST_MISMATCH,
-        d,
-    )
+    # The figures' rules (checks.FIGURE_RULES, as a counter claim is checked), in one pass.
+    error, detail, broken = figure_checks_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {lines} SET error = {error}, error_detail = {detail} "
+            f"WHERE declaration_id = %s AND error = '' AND ({broken})",
+            (d,),
+        )
     _, period_end = month_range(declaration.year, declaration.month)
     _flag("discharged > %s", LineError.FUTURE_DATE, d, (period_end,))
     _flag(

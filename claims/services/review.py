@@ -9,28 +9,20 @@ from django.db import transaction
 
 from beneficiaries.models import Person
 from claims.models import (
+    CLAIM_FACT_FIELDS,
     Claim,
     DecisionRun,
     ReviewReason,
 )
-from claims.services.checks import MONEY_FIELDS, claim_figures_errors
+from claims.services.checks import claim_figures_errors
 from claims.services.errors import ClaimsError
 from claims.services.recompute import people_recompute
 
 # --- corrections and reviews ---------------------------------------------------------------
 
-CORRECTABLE_FIELDS = (
-    "kind",
-    "admitted",
-    "discharged",
-    "referred",
-    "follow_up",
-    "emergency",
-    "major_disease",
-    "chronic_category",
-    *MONEY_FIELDS,
-    "receipt_numbers",
-)
+# A claim's facts (claims.models.CLAIM_FACT_FIELDS): the hospital's declared assistance and
+# the claim's status and ties are not facts to correct.
+CORRECTABLE_FIELDS = CLAIM_FACT_FIELDS
 
 
 def claim_correct(*, claim: Claim, changes: dict, by, reason: str) -> list[DecisionRun]:

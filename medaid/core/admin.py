@@ -108,17 +108,21 @@ def scope_related(queryset, user):
 
 
 class CountyListFilter(admin.SimpleListFilter):
-    """区县 filter listing only the counties the user may see; hidden for county users."""
+    """区县 filter listing only the counties the user may see. Hidden for a county user on a
+    list already held to its county; on a list of rows every county sees (an admin whose
+    `county_field` is None, such as hospitals) it offers the user's own county."""
 
     title = "区县"
     parameter_name = "county"
 
     def lookups(self, request, model_admin):
-        if not is_city_wide(request.user):
+        user = request.user
+        if not is_city_wide(user) and getattr(model_admin, "county_field", "county") is not None:
             return []
         # The county model is the one staff accounts belong to; core names no app's model.
         county_model = User._meta.get_field("county").related_model
-        return [(c.pk, c.name) for c in county_model.objects.order_by("code")]
+        counties = scope_to_user(county_model.objects.order_by("code"), user, county_field="pk")
+        return [(c.pk, c.name) for c in counties]
 
     def queryset(self, request, queryset):
         value = self.value()
