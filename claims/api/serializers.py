@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from claims.models import (
@@ -102,6 +103,7 @@ class ClaimSerializer(serializers.ModelSerializer):
     def get_id_number(self, obj) -> str:
         return mask_id_number(obj.person.id_number, self.context["request"].user)
 
+    @extend_schema_field(DecisionSerializer(allow_null=True, help_text="当前有效的救助决定"))
     def get_decision(self, obj):
         current = getattr(obj, "current_decisions", None)
         decision = current[0] if current else None
@@ -139,7 +141,7 @@ class DeclarationSerializer(serializers.ModelSerializer):
             "finished_at",
         ]
 
-    def get_error_file_url(self, obj):
+    def get_error_file_url(self, obj) -> str | None:
         return obj.error_file.url if obj.error_file else None
 
 
