@@ -168,7 +168,11 @@ class ApplicationClaimInSerializer(serializers.Serializer):
     follow_up = serializers.BooleanField(default=False)
     emergency = serializers.BooleanField(default=False)
     major_disease = serializers.BooleanField(default=False)
-    chronic_category = serializers.IntegerField(required=False, allow_null=True)
+    # The policy contract knows categories 1-3 only (medaid.policy.contract); anything else is
+    # refused here, not stored (or overflowing the column on PostgreSQL).
+    chronic_category = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=3, help_text="慢特病类别：1、2 或 3"
+    )
     total_cost = serializers.DecimalField(14, 2, required=False)
     in_policy_cost = serializers.DecimalField(14, 2)
     out_of_catalog_cost = serializers.DecimalField(14, 2, default=0)
@@ -289,7 +293,11 @@ class ClaimCorrectionSerializer(serializers.Serializer):
     follow_up = serializers.BooleanField(required=False)
     emergency = serializers.BooleanField(required=False)
     major_disease = serializers.BooleanField(required=False)
-    chronic_category = serializers.IntegerField(required=False, allow_null=True)
+    # The policy contract knows categories 1-3 only (medaid.policy.contract); anything else is
+    # refused here, not stored (or overflowing the column on PostgreSQL).
+    chronic_category = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=3, help_text="慢特病类别：1、2 或 3"
+    )
     total_cost = serializers.DecimalField(14, 2, required=False)
     in_policy_cost = serializers.DecimalField(14, 2, required=False)
     out_of_catalog_cost = serializers.DecimalField(14, 2, required=False)

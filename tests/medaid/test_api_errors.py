@@ -186,3 +186,29 @@ def test_a_filter_value_the_database_cannot_take_is_a_400(api, query):
     """Found by the schemathesis run: `?year=0` on claims was a server error."""
     error = error_of(api.get(f"/api/v1/claims/?{query}"), 400)
     assert error["code"] == "invalid"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"note": "a\x00b"}, "note"),
+        ({"claims": [{"in_policy_cost": 1e30}]}, "claims.0.in_policy_cost"),
+        ({"claims": [{"chronic_category": 99}]}, "claims.0.chronic_category"),
+        ({"claims": [{"chronic_category": 2**70}]}, "claims.0.chronic_category"),
+    ],
+)
+def test_an_application_with_impossible_values_is_a_chinese_400(api, change, field):
+    claim = {
+        "hospital": "H001",
+        "kind": "inpatient",
+        "discharged": "2024-03-10",
+        "in_policy_cost": "1000.00",
+        "receipt_numbers": "R1",
+    }
+    body = {"id_number": "530102199001011234", "applied": "2024-03-20", "claims": [claim]}
+    if "claims" in change:
+        claim.update(change["claims"][0])
+    else:
+        body.update(change)
+    error = error_of(api.post("/api/v1/applications/", body, format="json"), 400)
+    assert error["field"] == field
