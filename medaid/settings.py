@@ -28,13 +28,21 @@ DEBUG = env_bool("DJANGO_DEBUG", True)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DJANGO_DEBUG=0.")
+        raise ImproperlyConfigured(
+            "生产环境（DJANGO_DEBUG=0）必须设置环境变量 SECRET_KEY。 "
+            "SECRET_KEY must be set in the environment when DJANGO_DEBUG=0."
+        )
     # A development-only key: never used once DEBUG is off.
     SECRET_KEY = "medaid-development-only-key-not-for-production"
 
-ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "").split(",") if h] or (
-    ["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else []
-)
+ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "").split(",") if h.strip()]
+if not ALLOWED_HOSTS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "生产环境（DJANGO_DEBUG=0）必须设置环境变量 ALLOWED_HOSTS（逗号分隔的域名）。 "
+            "ALLOWED_HOSTS (comma-separated host names) must be set when DJANGO_DEBUG=0."
+        )
+    ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]", "testserver"]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 INSTALLED_APPS = [
@@ -48,6 +56,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "pgtrigger",
     "pghistory",
@@ -154,20 +164,32 @@ REPORTS_DIR = Path(os.environ.get("REPORTS_DIR", BASE_DIR / "out"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
-SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_AGE = 8 * 60 * 60
+# --- sessions and HTTPS ---------------------------------------------------------------------
+# An idle timeout: the cookie lives SESSION_COOKIE_AGE seconds (default 30 minutes) and every
+# request renews it, so a counter left unattended logs itself out.
+SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(30 * 60)))
+SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
+# The CSRF failure page, in Chinese (templates/403_csrf.html).
+CSRF_FAILURE_VIEW = "medaid.core.views.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-if not DEBUG:
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
-    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# In production (DJANGO_DEBUG=0) cookies go over HTTPS only, plain HTTP is redirected and the
+# browser is told to keep to HTTPS (HSTS). Behind a TLS-terminating proxy set
+# SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO (the header the proxy sets; value "https"),
+# or SECURE_SSL_REDIRECT=0 when the proxy itself redirects.
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+if os.environ.get("SECURE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = (os.environ["SECURE_PROXY_SSL_HEADER"].strip(), "https")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -175,12 +197,56 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
+    # A JSON body must be one object (medaid.core.api_errors.ObjectJSONParser).
+    "DEFAULT_PARSER_CLASSES": [
+        "medaid.core.api_errors.ObjectJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_FILTER_BACKENDS": ["medaid.core.filters.SafeFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "medaid.core.pagination.SafeCursorPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": os.environ.get("API_RATE", "600/min")},
     "COERCE_DECIMAL_TO_STRING": True,
+    # Every error as {"error": {"code", "message" (Chinese), "field"}} (medaid.core.api_errors).
+    "EXCEPTION_HANDLER": "medaid.core.api_errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# The OpenAPI schema (/api/schema/) and its docs page (/api/docs/, Swagger UI served from the
+# drf-spectacular-sidecar package, so it works without the internet).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "医疗救助经办管理系统 API / medaid API",
+    "DESCRIPTION": (
+        "医疗救助经办管理系统的接口：部门名册报送、医疗机构费用申报、救助申请、监测预警与待遇测算。"
+        "部门与医疗机构账户使用令牌（`Authorization: Token …`），经办人员可用令牌或登录会话。"
+        '所有错误均以 JSON 返回：`{"error": {"code", "message"（中文）, "field"}}`。\n\n'
+        "The API of medaid, the back office for municipal medical-assistance schemes: rosters "
+        "from departments, claims from hospitals, applications, early warnings and the benefit "
+        'preview. Every error is JSON: `{"error": {"code", "message", "field"}}`.'
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "GET_MOCK_REQUEST": "medaid.core.api_schema.build_mock_request",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "ClaimSourceEnum": "claims.models.Claim.Source",
+        "ApplicationStateEnum": "claims.models.Application.State",
+        "ClaimKindEnum": "claims.models.ClaimKind",
+        "WarningKindEnum": "claims.models.Warning.Kind",
+        "RosterImportKindEnum": "beneficiaries.models.RosterImport.Kind",
+        "IdentityCodeEnum": "beneficiaries.models.IdentityCode",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "medaid.core.api_schema.add_error_responses",
+    ],
 }
 
 # --- Celery --------------------------------------------------------------------------------

@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from beneficiaries.models import (
@@ -60,6 +61,21 @@ class PersonSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    @extend_schema_field(
+        {
+            "type": "array",
+            "description": "持有的救助身份",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "code": {"type": "string", "description": "身份代码"},
+                    "start": {"type": "string", "format": "date"},
+                    "end": {"type": "string", "format": "date", "nullable": True},
+                    "department": {"type": "integer", "nullable": True},
+                },
+            },
+        }
+    )
     def get_identities(self, person):
         return [
             {"code": i.code, "start": i.start, "end": i.end, "department": i.department_id}
@@ -96,10 +112,10 @@ class RosterImportSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_counts(self, batch):
+    def get_counts(self, batch) -> dict[str, int]:
         return (batch.result or batch.preview or {}).get("counts", {})
 
-    def get_errors_url(self, batch):
+    def get_errors_url(self, batch) -> str | None:
         if not batch.rows_error:
             return None
         request = self.context.get("request")

@@ -4,10 +4,11 @@ upload only as their own department); staff see their county, city-wide staff ev
 import django_filters
 from django.db.models import Prefetch, Q
 from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
@@ -29,10 +30,13 @@ from beneficiaries.models import (
     RosterImport,
     SubsidyRoster,
 )
-from medaid.core.api import ModelPermissions, ScopedViewSetMixin
+from medaid.core.api import ModelPermissions, SafeCursorPagination, ScopedViewSetMixin
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+ERROR_REF = {"$ref": "#/components/schemas/Error"}
 
 
-class ById(CursorPagination):
+class ById(SafeCursorPagination):
     ordering = "-id"
 
 
@@ -62,6 +66,13 @@ class PersonFilter(django_filters.FilterSet):
         return queryset.filter(pk__in=held.values("person_id"))
 
 
+@extend_schema_view(
+    list=extend_schema(
+        summary="救助对象列表",
+        description="名册中的人员及其身份；可按身份证号、姓名、持有身份及日期筛选。",
+    ),
+    retrieve=extend_schema(summary="救助对象详情", description="一个人员及其全部身份。"),
+)
 class PersonViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = PersonSerializer
     permission_classes = [ModelPermissions]
@@ -87,6 +98,10 @@ class IdentityFilter(django_filters.FilterSet):
         return queryset.filter(person__id_number=normalise(value))
 
 
+@extend_schema_view(
+    list=extend_schema(summary="救助身份列表", description="人员持有的救助身份及有效期。"),
+    retrieve=extend_schema(summary="救助身份详情", description="一条身份记录。"),
+)
 class IdentityViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     county_field = "person__county"
     serializer_class = IdentitySerializer
@@ -96,6 +111,37 @@ class IdentityViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Identity.objects.select_related("person")
 
 
+@extend_schema_view(
+    list=extend_schema(summary="名册报送列表", description="各部门报送的名册批次。"),
+    retrieve=extend_schema(summary="名册报送详情", description="一个批次及其校验结果。"),
+    create=extend_schema(
+        summary="报送名册",
+        description=(
+            "以 multipart 上传名册文件并校验；apply=true 时校验通过即入库。同一文件重复报送"
+            "返回 200 与 duplicate=true；文件被拒返回 400。"
+        ),
+        request={"multipart/form-data": RosterUploadSerializer},
+        responses={
+            201: RosterImportSerializer,
+            200: RosterImportSerializer,
+            400: OpenApiResponse(ERROR_REF, description="文件无法读取或被拒收"),
+        },
+    ),
+    apply=extend_schema(
+        summary="名册入库",
+        description="把已校验的批次入库；状态不允许时返回 409。",
+        request=None,
+        responses={
+            200: RosterImportSerializer,
+            409: OpenApiResponse(ERROR_REF, description="批次当前状态不能入库"),
+        },
+    ),
+    errors=extend_schema(
+        summary="下载出错行",
+        description="未通过校验的行及原因（Excel）。",
+        responses={(200, XLSX): OpenApiResponse(OpenApiTypes.BINARY, description="Excel 文件")},
+    ),
+)
 class RosterImportViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     """`POST /imports/` (multipart: file, kind, stated_date[, period, apply]) stages and
     validates a list; `apply=true` applies it in the same call. `POST /imports/{id}/apply/`
@@ -193,6 +239,15 @@ class RosterImportViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         return FileResponse(handle, as_attachment=True, filename=f"errors-{batch.pk}.xlsx")
 
 
+@extend_schema_view(
+    list=extend_schema(summary="参保资助名册列表", description="各年度的参保资助名册。"),
+    retrieve=extend_schema(summary="参保资助名册详情", description="一份资助名册。"),
+    lines=extend_schema(
+        summary="资助名册明细",
+        description="名册的逐人明细，游标分页。",
+        responses={200: SubsidyLineSerializer(many=True)},
+    ),
+)
 class SubsidyRosterViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = SubsidyRosterSerializer
     permission_classes = [ModelPermissions]

@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from claims.models import (
@@ -81,6 +82,7 @@ class ClaimSerializer(serializers.ModelSerializer):
     def get_id_number(self, obj) -> str:
         return mask_id_number(obj.person.id_number, self.context["request"].user)
 
+    @extend_schema_field(DecisionSerializer(allow_null=True, help_text="当前有效的救助决定"))
     def get_decision(self, obj):
         current = getattr(obj, "current_decisions", None)
         decision = current[0] if current else None
@@ -118,7 +120,7 @@ class DeclarationSerializer(serializers.ModelSerializer):
             "finished_at",
         ]
 
-    def get_error_file_url(self, obj):
+    def get_error_file_url(self, obj) -> str | None:
         return obj.error_file.url if obj.error_file else None
 
 
@@ -148,7 +150,11 @@ class ApplicationClaimInSerializer(serializers.Serializer):
     follow_up = serializers.BooleanField(default=False)
     emergency = serializers.BooleanField(default=False)
     major_disease = serializers.BooleanField(default=False)
-    chronic_category = serializers.IntegerField(required=False, allow_null=True)
+    # The policy contract knows categories 1-3 only (medaid.policy.contract); anything else is
+    # refused here, not stored (or overflowing the column on PostgreSQL).
+    chronic_category = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=3, help_text="慢特病类别：1、2 或 3"
+    )
     total_cost = serializers.DecimalField(14, 2, required=False)
     in_policy_cost = serializers.DecimalField(14, 2)
     out_of_catalog_cost = serializers.DecimalField(14, 2, default=0)
@@ -272,7 +278,11 @@ class ClaimCorrectionSerializer(serializers.Serializer):
     follow_up = serializers.BooleanField(required=False)
     emergency = serializers.BooleanField(required=False)
     major_disease = serializers.BooleanField(required=False)
-    chronic_category = serializers.IntegerField(required=False, allow_null=True)
+    # The policy contract knows categories 1-3 only (medaid.policy.contract); anything else is
+    # refused here, not stored (or overflowing the column on PostgreSQL).
+    chronic_category = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=3, help_text="慢特病类别：1、2 或 3"
+    )
     total_cost = serializers.DecimalField(14, 2, required=False)
     in_policy_cost = serializers.DecimalField(14, 2, required=False)
     out_of_catalog_cost = serializers.DecimalField(14, 2, required=False)

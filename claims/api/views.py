@@ -12,10 +12,17 @@ from django.db.models import FilteredRelation, Prefetch, Q
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import mixins, permissions, status, viewsets
+from rest_framework import serializers as drf
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
@@ -31,10 +38,57 @@ from claims.models import (
     Warning,
     WarningDispatch,
 )
+from medaid.core.api import SafeCursorPagination
 from medaid.core.scoping import scope_to_user
 
+# --- the OpenAPI description of each endpoint (drf-spectacular), in Chinese -------------------
 
-class ByIdCursor(CursorPagination):
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX_RESPONSE = {(200, XLSX): OpenApiResponse(OpenApiTypes.BINARY, description="Excel 文件")}
+ERROR_REF = {"$ref": "#/components/schemas/Error"}
+
+
+def _conflict(text: str) -> OpenApiResponse:
+    return OpenApiResponse(ERROR_REF, description=text)
+
+
+REASON_BODY = inline_serializer(
+    "ReasonRequest",
+    fields={"reason": drf.CharField(required=False, help_text="理由或意见")},
+)
+REVIEW_BODY = inline_serializer(
+    "ClaimReviewRequest",
+    fields={
+        "accept": drf.BooleanField(help_text="true 复核通过，false 不予救助"),
+        "note": drf.CharField(required=False, help_text="复核意见"),
+    },
+)
+CORRECT_BODY = inline_serializer(
+    "ClaimCorrectRequest",
+    fields={
+        "changes": s.ClaimCorrectionSerializer(help_text="要更正的字段及新值"),
+        "reason": drf.CharField(required=False, help_text="更正原因"),
+    },
+)
+HISTORY_RESPONSE = inline_serializer(
+    "ClaimHistory",
+    fields={
+        "decisions": s.DecisionSerializer(many=True),
+        "adjustments": s.AdjustmentSerializer(many=True),
+    },
+)
+DECLARATION_ERRORS = inline_serializer(
+    "DeclarationErrors",
+    fields={
+        "status": drf.CharField(allow_null=True, help_text="申报状态（中文）"),
+        "lines": drf.ListField(
+            child=drf.DictField(), help_text="出错的行：行号、外部单号、错误代码与说明"
+        ),
+    },
+)
+
+
+class ByIdCursor(SafeCursorPagination):
     ordering = "-id"
     page_size_query_param = "page_size"
     max_page_size = 1000
@@ -61,6 +115,14 @@ class ModelPermsOrReadOnly(permissions.DjangoModelPermissions):
     }
 
 
+@extend_schema_view(
+    list=extend_schema(
+        summary="医疗机构列表", description="定点医疗机构名录；医院账户只看到本机构。"
+    ),
+    retrieve=extend_schema(summary="医疗机构详情", description="一个医疗机构。"),
+    create=extend_schema(summary="新增医疗机构", description="需要新增医疗机构的权限。"),
+    partial_update=extend_schema(summary="修改医疗机构", description="需要修改医疗机构的权限。"),
+)
 class HospitalViewSet(viewsets.ModelViewSet):
     serializer_class = s.HospitalSerializer
     pagination_class = ByIdCursor
@@ -101,6 +163,35 @@ class ClaimFilter(django_filters.FilterSet):
         ]
 
 
+@extend_schema_view(
+    list=extend_schema(
+        summary="救助费用列表",
+        description="就医费用及其当前救助决定；可按区县、机构、状态、出院日期等筛选，游标分页。",
+    ),
+    retrieve=extend_schema(summary="救助费用详情", description="一笔费用及其当前救助决定。"),
+    review=extend_schema(
+        summary="复核费用",
+        description="处理复核队列中的一笔费用：通过或不予救助。",
+        request=REVIEW_BODY,
+        responses={200: s.ClaimSerializer},
+    ),
+    correct=extend_schema(
+        summary="更正费用",
+        description="更正费用信息；此人之后的费用重新计算，已结算的生成调整。",
+        request=CORRECT_BODY,
+        responses={200: s.ClaimSerializer},
+    ),
+    export=extend_schema(
+        summary="导出救助明细台账",
+        description="按列表的筛选条件导出 Excel（.xlsx）。",
+        responses=XLSX_RESPONSE,
+    ),
+    history=extend_schema(
+        summary="费用的决定与调整历史",
+        description="一笔费用的全部救助决定（新在前）与结算后调整。",
+        responses={200: HISTORY_RESPONSE},
+    ),
+)
 class ClaimViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = s.ClaimSerializer
     pagination_class = ByIdCursor
@@ -192,6 +283,10 @@ class ClaimViewSet(viewsets.ReadOnlyModelViewSet):
         )
 
 
+@extend_schema_view(
+    list=extend_schema(summary="救助决定列表", description="每次计算的救助决定（含计算过程）。"),
+    retrieve=extend_schema(summary="救助决定详情", description="一次救助决定。"),
+)
 class DecisionViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = s.DecisionSerializer
     pagination_class = ByIdCursor
@@ -201,6 +296,27 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet):
         return Decision.objects.filter(claim__in=scoped_claims(self.request.user))
 
 
+@extend_schema_view(
+    list=extend_schema(summary="费用申报列表", description="医疗机构的月度费用申报批次。"),
+    retrieve=extend_schema(summary="费用申报详情", description="一个申报批次及其处理状态。"),
+    create=extend_schema(
+        summary="申报费用（JSON）",
+        description="以 JSON 提交一个月的费用明细；同一内容重复申报返回 409 及已有批次的 id。",
+        request=s.DeclarationRowsSerializer,
+        responses={201: s.DeclarationSerializer, 409: _conflict("该申报已接收过")},
+    ),
+    upload=extend_schema(
+        summary="申报费用（文件）",
+        description="以 multipart 上传 .xlsx 或 .csv 费用明细文件。",
+        request={"multipart/form-data": s.DeclarationFileSerializer},
+        responses={201: s.DeclarationSerializer, 409: _conflict("该申报已接收过")},
+    ),
+    errors=extend_schema(
+        summary="申报的出错行",
+        description="申报中未通过校验的行及原因（最多 5000 行）。",
+        responses={200: DECLARATION_ERRORS},
+    ),
+)
 class DeclarationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.DeclarationSerializer
     pagination_class = ByIdCursor
@@ -294,6 +410,40 @@ class DeclarationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         )
 
 
+@extend_schema_view(
+    list=extend_schema(summary="救助申请列表", description="窗口受理的救助申请。"),
+    retrieve=extend_schema(summary="救助申请详情", description="一个申请及其流转记录。"),
+    create=extend_schema(
+        summary="受理救助申请",
+        description="按身份证号为名册中的救助对象登记申请及其费用。",
+        request=s.ApplicationCreateSerializer,
+        responses={201: s.ApplicationSerializer},
+    ),
+    submit=extend_schema(
+        summary="提交审批",
+        description="把申请提交审批。",
+        request=None,
+        responses={200: s.ApplicationSerializer},
+    ),
+    approve=extend_schema(
+        summary="审批通过",
+        description="审批通过（大额需第二人审批）。",
+        request=REASON_BODY,
+        responses={200: s.ApplicationSerializer},
+    ),
+    reject=extend_schema(
+        summary="不予救助",
+        description="审批不通过，需填写理由。",
+        request=REASON_BODY,
+        responses={200: s.ApplicationSerializer},
+    ),
+    send_back=extend_schema(
+        summary="退回补正",
+        description="退回申请人补正材料，需填写理由。",
+        request=REASON_BODY,
+        responses={200: s.ApplicationSerializer},
+    ),
+)
 class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.ApplicationSerializer
     pagination_class = ByIdCursor
@@ -365,6 +515,10 @@ class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         )
 
 
+@extend_schema_view(
+    list=extend_schema(summary="监测预警列表", description="自付费用超过监测线的人员预警。"),
+    retrieve=extend_schema(summary="监测预警详情", description="一条预警。"),
+)
 class WarningViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = s.WarningSerializer
     pagination_class = ByIdCursor
@@ -390,6 +544,21 @@ class DispatchFilter(django_filters.FilterSet):
         fields = ["department", "sent_on", "outcome"]
 
 
+@extend_schema_view(
+    list=extend_schema(summary="预警推送列表", description="推送给各部门的预警及答复情况。"),
+    retrieve=extend_schema(summary="预警推送详情", description="一条推送及答复。"),
+    answer=extend_schema(
+        summary="答复预警",
+        description="部门答复推送给它的预警：处理结果与说明。",
+        request=s.AnswerSerializer,
+        responses={200: s.WarningDispatchSerializer},
+    ),
+    export=extend_schema(
+        summary="导出预警名单",
+        description="按列表的筛选条件导出 Excel（.xlsx）。",
+        responses=XLSX_RESPONSE,
+    ),
+)
 class WarningDispatchViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = s.WarningDispatchSerializer
     pagination_class = ByIdCursor

@@ -26,7 +26,7 @@ from django.utils.html import format_html, format_html_join
 
 from medaid.core.errors import Refusal
 from medaid.core.jobs import job_cancel, job_kind_label
-from medaid.core.models import HolidayCalendarDay, Job, OutboxEvent, User
+from medaid.core.models import HolidayCalendarDay, Job, LoginEvent, OutboxEvent, User
 from medaid.core.outbox import event_retry, topic_label
 from medaid.core.scoping import (
     is_city_wide,
@@ -620,6 +620,26 @@ class HolidayCalendarDayAdmin(admin.ModelAdmin):
                 messages.WARNING,
             )
         return super().changelist_view(request, extra_context)
+
+
+@admin.register(LoginEvent)
+class LoginEventAdmin(admin.ModelAdmin):
+    """The login audit, read-only: rows are written by the auth signals only."""
+
+    list_display = ["at", "kind", "username", "user", "ip"]
+    list_filter = ["kind"]
+    search_fields = ["username", "ip"]
+    date_hierarchy = "at"
+    list_select_related = ["user"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(OutboxEvent)

@@ -15,12 +15,15 @@ Accounts:
 from __future__ import annotations
 
 from django.urls import path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from medaid.core.pagination import InvalidCursor, SafeCursorPagination  # noqa: F401 (re-export)
 from medaid.core.scoping import is_city_wide, scope_to_user, user_county_id
 
 # --- permissions ----------------------------------------------------------------------------
@@ -131,6 +134,17 @@ class PreviewView(APIView):
     # The body is read raw so that bad JSON is answered in the contract's own error shape.
     parser_classes = [JSONParser]
 
+    @extend_schema(
+        operation_id="preview",
+        summary="待遇测算",
+        description=(
+            "按测算合同提交一个案例（人员身份、费用、政策），返回按政策包计算的救助金额与计算过程；"
+            "不保存任何数据。无法读取的案例返回 400 与统一错误格式。"
+        ),
+        request=OpenApiTypes.OBJECT,
+        responses={200: OpenApiTypes.OBJECT},
+        tags=["preview"],
+    )
     def post(self, request):
         from medaid.core.services import PreviewError, benefit_preview
 

@@ -13,7 +13,7 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from medaid.core import tasks  # noqa: F401  (registered in every process, see jobs.py)
+        from medaid.core import signals, tasks  # noqa: F401  (tasks: in every process, see jobs.py)
         from medaid.core.roles import sync_roles_after_migrate
 
         # Every app's permissions exist only after its own migrate: sync the roles each time.

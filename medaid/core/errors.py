@@ -8,6 +8,9 @@ class Refusal(Exception):
     """An operation refused for a reason the user can act on; nothing was changed."""
 
     code = "refused"
+    # The API answers a refusal with this status (medaid.core.api_errors); a subclass for a
+    # conflict with the current state (already done, already closed …) sets 409.
+    http_status = 400
 
     def __init__(self, message: str, *, code: str | None = None, field: str | None = None):
         super().__init__(message)

@@ -171,3 +171,35 @@ class OutboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic} #{self.pk}（{self.get_state_display()}）"
+
+
+class LoginEvent(models.Model):
+    """One sign-in, sign-out or failed sign-in to the admin or the API's session login: who
+    (the account, or only the name typed when it matches none), from where and when. Written by
+    the auth signals (medaid.core.signals); read-only in the admin."""
+
+    class Kind(models.TextChoices):
+        LOGIN = "login", "登录"
+        LOGOUT = "logout", "退出"
+        FAILED = "failed", "登录失败"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="用户",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="login_events",
+    )
+    username = models.CharField("登录名", max_length=150, blank=True)
+    ip = models.GenericIPAddressField("来源地址", null=True, blank=True)
+    kind = models.CharField("事件", max_length=8, choices=Kind.choices, db_index=True)
+    at = models.DateTimeField("时间", auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "登录记录"
+        verbose_name_plural = "登录记录"
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.username} {self.at:%Y-%m-%d %H:%M}"

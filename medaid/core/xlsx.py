@@ -253,6 +253,28 @@ class _Totals:
         return {columns[i].header: self.value(i) for i in self.indexes}
 
 
+# A text cell starting with one of these is a formula (or DDE payload) to a spreadsheet that
+# parses what it opens or what a clerk re-enters: such cells are written as strings, never
+# formulas, and (openpyxl engine) with Excel's quote prefix so that editing keeps them text.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _is_formula_like(value: Any) -> bool:
+    return type(value) is str and value.startswith(FORMULA_TRIGGERS)
+
+
+def _put(sheet, row: int, column: int, value: Any):
+    """openpyxl's `sheet.cell(row, column, value)`, except that text is always text."""
+    cell = sheet.cell(row, column)
+    if _is_formula_like(value):
+        cell.value = value
+        cell.data_type = "s"
+        cell.quotePrefix = True
+    else:
+        cell.value = value
+    return cell
+
+
 def _cell(value: Any, kind: str) -> Any:
     if value is None:
         return None
@@ -459,15 +481,15 @@ def _write_openpyxl(target, reports: Sequence[Report], progress: _Progress) -> l
             sheet = book.create_sheet(name)
             stats.sheets.append(name)
             sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
-            sheet.cell(1, 1, report.title).font = Font(bold=True, size=14)
+            _put(sheet, 1, 1, report.title).font = Font(bold=True, size=14)
             sheet.cell(1, 1).alignment = Alignment(horizontal="center", vertical="center")
             sheet.row_dimensions[1].height = 26
             for i, line in enumerate(report.meta, start=2):
                 sheet.merge_cells(start_row=i, start_column=1, end_row=i, end_column=width)
-                sheet.cell(i, 1, line)
+                _put(sheet, i, 1, line)
             header_at = _header_rows(report)
             for j, column in enumerate(columns, start=1):
-                cell = sheet.cell(header_at, j, column.header)
+                cell = _put(sheet, header_at, j, column.header)
                 cell.font = Font(bold=True)
                 cell.fill = header_fill
                 cell.border = border
@@ -487,7 +509,7 @@ def _write_openpyxl(target, reports: Sequence[Report], progress: _Progress) -> l
                 totals.add(row)
                 r += 1
                 for j, (value, kind) in enumerate(zip(row, kinds, strict=True), start=1):
-                    cell = sheet.cell(r, j, _cell(value, kind))
+                    cell = _put(sheet, r, j, _cell(value, kind))
                     cell.border = border
                     if kind != "text":
                         cell.number_format = NUMBER_FORMATS[kind]
@@ -522,7 +544,7 @@ def _write_openpyxl(target, reports: Sequence[Report], progress: _Progress) -> l
                 r += 1
                 for line in report.footer:
                     r += 1
-                    sheet.cell(r, 1, line)
+                    _put(sheet, r, 1, line)
         stats.totals = totals.by_header(columns)
     book.save(target)
     progress.flush()

@@ -1,5 +1,6 @@
 import datetime as dt
 import io
+import zipfile
 from decimal import Decimal
 
 import openpyxl
@@ -170,3 +171,30 @@ def test_file_names_carry_the_county_and_period():
     )
     assert report_filename("基金收支明细表", period="2024") == "基金收支明细表_全市_2024.xlsx"
     assert "/" not in report_filename("a/b", county="c:d")
+
+
+@pytest.mark.parametrize("engine", ["openpyxl", "stream"])
+def test_text_that_looks_like_a_formula_is_written_as_text(tmp_path, engine):
+    """Formula injection: a name or note that starts with =, +, -, @, tab or CR opens as text
+    (never a formula); numbers, negative amounts included, stay numbers."""
+    path = tmp_path / "injection.xlsx"
+    payloads = ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
+    xlsx.write_report(
+        path,
+        title="注入检查",
+        columns=[Column("备注", kind="text"), Column("金额", kind="money")],
+        rows=[(text, Decimal("-12.50")) for text in payloads],
+        engine=engine,
+    )
+    sheet = openpyxl.load_workbook(path).worksheets[0]
+    texts = [sheet.cell(r, 1) for r in range(3, 3 + len(payloads))]
+    # (a stored CR reads back as its XML escape, or as LF after XML line-end handling)
+    assert [c.value.replace("_x000D_", "\r").replace("\n", "\r") for c in texts] == payloads
+    for cell in texts:
+        assert cell.data_type == "s", cell.value
+    amounts = [sheet.cell(r, 2) for r in range(3, 3 + len(payloads))]
+    assert all(c.data_type == "n" and c.value == -12.5 for c in amounts)
+    # No formula anywhere in the sheet's XML.
+    with zipfile.ZipFile(path) as book:
+        sheet_xml = book.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in sheet_xml and "<f " not in sheet_xml
