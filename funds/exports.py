@@ -6,6 +6,7 @@ computed from the rows written, and the rows are the database's own figures."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -170,6 +171,17 @@ def write_year_end(target, closes: QuerySet[YearEndClose] | list[YearEndClose], 
 def year_end_report(
     closes: QuerySet[YearEndClose] | list[YearEndClose], *, year: int, trial: bool = False
 ) -> Report:
+    """年终决算及超支分担表, one row per county close. 实际支出 is the county's spending from the
+    ledger, premium subsidies included (`funds.services.county_spending_parts`: a premium
+    transfer the city pays on the county's behalf is the county's spending); the two columns
+    after it split it, so that 其中：医疗救助支付 is what the county's accounts paid out and
+    其中：资助参保 what went to the resident insurance fund for its people. The 合计 row carries a
+    value in every figure column — 超支比例 is Σ超支 / Σ预算 — so that no column after an empty
+    cell can be read one column off."""
+    closes = list(closes)
+    budget = sum((c.budget for c in closes), Decimal("0.00"))
+    overspend = sum((c.overspend for c in closes), Decimal("0.00"))
+    ratio = (overspend / budget).quantize(Decimal("0.000001")) if budget else Decimal("0")
     return Report(
         title=f"{year}年度医疗救助基金年终决算及超支分担表" + ("（试算）" if trial else ""),
         sheet_name="超支分担",
@@ -178,6 +190,8 @@ def year_end_report(
             Column("区县", 14),
             Column("支出预算", 16, "money"),
             Column("实际支出", 16, "money"),
+            Column("其中：医疗救助支付", 18, "money"),
+            Column("其中：资助参保", 16, "money"),
             Column("超支金额", 16, "money"),
             Column("超支比例", 10, "percent"),
             Column("滚存结余弥补", 16, "money"),
@@ -193,6 +207,8 @@ def year_end_report(
                 c.county.name,
                 c.budget,
                 c.actual,
+                c.actual - c.premium_subsidies,
+                c.premium_subsidies,
                 c.overspend,
                 c.overspend_ratio,
                 c.from_surplus,
@@ -205,6 +221,7 @@ def year_end_report(
             )
             for c in closes
         ],
+        totals_values={"超支比例": ratio},
         footer=SIGNATURES,
     )
 
