@@ -91,7 +91,19 @@ def county_statement_reports(run: SettlementRun, *, user=None) -> list[Report]:
     statements = list(
         run.statements.select_related("hospital", "county", "run").order_by("hospital__code", "pk")
     )
-    summary = Report(
+    summary = county_statement_summary(run, statements)
+    return [summary, *(statement_report(st, user=user) for st in statements)]
+
+
+def county_statement_summary(run: SettlementRun, statements=None) -> Report:
+    """The county's month summary sheet (汇总): one row per statement."""
+    if statements is None:
+        statements = list(
+            run.statements.select_related("hospital", "county", "run").order_by(
+                "hospital__code", "pk"
+            )
+        )
+    return Report(
         title=f"{run.county.name}{run.period}医疗救助结算汇总表",
         sheet_name="汇总",
         meta=(f"结算区县：{run.county.name}", f"结算期间：{run.period}"),
@@ -120,7 +132,6 @@ def county_statement_reports(run: SettlementRun, *, user=None) -> list[Report]:
         ],
         footer=SIGNATURES,
     )
-    return [summary, *(statement_report(st, user=user) for st in statements)]
 
 
 def write_ledger(target, account: Account, *, start: dt.date, end: dt.date):
@@ -302,10 +313,13 @@ def fund_ledger_build(*, user, county, parameters) -> ReportBuild:
 
 def year_end_trial(*, user, year: int) -> list[YearEndClose]:
     """What closing `year` now would give, computed by the closing service itself inside a
-    savepoint that is rolled back: one set of rules, nothing written."""
+    savepoint that is rolled back: one set of rules, nothing written. `user=None`: every
+    county (the reconciliation, which runs as nobody)."""
     from funds.services import FundsError, year_end_close
 
-    counties = scope_to_user(County.objects.all(), user, county_field="pk")
+    counties = County.objects.all()
+    if user is not None:
+        counties = scope_to_user(counties, user, county_field="pk")
     areas = PoolingArea.objects.filter(
         counties__in=counties.filter(fund_budgets__year=year)
     ).distinct()
