@@ -17,7 +17,7 @@ from beneficiaries.models import Person
 from claims import services as claims_services
 from claims.models import Application, Claim, Decision
 from funds import reconciliation
-from funds.models import AccountKind, Entry, SettlementStatement
+from funds.models import Account, AccountKind, Entry, SettlementStatement
 from funds.reconciliation import reconcile
 from funds.settlement import settlement_run
 from medaid.core.models import Job
@@ -126,6 +126,15 @@ def test_an_unbalanced_voucher_is_listed(county, month):
     (difference,) = [d for d in result.differences if d.check == "entry_unbalanced"]
     assert difference.rows[0].actual == D("1.00") and difference.rows[0].expected == 0
     assert (difference.county_id, difference.month) == (county.pk, month.month)
+    # Balanced again before the test's end, where Django sets the deferred constraints
+    # immediate and PostgreSQL's balance trigger would refuse the entry.
+    city = Account.objects.get(code=f"{county.pooling_area.code}:fiscal")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO funds_posting (entry_id, account_id, amount) VALUES (%s, %s, %s)",
+            [entry.pk, city.pk, D("-1.00")],
+        )
+    assert reconcile(county=county, year=month.year, month=month.month).count == 0
 
 
 def test_a_statement_off_by_a_cent_is_listed(county, month):
