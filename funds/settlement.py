@@ -39,7 +39,7 @@ from django.utils import timezone
 
 from beneficiaries.models import County
 from claims.models import Adjustment, Claim, Decision
-from claims.services import applications_mark_paid, claims_mark_settled
+from claims.services import claims_mark_settled
 from funds.models import (
     Account,
     AccountKind,
@@ -392,9 +392,8 @@ def settlement_run(*, county: County, year: int, month: int, created_by=None) ->
             _finish(run, SettlementRun.Status.FAILED, f"结算异常中止：{exc}")
             raise
         _finish(run, SettlementRun.Status.SUCCEEDED, "")
-    # Approved counter applications whose every claim is now settled become paid (the claims
-    # app's write); a crash here is mended by the next run, the call is idempotent.
-    applications_mark_paid(by=created_by)
+    # Counter applications become paid on the claims app's side when the outbox delivers
+    # each posted batch's `settlement.posted` (see `_post_batch`).
     return run
 
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('funds', '0003_audit_events_unindexed_snapshots'),
+        ('funds', '0004_settlement_lines_reopen'),
     ]
 
     operations = [
