@@ -284,3 +284,30 @@ def test_the_auditor_performs_no_write_anywhere(role_users):
                 method, _url(name, pattern), "", content_type="application/json"
             )
             assert response.status_code == 403, (method, name)
+
+
+# --- what the pages show -------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_filter_sidebars_list_only_the_users_county_and_object_tools_follow_the_table(
+    role_users, county_a, county_b
+):
+    clerk, auditor = role_users["counter_clerk"], role_users[AUDITOR.key]
+    client = Client()
+    client.force_login(clerk)
+    for url in (
+        "/admin/beneficiaries/township/",
+        "/admin/beneficiaries/person/",
+        "/admin/beneficiaries/identity/",
+        "/admin/beneficiaries/subsidyroster/",
+    ):
+        page = client.get(url).content.decode()
+        assert county_b.name not in page, url
+    client.force_login(auditor)
+    assert "发起月度结算" not in client.get("/admin/funds/settlementrun/").content.decode()
+    assert "上传名册" not in client.get("/admin/beneficiaries/rosterimport/").content.decode()
+    client.force_login(role_users["finance"])
+    assert "发起月度结算" in client.get("/admin/funds/settlementrun/").content.decode()
+    client.force_login(clerk)
+    assert "上传名册" in client.get("/admin/beneficiaries/rosterimport/").content.decode()
