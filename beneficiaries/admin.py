@@ -31,7 +31,14 @@ from beneficiaries.models import (
     SubsidyRoster,
     Township,
 )
-from medaid.core.admin import CountyScopedAdmin, register_county_path
+from medaid.core.admin import (
+    CountyScopedAdmin,
+    CountyScopedInline,
+    county_filter,
+    may,
+    operation_required,
+    register_county_path,
+)
 from medaid.core.scoping import mask_id_number, scope_to_user
 
 register_county_path("beneficiaries.county", "pk")
@@ -64,26 +71,26 @@ class CountyAdmin(CountyScopedAdmin):
 @admin.register(Township)
 class TownshipAdmin(CountyScopedAdmin):
     list_display = ["name", "code", "county"]
-    list_filter = ["county"]
+    list_filter = [county_filter("county")]
     search_fields = ["name", "code"]
 
 
 @admin.register(Department)
 class DepartmentAdmin(CountyScopedAdmin):
     list_display = ["name", "county", "kind"]
-    list_filter = ["kind", "county"]
+    list_filter = ["kind", county_filter("county")]
     search_fields = ["name"]
 
 
 @admin.register(Household)
 class HouseholdAdmin(CountyScopedAdmin):
     list_display = ["code", "county", "township", "address"]
-    list_filter = ["county"]
+    list_filter = [county_filter("county")]
     search_fields = ["=code", "address"]
     raw_id_fields = ["township"]
 
 
-class IdentityInline(admin.TabularInline):
+class IdentityInline(CountyScopedInline, admin.TabularInline):
     model = Identity
     extra = 0
     fields = ["code", "start", "end", "department", "certified_on", "source_line"]
@@ -104,7 +111,7 @@ class PersonAdmin(CountyScopedAdmin):
     ]
     id_number_fields = ("id_number",)
     id_number_field = "id_number"
-    list_filter = ["county", "sex", "insurance_scheme", "identities__code"]
+    list_filter = [county_filter("county"), "sex", "insurance_scheme", "identities__code"]
     search_fields = ["=id_number", "name", "household__code"]
     search_help_text = "按公民身份号码（完整18位）、姓名或户编号检索"
     raw_id_fields = ["household", "township"]
@@ -163,7 +170,7 @@ class IdentityAdmin(CountyScopedAdmin):
         "department",
         "source_line",
     ]
-    list_filter = ["code", "department__kind", "person__county"]
+    list_filter = ["code", "department__kind", county_filter("person__county")]
     search_fields = ["=person__id_number", "person__name", "=source_line"]
     raw_id_fields = ["person"]
     list_select_related = ["person", "department"]
@@ -224,7 +231,7 @@ class RosterImportAdmin(CountyScopedAdmin):
         "rows_error",
         "links",
     ]
-    list_filter = ["status", "kind", "department__kind", "county"]
+    list_filter = ["status", "kind", "department__kind", county_filter("county")]
     search_fields = ["file_name", "=content_hash"]
     date_hierarchy = "delivered_at"
     readonly_fields = [f.name for f in RosterImport._meta.fields]
@@ -232,6 +239,13 @@ class RosterImportAdmin(CountyScopedAdmin):
 
     def has_add_permission(self, request):
         return False  # uploads go through the upload view
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "may_upload": may(request, "beneficiaries.add_rosterimport"),
+        }
+        return super().changelist_view(request, extra_context)
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -271,8 +285,7 @@ class RosterImportAdmin(CountyScopedAdmin):
         return get_object_or_404(self.get_queryset(request), pk=pk)
 
     def upload_view(self, request):
-        if not request.user.has_perm("beneficiaries.add_rosterimport"):
-            raise PermissionDenied
+        operation_required(request, "beneficiaries.add_rosterimport")
         departments = scope_to_user(Department.objects.select_related("county"), request.user)
         form = RosterUploadForm(request.POST or None, request.FILES or None)
         form.fields["department"].queryset = departments
@@ -318,10 +331,10 @@ class RosterImportAdmin(CountyScopedAdmin):
         return TemplateResponse(request, "beneficiaries/roster_upload.html", context)
 
     def preview_view(self, request, pk):
+        if request.method == "POST":
+            operation_required(request, "beneficiaries.apply_rosterimport")
         batch = self._batch(request, pk)
         if request.method == "POST":
-            if not request.user.has_perm("beneficiaries.change_rosterimport"):
-                raise PermissionDenied
             if batch.status not in (RosterImport.Status.STAGED, RosterImport.Status.FAILED):
                 messages.error(request, f"该批次状态为“{batch.get_status_display()}”，不能入库")
             else:
@@ -339,7 +352,7 @@ class RosterImportAdmin(CountyScopedAdmin):
             "summary": batch.result or batch.preview or {},
             "opts": self.model._meta,
             "can_apply": batch.status in (RosterImport.Status.STAGED, RosterImport.Status.FAILED)
-            and request.user.has_perm("beneficiaries.change_rosterimport")
+            and may(request, "beneficiaries.apply_rosterimport")
             and not (job and job.status in ("pending", "running")),
             "job": job,
         }
@@ -404,7 +417,7 @@ class RosterImportRowAdmin(CountyScopedAdmin):
 @admin.register(FeedCheck)
 class FeedCheckAdmin(CountyScopedAdmin):
     list_display = ["department", "county", "period", "due", "status", "delivered_at", "batch"]
-    list_filter = ["status", "period", "department__kind", "county"]
+    list_filter = ["status", "period", "department__kind", county_filter("county")]
     actions = ["export_xlsx"]
 
     @admin.action(description="导出所选为 Excel")
@@ -451,11 +464,17 @@ class SubsidyLineInline(admin.TabularInline):
 @admin.register(SubsidyRoster)
 class SubsidyRosterAdmin(CountyScopedAdmin):
     list_display = ["__str__", "county", "year", "decision_date", "status", "headcount", "total"]
-    list_filter = ["year", "status", "county"]
+    list_filter = ["year", "status", county_filter("county")]
     readonly_fields = ["headcount", "total", "policy_version", "created_by", "created_at"]
     actions = ["build", "additions", "transfer", "export_xlsx"]
 
-    @admin.action(description="按认定基准日（重新）生成年度名册")
+    def has_build_roster_permission(self, request) -> bool:
+        return may(request, "beneficiaries.build_subsidyroster")
+
+    def has_create_transfer_permission(self, request) -> bool:
+        return may(request, "beneficiaries.create_premiumtransferrequest")
+
+    @admin.action(description="按认定基准日（重新）生成年度名册", permissions=["build_roster"])
     def build(self, request, queryset):
         for roster in queryset:
             try:
@@ -468,13 +487,13 @@ class SubsidyRosterAdmin(CountyScopedAdmin):
             except services.ImportStateError as exc:
                 messages.error(request, exc.message)
 
-    @admin.action(description="生成本月新增资助")
+    @admin.action(description="生成本月新增资助", permissions=["build_roster"])
     def additions(self, request, queryset):
         for roster in queryset:
             added = services.subsidy_additions_run(roster=roster, on=timezone.localdate())
             messages.info(request, f"{roster}：新增 {added} 人")
 
-    @admin.action(description="生成资金划转申请")
+    @admin.action(description="生成资金划转申请", permissions=["create_transfer"])
     def transfer(self, request, queryset):
         for roster in queryset:
             made = services.premium_transfer_request_create(roster=roster)
@@ -517,7 +536,7 @@ class PremiumTransferRequestAdmin(CountyScopedAdmin):
         "created_at",
         "posted_entry_id",
     ]
-    list_filter = ["status", "year", "county"]
+    list_filter = ["status", "year", county_filter("county")]
     readonly_fields = ["posted_entry_id"]
 
 
@@ -527,7 +546,7 @@ class PremiumTransferRequestAdmin(CountyScopedAdmin):
 @admin.register(IllnessPovertyApplication)
 class IllnessPovertyApplicationAdmin(CountyScopedAdmin):
     list_display = ["person", "applied_on", "eligible", "status", "created_by", "approved_by"]
-    list_filter = ["status", "eligible", "county"]
+    list_filter = ["status", "eligible", county_filter("county")]
     search_fields = ["=person__id_number", "person__name"]
     raw_id_fields = ["person"]
     fields = [
@@ -586,10 +605,13 @@ class IllnessPovertyApplicationAdmin(CountyScopedAdmin):
             else:
                 messages.success(request, f"{application}：已{'认定' if approve else '不予认定'}")
 
-    @admin.action(description="审批通过（认定因病致贫）")
+    def has_decide_permission(self, request) -> bool:
+        return may(request, "beneficiaries.approve_illnesspovertyapplication")
+
+    @admin.action(description="审批通过（认定因病致贫）", permissions=["decide"])
     def approve(self, request, queryset):
         self._decide(request, queryset, True)
 
-    @admin.action(description="不予认定")
+    @admin.action(description="不予认定", permissions=["decide"])
     def reject(self, request, queryset):
         self._decide(request, queryset, False)

@@ -380,6 +380,9 @@ class RosterImport(models.Model):
     class Meta:
         verbose_name = "名册导入批次"
         verbose_name_plural = "名册导入批次"
+        permissions = [
+            ("apply_rosterimport", "可将名册入库"),
+        ]
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
@@ -560,6 +563,10 @@ class SubsidyRoster(models.Model):
     class Meta:
         verbose_name = "资助参保名册"
         verbose_name_plural = "资助参保名册"
+        permissions = [
+            ("build_subsidyroster", "可生成资助参保名册"),
+            ("confirm_subsidyroster", "可确认资助参保名册"),
+        ]
         ordering = ["-year", "county"]
         constraints = [
             models.UniqueConstraint(fields=["county", "year"], name="uniq_subsidy_roster")
@@ -642,6 +649,10 @@ class PremiumTransferRequest(models.Model):
     class Meta:
         verbose_name = "资助参保资金划转申请"
         verbose_name_plural = "资助参保资金划转申请"
+        permissions = [
+            ("create_premiumtransferrequest", "可生成资助参保资金划转申请"),
+            ("approve_premiumtransferrequest", "可审核资助参保资金划转并记账"),
+        ]
         ordering = ["-created_at"]
 
     def __str__(self) -> str:

@@ -37,6 +37,8 @@ from medaid.core.admin import (
     CountyListFilter,
     CountyScopedAdmin,
     format_trace,
+    may,
+    operation_required,
     register_county_path,
 )
 from medaid.core.scoping import scope_to_user
@@ -209,9 +211,10 @@ class ReviewClaimAdmin(ClaimAdminBase):
     def get_queryset(self, request):
         return super().get_queryset(request).filter(status=Claim.Status.REVIEW)
 
+    def has_review_permission(self, request) -> bool:
+        return may(request, "claims.review_claim")
+
     def _resolve(self, request, queryset, accept: bool):
-        if not request.user.has_perm("claims.change_claim"):
-            raise PermissionDenied
         done = 0
         for claim in queryset:
             try:
@@ -223,11 +226,11 @@ class ReviewClaimAdmin(ClaimAdminBase):
                 self.message_user(request, f"{claim}：{exc.message}", messages.ERROR)
         self.message_user(request, f"已处理 {done} 条")
 
-    @admin.action(description="复核通过（按系统计算金额受理）")
+    @admin.action(description="复核通过（按系统计算金额受理）", permissions=["review"])
     def accept_selected(self, request, queryset):
         self._resolve(request, queryset, True)
 
-    @admin.action(description="不予受理")
+    @admin.action(description="不予受理", permissions=["review"])
     def refuse_selected(self, request, queryset):
         self._resolve(request, queryset, False)
 
@@ -324,8 +327,7 @@ class DeclarationAdmin(CountyScopedAdmin):
         return HttpResponseRedirect(reverse("admin:claims_declaration_upload"))
 
     def upload_view(self, request):
-        if not request.user.has_perm("claims.add_declaration"):
-            raise PermissionDenied
+        operation_required(request, "claims.add_declaration")
         form = DeclarationUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -452,6 +454,22 @@ class ApplicationAdmin(CountyScopedAdmin):
     ]
     inlines = [ApprovalInline, TransitionInline]
     actions = ["submit_selected"]
+    change_form_template = "claims/application_change_form.html"
+    DECIDE = (
+        "claims.approve_application",
+        "claims.reject_application",
+        "claims.return_application",
+    )
+
+    def has_submit_permission(self, request) -> bool:
+        return may(request, "claims.submit_application")
+
+    def may_decide(self, request) -> bool:
+        return any(may(request, p) for p in self.DECIDE)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "may_decide": self.may_decide(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def add_view(self, request, form_url="", extra_context=None):
         """The counter screen: the applicant, the date applied and the receipts; medaid decides
@@ -531,14 +549,13 @@ class ApplicationAdmin(CountyScopedAdmin):
     def links(self, obj):
         if obj is None or obj.pk is None:
             return ""
+        # The decision button is an object tool, shown to those who may decide.
         return format_html(
-            '<a class="button" href="{}">审批</a> '
             '<a class="button" href="{}" target="_blank">打印救助决定通知书</a>',
-            reverse("admin:claims_application_decide", args=[obj.pk]),
             reverse("admin:claims_application_notice", args=[obj.pk]),
         )
 
-    @admin.action(description="提交审批")
+    @admin.action(description="提交审批", permissions=["submit"])
     def submit_selected(self, request, queryset):
         for app in queryset:
             try:
@@ -562,10 +579,16 @@ class ApplicationAdmin(CountyScopedAdmin):
         ]
 
     def decide_view(self, request, pk):
+        operation_required(request, *self.DECIDE)
         app = get_object_or_404(self.get_queryset(request), pk=pk)
-        if not request.user.has_perm("claims.approve_application"):
-            raise PermissionDenied
         form = ApplicationDecideForm(request.POST or None)
+        # Only the decisions this user may make are offered.
+        allowed = dict(zip(("approve", "reject", "return"), self.DECIDE, strict=True))
+        form.fields["action"].choices = [
+            (key, label)
+            for key, label in ApplicationDecideForm.ACTIONS
+            if may(request, allowed[key])
+        ]
         if request.method == "POST" and form.is_valid():
             action = form.cleaned_data["action"]
             reason = form.cleaned_data["reason"]

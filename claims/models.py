@@ -221,6 +221,10 @@ class Claim(models.Model):
     class Meta:
         verbose_name = "救助明细"
         verbose_name_plural = "救助明细"
+        permissions = [
+            ("review_claim", "可复核待人工复核的明细"),
+            ("correct_claim", "可更正救助明细"),
+        ]
         triggers = [_claim_update_audit()]
         indexes = [
             models.Index(fields=["county", "discharged"]),
@@ -462,6 +466,9 @@ class DecisionRun(models.Model):
     class Meta:
         verbose_name = "计算批次"
         verbose_name_plural = "计算批次"
+        permissions = [
+            ("start_recompute", "可发起救助重算"),
+        ]
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -683,7 +690,12 @@ class Application(FSMModelMixin, models.Model):
         verbose_name = "救助申请"
         verbose_name_plural = "救助申请"
         ordering = ["-created_at"]
-        permissions = [("approve_application", "可审批救助申请")]
+        permissions = [
+            ("approve_application", "可审批救助申请"),
+            ("submit_application", "可提交救助申请"),
+            ("reject_application", "可作出不予救助决定"),
+            ("return_application", "可退回救助申请补正"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.number} {self.person}"

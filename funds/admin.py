@@ -30,7 +30,7 @@ from funds.models import (
     SettlementStatement,
     YearEndClose,
 )
-from medaid.core.admin import CountyScopedAdmin, money
+from medaid.core.admin import CountyScopedAdmin, may, money, operation_required
 from medaid.core.scoping import scope_to_user
 from medaid.core.xlsx import report_filename
 
@@ -235,8 +235,14 @@ class EntryAdmin(CountyScopedAdmin):
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else ()
 
+    def has_add_permission(self, request):
+        return may(request, "funds.post_entry")
+
     def has_change_permission(self, request, obj=None):
         return False  # immutable: corrections are reversals
+
+    def has_reverse_permission(self, request) -> bool:
+        return may(request, "funds.reverse_entry")
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -260,7 +266,7 @@ class EntryAdmin(CountyScopedAdmin):
             return format_html("冲销 {}", obj.reverses.document_ref)
         return "已冲销" if hasattr(obj, "reversed_by") else ""
 
-    @admin.action(description="冲销所选凭证（今日记账）")
+    @admin.action(description="冲销所选凭证（今日记账）", permissions=["reverse"])
     def reverse_entries(self, request, queryset):
         done = 0
         for entry in queryset:
@@ -348,7 +354,14 @@ class DeadlineAdmin(CountyScopedAdmin):
         colour, label = STATE_LABELS[obj.state]
         return format_html('<b style="color:{}">{}</b>', colour, label)
 
-    @admin.action(description="标记为今日办结")
+    def has_change_permission(self, request, obj=None):
+        # The only fields to edit are the completion's: marking a deadline done.
+        return super().has_change_permission(request, obj) and self.has_complete_permission(request)
+
+    def has_complete_permission(self, request) -> bool:
+        return may(request, "funds.complete_deadline")
+
+    @admin.action(description="标记为今日办结", permissions=["complete"])
     def complete_today(self, request, queryset):
         n = 0
         for deadline in queryset.filter(completed_on__isnull=True):
@@ -489,8 +502,12 @@ class SettlementRunAdmin(ReadOnlyMixin, CountyScopedAdmin):
         extra_context = {
             **(extra_context or {}),
             "start_url": reverse("admin:funds_settlementrun_start"),
+            "may_settle": self.has_settle_permission(request),
         }
         return super().changelist_view(request, extra_context)
+
+    def has_settle_permission(self, request) -> bool:
+        return may(request, "funds.settle_month")
 
     @admin.display(description="进度")
     def progress_display(self, obj):
@@ -510,7 +527,7 @@ class SettlementRunAdmin(ReadOnlyMixin, CountyScopedAdmin):
         url = reverse("admin:funds_settlementrun_reconcile", args=[obj.pk])
         return format_html('<a href="{}">查看对账结果</a>', url)
 
-    @admin.action(description="继续/重新执行所选结算（后台任务）")
+    @admin.action(description="继续/重新执行所选结算（后台任务）", permissions=["settle"])
     def resume(self, request, queryset):
         for run in queryset.exclude(status=SettlementRun.Status.SUCCEEDED):
             tasks.settle_month.delay_on_commit(run.county_id, run.year, run.month)
@@ -530,6 +547,7 @@ class SettlementRunAdmin(ReadOnlyMixin, CountyScopedAdmin):
         )
 
     def start_view(self, request):
+        operation_required(request, "funds.settle_month")
         form = SettlementStartForm(request.POST or None, user=request.user)
         if request.method == "POST" and form.is_valid():
             county, year, month = (form.cleaned_data[k] for k in ("county", "year", "month"))

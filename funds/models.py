@@ -201,6 +201,10 @@ class Entry(models.Model):
     class Meta:
         verbose_name = "记账凭证"
         verbose_name_plural = "记账凭证"
+        permissions = [
+            ("post_entry", "可录入手工记账凭证"),
+            ("reverse_entry", "可冲销记账凭证"),
+        ]
         ordering = ["-date", "-id"]
         indexes = [models.Index(fields=["county", "kind", "date"])]
         constraints = [
@@ -319,6 +323,9 @@ class Deadline(models.Model):
     class Meta:
         verbose_name = "法定时限"
         verbose_name_plural = "法定时限"
+        permissions = [
+            ("complete_deadline", "可标记法定时限办结"),
+        ]
         ordering = ["completed_on", "due_on"]
         constraints = [
             models.UniqueConstraint(
@@ -402,6 +409,9 @@ class SettlementRun(models.Model):
     class Meta:
         verbose_name = "月度结算批次"
         verbose_name_plural = "月度结算批次"
+        permissions = [
+            ("settle_month", "可发起、继续月度结算并记账"),
+        ]
         ordering = ["-year", "-month", "county__code"]
         constraints = [
             models.UniqueConstraint(fields=["county", "year", "month"], name="uniq_settlement_run"),
@@ -594,6 +604,9 @@ class YearEndClose(models.Model):
     class Meta:
         verbose_name = "年终决算"
         verbose_name_plural = "年终决算"
+        permissions = [
+            ("close_year", "可办理年终决算及超支分担"),
+        ]
         ordering = ["-year", "county__code"]
         constraints = [
             models.UniqueConstraint(fields=["county", "year"], name="uniq_year_end_close"),

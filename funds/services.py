@@ -390,7 +390,11 @@ def entry_reverse(
     When the entry paid a settlement statement, the statement's lines are marked reopened
     (kept as the record of what the voucher paid) and their claims open again, so the next
     settlement run of the county pays them anew; the claims app hears of it
-    (`voucher.reversed`) and takes their applications back from paid."""
+    (`voucher.reversed`) and takes their applications back from paid.
+
+    `created_by` must hold `funds.reverse_entry` (None: the system itself)."""
+    if created_by is not None and not created_by.has_perm("funds.reverse_entry"):
+        raise FundsError("没有冲销记账凭证的权限", code="permission_denied")
     if entry.reverses_id is not None:
         raise FundsError("冲销凭证不能再次冲销，请重新录入正确凭证。", code="reverse_reversal")
     with transaction.atomic():

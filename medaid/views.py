@@ -14,6 +14,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from medaid.core.admin import operation_required
 from medaid.core.models import Job
 from medaid.core.reports import ReportRequestError, report_job_start, reports_for
 from medaid.core.scoping import is_city_wide, scope_to_user, user_county_id
@@ -263,9 +264,11 @@ class ReportForm(forms.Form):
 
 
 def report_center(request):
-    """报表中心: pick a report, a county and a period; it runs as a job with progress."""
+    """报表中心: pick a report, a county and a period; it runs as a job with progress. Starting
+    a report is an operation (`medaid.start_report`): the page is for it alone."""
     if not request.user.is_staff:
         raise PermissionDenied
+    operation_required(request, "medaid.start_report")
     form = ReportForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

@@ -30,7 +30,12 @@ from beneficiaries.models import (
     RosterImport,
     SubsidyRoster,
 )
-from medaid.core.api import ModelPermissions, SafeCursorPagination, ScopedViewSetMixin
+from medaid.core.api import (
+    ModelPermissions,
+    OperationPermissionsMixin,
+    SafeCursorPagination,
+    ScopedViewSetMixin,
+)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
@@ -142,7 +147,9 @@ class IdentityViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         responses={(200, XLSX): OpenApiResponse(OpenApiTypes.BINARY, description="Excel 文件")},
     ),
 )
-class RosterImportViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+class RosterImportViewSet(
+    OperationPermissionsMixin, ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet
+):
     """`POST /imports/` (multipart: file, kind, stated_date[, period, apply]) stages and
     validates a list; `apply=true` applies it in the same call. `POST /imports/{id}/apply/`
     applies a staged list; `GET /imports/{id}/errors/` returns the refused rows as .xlsx."""
@@ -152,6 +159,10 @@ class RosterImportViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     filterset_fields = ["status", "kind", "period", "department"]
     pagination_class = ById
     queryset = RosterImport.objects.all()
+    operations = {
+        "create": "beneficiaries.add_rosterimport",
+        "apply": "beneficiaries.apply_rosterimport",
+    }
 
     def get_queryset(self):
         queryset = super().get_queryset()
@@ -181,11 +192,11 @@ class RosterImportViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         return department
 
     def create(self, request, *args, **kwargs):
-        if not request.user.has_perm("beneficiaries.add_rosterimport"):
-            raise PermissionDenied("无报送名册的权限")
         form = RosterUploadSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
+        if data["apply"] and not request.user.has_perm("beneficiaries.apply_rosterimport"):
+            raise PermissionDenied("没有“名册入库”的权限")
         department = self._department(data.get("department"))
         try:
             batch, created = services.roster_import_receive(
@@ -219,8 +230,6 @@ class RosterImportViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def apply(self, request, pk=None):
         batch = self.get_object()
-        if not request.user.has_perm("beneficiaries.add_rosterimport"):
-            raise PermissionDenied("无入库的权限")
         try:
             services.roster_import_apply(batch=batch, applied_by=request.user)
         except services.ImportStateError as exc:

@@ -38,7 +38,7 @@ from claims.models import (
     Warning,
     WarningDispatch,
 )
-from medaid.core.api import SafeCursorPagination
+from medaid.core.api import HasOperation, OperationPermissionsMixin, SafeCursorPagination
 from medaid.core.scoping import scope_to_user
 
 # --- the OpenAPI description of each endpoint (drf-spectacular), in Chinese -------------------
@@ -106,15 +106,6 @@ def _already_declared(exc: services.DuplicateDeclaration) -> Response:
     )
 
 
-class ModelPermsOrReadOnly(permissions.DjangoModelPermissions):
-    perms_map = {
-        **permissions.DjangoModelPermissions.perms_map,
-        "GET": [],
-        "HEAD": [],
-        "OPTIONS": [],
-    }
-
-
 @extend_schema_view(
     list=extend_schema(
         summary="医疗机构列表", description="定点医疗机构名录；医院账户只看到本机构。"
@@ -123,10 +114,15 @@ class ModelPermsOrReadOnly(permissions.DjangoModelPermissions):
     create=extend_schema(summary="新增医疗机构", description="需要新增医疗机构的权限。"),
     partial_update=extend_schema(summary="修改医疗机构", description="需要修改医疗机构的权限。"),
 )
-class HospitalViewSet(viewsets.ModelViewSet):
+class HospitalViewSet(OperationPermissionsMixin, viewsets.ModelViewSet):
     serializer_class = s.HospitalSerializer
     pagination_class = ByIdCursor
-    permission_classes = [permissions.IsAuthenticated, ModelPermsOrReadOnly]
+    permission_classes = [permissions.IsAuthenticated]
+    operations = {
+        "create": "claims.change_hospital",
+        "update": "claims.change_hospital",
+        "partial_update": "claims.change_hospital",
+    }
     filterset_fields = ["county", "level", "in_area", "designated", "code"]
     http_method_names = ["get", "post", "patch", "head", "options"]
 
@@ -192,10 +188,11 @@ class ClaimFilter(django_filters.FilterSet):
         responses={200: HISTORY_RESPONSE},
     ),
 )
-class ClaimViewSet(viewsets.ReadOnlyModelViewSet):
+class ClaimViewSet(OperationPermissionsMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.ClaimSerializer
     pagination_class = ByIdCursor
     filterset_class = ClaimFilter
+    operations = {"review": "claims.review_claim", "correct": "claims.correct_claim"}
 
     def get_queryset(self):
         return (
@@ -213,8 +210,6 @@ class ClaimViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def review(self, request, pk=None):
         """Resolve a claim in the review queue: {"accept": true|false, "note": "…"}."""
-        if not request.user.has_perm("claims.change_claim") or request.user.hospital_id:
-            raise PermissionDenied("无复核权限")
         claim = self.get_object()
         try:
             claim = services.claim_review_resolve(
@@ -231,8 +226,6 @@ class ClaimViewSet(viewsets.ReadOnlyModelViewSet):
     def correct(self, request, pk=None):
         """Correct a claim's facts: {"changes": {"in_policy_cost": "…"}, "reason": "…"}; the
         person's later claims are recomputed and settled ones adjusted."""
-        if not request.user.has_perm("claims.change_claim") or request.user.hospital_id:
-            raise PermissionDenied("无更正权限")
         claim = self.get_object()
         changes = s.ClaimCorrectionSerializer(data=request.data.get("changes") or {}, partial=True)
         changes.is_valid(raise_exception=True)
@@ -317,9 +310,19 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet):
         responses={200: DECLARATION_ERRORS},
     ),
 )
-class DeclarationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class DeclarationViewSet(
+    OperationPermissionsMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
     serializer_class = s.DeclarationSerializer
     pagination_class = ByIdCursor
+    # A hospital's token declares its own hospital's claims (checked in `_hospital`).
+    operations = {
+        "create": HasOperation("claims.add_declaration", hospital_accounts=True),
+        "upload": HasOperation("claims.add_declaration", hospital_accounts=True),
+    }
     filterset_fields = ["hospital", "year", "month", "status", "channel"]
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
@@ -444,10 +447,22 @@ class DeclarationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         responses={200: s.ApplicationSerializer},
     ),
 )
-class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ApplicationViewSet(
+    OperationPermissionsMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
     serializer_class = s.ApplicationSerializer
     pagination_class = ByIdCursor
     filterset_fields = ["state", "county", "person"]
+    operations = {
+        "create": "claims.add_application",
+        "submit": "claims.submit_application",
+        "approve": "claims.approve_application",
+        "reject": "claims.reject_application",
+        "send_back": "claims.return_application",
+    }
 
     def get_queryset(self):
         user = self.request.user
@@ -456,8 +471,6 @@ class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         return scope_to_user(Application.objects.all(), user).prefetch_related("transitions")
 
     def create(self, request):
-        if not request.user.has_perm("claims.add_application"):
-            raise PermissionDenied("无受理权限")
         data = s.ApplicationCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
@@ -559,10 +572,12 @@ class DispatchFilter(django_filters.FilterSet):
         responses=XLSX_RESPONSE,
     ),
 )
-class WarningDispatchViewSet(viewsets.ReadOnlyModelViewSet):
+class WarningDispatchViewSet(OperationPermissionsMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.WarningDispatchSerializer
     pagination_class = ByIdCursor
     filterset_class = DispatchFilter
+    # A department's token answers the warnings pushed to it (checked by the service).
+    operations = {"answer": HasOperation("claims.change_warningdispatch", department_accounts=True)}
 
     def get_queryset(self):
         user = self.request.user
@@ -580,10 +595,6 @@ class WarningDispatchViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def answer(self, request, pk=None):
         dispatch = self.get_object()
-        if not (
-            request.user.department_id or request.user.has_perm("claims.change_warningdispatch")
-        ):
-            raise PermissionDenied("无答复权限")
         data = s.AnswerSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:

@@ -163,7 +163,10 @@ def _locked(application_id: int) -> Application:
 
 
 def application_submit(*, application: Application, by) -> Application:
-    """Lock: the application row (taken here)."""
+    """`by` must hold `claims.submit_application` (None: the system, e.g. the demo).
+    Lock: the application row (taken here)."""
+    if by is not None and not by.has_perm("claims.submit_application"):
+        raise ClaimsError("没有提交救助申请的权限", code="permission_denied")
     with transaction.atomic():
         app = _locked(application.pk)
         if app.state not in (Application.State.DRAFT, Application.State.RETURNED):
@@ -182,8 +185,8 @@ def second_approval_threshold() -> Decimal:
     return Decimal(str(settings.SECOND_APPROVAL_THRESHOLD))
 
 
-def _check_supervisor(app: Application, by) -> None:
-    if not by.has_perm("claims.approve_application"):
+def _check_supervisor(app: Application, by, permission: str) -> None:
+    if not by.has_perm(permission):
         raise PermissionDenied("无审批权限")
     if by.pk in (app.submitted_by_id, app.created_by_id):
         raise PermissionDenied("审批人不能是该申请的受理人或提交人")
@@ -191,12 +194,13 @@ def _check_supervisor(app: Application, by) -> None:
         raise PermissionDenied("不能审批其他区县的申请")
 
 
-def _locked_for_decision(application: Application, by) -> Application:
-    """The application row, locked, still waiting for a supervisor who may decide it."""
+def _locked_for_decision(application: Application, by, permission: str) -> Application:
+    """The application row, locked, still waiting for a supervisor who may decide it (holding
+    `permission`: approve, reject or return)."""
     app = _locked(application.pk)
     if app.state != Application.State.SUBMITTED:
         raise ClaimsError(f"该申请已处理（{app.get_state_display()}）", code="already_decided")
-    _check_supervisor(app, by)
+    _check_supervisor(app, by, permission)
     return app
 
 
@@ -214,7 +218,7 @@ def application_approve(*, application: Application, by, note: str = "") -> Appl
     two supervisors approving at once exactly one wins; the other finds it already decided.
     Above SECOND_APPROVAL_THRESHOLD a second, different supervisor must approve too."""
     with transaction.atomic():
-        app = _locked_for_decision(application, by)
+        app = _locked_for_decision(application, by, "claims.approve_application")
         if app.approvals.filter(approver=by).exists():
             raise ClaimsError("您已审批过该申请，需另一位审批人复核", code="already_approved")
         # The figures the supervisor approves are recomputed now, not those of the submission.
@@ -242,7 +246,7 @@ def application_reject(*, application: Application, by, reason: str) -> Applicat
     if not reason:
         raise ClaimsError("不予救助必须填写原因", code="reason_required")
     with transaction.atomic():
-        app = _locked_for_decision(application, by)
+        app = _locked_for_decision(application, by, "claims.reject_application")
         _decide(app, app.reject, by=by, reason=reason)
         app.claims.update(status=Claim.Status.REJECTED, updated_at=timezone.now())
         years = list(app.claims.order_by().values_list("discharged__year", flat=True).distinct())
@@ -261,7 +265,7 @@ def application_return(*, application: Application, by, reason: str) -> Applicat
     if not reason:
         raise ClaimsError("退回必须填写原因", code="reason_required")
     with transaction.atomic():
-        app = _locked_for_decision(application, by)
+        app = _locked_for_decision(application, by, "claims.return_application")
         _decide(app, app.send_back, by=by, reason=reason)
         app.approvals.all().delete()
     return app

@@ -35,6 +35,7 @@ from claims.models import (
     RunPartition,
     RunPerson,
 )
+from claims.services.errors import ClaimsError
 from medaid import policy
 from medaid.core.jobs import task_send
 from medaid.core.models import Job
@@ -453,9 +454,12 @@ def people_recompute(
     return runs
 
 
-def year_recompute_start(*, year: int, county=None, reason: str, job=None) -> DecisionRun:
+def year_recompute_start(*, year: int, county=None, reason: str, job=None, by=None) -> DecisionRun:
     """Recompute a whole year (a new pack version, a corrected parameter): every person with a
-    claim that year, partitioned."""
+    claim that year, partitioned. This service is the only way in: `by`, the person starting
+    it, must hold `claims.start_recompute` (None: the system itself — a task, the bench)."""
+    if by is not None and not by.has_perm("claims.start_recompute"):
+        raise ClaimsError("没有发起救助重算的权限", code="permission_denied")
     claims = Claim.objects.filter(discharged__year=year)
     if county is not None:
         claims = claims.filter(county=county)

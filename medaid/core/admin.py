@@ -141,6 +141,40 @@ def county_filter(county_field: str) -> type[CountyListFilter]:
     )
 
 
+# --- operations: who may change what -----------------------------------------------------
+
+
+def may(request, permission: str) -> bool:
+    """Whether the user of `request` holds the operation's permission (roles.OPERATIONS)."""
+    return request.user.is_active and request.user.has_perm(permission)
+
+
+def operation_required(request, *permissions: str) -> None:
+    """Refuse (403) unless the user holds one of `permissions`; call first in a custom view."""
+    from medaid.core.roles import operation_label
+
+    if not any(may(request, p) for p in permissions):
+        labels = "、".join(operation_label(p) for p in permissions)
+        raise PermissionDenied(f"没有“{labels}”的权限")
+
+
+class CountyScopedInline:
+    """Mix into an inline: its foreign-key and many-to-many choices are scoped like the
+    parent admin's (`CountyScopedAdmin` scopes only its own form)."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if field is not None and hasattr(field, "queryset"):
+            field.queryset = scope_related(field.queryset, request.user)
+        return field
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if field is not None and hasattr(field, "queryset"):
+            field.queryset = scope_related(field.queryset, request.user)
+        return field
+
+
 # --- the base of every app's admin ----------------------------------------------------------
 
 
@@ -440,7 +474,12 @@ class UserAdmin(DjangoUserAdmin):
     def roles(self, obj):
         return "、".join(g.name for g in obj.groups.all()) or "—"
 
-    @admin.action(description="生成/重置接口令牌（部门、医疗机构账户）")
+    def has_issue_api_token_permission(self, request) -> bool:
+        return may(request, "medaid.issue_api_token")
+
+    @admin.action(
+        description="生成/重置接口令牌（部门、医疗机构账户）", permissions=["issue_api_token"]
+    )
     def issue_api_token(self, request, queryset):
         from medaid.core.services import api_token_issue
 
@@ -574,18 +613,20 @@ class JobAdmin(CountyScopedAdmin):
         ]
 
     def has_cancel_permission(self, request, obj=None) -> bool:
-        return request.user.has_perm("medaid.cancel_job")
+        return may(request, "medaid.cancel_job")
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {**(extra_context or {}), "may_cancel": self.has_cancel_permission(request)}
         return super().change_view(request, object_id, form_url, extra_context)
 
     def cancel_view(self, request, pk: int):
+        if not self.has_cancel_permission(request):
+            raise PermissionDenied("没有取消后台任务的权限")
+        if request.method != "POST":
+            raise PermissionDenied("请在任务页面点击“取消任务”")
         job = self.get_queryset(request).filter(pk=pk).first()
         if job is None:
             raise Http404("任务不存在")
-        if request.method != "POST" or not self.has_cancel_permission(request):
-            raise PermissionDenied("没有取消后台任务的权限")
         try:
             job_cancel(job=job, by=request.user)
         except Refusal as exc:
@@ -683,7 +724,7 @@ class OutboxEventAdmin(admin.ModelAdmin):
         return False
 
     def has_retry_permission(self, request) -> bool:
-        return request.user.has_perm("medaid.retry_outboxevent")
+        return may(request, "medaid.retry_outboxevent")
 
     @admin.display(description="事件")
     def topic_name(self, obj):

@@ -42,6 +42,9 @@ class User(AbstractUser):
     class Meta(AbstractUser.Meta):
         verbose_name = "用户"
         verbose_name_plural = "用户"
+        permissions = [
+            ("issue_api_token", "可生成、重置接口令牌"),
+        ]
 
     @property
     def is_city_wide(self) -> bool:
@@ -102,7 +105,10 @@ class Job(models.Model):
         verbose_name = "后台任务"
         verbose_name_plural = "后台任务"
         ordering = ["-created_at"]
-        permissions = [("cancel_job", "可取消后台任务")]
+        permissions = [
+            ("cancel_job", "可取消后台任务"),
+            ("start_report", "可发起报表导出任务"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk}（{self.get_status_display()}）"

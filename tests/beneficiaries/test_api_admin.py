@@ -35,7 +35,14 @@ def grant(user, *codenames):
 @pytest.fixture
 def department_client(civil):
     user = User.objects.create_user("civil-api", department=civil, county=civil.county)
-    grant(user, "add_rosterimport", "view_rosterimport", "view_person", "view_identity")
+    grant(
+        user,
+        "add_rosterimport",
+        "apply_rosterimport",
+        "view_rosterimport",
+        "view_person",
+        "view_identity",
+    )
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     return client

@@ -73,6 +73,9 @@ def dibao(county):
     return make_person(county, "dibao", name="李四")
 
 
+DECIDE = ["claims.approve_application", "claims.reject_application", "claims.return_application"]
+
+
 def make_user(username, county=None, perms=(), **extra):
     user = User.objects.create_user(username=username, password="x" * 12, county=county, **extra)
     for perm in perms:
@@ -86,18 +89,28 @@ def make_user(username, county=None, perms=(), **extra):
 @pytest.fixture
 def clerk(county):
     return make_user(
-        "clerk", county, ["claims.add_application", "claims.change_claim", "claims.add_declaration"]
+        "clerk",
+        county,
+        [
+            "claims.add_application",
+            "claims.submit_application",
+            "claims.change_claim",
+            "claims.correct_claim",
+            "claims.review_claim",
+            "claims.add_declaration",
+        ],
     )
 
 
 @pytest.fixture
 def supervisor(county):
-    return make_user("sup1", county, ["claims.approve_application", "claims.add_application"])
+    perms = [*DECIDE, "claims.add_application", "claims.submit_application"]
+    return make_user("sup1", county, perms)
 
 
 @pytest.fixture
 def supervisor2(county):
-    return make_user("sup2", county, ["claims.approve_application"])
+    return make_user("sup2", county, DECIDE)
 
 
 def line(person, ref, **kw):

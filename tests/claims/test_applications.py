@@ -64,9 +64,9 @@ def test_submitter_cannot_approve_and_other_supervisor_can(application, clerk, s
 
 
 def _other_supervisor(application):
-    from tests.claims.conftest import make_user
+    from tests.claims.conftest import DECIDE, make_user
 
-    return make_user("sup9", application.county, ["claims.approve_application"])
+    return make_user("sup9", application.county, DECIDE)
 
 
 @pytest.mark.django_db
