@@ -316,7 +316,7 @@ def test_a_recompute_killed_mid_run_is_resumed_partition_by_partition(
 
     job = job_create(kind="claims.recompute", parameters={"year": 2024}, county=county)
     run = _recompute(county, partitions=8, job=job)
-    worker = start_worker(CLAIMS_PARTITION_PAUSE_SECONDS=0.5)
+    worker = start_worker(CLAIMS_PARTITION_PAUSE_SECONDS=0.3)
     run_dispatch(run=run)
     parts = RunPartition.objects.filter(run=run)
 
