@@ -9,6 +9,7 @@ import datetime as dt
 from claims import services
 from claims.models import Claim, DecisionRun
 from medaid.core import topics
+from medaid.core.jobs import sweeper_register
 from medaid.core.outbox import handler_register
 
 
@@ -57,3 +58,5 @@ def register() -> None:
     handler_register(topics.IDENTITY_CHANGED, "身份变动后重算救助", on_identity_changed)
     handler_register(topics.SETTLEMENT_POSTED, "救助申请标记已支付", on_settlement_posted)
     handler_register(topics.VOUCHER_REVERSED, "救助申请恢复待支付", on_voucher_reversed)
+    # Partitions whose worker died are sent again by the job sweeper (beat, every minute).
+    sweeper_register("claims.partitions", services.partitions_sweep)

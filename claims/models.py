@@ -439,6 +439,7 @@ class DecisionRun(models.Model):
         PENDING = "pending", "等待中"
         RUNNING = "running", "进行中"
         DONE = "done", "已完成"
+        FAILED = "failed", "失败"
 
     kind = models.CharField("类型", max_length=16, choices=Kind.choices)
     year = models.PositiveSmallIntegerField("年度")
@@ -462,6 +463,7 @@ class DecisionRun(models.Model):
     adjustments_written = models.PositiveIntegerField("调整", default=0)
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+    error = models.TextField("错误信息", blank=True)
 
     class Meta:
         verbose_name = "计算批次"
@@ -498,6 +500,11 @@ class RunPartition(models.Model):
     claims = models.PositiveIntegerField("明细数", default=0)
     decisions_written = models.PositiveIntegerField("新决定", default=0)
     finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+    # The partition's task: when it was (last) sent, when a worker took it since, and how often
+    # the sweeper sent it again because the worker that had it died (see `partitions_sweep`).
+    sent_at = models.DateTimeField("发送时间", null=True, blank=True)
+    started_at = models.DateTimeField("开始时间", null=True, blank=True)
+    resends = models.PositiveSmallIntegerField("重发次数", default=0)
 
     class Meta:
         verbose_name = "计算分区"

@@ -57,6 +57,9 @@ from medaid.core.models import Job
 from medaid.core.outbox import event_emit
 
 JOB_KIND = "funds.settle_month"
+# What the job sweeper sends again when the worker running a settlement died (beat and the
+# admin send the same task with the same arguments).
+JOB_TASK = "funds.tasks.settle_month"
 BATCHES = 20
 # Advisory-lock namespace: "MEDAID-FUNDS" would not fit, this constant just has to be unique.
 _LOCK_NAMESPACE = 0x4D45_4446  # "MEDF"
@@ -377,6 +380,8 @@ def settlement_run(*, county: County, year: int, month: int, created_by=None) ->
                 parameters={"county_id": county.pk, "year": year, "month": month},
                 county=county,
                 created_by=created_by,
+                task=JOB_TASK,
+                task_args=[county.pk, year, month],
             )
         run.status = SettlementRun.Status.RUNNING
         run.attempts += 1

@@ -339,3 +339,8 @@ SECOND_APPROVAL_THRESHOLD = os.environ.get("SECOND_APPROVAL_THRESHOLD", "20000.0
 # Seconds the monthly settlement waits between posting two statements: a throttle that lets a
 # busy database breathe; the fault tests use it to stop a worker in the middle of a run.
 FUNDS_STATEMENT_PAUSE_SECONDS = float(os.environ.get("FUNDS_STATEMENT_PAUSE_SECONDS", "0"))
+# Test hooks only (0 in production): seconds a recompute partition, and a roster apply, wait
+# after writing and before committing, so that the fault tests can kill the worker (or cut its
+# database connection) with the work written but not committed.
+CLAIMS_PARTITION_PAUSE_SECONDS = float(os.environ.get("CLAIMS_PARTITION_PAUSE_SECONDS", "0"))
+BENEFICIARIES_APPLY_PAUSE_SECONDS = float(os.environ.get("BENEFICIARIES_APPLY_PAUSE_SECONDS", "0"))

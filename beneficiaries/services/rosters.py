@@ -9,6 +9,7 @@ triggers, which see bulk SQL too.
 
 import hashlib
 import logging
+import time
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
@@ -31,7 +32,13 @@ from beneficiaries.models import (
     Township,
 )
 from medaid.core.errors import Refusal, Rollback
-from medaid.core.jobs import job_running, job_start, register_job_kind
+from medaid.core.jobs import (
+    job_error_message,
+    job_running,
+    job_start,
+    reconnect_if_lost,
+    register_job_kind,
+)
 from medaid.core.models import Job, User
 
 logger = logging.getLogger(__name__)
@@ -365,6 +372,7 @@ def roster_import_apply(*, batch: RosterImport, applied_by=None) -> dict:
                 context["user"] = applied_by.pk
             with history_context(**context):
                 summary = merge.merge_batch(locked)
+            _pause_before_commit()
             locked.status = RosterImport.Status.APPLIED
             locked.applied_by = applied_by
             locked.applied_at = timezone.now()
@@ -385,12 +393,24 @@ def roster_import_apply(*, batch: RosterImport, applied_by=None) -> dict:
         raise
     except Exception as exc:
         logger.exception("roster import %s failed", batch.pk)
+        reconnect_if_lost()  # the connection died with the merge: record it on a new one
         RosterImport.objects.filter(pk=batch.pk).update(
-            status=RosterImport.Status.FAILED, error=f"入库失败，已整体回滚：{exc}"[:4000]
+            status=RosterImport.Status.FAILED,
+            error=f"入库失败，已整体回滚：{job_error_message(exc)}"[:4000],
         )
         raise
     batch.refresh_from_db()
     return summary
+
+
+def _pause_before_commit() -> None:
+    """The fault tests' window (BENEFICIARIES_APPLY_PAUSE_SECONDS, 0 in production): the merge
+    is written and not committed. The marker query lets a test find the worker's backend."""
+    pause = float(getattr(settings, "BENEFICIARIES_APPLY_PAUSE_SECONDS", 0) or 0)
+    if pause:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 'roster-apply-pause'")
+        time.sleep(pause)
 
 
 def roster_import_retry(*, batch: RosterImport) -> None:

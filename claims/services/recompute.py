@@ -11,12 +11,14 @@ import datetime as dt
 import gc
 import json
 import logging
+import time
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import groupby
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, F, QuerySet, Sum
 from django.utils import timezone
@@ -37,13 +39,22 @@ from claims.models import (
 )
 from claims.services.errors import ClaimsError
 from medaid import policy
-from medaid.core.jobs import task_send
+from medaid.core.jobs import lock_release, lock_try, queue_waiting, task_send
 from medaid.core.models import Job
 from medaid.core.money import ZERO
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_PARTITIONS = 48
+PARTITION_TASK = "claims.tasks.decide_partition"
+# A partition's runner holds a PostgreSQL session lock on (PARTITION_LOCK_SPACE, partition row
+# id) while it works: a free lock on an undone partition means nobody is deciding it.
+PARTITION_LOCK_SPACE = 7_203_119
+# A partition's task not done this long after it was sent, with nobody holding its lock, is
+# sent again (by `partitions_sweep`, from the job sweeper every minute) …
+PARTITION_RESEND_AFTER = dt.timedelta(seconds=60)
+# … at most this often; then its run is given up as failed.
+MAX_PARTITION_RESENDS = 3
 
 
 # --- decision runs --------------------------------------------------------------------------
@@ -336,20 +347,36 @@ def recompute_preview(*, people, year: int) -> list[RecomputeGap]:
 
 
 def run_partition_decide(*, run_id: int, number: int) -> RunPartition:
-    """Decide one partition of a run. Takes the partition's row lock for the whole work, so two
-    workers given the same partition do it once; a partition already done is skipped, which
-    makes re-delivery harmless."""
-    # Marked running in a statement of its own: inside the partition's transaction the run row
-    # would stay locked until that partition commits, and every other worker's first partition
-    # would wait for it.
+    """Decide one partition of a run. Holds the partition's advisory lock for the whole work (a
+    second worker given the same partition leaves it to the first; the sweeper sees the holder
+    is alive) and its row lock; a partition already done is skipped, which makes re-delivery
+    harmless."""
+    part = RunPartition.objects.get(run_id=run_id, number=number)
+    if not lock_try(part.pk, PARTITION_LOCK_SPACE):
+        logger.info("run %s partition %s is being decided by another worker", run_id, number)
+        return part
+    try:
+        return _partition_decide(part)
+    finally:
+        lock_release(part.pk, PARTITION_LOCK_SPACE)
+
+
+def _partition_decide(part: RunPartition) -> RunPartition:
+    run_id, number = part.run_id, part.number
+    # Marked running (and the partition taken) in statements of their own: inside the
+    # partition's transaction the run row would stay locked until that partition commits, and
+    # every other worker's first partition would wait for it.
     DecisionRun.objects.filter(pk=run_id, status=DecisionRun.Status.PENDING).update(
         status=DecisionRun.Status.RUNNING
     )
+    RunPartition.objects.filter(pk=part.pk, done=False).update(started_at=timezone.now())
     with transaction.atomic():
-        part = RunPartition.objects.select_for_update().get(run_id=run_id, number=number)
+        part = RunPartition.objects.select_for_update().get(pk=part.pk)
         if part.done:
             return part
         run = DecisionRun.objects.get(pk=run_id)
+        if run.status == DecisionRun.Status.FAILED:
+            return part
         people = selectors.run_people(run_id=run_id, partition=number)
         with _gc_paused():
             out = _decide_people(people=people, year=run.year, run_id=run_id, reason=run.reason)
@@ -361,6 +388,9 @@ def run_partition_decide(*, run_id: int, number: int) -> RunPartition:
         part.save(update_fields=["done", "claims", "decisions_written", "finished_at"])
         if run.job_id:
             Job.objects.filter(pk=run.job_id).update(progress_done=F("progress_done") + 1)
+        pause = float(getattr(settings, "CLAIMS_PARTITION_PAUSE_SECONDS", 0) or 0)
+        if pause:
+            time.sleep(pause)  # the fault tests' window: written, not yet committed
     return part
 
 
@@ -382,6 +412,8 @@ def run_finish(*, run_id: int) -> bool:
         run = DecisionRun.objects.select_for_update().get(pk=run_id)
         if run.status == DecisionRun.Status.DONE:
             return True
+        if run.status == DecisionRun.Status.FAILED:
+            return False
         if run.partition_rows.filter(done=False).exists():
             return False
         totals = run.partition_rows.aggregate(c=Sum("claims"), d=Sum("decisions_written"))
@@ -423,9 +455,74 @@ def run_execute(*, run: DecisionRun, progress=None) -> DecisionRun:
 
 
 def run_dispatch(*, run: DecisionRun) -> None:
-    """Send one task per partition after commit; eager mode runs them right away."""
+    """Send one task per partition after commit; eager mode runs them right away. The time
+    sent is on each partition: the sweeper resends one that nobody finished or holds."""
+    RunPartition.objects.filter(run=run, done=False).update(sent_at=timezone.now(), started_at=None)
     for number in range(run.partitions):
-        task_send("claims.tasks.decide_partition", run.pk, number)
+        task_send(PARTITION_TASK, run.pk, number)
+
+
+def run_fail(*, run_id: int, error: str) -> None:
+    """Give a run up (its undone partitions keep nothing: each commits whole); its job too."""
+    now = timezone.now()
+    run = DecisionRun.objects.get(pk=run_id)
+    DecisionRun.objects.filter(pk=run_id).exclude(status=DecisionRun.Status.DONE).update(
+        status=DecisionRun.Status.FAILED, error=error, finished_at=now
+    )
+    if run.job_id:
+        Job.objects.filter(pk=run.job_id).exclude(status=Job.Status.SUCCEEDED).update(
+            status=Job.Status.FAILED, error=error, finished_at=now
+        )
+
+
+def partitions_sweep(*, now=None) -> dict:
+    """Resend the partitions whose worker died (the job sweeper calls this every minute).
+
+    A partition is orphaned when it is not done, its task was sent more than
+    `PARTITION_RESEND_AFTER` ago, nobody holds its lock, and either a worker took it since
+    (`started_at`: that worker died with it) or no message waits in its queue (a worker that
+    died had it prefetched). One still waiting in a busy queue is left alone. After
+    `MAX_PARTITION_RESENDS` its run fails."""
+    now = now or timezone.now()
+    counts = {"resent": 0, "failed": 0}
+    if connection.vendor != "postgresql":
+        return counts
+    live = (DecisionRun.Status.PENDING, DecisionRun.Status.RUNNING)
+    stale = RunPartition.objects.filter(
+        done=False, run__status__in=live, sent_at__lt=now - PARTITION_RESEND_AFTER
+    ).order_by("run_id", "number")
+    waiting: int | None = -1  # not asked yet
+    given_up: set[int] = set()
+    for part in stale:
+        if part.run_id in given_up or not lock_try(part.pk, PARTITION_LOCK_SPACE):
+            continue  # its runner is alive
+        try:
+            part.refresh_from_db()
+            if part.done:
+                continue
+            if part.started_at is None:
+                if waiting == -1:
+                    waiting = queue_waiting(PARTITION_TASK)
+                if waiting != 0:
+                    continue  # its message may still be in the queue
+            if part.resends >= MAX_PARTITION_RESENDS:
+                run_fail(
+                    run_id=part.run_id,
+                    error=f"计算分区 {part.number} 中断后已重新发送 {part.resends} 次仍未完成，"
+                    "本批次已终止；已完成的分区保留，请排查后重新发起计算",
+                )
+                given_up.add(part.run_id)
+                counts["failed"] += 1
+                continue
+            RunPartition.objects.filter(pk=part.pk).update(
+                sent_at=now, started_at=None, resends=F("resends") + 1
+            )
+        finally:
+            lock_release(part.pk, PARTITION_LOCK_SPACE)
+        logger.warning("run %s partition %s orphaned: sending it again", part.run_id, part.number)
+        task_send(PARTITION_TASK, part.run_id, part.number)
+        counts["resent"] += 1
+    return counts
 
 
 def people_recompute(

@@ -19,11 +19,11 @@ every process, and an unknown name fails loudly instead of being sent nowhere.
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -128,18 +128,43 @@ class JobProgress:
             raise JobCancelled("任务已按要求取消")
 
 
-def _lock(job_id: int) -> bool:
+def _lock(key: int, space: int = JOB_LOCK_SPACE) -> bool:
+    """Try the session advisory lock (space, key): held until `_unlock` or until the
+    connection dies (a killed worker's lock is freed with its backend)."""
     if connection.vendor != "postgresql":
         return True
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [JOB_LOCK_SPACE, job_id])
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [space, key])
         return cursor.fetchone()[0]
 
 
-def _unlock(job_id: int) -> None:
+def _unlock(key: int, space: int = JOB_LOCK_SPACE) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [JOB_LOCK_SPACE, job_id])
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [space, key])
+
+
+# The names other apps use (a partition's runner holds its own space's lock the same way).
+lock_try = _lock
+lock_release = _unlock
+
+
+def job_error_message(exc: BaseException) -> str:
+    """What a failed job (or batch) says: a refusal's own words; a lost database connection
+    (terminated backend, restart, network) in Chinese, since its driver text is English."""
+    if isinstance(exc, Refusal):
+        return exc.message
+    if isinstance(exc, OperationalError | InterfaceError):
+        return f"数据库连接中断，本次运行未提交的部分已全部回滚，可重新执行（{exc}）"
+    return str(exc)
+
+
+def reconnect_if_lost() -> None:
+    """After a failure outside any transaction: drop a dead connection so that recording the
+    failure opens a fresh one instead of failing in turn."""
+    nothing_to_drop = connection.connection is None or connection.in_atomic_block
+    if not nothing_to_drop and not connection.is_usable():
+        connection.close()
 
 
 @contextmanager
@@ -175,8 +200,8 @@ def job_running(*, job: Job, rerun: bool = False) -> Iterator[JobProgress]:
             _finish(job, Job.Status.CANCELLED, exc.message)
             return
         except Exception as exc:
-            message = exc.message if isinstance(exc, Refusal) else str(exc)
-            _finish(job, Job.Status.FAILED, message)
+            reconnect_if_lost()
+            _finish(job, Job.Status.FAILED, job_error_message(exc))
             raise
         job.refresh_from_db()
         job.status = Job.Status.SUCCEEDED
@@ -226,13 +251,38 @@ def job_cancel(*, job: Job, by) -> Job:
     return job
 
 
+# Work that is not one job row (a run's partitions, each its own task) registers how to find
+# and resend its orphans: `fn(now=…)` returns counts ({"resent": n, "failed": m}).
+SWEEPERS: dict[str, Callable[..., dict]] = {}
+
+
+def sweeper_register(name: str, fn: Callable[..., dict]) -> None:
+    """Have `jobs_sweep` call `fn(now=…)` too (once per name: registering again replaces)."""
+    SWEEPERS[name] = fn
+
+
 def jobs_sweep(*, now=None) -> dict:
     """Find jobs whose worker died and start them again (PostgreSQL: the runner's lock is
-    free but the row says running; a pending job older than `PENDING_RESEND_AFTER`)."""
+    free but the row says running; a pending job older than `PENDING_RESEND_AFTER`), then run
+    the registered sweepers; their counts add to the job counts."""
     now = now or timezone.now()
     counts = {"resent": 0, "failed": 0}
     if connection.vendor != "postgresql":
         return counts
+    counts = _jobs_sweep(now)
+    for name, fn in SWEEPERS.items():
+        try:
+            found = fn(now=now) or {}
+        except Exception:
+            logger.exception("sweeper %s failed", name)
+            continue
+        for key, n in found.items():
+            counts[key] = counts.get(key, 0) + n
+    return counts
+
+
+def _jobs_sweep(now) -> dict:
+    counts = {"resent": 0, "failed": 0}
     stale_pending = Job.objects.filter(
         status=Job.Status.PENDING, created_at__lt=now - PENDING_RESEND_AFTER
     ).exclude(task_name="")
@@ -257,6 +307,20 @@ def jobs_sweep(*, now=None) -> dict:
         task_send(job.task_name, *job.task_args)
         counts["resent"] += 1
     return counts
+
+
+def queue_waiting(task_name: str) -> int | None:
+    """How many messages wait in the queue `task_name` is routed to (0 when tasks run eagerly;
+    None when the broker cannot be asked). A message a worker has taken is not counted."""
+    if app.conf.task_always_eager:
+        return 0
+    try:
+        queue = app.amqp.router.route({}, task_name)["queue"]
+        with app.connection_for_read() as conn:
+            return conn.default_channel.queue_declare(queue=queue.name).message_count
+    except Exception:
+        logger.warning("cannot read the length of the queue of %s", task_name, exc_info=True)
+        return None
 
 
 # Chinese names of job kinds for the admin; each app registers its own kinds.
