@@ -16,7 +16,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from funds import exports, selectors, services, tasks
+from funds import exports, reconciliation, selectors, services, tasks
 from funds.models import (
     Account,
     AccountKind,
@@ -548,7 +548,9 @@ class SettlementRunAdmin(ReadOnlyMixin, CountyScopedAdmin):
 
     def reconcile_view(self, request, pk):
         run = get_object_or_404(self.get_queryset(request), pk=pk)
-        result = selectors.reconcile_settlement(county=run.county, year=run.year, month=run.month)
+        result = reconciliation.reconcile_settlement(
+            county=run.county, year=run.year, month=run.month
+        )
         context = {
             **self.admin_site.each_context(request),
             "title": f"{run} 对账",

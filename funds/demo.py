@@ -1,6 +1,7 @@
 """Demo data for the fund: 保山市 and its five counties (pack baoshan) with their fiscal special
 and expenditure accounts, a year's realistic receipts, allocations, remittances and transfers
-along the statutory path (Baoshan Art.16–20), the premium-subsidy transfer, and budgets — so
+along the statutory path (Baoshan Art.16–20) and budgets (the premium-subsidy transfer
+follows from the subsidy roster, see `medaid.management.commands.demo`) — so
 that the monthly settlement the demo runs next can pay, and the dashboard shows deadlines done,
 due and overdue."""
 
@@ -163,19 +164,9 @@ def demo_funds_create(*, seed: int, year: int) -> dict:
                 document_ref=f"{county.name}配套上解〔{year}〕1号",
                 source=FundSource.COUNTY,
             )
-    # Premium subsidy to the resident insurance fund on the verified headcount (Art.8).
-    insurance = acct(AccountKind.RESIDENT_INSURANCE)
-    for county in counties:
-        services.transfer_post(
-            kind=EntryKind.PREMIUM_SUBSIDY,
-            from_account=city,
-            to_account=insurance,
-            amount=(budgets[county.code] * Decimal("0.18")).quantize(CENT),
-            date=dt.date(year, 5, 20),
-            document_ref=f"保医保资助〔{year}〕{counties.index(county) + 1}号",
-            county=county,
-            memo=f"{county.name}{year}年度资助参保",
-        )
+    # No premium-subsidy transfer here: the demo posts it from the confirmed subsidy roster
+    # (`premium_transfer_post`, Baoshan Art.8(四)). A placeholder transfer of 18 % of the budget
+    # once stood here as well and was counted twice in each county's 实际支出.
     # The city's special account funds its expenditure account, which funds the counties'.
     available = city.balance()
     to_spend = (available * Decimal("0.9")).quantize(CENT)

@@ -6,6 +6,7 @@ computed from the rows written, and the rows are the database's own figures."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -90,7 +91,19 @@ def county_statement_reports(run: SettlementRun, *, user=None) -> list[Report]:
     statements = list(
         run.statements.select_related("hospital", "county", "run").order_by("hospital__code", "pk")
     )
-    summary = Report(
+    summary = county_statement_summary(run, statements)
+    return [summary, *(statement_report(st, user=user) for st in statements)]
+
+
+def county_statement_summary(run: SettlementRun, statements=None) -> Report:
+    """The county's month summary sheet (汇总): one row per statement."""
+    if statements is None:
+        statements = list(
+            run.statements.select_related("hospital", "county", "run").order_by(
+                "hospital__code", "pk"
+            )
+        )
+    return Report(
         title=f"{run.county.name}{run.period}医疗救助结算汇总表",
         sheet_name="汇总",
         meta=(f"结算区县：{run.county.name}", f"结算期间：{run.period}"),
@@ -119,7 +132,6 @@ def county_statement_reports(run: SettlementRun, *, user=None) -> list[Report]:
         ],
         footer=SIGNATURES,
     )
-    return [summary, *(statement_report(st, user=user) for st in statements)]
 
 
 def write_ledger(target, account: Account, *, start: dt.date, end: dt.date):
@@ -170,6 +182,17 @@ def write_year_end(target, closes: QuerySet[YearEndClose] | list[YearEndClose], 
 def year_end_report(
     closes: QuerySet[YearEndClose] | list[YearEndClose], *, year: int, trial: bool = False
 ) -> Report:
+    """年终决算及超支分担表, one row per county close. 实际支出 is the county's spending from the
+    ledger, premium subsidies included (`funds.services.county_spending_parts`: a premium
+    transfer the city pays on the county's behalf is the county's spending); the two columns
+    after it split it, so that 其中：医疗救助支付 is what the county's accounts paid out and
+    其中：资助参保 what went to the resident insurance fund for its people. The 合计 row carries a
+    value in every figure column — 超支比例 is Σ超支 / Σ预算 — so that no column after an empty
+    cell can be read one column off."""
+    closes = list(closes)
+    budget = sum((c.budget for c in closes), Decimal("0.00"))
+    overspend = sum((c.overspend for c in closes), Decimal("0.00"))
+    ratio = (overspend / budget).quantize(Decimal("0.000001")) if budget else Decimal("0")
     return Report(
         title=f"{year}年度医疗救助基金年终决算及超支分担表" + ("（试算）" if trial else ""),
         sheet_name="超支分担",
@@ -178,6 +201,8 @@ def year_end_report(
             Column("区县", 14),
             Column("支出预算", 16, "money"),
             Column("实际支出", 16, "money"),
+            Column("其中：医疗救助支付", 18, "money"),
+            Column("其中：资助参保", 16, "money"),
             Column("超支金额", 16, "money"),
             Column("超支比例", 10, "percent"),
             Column("滚存结余弥补", 16, "money"),
@@ -193,6 +218,8 @@ def year_end_report(
                 c.county.name,
                 c.budget,
                 c.actual,
+                c.actual - c.premium_subsidies,
+                c.premium_subsidies,
                 c.overspend,
                 c.overspend_ratio,
                 c.from_surplus,
@@ -205,6 +232,7 @@ def year_end_report(
             )
             for c in closes
         ],
+        totals_values={"超支比例": ratio},
         footer=SIGNATURES,
     )
 
@@ -285,10 +313,13 @@ def fund_ledger_build(*, user, county, parameters) -> ReportBuild:
 
 def year_end_trial(*, user, year: int) -> list[YearEndClose]:
     """What closing `year` now would give, computed by the closing service itself inside a
-    savepoint that is rolled back: one set of rules, nothing written."""
+    savepoint that is rolled back: one set of rules, nothing written. `user=None`: every
+    county (the reconciliation, which runs as nobody)."""
     from funds.services import FundsError, year_end_close
 
-    counties = scope_to_user(County.objects.all(), user, county_field="pk")
+    counties = County.objects.all()
+    if user is not None:
+        counties = scope_to_user(counties, user, county_field="pk")
     areas = PoolingArea.objects.filter(
         counties__in=counties.filter(fund_budgets__year=year)
     ).distinct()

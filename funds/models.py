@@ -565,7 +565,12 @@ class YearEndClose(models.Model):
     year = models.PositiveSmallIntegerField("年度")
     policy_code = models.CharField("政策包", max_length=32)
     budget = models.DecimalField("支出预算", **MONEY)
-    actual = models.DecimalField("实际支出", **MONEY)
+    actual = models.DecimalField(
+        "实际支出", **MONEY, help_text="医疗救助支付与资助参保划转之和（含市级账户代区县划转）"
+    )
+    premium_subsidies = models.DecimalField(
+        "其中：资助参保", **MONEY, default=0, help_text="划转居民医保基金的资助参保资金"
+    )
     overspend = models.DecimalField("超支金额", **MONEY, default=0)
     overspend_ratio = models.DecimalField("超支比例", max_digits=9, decimal_places=6, default=0)
     accumulated_surplus_before = models.DecimalField("可用历年滚存结余", **MONEY, default=0)

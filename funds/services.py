@@ -630,23 +630,45 @@ def budget_set(
     return budget
 
 
-def county_spending(*, county: County, year: int) -> Decimal:
-    """What the fund actually spent for a county in a year: payments to hospitals and
-    individuals and premium subsidies (net of reversals), from the ledger."""
-    return -sum_money(
+def county_spending_parts(*, county: County, year: int) -> tuple[Decimal, Decimal]:
+    """What the fund actually spent for a county in a year, from the ledger, net of reversals:
+    (payments to hospitals and individuals, premium subsidies transferred to the resident
+    insurance fund).
+
+    Where premium transfers belong: to the county whose people they insure, whichever account
+    paid them. Subsidising a county's people's premiums is part of that county's assistance
+    spending (Baoshan Art.8(四); Kunming §六(五)1) and counts against its budget at the
+    year-end close — even when the city pays it from its own fiscal special account (Baoshan:
+    the city pays), so the county's own accounts show only the medical payments. The entry's
+    `county` says whose spending it is; a year's spending is the outflows from internal
+    accounts of the spending kinds dated in that year."""
+    rows = (
         Posting.objects.filter(
             entry__county=county,
             entry__kind__in=SPENDING_KINDS,
             entry__date__year=year,
             account__kind__in=INTERNAL_KINDS,
         )
+        .values("entry__kind")
+        .annotate(s=Sum("amount"))
+        .order_by()
     )
+    by_kind = {row["entry__kind"]: -to_yuan(row["s"] or 0) for row in rows}
+    premium = by_kind.pop(EntryKind.PREMIUM_SUBSIDY, Decimal("0.00"))
+    return sum(by_kind.values(), Decimal("0.00")), premium
 
 
-def _balance(accounts) -> Decimal:
-    return Posting.objects.filter(account__in=accounts).aggregate(s=Sum("amount"))["s"] or Decimal(
-        0
-    )
+def county_spending(*, county: County, year: int) -> Decimal:
+    """What the fund actually spent for a county in a year: payments to hospitals and
+    individuals and premium subsidies (`county_spending_parts`)."""
+    return sum(county_spending_parts(county=county, year=year), Decimal("0.00"))
+
+
+def _balance(accounts, until: dt.date | None = None) -> Decimal:
+    postings = Posting.objects.filter(account__in=accounts)
+    if until is not None:
+        postings = postings.filter(entry__date__lte=until)
+    return postings.aggregate(s=Sum("amount"))["s"] or Decimal(0)
 
 
 @transaction.atomic
@@ -676,7 +698,8 @@ def year_end_close(*, pooling_area: PoolingArea, year: int, closed_by=None) -> l
             raise FundsError(f"{county}{year}年度已决算，不能重复决算。", code="already_closed")
         own = fiscal_by_county.get(county.pk)
         county_surplus = _balance([own]) if own else Decimal(0)
-        actual = county_spending(county=county, year=year)
+        medical, premium = county_spending_parts(county=county, year=year)
+        actual = medical + premium
         split = policy.overspend_split(
             code,
             on,
@@ -694,7 +717,9 @@ def year_end_close(*, pooling_area: PoolingArea, year: int, closed_by=None) -> l
         lines = list(split.lines)
         if year_end_return is not None:
             left = to_yuan(
-                _balance(Account.objects.filter(county=county, kind=AccountKind.EXPENDITURE))
+                _balance(
+                    Account.objects.filter(county=county, kind=AccountKind.EXPENDITURE), until=on
+                )
             )
             if left > 0:
                 lines.append(
@@ -708,6 +733,7 @@ def year_end_close(*, pooling_area: PoolingArea, year: int, closed_by=None) -> l
                 policy_code=code,
                 budget=budget.amount,
                 actual=actual,
+                premium_subsidies=premium,
                 overspend=split.overspend,
                 overspend_ratio=split.share_of_budget,
                 accumulated_surplus_before=available,
@@ -716,8 +742,9 @@ def year_end_close(*, pooling_area: PoolingArea, year: int, closed_by=None) -> l
                 county_share=split.county,
                 unallocated=split.unallocated,
                 surplus=split.surplus,
+                # On 31 December: a year closed in January leaves January's postings out.
                 closing_balance=_balance(
-                    Account.objects.filter(county=county, kind__in=INTERNAL_KINDS)
+                    Account.objects.filter(county=county, kind__in=INTERNAL_KINDS), until=on
                 ),
                 explanation=lines,
                 closed_by=closed_by,

@@ -39,7 +39,7 @@ from django.utils import timezone
 
 from beneficiaries.models import County
 from claims.models import Adjustment, Claim, Decision
-from claims.services import claims_mark_settled
+from claims.services import applications_mark_paid, claims_mark_settled
 from funds.models import (
     Account,
     AccountKind,
@@ -79,6 +79,14 @@ def period_bounds(year: int, month: int) -> tuple[dt.date, dt.date, dt.datetime]
 def previous_month(today: dt.date) -> tuple[int, int]:
     first = today.replace(day=1) - dt.timedelta(days=1)
     return first.year, first.month
+
+
+def posting_date(run: SettlementRun) -> dt.date:
+    """The date a run's payment vouchers carry: the last day of the month settled, so that a
+    December settled in January counts against the year it was spent in at the year-end close
+    — or today when the month is still running (a month settled before its end is paid today,
+    never on a day still to come)."""
+    return min(period_bounds(run.year, run.month)[1], timezone.localdate())
 
 
 def paying_account(county: County, on: dt.date) -> Account:
@@ -296,7 +304,6 @@ def _post_batch(
     statement of zero), the statements marked posted, their claims marked settled — set-based.
     `payees` holds every statement's payee account (`_payee_accounts`, opened once per run).
     Returns how many statements this call posted (0 when another run got there first)."""
-    last = period_bounds(run.year, run.month)[1]
     county = run.county
     with transaction.atomic():
         statements = list(
@@ -311,9 +318,7 @@ def _post_batch(
         entries = entries_post_many(
             pooling_area=county.pooling_area,
             county=county,
-            # Booked in the month settled, so that a December settled in January counts
-            # against the year it was spent in at the year-end close.
-            date=last,
+            date=posting_date(run),
             entries=[_payment(run, st, account, payees[st.hospital_id]) for st in paying],
         )
         now = timezone.now()
@@ -359,7 +364,9 @@ def _payment(run: SettlementRun, st: SettlementStatement, account: Account, paye
 def settlement_run(*, county: County, year: int, month: int, created_by=None) -> SettlementRun:
     """Settle one county's month (see the module docstring). Takes the per-county-and-month
     lock itself; the caller must not hold a transaction open (each statement commits alone)."""
-    period_bounds(year, month)
+    first, _, _ = period_bounds(year, month)
+    if first > timezone.localdate():
+        raise FundsError(f"{year}年{month}月尚未开始，不能结算。", code="future_period")
     with settlement_lock(county.pk, year, month):
         run, _ = SettlementRun.objects.get_or_create(county=county, year=year, month=month)
         if run.status == SettlementRun.Status.SUCCEEDED:
@@ -385,7 +392,10 @@ def settlement_run(*, county: County, year: int, month: int, created_by=None) ->
             _finish(run, SettlementRun.Status.FAILED, f"结算异常中止：{exc}")
             raise
         _finish(run, SettlementRun.Status.SUCCEEDED, "")
-        return run
+    # Approved counter applications whose every claim is now settled become paid (the claims
+    # app's write); a crash here is mended by the next run, the call is idempotent.
+    applications_mark_paid(by=created_by)
+    return run
 
 
 def _finish(run: SettlementRun, status: str, error: str) -> None:

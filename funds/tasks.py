@@ -1,12 +1,15 @@
-"""Settlement tasks: thin, idempotent (a settled month is never paid twice, a crashed run
-resumes), so they are acknowledged late and re-queued when a worker dies."""
+"""Settlement and reconciliation tasks: thin, idempotent (a settled month is never paid twice,
+a crashed run resumes; reconciling only reads), so they are acknowledged late and re-queued
+when a worker dies."""
 
+import datetime as dt
 import logging
 
 from django.utils import timezone
 
 from beneficiaries.models import County
 from funds.models import Account, AccountKind
+from funds.reconciliation import reconcile_job
 from funds.services import FundsError
 from funds.settlement import SettlementLocked, previous_month, settlement_run
 from medaid.core.celery import app
@@ -45,3 +48,13 @@ def settle_all_counties(self) -> list[int]:
     for county_id in county_ids:
         settle_month.delay_on_commit(county_id, year, month)
     return county_ids
+
+
+@app.task(bind=True, acks_late=True, reject_on_worker_lost=True)
+def reconcile_nightly(self) -> dict:
+    """Beat, nightly: reconcile the year of yesterday (so the night of 1 January still sees
+    December), the engine recompute sampled; the result is recorded on a `Job` of kind
+    "funds.reconcile" for the dashboard. Read-only, so running it twice is harmless."""
+    year = (timezone.localdate() - dt.timedelta(days=1)).year
+    job = reconcile_job(year=year)
+    return {"job_id": job.pk, "differences": (job.result or {}).get("differences")}

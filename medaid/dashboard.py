@@ -304,6 +304,42 @@ def settlements(request) -> Panel:
     )
 
 
+@register_panel(FINANCE, AUDITOR, CITY)
+def reconciliation(request) -> Panel | None:
+    """对账: the latest reconciliation job (funds.reconcile, nightly) — when it ran, how many
+    differences it found (a county's staff see their county's), a link to the job."""
+    user = request.user
+    job = (
+        Job.objects.filter(kind="funds.reconcile", status__in=["succeeded", "failed"])
+        .order_by("-finished_at", "-pk")
+        .first()
+    )
+    panel = Panel("reconciliation", "对账", note="账簿、结算单、救助明细与报表每晚自动核对")
+    if job is None:
+        panel.items.append(Item("最近对账", "尚未运行"))
+        return panel
+    try:
+        url = reverse("admin:medaid_job_change", args=[job.pk])
+    except NoReverseMatch:
+        url = ""
+    result = job.result or {}
+    county_id = getattr(user, "county_id", None)
+    if job.status != "succeeded":
+        count, level = "对账失败", "danger"
+    elif county_id is not None and not user.is_superuser:
+        count = int((result.get("by_county") or {}).get(str(county_id), 0))
+        level = "danger" if count else ""
+    else:
+        count = int(result.get("differences") or 0)
+        level = "danger" if count else ""
+    when = timezone.localtime(job.finished_at).strftime("%Y-%m-%d %H:%M") if job.finished_at else ""
+    panel.items += [
+        Item("最近对账时间", when, url),
+        Item("差异数", count, url, level),
+    ]
+    return panel
+
+
 # --- jobs ---------------------------------------------------------------------------------
 
 

@@ -245,6 +245,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "claims.tasks.monitor_burdens",
         "schedule": crontab(minute=30, hour=1),
     },
+    # After the 1st's settlement (02:00): the ledger, statements, claims and reports agree.
+    "nightly-reconciliation": {
+        "task": "funds.tasks.reconcile_nightly",
+        "schedule": crontab(minute=0, hour=4),
+    },
 }
 
 LOGGING = {

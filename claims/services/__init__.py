@@ -1,6 +1,7 @@
 """Every write of the claims app, by capability:
 
-- `recompute`: decision runs and their partitions, a person's or a whole year's recomputation;
+- `recompute`: decision runs and their partitions, a person's or a whole year's recomputation,
+  and its dry run (`recompute_preview`, what a recompute would change);
 - `declarations`: hospital declarations, from the received file to the decided claims;
 - `applications`: counter applications and their supervisor's approval;
 - `review`: corrections of a claim and the review queue's answers;
@@ -47,7 +48,9 @@ from claims.services.declarations import (
 from claims.services.errors import ClaimsError
 from claims.services.recompute import (
     DEFAULT_PARTITIONS,
+    RecomputeGap,
     people_recompute,
+    recompute_preview,
     run_create,
     run_dispatch,
     run_execute,
@@ -68,6 +71,7 @@ __all__ = [
     "MONEY_FIELDS",
     "ClaimsError",
     "DuplicateDeclaration",
+    "RecomputeGap",
     "application_approve",
     "application_claim_add",
     "application_create",
@@ -94,6 +98,7 @@ __all__ = [
     "people_recompute",
     "policy_covers",
     "policy_window",
+    "recompute_preview",
     "run_create",
     "run_dispatch",
     "run_execute",

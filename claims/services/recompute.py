@@ -288,6 +288,52 @@ def _decide_people(*, people, year: int, run_id: int | None, reason: str) -> _Pa
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class RecomputeGap:
+    """A claim whose current decision a fresh run of the engine would replace."""
+
+    claim_id: int
+    person_id: int
+    current_decision_id: int | None
+    current_total: Decimal | None
+    engine_total: Decimal
+
+
+_TOTAL_AT = _DECISION_COLUMNS.index("total")
+
+
+def recompute_preview(*, people, year: int) -> list[RecomputeGap]:
+    """What recomputing `people`'s `year` would change, without writing anything: the same
+    reads and the same engine call as a run's partition (`_decide_people`), its writes left
+    out. A claim listed is one whose stored decision is not what the engine decides now from
+    the stored facts (a decision edited behind the engine's back, facts changed without a
+    recompute). Claims still waiting for their first decision are not listed."""
+    with _gc_paused():
+        out = _decide_people(people=people, year=year, run_id=None, reason="")
+    changed = out.decisions
+    if not changed:
+        return []
+    current = selectors.current_decisions(claim_ids=[row[0] for row in changed])
+    persons = dict(
+        Claim.objects.filter(id__in=[row[0] for row in changed]).values_list("id", "person_id")
+    )
+    gaps = []
+    for row in changed:
+        old = current.get(row[0])
+        if old is None:
+            continue
+        gaps.append(
+            RecomputeGap(
+                claim_id=row[0],
+                person_id=persons[row[0]],
+                current_decision_id=old.id,
+                current_total=old.total,
+                engine_total=row[_TOTAL_AT],
+            )
+        )
+    return gaps
+
+
 def run_partition_decide(*, run_id: int, number: int) -> RunPartition:
     """Decide one partition of a run. Takes the partition's row lock for the whole work, so two
     workers given the same partition do it once; a partition already done is skipped, which

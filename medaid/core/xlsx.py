@@ -80,6 +80,10 @@ class Report:
     # Lines after the table, e.g. ["制表人：", "审核人："] (printed statements are signed).
     footer: Sequence[str] = ()
     row_count: int | None = None
+    # The 合计 row's value of a column that is not a sum, by header (the overall ratio of a
+    # percent column: Σ超支 / Σ预算). A column left empty in the 合计 row is written as no cell
+    # at all, and a reader that lines cells up by position then shifts every later column.
+    totals_values: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -160,6 +164,18 @@ def report_filename(title: str, *, county: str | None = None, period: str | None
     return re.sub(r'[\\/:*?"<>|\s]+', "-", name) + ".xlsx"
 
 
+def totals_row(report: Report) -> dict[str, Any]:
+    """The 合计 row the writers write for `report`, by header: the sums of the summed columns
+    over the rows (the writers' own `_Totals`) and `totals_values`. Iterates `rows` (an
+    iterator is consumed). For checks that a report's 合计 equals the database's figures."""
+    totals = _Totals(report.columns)
+    for row in report.rows:
+        totals.add(row)
+    values: dict[str, Any] = totals.by_header(report.columns)
+    values.update(report.totals_values)
+    return values
+
+
 def money(value: Any) -> Decimal:
     """A cell value as yuan, 2 places, ROUND_HALF_UP (floats through their repr, never binary)."""
     if value is None or value == "":
@@ -206,6 +222,9 @@ def _check(report: Report) -> None:
         raise ReportError(f"报表“{report.title}”的列名重复")
     if report.totals and report.columns[0].summed:
         raise ReportError(f"报表“{report.title}”的第一列用于“合计”字样，不能求和")
+    unknown = set(report.totals_values) - set(headers)
+    if unknown:
+        raise ReportError(f"报表“{report.title}”的合计值没有对应的列：{'、'.join(sorted(unknown))}")
     if _SHEET_NAME_BAD.search(report.sheet_name) or not 0 < len(report.sheet_name) <= 28:
         raise ReportError(f"工作表名称无效：{report.sheet_name}")
 
@@ -354,6 +373,8 @@ class _StreamFeed:
             row[self.headers[0]] = TOTALS_LABEL
             for i in self.totals.indexes:
                 row[self.headers[i]] = _cell(self.totals.value(i), self.kinds[i])
+            for header, value in self.report.totals_values.items():
+                row[header] = _cell(value, self.kinds[self.headers.index(header)])
             lines.append(row)
         if self.report.footer:
             lines.append(dict.fromkeys(self.headers))
@@ -517,6 +538,11 @@ def _write_openpyxl(target, reports: Sequence[Report], progress: _Progress) -> l
                     )
                 for i in totals.indexes:
                     cell = sheet.cell(r, i + 1, _cell(totals.value(i), kinds[i]))
+                    cell.number_format = NUMBER_FORMATS[kinds[i]]
+                headers = [c.header for c in columns]
+                for header, value in report.totals_values.items():
+                    i = headers.index(header)
+                    cell = sheet.cell(r, i + 1, _cell(value, kinds[i]))
                     cell.number_format = NUMBER_FORMATS[kinds[i]]
             if report.footer:
                 r += 1

@@ -6,7 +6,7 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from claims.models import Claim, Decision
-from funds import exports, selectors, services
+from funds import exports, reconciliation, selectors, services
 from funds.demo import demo_funds_create
 from funds.models import Account, AccountKind, Deadline, FundSource, SettlementRun
 from funds.settlement import settlement_run
@@ -37,7 +37,7 @@ def settled(county, hospitals, accounts):
 
 
 def test_reconciliation_of_a_clean_month_lists_only_declaration_gaps(county, settled):
-    result = selectors.reconcile_settlement(county=county, year=2024, month=5)
+    result = reconciliation.reconcile_settlement(county=county, year=2024, month=5)
     assert result.statements_total == result.ledger_total == Decimal("330.60")
     assert [d.code for d in result.differences] == ["declared_differs"]
     assert result.balanced
@@ -46,13 +46,15 @@ def test_reconciliation_of_a_clean_month_lists_only_declaration_gaps(county, set
 def test_reconciliation_lists_what_went_wrong(county, hospitals, settled):
     claim = Claim.objects.filter(settlement="direct").first()
     Decision.objects.filter(claim=claim).update(total=Decimal("1.00"))  # recomputed, no adjustment
-    make_claim(county, hospitals[2], "9.99", discharged=dt.date(2024, 4, 1))  # missed
+    # Missed: accepted, decided and unchanged since before the run staged the month.
+    missed = make_claim(county, hospitals[2], "9.99", discharged=dt.date(2024, 4, 1))
+    Claim.objects.filter(pk=missed.pk).update(updated_at=settled.staged_at - dt.timedelta(hours=1))
     Claim.objects.filter(settlement="application").update(status="accepted")
     st = settled.statements.get(hospital=hospitals[1])
     services.entry_reverse(entry=st.entry, date=dt.date(2024, 6, 1), document_ref="退票")
     codes = {
         d.code
-        for d in selectors.reconcile_settlement(county=county, year=2024, month=5).differences
+        for d in reconciliation.reconcile_settlement(county=county, year=2024, month=5).differences
     }
     assert {"decision_changed", "unsettled", "line_not_settled", "entry_reversed"} <= codes
 
