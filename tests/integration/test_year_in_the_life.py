@@ -98,7 +98,7 @@ PEOPLE = 300
 CLAIMS_PER_MONTH = 36
 APPLICATIONS_PER_MONTH = 2
 REVERSED_MONTH = (2025, 6)  # its individuals voucher is reversed early in July
-THRESHOLD = Decimal("3000.00")  # SECOND_APPROVAL_THRESHOLD for this county's scale
+THRESHOLD = Decimal("10000.00")  # SECOND_APPROVAL_THRESHOLD, for this county's scale
 FUNDING = {1: ("1500000.00", "云财社第一批"), 7: ("1200000.00", "云财社第二批")}
 MIX = [("tekun", 15), ("dibao", 45), ("dibao_edge", 40)]
 SURNAMES = "李王张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗段杞尹字寸"
@@ -689,13 +689,12 @@ def test_a_year_in_the_life_of_a_county(
         # Corrections: one claim already paid, one still waiting for its settlement.
         if index >= 1:
             for status in (Claim.Status.SETTLED, Claim.Status.ACCEPTED):
-                claim = (
+                candidates = list(
                     Claim.objects.filter(
                         county=county, status=status, source=Claim.Source.DECLARATION
-                    )
-                    .order_by("?")
-                    .first()
+                    ).order_by("id")
                 )
+                claim = rng.choice(candidates) if candidates else None
                 if claim is None:
                     continue
                 claims.claim_correct(
@@ -741,7 +740,8 @@ def test_a_year_in_the_life_of_a_county(
     # --- (1) every approved and settled application is paid exactly once -------------------
     applications = Application.objects.filter(county=county)
     assert applications.count() == stats["applications"] == len(MONTHS) * APPLICATIONS_PER_MONTH
-    assert stats["second_approvals"] > 0
+    # Some needed a second supervisor (above the threshold), some did not.
+    assert 0 < stats["second_approvals"] < stats["applications"]
     assert not applications.exclude(state=Application.State.PAID).exists()
     paid = dict(
         ApplicationTransition.objects.filter(target=Application.State.PAID)
@@ -866,6 +866,7 @@ def test_a_year_in_the_life_of_a_county(
 
     # --- the machinery did its part --------------------------------------------------------
     assert beat.sent("medaid.core.tasks.dispatch_outbox") >= 2
+    assert "Traceback" not in worker.log() and " ERROR/" not in worker.log()
     assert not OutboxEvent.objects.exclude(state=OutboxEvent.State.DELIVERED).exists()
     assert OutboxEvent.objects.filter(topic="identity.changed").count() >= len(MONTHS) - 2
     assert OutboxEvent.objects.filter(topic="voucher.reversed").count() == 1
