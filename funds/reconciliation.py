@@ -183,6 +183,8 @@ class Period:
     statements_total: Decimal = ZERO
     ledger_total: Decimal = ZERO
     claims_total: Decimal = ZERO
+    # Statements whose voucher was reversed in this month (the ledger shows the reversal here).
+    reversed_total: Decimal = ZERO
 
 
 PeriodKey = tuple[int | None, int, int | None]
@@ -583,7 +585,8 @@ def _statements(result: ReconcileResult, scope: _Scope, today: dt.date) -> None:
                 SUM(CASE WHEN l.adjustment_id IS NULL THEN 1 ELSE 0 END) AS claims,
                 SUM(CASE WHEN l.adjustment_id IS NULL THEN 0 ELSE 1 END) AS adjustments,
                 SUM(CASE WHEN l.declared IS NULL THEN 0 ELSE l.amount END) AS decided,
-                SUM(COALESCE(l.declared, 0)) AS declared
+                SUM(COALESCE(l.declared, 0)) AS declared,
+                SUM(CASE WHEN l.reopened THEN 0 ELSE 1 END) AS standing
             FROM {line} l JOIN s ON s.id = l.statement_id
             GROUP BY l.statement_id
         ),
@@ -603,7 +606,7 @@ def _statements(result: ReconcileResult, scope: _Scope, today: dt.date) -> None:
             s.declared_total, s.posted_at, s.entry_id,
             COALESCE(l.total, 0), COALESCE(l.claims_total, 0), COALESCE(l.adj_total, 0),
             COALESCE(l.claims, 0), COALESCE(l.adjustments, 0), COALESCE(l.decided, 0),
-            COALESCE(l.declared, 0),
+            COALESCE(l.declared, 0), COALESCE(l.standing, 0),
             e.kind, e.date, e.document_ref, pay.paid, pay.paid_from, pay.hospital_id,
             pay.to_individuals, rev.id
         FROM s
@@ -638,6 +641,7 @@ def _statements(result: ReconcileResult, scope: _Scope, today: dt.date) -> None:
         l_adjustments,
         l_decided,
         l_declared,
+        l_standing,
         e_kind,
         e_date,
         e_ref,
@@ -798,7 +802,10 @@ def _statements(result: ReconcileResult, scope: _Scope, today: dt.date) -> None:
                 f"结算单 {number}（应付 {yuan_text(total)} 元）与其记账凭证 {e_ref} 不符。",
                 entry_rows,
             )
-        if reversal_id is not None:
+        # A voucher reversed through `entry_reverse` reopens every line of its statement (the
+        # next run pays them again, which `decision_changed` checks): only a reversal that
+        # left lines standing is a difference.
+        if reversal_id is not None and l_standing:
             add(
                 "entry_reversed",
                 f"结算单 {number} 的支付凭证 {e_ref} 已被冲销，结算单却仍为已入账。",
@@ -829,7 +836,8 @@ def _show(value) -> str:
 
 
 def _ledger_against_statements(result: ReconcileResult, scope: _Scope, runs) -> None:
-    """Per county and month: the payments in the ledger against the posted statements."""
+    """Per county and month: the payments in the ledger against the posted statements, less
+    the statements whose voucher was reversed that month."""
     payments = scope.county(
         scope.dates(
             Posting.objects.filter(
@@ -858,6 +866,27 @@ def _ledger_against_statements(result: ReconcileResult, scope: _Scope, runs) -> 
         .annotate(s=Sum("total"))
         .order_by()
     }
+    # A statement's voucher reversed (`entry_reverse`) takes its total back in the month of
+    # the reversal, where the ledger shows the reversing entry.
+    reversals = scope.county(
+        scope.dates(
+            Entry.objects.filter(
+                reverses__settlement_statement__run__in=scope.runs(),
+                reverses__settlement_statement__posted_at__isnull=False,
+            ),
+            "date",
+        ),
+        "county_id",
+    )
+    for r in (
+        reversals.annotate(y=ExtractYear("date"), m=ExtractMonth("date"))
+        .values("county_id", "y", "m")
+        .annotate(s=Sum("reverses__settlement_statement__total"))
+        .order_by()
+    ):
+        key = (r["county_id"], r["y"], r["m"])
+        posted[key] = posted.get(key, ZERO) - _money(r["s"])
+        result.period(*key).reversed_total = _money(r["s"])
     for key in sorted(set(ledger) | set(posted), key=lambda k: (k[1], k[2], k[0] or 0)):
         county_id, year, month = key
         period = result.period(county_id, year, month)
@@ -924,8 +953,9 @@ def _ledger_against_statements(result: ReconcileResult, scope: _Scope, runs) -> 
 
 
 def _settled_against_decisions(result: ReconcileResult, scope: _Scope) -> None:
-    """Per settled claim: settled (all its lines) + adjustments not yet settled = the current
-    decision. One query over the scope's claim lines."""
+    """Per settled claim: settled (its lines that stand: a reversed voucher's lines are
+    reopened and no longer count) + adjustments not yet settled by a standing line = the
+    current decision. One query over the scope's standing claim lines (one per claim)."""
     line, st, run = (
         SettlementLine._meta.db_table,
         SettlementStatement._meta.db_table,
@@ -944,17 +974,19 @@ def _settled_against_decisions(result: ReconcileResult, scope: _Scope) -> None:
             FROM {line} l
             JOIN {st} st ON st.id = l.statement_id
             JOIN {run} r ON r.id = st.run_id
-            WHERE l.adjustment_id IS NULL AND {where}
+            WHERE l.adjustment_id IS NULL AND l.reopened = %s AND {where}
         ),
         settled AS (
             SELECT l.claim_id, SUM(l.amount) AS amount
             FROM {line} l JOIN cl ON cl.claim_id = l.claim_id
+            WHERE l.reopened = %s
             GROUP BY l.claim_id
         ),
         pending AS (
             SELECT a.claim_id, SUM(a.amount) AS amount
             FROM {adjustment} a JOIN cl ON cl.claim_id = a.claim_id
-            WHERE NOT EXISTS (SELECT 1 FROM {line} l WHERE l.adjustment_id = a.id)
+            WHERE NOT EXISTS (
+                SELECT 1 FROM {line} l WHERE l.adjustment_id = a.id AND l.reopened = %s)
             GROUP BY a.claim_id
         )
         SELECT cl.claim_id, c.external_ref, cl.county_id, cl.year, cl.month, d.id, d.total,
@@ -968,7 +1000,7 @@ def _settled_against_decisions(result: ReconcileResult, scope: _Scope) -> None:
            OR ABS(settled.amount + COALESCE(pending.amount, 0) - d.total) > %s
         ORDER BY cl.year, cl.month, cl.county_id, cl.claim_id
         """,
-        [*params, True, float(TOLERANCE)],
+        [False, *params, False, False, True, float(TOLERANCE)],
     )
     grouped: dict[tuple, list[Row]] = defaultdict(list)
     for claim_id, ref, county_id, year, month, decision_id, total, settled, pending in rows:
@@ -1004,7 +1036,11 @@ def _claim_states(result: ReconcileResult, scope: _Scope, runs) -> None:
     # Settled, but no claim line holds it.
     settled = scope.county(
         scope.dates(Claim.objects.filter(status=Claim.Status.SETTLED), "discharged"), "county_id"
-    ).exclude(id__in=SettlementLine.objects.filter(adjustment__isnull=True).values("claim_id"))
+    ).exclude(
+        id__in=SettlementLine.objects.filter(adjustment__isnull=True, reopened=False).values(
+            "claim_id"
+        )
+    )
     grouped: dict[tuple, list[Row]] = defaultdict(list)
     for c in settled.values("id", "external_ref", "county_id", "discharged").order_by("id"):
         grouped[(c["county_id"], c["discharged"].year, c["discharged"].month)].append(
@@ -1031,6 +1067,7 @@ def _claim_states(result: ReconcileResult, scope: _Scope, runs) -> None:
     lines = (
         SettlementLine.objects.filter(
             adjustment__isnull=True,
+            reopened=False,
             statement__posted_at__isnull=False,
             statement__run__in=scope.runs(),
         )
@@ -1082,7 +1119,11 @@ def _claim_states(result: ReconcileResult, scope: _Scope, runs) -> None:
     candidates = (
         scope.county(Claim.objects.filter(status=Claim.Status.ACCEPTED), "county_id")
         .filter(county_id__in={r.county_id for r in staged})
-        .exclude(id__in=SettlementLine.objects.filter(adjustment__isnull=True).values("claim_id"))
+        .exclude(
+            id__in=SettlementLine.objects.filter(adjustment__isnull=True, reopened=False).values(
+                "claim_id"
+            )
+        )
         .filter(decisions__is_current=True)
         .values(
             "id",
@@ -1141,6 +1182,7 @@ def _applications(result: ReconcileResult, scope: _Scope) -> None:
             "claims__settlement_lines",
             filter=Q(
                 claims__settlement_lines__adjustment__isnull=True,
+                claims__settlement_lines__reopened=False,
                 claims__settlement_lines__statement__posted_at__isnull=False,
             ),
             distinct=True,
@@ -1498,7 +1540,9 @@ def _reports(result: ReconcileResult, scope: _Scope, runs, *, full: bool) -> Non
         statements = by_run[run.pk]
         summary = exports.county_statement_summary(run, statements)
         totals = totals_row(summary)
-        ledger = result.period(run.county_id, run.year, run.month).ledger_total
+        period = result.period(run.county_id, run.year, run.month)
+        # The month's own vouchers: what the ledger shows less the reversals dated this month.
+        ledger = period.ledger_total + period.reversed_total
         rows = (
             [
                 Row(

@@ -1,6 +1,10 @@
 import pytest
 
-from tests.integration_support import celery_broker, celery_worker_process  # noqa: F401
+from tests.integration_support import (  # noqa: F401
+    celery_beat_process,
+    celery_broker,
+    celery_worker_process,
+)
 
 
 @pytest.fixture(autouse=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 import kombu.pools
 import pytest
 import redis
+from django.conf import settings
 from django.db import connection
 
 from medaid.core.celery import app as celery_app
@@ -47,6 +48,12 @@ def test_database_url() -> str:
     return f"postgres://{user}{password}@{host}:{port}/{s['NAME']}"
 
 
+def _file_settings() -> dict[str, str]:
+    """Where this test keeps uploaded and generated files (the per-test folders of
+    tests/conftest.py), so that a worker reads the file a test uploaded."""
+    return {"MEDIA_ROOT": str(settings.MEDIA_ROOT), "REPORTS_DIR": str(settings.REPORTS_DIR)}
+
+
 class WorkerProcess:
     """A `celery worker` subprocess on the test database and the test Redis."""
 
@@ -64,6 +71,7 @@ class WorkerProcess:
             "CELERY_BROKER_URL": redis_url(),
             "DJANGO_SETTINGS_MODULE": "medaid.settings",
             "PYTHONPATH": str(ROOT),
+            **_file_settings(),
         }
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
@@ -136,6 +144,82 @@ class WorkerProcess:
             self._log.close()
 
 
+class BeatProcess:
+    """A `celery beat` subprocess sending the outbox dispatcher and the job sweeper on their
+    production schedule (`tests.integration_beat`) to the test Redis. Its schedule state lives
+    in a file of its own (`PersistentScheduler`), so it needs no scheduler tables."""
+
+    def __init__(self):
+        stamp = f"{os.getpid()}-{time.time_ns()}"
+        self.proc: subprocess.Popen | None = None
+        self.log_path = ROOT / "test-artifacts" / f"beat-{stamp}.log"
+        self.schedule_path = ROOT / "test-artifacts" / f"beat-{stamp}.schedule"
+
+    def start(self, timeout: float = 30) -> "BeatProcess":
+        self.log_path.parent.mkdir(exist_ok=True)
+        env = {
+            **os.environ,
+            "DATABASE_URL": test_database_url(),
+            "CELERY_BROKER_URL": redis_url(),
+            "DJANGO_SETTINGS_MODULE": "medaid.settings",
+            "PYTHONPATH": str(ROOT),
+            **_file_settings(),
+        }
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "tests.integration_beat",
+                "beat",
+                "--scheduler",
+                "celery.beat:PersistentScheduler",
+                "-s",
+                str(self.schedule_path),
+                "--pidfile=",
+                "-l",
+                "info",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"celery beat exited early:\n{self.log()}")
+            if b"beat: Starting" in self.log_path.read_bytes():
+                return self
+            time.sleep(0.2)
+        raise RuntimeError(f"celery beat did not start in {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def sent(self, task: str) -> int:
+        """How many times beat has sent `task` so far."""
+        return sum(
+            1 for line in self.log().splitlines() if "Sending due task" in line and task in line
+        )
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        if getattr(self, "_log", None):
+            self._log.close()
+        for path in self.schedule_path.parent.glob(f"{self.schedule_path.name}*"):
+            path.unlink(missing_ok=True)
+
+
 def _reset_connection_pools() -> None:
     # Celery builds its connection and producer pools from broker_url on first use; drop
     # them so the next send connects to the broker now configured.
@@ -189,3 +273,12 @@ def celery_worker_process(celery_broker):
         yield worker
     finally:
         worker.stop()
+
+
+@pytest.fixture
+def celery_beat_process(celery_broker):
+    beat = BeatProcess().start()
+    try:
+        yield beat
+    finally:
+        beat.stop()
