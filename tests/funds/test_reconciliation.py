@@ -67,7 +67,7 @@ def month(county, hospitals, accounts):
     )
     claims_services.run_execute(run=run)
     assert not Claim.objects.exclude(status="accepted").exists()
-    clerk = make_user("rec_clerk", county, ["claims.add_application"])
+    clerk = make_user("rec_clerk", county, ["claims.add_application", "claims.submit_application"])
     supervisor = make_user("rec_sup", county, ["claims.approve_application"])
     applicant = make_person(county, code="dibao")
     app = claims_services.application_create(

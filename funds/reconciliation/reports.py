@@ -1,0 +1,195 @@
+"""The reports' totals rows against their rows, the database and the ledger."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.db.models import Sum
+
+from funds.models import (
+    Budget,
+    SettlementStatement,
+    YearEndClose,
+)
+from funds.reconciliation.base import ReconcileResult, Row, Scope, add_difference, as_money, differs
+from funds.reconciliation.year_end import spending_by_county_year
+from medaid.core.money import ZERO
+from medaid.core.xlsx import totals_row
+
+
+def check_reports(result: ReconcileResult, scope: Scope, runs, *, full: bool) -> None:
+    """The 合计 rows of the reports the exports build, against the database and the ledger."""
+    from funds import exports
+
+    figures = {
+        r["run_id"]: r
+        for r in SettlementStatement.objects.filter(run__in=scope.runs())
+        .values("run_id")
+        .annotate(
+            n=Sum("claim_count"),
+            claims=Sum("claims_total"),
+            declared=Sum("declared_total"),
+            adjustments=Sum("adjustments_total"),
+            total=Sum("total"),
+        )
+        .order_by()
+    }
+    # Every statement of the scope in one query, handed to each run's summary sheet.
+    by_run: dict[int, list[SettlementStatement]] = defaultdict(list)
+    for st in (
+        SettlementStatement.objects.filter(run__in=scope.runs())
+        .select_related("hospital", "county", "run")
+        .order_by("run_id", "hospital__code", "pk")
+    ):
+        by_run[st.run_id].append(st)
+    for run in runs:
+        if run.pk not in figures:
+            continue
+        db = figures[run.pk]
+        statements = by_run[run.pk]
+        summary = exports.county_statement_summary(run, statements)
+        totals = totals_row(summary)
+        period = result.period(run.county_id, run.year, run.month)
+        # The month's own vouchers: what the ledger shows less the reversals dated this month.
+        ledger = period.ledger_total + period.reversed_total
+        rows = (
+            [
+                Row(
+                    "funds.SettlementRun",
+                    run.pk,
+                    int(db["n"] or 0),
+                    int(totals["结算人次"]),
+                    "汇总表“结算人次”合计",
+                )
+            ]
+            if int(totals["结算人次"]) != int(db["n"] or 0)
+            else []
+        )
+        for header, expected in (
+            ("本期救助金额", db["claims"]),
+            ("医院申报救助金额", db["declared"]),
+            ("追补（扣减）金额", db["adjustments"]),
+            ("应付合计", db["total"]),
+        ):
+            if differs(totals[header], expected):
+                rows.append(
+                    Row(
+                        "funds.SettlementRun",
+                        run.pk,
+                        as_money(expected),
+                        as_money(totals[header]),
+                        f"汇总表“{header}”合计与结算单合计不符",
+                    )
+                )
+        if differs(totals["应付合计"], ledger) and all(st.posted_at for st in statements):
+            rows.append(
+                Row(
+                    "funds.SettlementRun",
+                    run.pk,
+                    ledger,
+                    as_money(totals["应付合计"]),
+                    "汇总表“应付合计”与本月支付凭证合计不符",
+                )
+            )
+        sheets = sorted(statements, key=lambda st: st.pk)
+        for st in sheets if full else sheets[:1]:
+            report = exports.statement_report(st)
+            total = totals_row(report)["应付金额"]
+            if differs(total, st.total):
+                rows.append(
+                    Row(
+                        "funds.SettlementStatement",
+                        st.pk,
+                        st.total,
+                        as_money(total),
+                        f"结算单“{report.title}”的“应付金额”合计与结算单应付合计不符",
+                    )
+                )
+        if rows:
+            add_difference(
+                result,
+                "report_totals",
+                run.county_id,
+                run.year,
+                run.month,
+                f"{run}医疗救助结算单（汇总表及结算单）的合计行与数据不符。",
+                rows,
+            )
+    if scope.month:
+        return
+    check_year_end_report(result, scope)
+
+
+def check_year_end_report(result: ReconcileResult, scope: Scope) -> None:
+    from funds import exports
+
+    budgets = scope.county(Budget.objects.all(), "county_id")
+    if scope.year:
+        budgets = budgets.filter(year=scope.year)
+    years = sorted(set(budgets.values_list("year", flat=True)))
+    for year in years:
+        closes = list(
+            scope.county(YearEndClose.objects.filter(year=year), "county_id")
+            .select_related("county")
+            .order_by("county__code")
+        )
+        trial = not closes
+        if trial:
+            closes = exports.year_end_trial(user=None, year=year)
+            if scope.county_id:
+                closes = [c for c in closes if c.county_id == scope.county_id]
+        if not closes:
+            continue
+        report = exports.year_end_report(closes, year=year, trial=trial)
+        totals = totals_row(report)
+        spending = spending_by_county_year(scope, {year})
+        medical = sum((spending.get((c.county_id, year), (ZERO, ZERO))[0] for c in closes), ZERO)
+        premium = sum((spending.get((c.county_id, year), (ZERO, ZERO))[1] for c in closes), ZERO)
+        rows = []
+        for header, expected, why in (
+            ("实际支出", medical + premium, "账簿中各区县当年医疗救助支付与资助参保之和"),
+            ("其中：医疗救助支付", medical, "账簿中各区县当年医疗救助支付之和"),
+            ("其中：资助参保", premium, "账簿中各区县当年资助参保划转之和"),
+            ("支出预算", sum((c.budget for c in closes), ZERO), "各区县决算行之和"),
+            ("超支金额", sum((c.overspend for c in closes), ZERO), "各区县决算行之和"),
+            ("待定", sum((c.unallocated for c in closes), ZERO), "各区县决算行之和"),
+            ("当年结余（结转下年）", sum((c.surplus for c in closes), ZERO), "各区县决算行之和"),
+            (
+                "县级账户年末余额",
+                sum((c.closing_balance for c in closes), ZERO),
+                "各区县决算行之和",
+            ),
+        ):
+            if differs(totals[header], expected):
+                rows.append(
+                    Row(
+                        "funds.YearEndClose",
+                        None,
+                        as_money(expected),
+                        as_money(totals[header]),
+                        f"超支分担表“{header}”合计应等于{why}",
+                    )
+                )
+        if trial:
+            for c in closes:
+                got = spending.get((c.county_id, year), (ZERO, ZERO))
+                if differs(c.actual, got[0] + got[1]):
+                    rows.append(
+                        Row(
+                            "funds.YearEndClose",
+                            None,
+                            got[0] + got[1],
+                            c.actual,
+                            f"试算表{c.county.name}“实际支出”应等于账簿支出",
+                        )
+                    )
+        if rows:
+            add_difference(
+                result,
+                "report_totals",
+                scope.county_id,
+                year,
+                None,
+                f"{year}年度超支分担表" + ("（试算）" if trial else "") + "的合计行与数据不符。",
+                rows,
+            )
