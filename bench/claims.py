@@ -41,9 +41,9 @@ from django.utils import timezone  # noqa: E402
 from bench._common import CLAIM_SEED_COLUMNS  # noqa: E402
 from beneficiaries.models import County, Identity, Person, PoolingArea  # noqa: E402
 from claims import imports, services  # noqa: E402
-from claims.bulk import insert_rows  # noqa: E402
 from claims.models import Claim, Decision, DecisionRun, Hospital  # noqa: E402
 from medaid import policy  # noqa: E402
+from medaid.core.bulk import insert_rows  # noqa: E402
 
 YEAR = 2024
 IDENTITIES = ["tekun", "dibao", "fanpin", "rural_monitored", "dibao_edge", "illness_poverty"]

@@ -31,6 +31,7 @@ from beneficiaries.models import (
     RowOutcome,
     Township,
 )
+from medaid.core.bulk import insert_rows
 from medaid.core.errors import Refusal, Rollback
 from medaid.core.jobs import (
     job_error_message,
@@ -44,7 +45,6 @@ from medaid.core.models import Job, User
 logger = logging.getLogger(__name__)
 
 COPY_CHUNK = 20_000
-SQLITE_CHUNK = 2_000
 MAX_UPLOAD_BYTES_DEFAULT = 300 * 1024 * 1024
 MAX_ROWS_DEFAULT = 2_000_000
 
@@ -194,34 +194,35 @@ def _stage(batch: RosterImport, progress) -> tuple[int, int, list[str]]:
         townships=_township_keys(batch.county_id),
     )
     max_rows = _max_rows()
-    total = errors = 0
-    with transaction.atomic(), _staging_writer(batch.pk) as write:
-        chunk: list[tuple] = []
+    counts = {"total": 0, "errors": 0}
+
+    def staged_rows():
         check = checker.check
         blank = checker.is_blank
+        head = (batch.pk,)
         for line, cells in sheet.rows:
             if blank(cells):
                 continue
             row = check(line, cells)
             if row[-2]:
-                errors += 1
-            chunk.append(row)
-            total += 1
-            if len(chunk) >= COPY_CHUNK:
-                if total > max_rows:
+                counts["errors"] += 1
+            counts["total"] += 1
+            if counts["total"] % COPY_CHUNK == 0:
+                if counts["total"] > max_rows:
                     raise FileRefused(
                         f"数据行超过 {max_rows} 行，请按乡镇拆分后分批上传", code="too_many_rows"
                     )
-                write(chunk)
-                chunk = []
                 if progress is not None:
                     progress.advance(COPY_CHUNK)
-        if total > max_rows:
+            yield (*head, *row, "")
+        if counts["total"] > max_rows:
             raise FileRefused(
                 f"数据行超过 {max_rows} 行，请按乡镇拆分后分批上传", code="too_many_rows"
             )
-        if chunk:
-            write(chunk)
+
+    with transaction.atomic():
+        insert_rows(T["stg"], imports.STAGING_COLUMNS, staged_rows(), plain=True)
+    total, errors = counts["total"], counts["errors"]
     if total == 0 and batch.kind == RosterImport.Kind.ROSTER:
         raise FileRefused("文件中没有数据行（只有表头）", code="no_rows")
     return total, errors, sheet.headers
@@ -238,48 +239,6 @@ def _township_keys(county_id: int) -> dict[str, int]:
         keys.setdefault(name, pk)
         keys.setdefault(code, pk)
     return keys
-
-
-class _staging_writer:
-    """COPY on PostgreSQL, executemany elsewhere; same columns, same values."""
-
-    def __init__(self, batch_id: int):
-        self.batch_id = batch_id
-        self.copy_cm = None
-        self.copy = None
-
-    def __enter__(self):
-        columns = ", ".join(imports.STAGING_COLUMNS)
-        if connection.vendor == "postgresql":
-            self.cursor_cm = connection.cursor()
-            cursor = self.cursor_cm.__enter__()
-            self.copy_cm = cursor.cursor.copy(f"COPY {T['stg']} ({columns}) FROM STDIN")
-            self.copy = self.copy_cm.__enter__()
-            return self._write_copy
-        self.cursor_cm = connection.cursor()
-        self.cursor = self.cursor_cm.__enter__()
-        marks = ", ".join(["%s"] * len(imports.STAGING_COLUMNS))
-        self.insert = f"INSERT INTO {T['stg']} ({columns}) VALUES ({marks})"
-        return self._write_many
-
-    def _write_copy(self, rows: list[tuple]) -> None:
-        write_row = self.copy.write_row
-        head = (self.batch_id,)
-        for row in rows:
-            write_row((*head, *row, ""))
-
-    def _write_many(self, rows: list[tuple]) -> None:
-        head = (self.batch_id,)
-        for start in range(0, len(rows), SQLITE_CHUNK):
-            self.cursor.executemany(
-                self.insert, [(*head, *row, "") for row in rows[start : start + SQLITE_CHUNK]]
-            )
-
-    def __exit__(self, *exc):
-        if self.copy_cm is not None:
-            self.copy_cm.__exit__(*exc)
-        self.cursor_cm.__exit__(*exc)
-        return False
 
 
 def _check_within_file(cursor, batch: RosterImport) -> None:

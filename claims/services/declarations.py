@@ -12,7 +12,6 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from beneficiaries.models import Person
-from claims.bulk import insert_rows, is_postgres
 from claims.models import (
     CLAIM_AMOUNT_FIELDS,
     CLAIM_STAY_FIELDS,
@@ -33,6 +32,7 @@ from claims.services.recompute import (
     run_dispatch,
     run_execute,
 )
+from medaid.core.bulk import insert_rows, is_postgres
 from medaid.core.workdays import month_range
 
 # --- declarations --------------------------------------------------------------------------

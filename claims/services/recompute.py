@@ -25,7 +25,6 @@ from django.utils import timezone
 
 from beneficiaries.models import Person
 from claims import selectors
-from claims.bulk import chunks, insert_rows, update_by_ids
 from claims.models import (
     DECISION_FIGURES,
     Adjustment,
@@ -39,6 +38,7 @@ from claims.models import (
 )
 from claims.services.errors import ClaimsError
 from medaid import policy
+from medaid.core.bulk import chunks, insert_rows, update_by_ids
 from medaid.core.jobs import lock_release, lock_try, queue_waiting, task_send
 from medaid.core.models import Job
 from medaid.core.money import ZERO

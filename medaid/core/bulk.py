@@ -1,4 +1,4 @@
-"""One bulk-insert path for both databases: COPY on PostgreSQL, executemany on SQLite. Callers
+"""The one bulk-insert path for both databases: COPY on PostgreSQL, executemany on SQLite. Callers
 then merge with set-based SQL that both dialects accept."""
 
 from __future__ import annotations
