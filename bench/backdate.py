@@ -16,8 +16,8 @@ Timed, end to end, the way production does it:
 1. merge: the feed received, validated and applied (`roster_import_receive` → `_validate` →
    `_apply`); the merge emits `identity.changed` in its transaction;
 2. event: the outbox dispatch task that the commit sent runs (`outbox_dispatch()`): the claims
-   handler stages the people with claims since that year and sends one `decide_partition`
-   task per partition, per year up to this one;
+   handler stages, for each year from February's on, the people with a claim that year and
+   sends one `decide_partition` task per partition;
 3. recompute: those task messages run in WORKERS parallel processes (a fork pool, as
    bench/claims.py runs its partitions), each the task's own body (`run_partition_decide`
    then `run_finish`), until the last partition is done.
