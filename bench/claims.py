@@ -39,6 +39,7 @@ from django.db import connection, connections  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from bench._common import CLAIM_SEED_COLUMNS  # noqa: E402
+from beneficiaries import id_numbers  # noqa: E402
 from beneficiaries.models import County, Identity, Person, PoolingArea  # noqa: E402
 from claims import imports, services  # noqa: E402
 from claims.models import Claim, Decision, DecisionRun, Hospital  # noqa: E402
@@ -47,6 +48,25 @@ from medaid.core.bulk import insert_rows  # noqa: E402
 
 YEAR = 2024
 IDENTITIES = ["tekun", "dibao", "fanpin", "rural_monitored", "dibao_edge", "illness_poverty"]
+# The region digits of the seeded ID numbers (平顺县, whose pack the bench county uses).
+REGION = "140425"
+_NUMERALS = "零一二三四五六七八九"
+
+
+def birth_date(k: int) -> dt.date:
+    return dt.date(1950 + k % 50, 1 + k % 12, 1 + k // 300 % 28)
+
+
+def id_number(k: int) -> str:
+    """The k-th seeded person's 公民身份号码: a valid one (checksum, birth date, an odd
+    sequence for the seeded sex M), so that a department's list naming them passes validation;
+    unique for k below 4,200,000."""
+    return id_numbers.make(REGION, birth_date(k), 2 * (k // 8400) + 1)
+
+
+def person_name(k: int) -> str:
+    """测试 and k in Chinese numerals: unique, and without the digits a list's name refuses."""
+    return "测试" + str(k).translate(str.maketrans("0123456789", _NUMERALS))
 
 
 def peak_mb() -> float:
@@ -114,10 +134,10 @@ def seed_people(n: int, rng: random.Random):
         ],
         (
             (
-                f"B{i:017d}",
-                f"测试{i}",
+                id_number(i),
+                person_name(i),
                 "M",
-                dt.date(1950 + i % 50, 1 + i % 12, 1),
+                birth_date(i),
                 county.pk,
                 "resident",
                 "",
@@ -186,8 +206,8 @@ def write_declaration(path: Path, n: int, first: int, identity_of, rng) -> None:
                 declared += Decimal("12.34")
             row = {
                 "hospital_code": "BENCHH2",
-                "id_number": f"B{k:017d}",
-                "name": f"测试{k}",
+                "id_number": id_number(k),
+                "name": person_name(k),
                 "external_ref": f"J{k:08d}",
                 "kind": "住院",
                 "declared_assistance": declared,

@@ -7,6 +7,7 @@ workbook, no header row, a missing column) raises `FileRefused`; a problem with 
 written on that row and the other rows go on.
 """
 
+import codecs
 import csv
 import io
 import operator
@@ -347,10 +348,12 @@ def detect_format(head: bytes, file_name: str) -> str:
 def _csv_encoding(head: bytes) -> str:
     if head.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
-    # Chinese Excel saves "CSV" in GBK; a clean UTF-8 decode of the head says otherwise.
-    sample = head[: len(head) - 4] if len(head) >= 65536 else head
+    # Chinese Excel saves "CSV" in GBK; a clean UTF-8 decode of the head says otherwise. A
+    # head cut from a longer file may end inside a character: an incremental decode leaves an
+    # unfinished last character pending instead of calling it an error.
+    final = len(head) < 65536
     try:
-        sample.decode("utf-8")
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=final)
     except UnicodeDecodeError:
         return "gb18030"
     return "utf-8"

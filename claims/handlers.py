@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.utils import timezone
+
 from claims import services
 from claims.models import Claim, DecisionRun
 from medaid.core import topics
@@ -34,24 +36,38 @@ PEOPLE_PER_PARTITION = 2_000
 def on_identity_changed(payload: dict) -> None:
     """People whose identity changed from some day on: their claims from that day's year are
     decided again, in one partitioned run per year; settled claims get adjustments that the
-    next settlement pays or recovers. People with no claim since then are not staged."""
+    next settlement pays or recovers. A year's run stages only the people with a claim in that
+    year (a run is made for the first year even when nobody has one)."""
     changed = payload.get("people") or []
     if not changed:
         return
     person_ids = [person_id for person_id, _ in changed]
     since = min(dt.date.fromisoformat(day) for _, day in changed)
-    with_claims = Claim.objects.filter(
-        person_id__in=person_ids, discharged__gte=dt.date(since.year, 1, 1)
-    ).values("person_id")
-    partitions = max(1, min(services.DEFAULT_PARTITIONS, len(person_ids) // PEOPLE_PER_PARTITION))
-    services.people_recompute(
-        people=with_claims,
-        since=since,
-        reason=f"身份变动（{payload.get('source', '')}）"[:200],
-        kind=DecisionRun.Kind.IDENTITY,
-        partitions=partitions,
-        dispatch=True,
-    )
+    reason = f"身份变动（{payload.get('source', '')}）"[:200]
+    for year in range(since.year, max(timezone.localdate().year, since.year) + 1):
+        with_claims = (
+            Claim.objects.filter(
+                person_id__in=person_ids,
+                discharged__gte=dt.date(year, 1, 1),
+                discharged__lte=dt.date(year, 12, 31),
+            )
+            .order_by()
+            .values("person_id")
+            .distinct()
+        )
+        staged = len(person_ids) if year == since.year else with_claims.count()
+        if staged == 0 and year != since.year:
+            continue
+        partitions = max(1, min(services.DEFAULT_PARTITIONS, staged // PEOPLE_PER_PARTITION))
+        services.people_recompute(
+            people=with_claims,
+            since=max(since, dt.date(year, 1, 1)),
+            until_year=year,
+            reason=reason,
+            kind=DecisionRun.Kind.IDENTITY,
+            partitions=partitions,
+            dispatch=True,
+        )
 
 
 def register() -> None:

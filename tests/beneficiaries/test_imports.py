@@ -243,6 +243,22 @@ def test_same_rows_in_another_file_are_unchanged(civil):
     assert Identity.objects.count() == 2
 
 
+def test_utf8_file_whose_head_ends_inside_a_character(civil):
+    # The encoding is guessed from the first 64 KB: a cut through a three-byte character must
+    # not make a UTF-8 file look like GBK (and be refused as undecodable).
+    name = "测试甲乙丙丁戊己庚辛"
+    ids = [make_id(n % 1000, date(1980 + n // 1000, 1, 1)) for n in range(1, 1200)]
+    rows = [["新增", id_number, name, "低保对象", "", "2024-01-01"] for id_number in ids]
+    upload = csv_upload(rows, name="long.csv")
+    head = upload.read(65536)
+    upload.seek(0)
+    with pytest.raises(UnicodeDecodeError):
+        head[: len(head) - 4].decode("utf-8")
+    batch = load(civil, upload)
+    assert batch.status == RosterImport.Status.APPLIED
+    assert Identity.objects.count() == len(rows)
+
+
 LONG_HEADERS = [*HEADERS, "户编号", "参保险种", "参保地区划代码"]
 
 

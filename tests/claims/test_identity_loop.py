@@ -101,3 +101,17 @@ def test_people_without_claims_are_not_staged(county, django_capture_on_commit_c
     runs = DecisionRun.objects.filter(kind=DecisionRun.Kind.IDENTITY)
     assert runs.exists()
     assert {run.people for run in runs} == {0}
+
+
+def test_each_years_run_stages_the_people_with_a_claim_that_year(
+    county, person, hospital, django_capture_on_commit_callbacks
+):
+    later = manual_claim(person, hospital, "M3", dt.date(2025, 5, 1), "10000", "6000")
+    decide_year(person, 2025)
+    assert current(later).reason == "no_identity"
+    registry.identity_open(person=person, code="tekun", start=dt.date(2024, 2, 1))
+    _deliver(django_capture_on_commit_callbacks)
+    runs = {run.year: run.people for run in DecisionRun.objects.filter(kind="identity")}
+    # No claim in 2024, one in 2025; no run for the years after with nobody in them.
+    assert runs == {2024: 0, 2025: 1}
+    assert current(later).eligible
