@@ -14,22 +14,23 @@ def identities_held_on(*, on: date):
     return Identity.objects.filter(start__lte=on).filter(Q(end__isnull=True) | Q(end__gte=on))
 
 
-def person_facts(*, person_ids) -> dict[int, PersonFacts]:
-    """Every identity period of each person (history included: the engine decides by date)."""
+def person_facts(*, people) -> dict[int, PersonFacts]:
+    """Each person's identity periods (history included: the engine decides by date) and birth
+    date, as the engine wants them. `people`: ids, or a one-column queryset of ids. The one
+    builder of a person's facts: the recompute, the premium subsidy and the reconciliation use
+    it alike."""
     periods: dict[int, list[IdentityPeriod]] = defaultdict(list)
-    births: dict[int, date] = dict(
-        Person.objects.filter(pk__in=person_ids).values_list("pk", "birth_date")
-    )
-    rows = (
-        Identity.objects.filter(person_id__in=person_ids)
-        .order_by("person_id", "start")
+    identities = (
+        Identity.objects.filter(person_id__in=people)
+        .order_by("person_id", "start", "id")
         .values_list("person_id", "code", "start", "end")
     )
-    for person_id, code, start, end in rows:
+    for person_id, code, start, end in identities.iterator(chunk_size=5000):
         periods[person_id].append(IdentityPeriod(code=code, start=start, end=end))
+    births = Person.objects.filter(id__in=people).values_list("id", "birth_date")
     return {
-        pk: PersonFacts(identities=tuple(periods.get(pk, ())), birth_date=birth)
-        for pk, birth in births.items()
+        person_id: PersonFacts(identities=tuple(periods.get(person_id, ())), birth_date=birth)
+        for person_id, birth in births.iterator(chunk_size=5000)
     }
 
 
@@ -47,6 +48,6 @@ def premium_facts(*, county: County, on: date, chunk: int = 5000) -> Iterator[tu
     for start in range(0, len(ids), chunk):
         part = ids[start : start + chunk]
         schemes = dict(Person.objects.filter(pk__in=part).values_list("pk", "insurance_scheme"))
-        facts = person_facts(person_ids=part)
+        facts = person_facts(people=part)
         for pk in part:
             yield pk, schemes[pk], facts[pk]

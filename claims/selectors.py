@@ -16,7 +16,7 @@ from django.db.models.expressions import RawSQL
 from beneficiaries.models import Identity, Person
 from claims.models import DECISION_FIGURES, Claim, Decision, ReviewReason, RunPerson
 from medaid.core.money import CENT
-from medaid.policy.facts import Case, ClaimFacts, IdentityPeriod, PersonFacts
+from medaid.policy.facts import Case, ClaimFacts, PersonFacts
 
 
 @dataclass(slots=True)
@@ -182,23 +182,6 @@ def year_claims(*, people: QuerySet | Iterable[int], year: int) -> Iterable[Clai
     )
     for values in rows.iterator(chunk_size=5000):
         yield _claim_row(values)
-
-
-def person_facts(*, people: QuerySet | Iterable[int]) -> dict[int, PersonFacts]:
-    """Each person's identity periods and birth date, as the engine wants them."""
-    periods: dict[int, list[IdentityPeriod]] = defaultdict(list)
-    identities = (
-        Identity.objects.filter(person_id__in=people)
-        .order_by("person_id", "start", "id")
-        .values_list("person_id", "code", "start", "end")
-    )
-    for person_id, code, start, end in identities.iterator(chunk_size=5000):
-        periods[person_id].append(IdentityPeriod(code=code, start=start, end=end))
-    births = Person.objects.filter(id__in=people).values_list("id", "birth_date")
-    return {
-        person_id: PersonFacts(identities=tuple(periods.get(person_id, ())), birth_date=birth)
-        for person_id, birth in births.iterator(chunk_size=5000)
-    }
 
 
 def current_decisions(

@@ -24,6 +24,7 @@ from django.db.models import Count, F, QuerySet, Sum
 from django.utils import timezone
 
 from beneficiaries.models import Person
+from beneficiaries.selectors import person_facts
 from claims import selectors
 from claims.models import (
     DECISION_FIGURES,
@@ -287,7 +288,7 @@ def _gc_paused():
 
 
 def _decide_people(*, people, year: int, run_id: int | None, reason: str) -> _PartitionWrites:
-    persons = selectors.person_facts(people=people)
+    persons = person_facts(people=people)
     claim_rows = selectors.year_claims(people=people, year=year)
     rows_by_person = [(pid, list(g)) for pid, g in groupby(claim_rows, key=lambda r: r.person_id)]
     current = selectors.current_decisions(

@@ -42,6 +42,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import Count, Q, Sum
 
 from beneficiaries import id_numbers
+from beneficiaries import selectors as registry_selectors
 from beneficiaries import services as registry
 from beneficiaries.models import (
     ContributionYear,
@@ -436,7 +437,7 @@ class Town:
         end = last_day(year, month)
         by_id = {p["id"]: p for p in self.people}
         rows_by_hospital: dict[int, list[dict]] = defaultdict(list)
-        persons = selectors.person_facts(people=people)
+        persons = registry_selectors.person_facts(people=people)
         for n, pid in enumerate(sorted(people)):
             hospital = rng.choice(self.hospitals)
             kind = rng.choices(["inpatient", "outpatient_chronic"], weights=[80, 20])[0]
@@ -602,7 +603,7 @@ def engine_totals(county) -> dict[int, Decimal]:
     """The engine over every person's final identities and counted claims, built by the same
     selectors the recompute uses, year by year: claim id → total."""
     people = Person.objects.filter(county=county).values("id")
-    facts = selectors.person_facts(people=people)
+    facts = registry_selectors.person_facts(people=people)
     totals: dict[int, Decimal] = {}
     for year in sorted({y for y, _ in MONTHS}):
         rows = list(selectors.year_claims(people=people, year=year))
