@@ -18,6 +18,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from medaid.core.money import CENT, ZERO, yuan_plain
 from medaid.policy.errors import OverrideError
 from medaid.policy.facts import (
     CLAIM_KINDS,
@@ -36,8 +37,6 @@ from medaid.policy.results import CaseResult, ClaimDecision, PremiumDecision
 
 _MONEY = re.compile(r"^-?[0-9]+(\.[0-9]{1,2})?$")
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-ZERO = Decimal("0.00")
-CENT = Decimal("0.01")
 _MISSING = object()
 
 
@@ -307,10 +306,6 @@ def parse_case_json(text: str | bytes) -> Case:
 
 
 # --- result -------------------------------------------------------------------------------------
-def money(amount: Decimal) -> str:
-    return f"{amount.quantize(CENT):f}"
-
-
 def ratio_text(ratio: Decimal | None) -> str | None:
     if ratio is None:
         return None
@@ -325,12 +320,12 @@ def claim_to_dict(decision: ClaimDecision) -> dict[str, Any]:
         "eligible": decision.eligible,
         "reason": decision.reason.value if decision.reason else None,
         "identity": decision.identity,
-        "policy_self_pay": money(decision.policy_self_pay),
-        "deductible_applied": money(decision.deductible_applied),
+        "policy_self_pay": yuan_plain(decision.policy_self_pay),
+        "deductible_applied": yuan_plain(decision.deductible_applied),
         "ratio": ratio_text(decision.ratio),
-        "assistance": money(decision.assistance),
-        "tilted_assistance": money(decision.tilted_assistance),
-        "total": money(decision.total),
+        "assistance": yuan_plain(decision.assistance),
+        "tilted_assistance": yuan_plain(decision.tilted_assistance),
+        "total": yuan_plain(decision.total),
         "trace": decision.trace,
     }
 
@@ -340,7 +335,7 @@ def premium_to_dict(decision: PremiumDecision | None) -> dict[str, Any] | None:
         return None
     return {
         "identity": decision.identity,
-        "subsidy": money(decision.subsidy),
+        "subsidy": yuan_plain(decision.subsidy),
         "reason": decision.reason.value if decision.reason else None,
     }
 
@@ -352,9 +347,9 @@ def result_to_dict(result: CaseResult) -> dict[str, Any]:
         "policy_version": result.policy_version,
         "claims": [claim_to_dict(c) for c in result.claims],
         "totals": {
-            "assistance": money(result.assistance),
-            "tilted_assistance": money(result.tilted_assistance),
-            "total": money(result.total),
+            "assistance": yuan_plain(result.assistance),
+            "tilted_assistance": yuan_plain(result.tilted_assistance),
+            "total": yuan_plain(result.total),
         },
         "premium": premium_to_dict(result.premium),
     }

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
 
+from medaid.core.money import ZERO
 from medaid.policy.reasons import Reason
 from medaid.policy.trace import articles as trace_articles
 from medaid.policy.trace import render
-
-ZERO = Decimal("0.00")
 
 
 class ClaimDecision(NamedTuple):

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 
+from medaid.core.money import CENT
 from medaid.policy.glossary import (
     FEE_CLASS_LABELS,
     IDENTITY_LABELS,
@@ -25,8 +26,6 @@ from medaid.policy.reasons import Reason
 
 # The labels (IDENTITY_LABELS, KIND_LABELS, FEE_CLASS_LABELS) come from glossary.py.
 MODE_LABELS = SETTLEMENT_LABELS
-
-CENT = Decimal("0.01")
 
 
 def yuan(amount: Decimal | None) -> str:

@@ -9,15 +9,14 @@ computed from the base are rounded to the cent, like every base-derived amount.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP
 
+from medaid.core.money import CENT
 from medaid.policy.errors import RuleNotInPack
 from medaid.policy.facts import CertificationFacts
 from medaid.policy.parameters import Pack
 from medaid.policy.results import CertificationResult, CertificationTest
 from medaid.policy.trace import pct, yuan
-
-CENT = Decimal("0.01")
 
 
 def certify_illness_poverty(

@@ -31,13 +31,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from medaid.core.money import CENT, ZERO
 from medaid.policy.errors import PackError, RuleNotInPack
 from medaid.policy.glossary import FUND_DEADLINE_CHOICES
 from medaid.policy.parameters import Pack, Snapshot, Value
 from medaid.policy.trace import pct, yuan
 
-CENT = Decimal("0.01")
-ZERO = Decimal("0.00")
 RATIO_PLACES = Decimal("0.000001")
 _CLOCKS = ("working_days", "days", "month_day", "quarter_end")
 

@@ -19,14 +19,12 @@ from __future__ import annotations
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from medaid.core.money import CENT, ZERO
 from medaid.policy.facts import PersonFacts, PremiumRequest
 from medaid.policy.parameters import Pack, Snapshot
 from medaid.policy.reasons import Reason
 from medaid.policy.results import PremiumDecision
 from medaid.policy.trace import ident, yuan
-
-CENT = Decimal("0.01")
-ZERO = Decimal("0.00")
 
 
 def collection_period(snap: Snapshot, year: int) -> tuple[date, date] | None:

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from medaid.core.money import CENT
 from medaid.policy.errors import PackError
 from medaid.policy.parameters import ProfileInfo, Snapshot, Value, Version
 
-CENT = Decimal("0.01")
 ZERO = Decimal("0")
 
 LEVELS = (1, 2, 3)
