@@ -363,7 +363,7 @@ class RosterImportAdmin(CountyScopedAdmin):
         import tempfile
 
         handle = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes it
-        exports.errors_xlsx(batch, handle)
+        exports.errors_xlsx(batch, handle, user=request.user)
         handle.seek(0)
         name = f"错误行-{batch.file_name.rsplit('.', 1)[0]}.xlsx"
         return FileResponse(handle, as_attachment=True, filename=name)

@@ -12,7 +12,14 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from beneficiaries.imports import COLUMNS, cell_text, open_rows, template_rows
+from beneficiaries.imports import (
+    COLUMNS,
+    HEADER_KEYS,
+    cell_text,
+    header_key,
+    open_rows,
+    template_rows,
+)
 from beneficiaries.models import FeedCheck, RosterImport, RosterImportRow, SubsidyRoster
 from beneficiaries.services import ImportStateError, subsidy_roster_build
 from medaid.core import xlsx
@@ -24,7 +31,7 @@ from medaid.core.reports import (
     register_report,
     year_of,
 )
-from medaid.core.scoping import mask_id_number, scope_to_user
+from medaid.core.scoping import mask_id_number, may_see_full_id_number, scope_to_user
 from medaid.core.xlsx import report_filename
 
 ERROR_HEADER = "错误原因"
@@ -73,13 +80,17 @@ def template_csv(kind: str) -> bytes:
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def errors_xlsx(batch: RosterImport, target) -> int:
+def errors_xlsx(batch: RosterImport, target, *, user=None) -> int:
     """Rows refused in `batch`, as delivered, with 错误原因 appended. Returns the row count.
+    The ID-number column is masked for a `user` whose role does not see full numbers.
 
     The cells come from the kept file, read again: staging keeps only the parsed values (the
     raw cells of a million good rows would double what COPY writes), and the refused lines,
     in line order, are picked out of the file as it streams past."""
     headers = list(batch.headers) or [c.header for c in COLUMNS]
+    masked = set()
+    if user is not None and not may_see_full_id_number(user):
+        masked = {i for i, h in enumerate(headers) if HEADER_KEYS.get(header_key(h)) == "id_number"}
     book = xlsxwriter.Workbook(target, {"constant_memory": True, "in_memory": False})
     text = book.add_format({"num_format": "@"})
     bold = book.add_format({"bold": True})
@@ -106,7 +117,8 @@ def errors_xlsx(batch: RosterImport, target) -> int:
             count += 1
             # A line the file no longer has still gets its reason.
             for c, value in enumerate(cells[: len(headers)] if line == line_no else []):
-                sheet.write_string(count, c, cell_text(value), text)
+                shown = cell_text(value)
+                sheet.write_string(count, c, mask_id_number(shown) if c in masked else shown, text)
             sheet.write_string(count, len(headers), message)
     book.close()
     return count

@@ -128,7 +128,7 @@ COLUMNS: tuple[Column, ...] = (
 COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
 
 
-def _header_key(text: str) -> str:
+def header_key(text: str) -> str:
     return (
         text.replace(" ", "")
         .replace("\u3000", "")
@@ -143,8 +143,8 @@ def _header_key(text: str) -> str:
 HEADER_KEYS: dict[str, str] = {}
 for _column in COLUMNS:
     for _text in (_column.header, *_column.aliases):
-        HEADER_KEYS[_header_key(_text)] = _column.key
-HEADER_KEYS[_header_key("乡镇(街道)")] = "township"
+        HEADER_KEYS[header_key(_text)] = _column.key
+HEADER_KEYS[header_key("乡镇(街道)")] = "township"
 
 ACTIONS = {
     "新增": RowAction.ADD,
@@ -377,7 +377,7 @@ def open_rows(path: str, fmt: str) -> Sheet:
 
 def _find_header(rows: Iterator[tuple[int, list]]) -> tuple[list[str], int]:
     for line, cells in rows:
-        texts = [_header_key(cell_text(c)) for c in cells]
+        texts = [header_key(cell_text(c)) for c in cells]
         if any(HEADER_KEYS.get(t) == "id_number" for t in texts):
             return [cell_text(c).strip() for c in cells], line
         if line >= HEADER_SEARCH_ROWS:
@@ -544,7 +544,7 @@ class RowChecker:
     def __post_init__(self):
         self.index = {}
         for position, text in enumerate(self.headers):
-            key = HEADER_KEYS.get(_header_key(text))
+            key = HEADER_KEYS.get(header_key(text))
             if key and key not in self.index:
                 self.index[key] = position
         missing = [c.header for c in COLUMNS if self.kind in c.required and c.key not in self.index]

@@ -243,7 +243,7 @@ class RosterImportViewSet(
 
         batch = self.get_object()
         handle = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes it
-        exports.errors_xlsx(batch, handle)
+        exports.errors_xlsx(batch, handle, user=request.user)
         handle.seek(0)
         return FileResponse(handle, as_attachment=True, filename=f"errors-{batch.pk}.xlsx")
 

@@ -432,6 +432,16 @@ def test_error_file_has_the_same_columns_plus_reason(civil, tmp_path):
     assert rows[2][:3] == ["退出", make_id(9), "无名"] and "无此人" in rows[2][-1]
     assert len(rows) == 3
 
+    # A role without the full number (the auditor) gets the error file masked.
+    from medaid.core.models import User
+
+    auditor = User.objects.create_user("auditor_x", password="x" * 12)
+    masked = tmp_path / "masked.xlsx"
+    exports.errors_xlsx(batch, str(masked), user=auditor)
+    masked_rows = load_workbook(str(masked)).get_sheet_by_index(0).to_python()
+    assert masked_rows[2][1] == make_id(9)[:4] + "*" * 10 + make_id(9)[-4:]
+    assert make_id(9) not in str(masked_rows)
+
 
 def test_error_file_of_an_xlsx_keeps_the_cells_as_delivered(civil, tmp_path):
     batch = load(
