@@ -320,7 +320,11 @@ class RosterImportAdmin(CountyScopedAdmin):
                     )
                 else:
                     services.roster_import_job_start(batch=batch, apply=False, by=request.user)
-                    messages.info(request, "已开始校验，完成后本页显示预览。")
+                    batch.refresh_from_db()
+                    if batch.status == RosterImport.Status.REJECTED:  # ran in-process
+                        messages.error(request, f"文件被整体退回：{batch.error}")
+                    elif batch.status == RosterImport.Status.RECEIVED:
+                        messages.info(request, "已开始校验，完成后本页显示预览。")
                 return redirect("admin:beneficiaries_roster_preview", batch.pk)
         context = {
             **self.admin_site.each_context(request),
@@ -338,8 +342,17 @@ class RosterImportAdmin(CountyScopedAdmin):
             if batch.status not in (RosterImport.Status.STAGED, RosterImport.Status.FAILED):
                 messages.error(request, f"该批次状态为“{batch.get_status_display()}”，不能入库")
             else:
-                services.roster_import_job_start(batch=batch, apply=True, by=request.user)
-                messages.info(request, "已开始入库（一次事务，出错整体回滚），完成后本页显示结果。")
+                job = services.roster_import_job_start(batch=batch, apply=True, by=request.user)
+                job.refresh_from_db()
+                batch.refresh_from_db()
+                if batch.status == RosterImport.Status.APPLIED:  # ran in-process (no broker)
+                    messages.success(request, "已入库。")
+                elif job.status == job.Status.FAILED:
+                    messages.error(request, f"入库失败，已整体回滚：{job.error}")
+                else:
+                    messages.info(
+                        request, "已开始入库（一次事务，出错整体回滚），完成后本页显示结果。"
+                    )
             return redirect("admin:beneficiaries_roster_preview", batch.pk)
         counts = (batch.result or batch.preview or {}).get("counts", {})
         job = services.roster_import_job(batch=batch)
