@@ -20,6 +20,7 @@ from django.db.models import Q, Sum
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from medaid.core.jobs import broker_reachable
 from medaid.core.models import Job
 from medaid.core.roles import user_roles
 from medaid.core.scoping import scope_to_user
@@ -355,7 +356,7 @@ def jobs(request) -> Panel:
     done = mine.filter(
         status="succeeded", finished_at__gte=timezone.now() - dt.timedelta(days=7)
     ).count()
-    return Panel(
+    panel = Panel(
         "jobs",
         "我的后台任务",
         [
@@ -366,3 +367,7 @@ def jobs(request) -> Panel:
             ),
         ],
     )
+    if not broker_reachable():
+        panel.items.insert(0, Item("任务队列", "无法连接", "", "danger"))
+        panel.note = "任务队列（Redis）暂时无法连接：已提交的任务保存在数据库中，恢复后自动补发。"
+    return panel

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import kombu.exceptions
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -47,8 +48,33 @@ RESENT = "重新发送"
 
 def task_send(name: str, *args) -> None:
     """Send the task registered as `name` once the surrounding transaction commits (at once
-    outside a transaction; in-process when Celery is eager)."""
-    app.tasks[name].delay_on_commit(*args)
+    outside a transaction; in-process when Celery is eager).
+
+    A broker that cannot be reached (Redis down) loses nothing: what the task would do is
+    already a row — a pending job the sweeper sends again, a pending outbox event the
+    dispatcher delivers, an undone partition the partition sweeper resends — so the send is
+    logged and the request that asked for it still answers."""
+    task = app.tasks[name]
+
+    def send() -> None:
+        try:
+            task.delay(*args)
+        except kombu.exceptions.OperationalError:
+            logger.warning("broker unreachable: %s not sent now; its row will resend it", name)
+
+    transaction.on_commit(send)
+
+
+def broker_reachable(timeout: float = 1.0) -> bool:
+    """Whether the task queue answers (always, when tasks run in-process)."""
+    if app.conf.task_always_eager:
+        return True
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=timeout)
+    except Exception:  # any failure to connect means the same to the person reading it
+        return False
+    return True
 
 
 class JobCancelled(Refusal):

@@ -100,3 +100,37 @@ def test_the_sweeper_restarts_a_job_whose_runner_died_and_spares_a_live_one(monk
     assert (dead.status, dead.stage) == (Job.Status.PENDING, jobs.RESUMED)
     assert worn.status == Job.Status.FAILED
     assert alive.status == Job.Status.RUNNING
+
+
+def test_a_send_to_an_unreachable_broker_loses_nothing_and_raises_nothing(
+    monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    """Redis down: the request that started a job still answers; the job's row stays pending
+    for the sweeper to send again once the queue is back."""
+    import kombu.exceptions
+
+    from medaid.core.celery import app
+
+    def unreachable(*args, **kwargs):
+        raise kombu.exceptions.OperationalError("Error 111 connecting to 127.0.0.1:6379")
+
+    task = app.tasks["medaid.core.tasks.sweep_jobs"]
+    monkeypatch.setattr(task, "delay", unreachable)
+    job = jobs.job_create(kind="test", task="medaid.core.tasks.sweep_jobs")
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.task_send("medaid.core.tasks.sweep_jobs")
+    job.refresh_from_db()
+    assert job.status == Job.Status.PENDING
+    assert "broker unreachable" in caplog.text
+
+
+def test_the_dashboard_says_when_the_queue_cannot_be_reached(client, monkeypatch):
+    from medaid import dashboard
+
+    boss = make_user("boss2", is_superuser=True)
+    client.force_login(boss)
+    monkeypatch.setattr(dashboard, "broker_reachable", lambda: False)
+    page = client.get("/admin/").content.decode()
+    assert "任务队列（Redis）暂时无法连接" in page
+    monkeypatch.setattr(dashboard, "broker_reachable", lambda: True)
+    assert "暂时无法连接" not in client.get("/admin/").content.decode()
