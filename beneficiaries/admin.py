@@ -33,7 +33,7 @@ from beneficiaries.models import (
 )
 from medaid.core.admin import (
     CountyScopedAdmin,
-    CountyScopedInline,
+    ScopedChoices,
     county_filter,
     may,
     operation_required,
@@ -90,7 +90,7 @@ class HouseholdAdmin(CountyScopedAdmin):
     raw_id_fields = ["township"]
 
 
-class IdentityInline(CountyScopedInline, admin.TabularInline):
+class IdentityInline(ScopedChoices, admin.TabularInline):
     model = Identity
     extra = 0
     fields = ["code", "start", "end", "department", "certified_on", "source_line"]

@@ -158,9 +158,9 @@ def operation_required(request, *permissions: str) -> None:
         raise PermissionDenied(f"没有“{labels}”的权限")
 
 
-class CountyScopedInline:
-    """Mix into an inline: its foreign-key and many-to-many choices are scoped like the
-    parent admin's (`CountyScopedAdmin` scopes only its own form)."""
+class ScopedChoices:
+    """Foreign-key and many-to-many choices scoped to what the user may pick: the base of
+    `CountyScopedAdmin`, and mixed into an inline (an admin scopes only its own form)."""
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
@@ -178,7 +178,7 @@ class CountyScopedInline:
 # --- the base of every app's admin ----------------------------------------------------------
 
 
-class CountyScopedAdmin(admin.ModelAdmin):
+class CountyScopedAdmin(ScopedChoices, admin.ModelAdmin):
     """Base admin: every queryset scoped to the user's county, ID numbers masked for roles
     that do not need them, counts bounded, and the record's audited change history.
 
@@ -208,18 +208,6 @@ class CountyScopedAdmin(admin.ModelAdmin):
             county_field=self.county_field,
             hospital_field=self.hospital_field,
         )
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if field is not None and hasattr(field, "queryset"):
-            field.queryset = scope_related(field.queryset, request.user)
-        return field
-
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
-        field = super().formfield_for_manytomany(db_field, request, **kwargs)
-        if field is not None and hasattr(field, "queryset"):
-            field.queryset = scope_related(field.queryset, request.user)
-        return field
 
     def _county_is_forced(self, request) -> bool:
         return (
