@@ -433,7 +433,7 @@ class FeedCheckAdmin(CountyScopedAdmin):
     list_filter = ["status", "period", "department__kind", county_filter("county")]
     actions = ["export_xlsx"]
 
-    @admin.action(description="导出所选为 Excel")
+    @admin.action(description="导出所选为 Excel", permissions=["view"])
     def export_xlsx(self, request, queryset):
         import io
 
@@ -513,7 +513,7 @@ class SubsidyRosterAdmin(CountyScopedAdmin):
             if made:
                 messages.success(request, f"已生成划转申请：{made}")
 
-    @admin.action(description="导出资助名册 Excel")
+    @admin.action(description="导出资助名册 Excel", permissions=["view"])
     def export_xlsx(self, request, queryset):
         import tempfile
 

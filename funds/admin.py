@@ -88,7 +88,7 @@ class AccountAdmin(CountyScopedAdmin):
     def balance_display(self, obj):
         return money(obj.balance_value)
 
-    @admin.action(description="导出本年基金收支明细表")
+    @admin.action(description="导出本年基金收支明细表", permissions=["view"])
     def export_ledger(self, request, queryset):
         account = queryset.first()
         if queryset.count() != 1:
@@ -533,7 +533,7 @@ class SettlementRunAdmin(ReadOnlyMixin, CountyScopedAdmin):
             tasks.settle_month.delay_on_commit(run.county_id, run.year, run.month)
         self.message_user(request, "已提交后台结算任务，可在本页查看进度。", messages.SUCCESS)
 
-    @admin.action(description="导出区县结算单（含各医疗机构）")
+    @admin.action(description="导出区县结算单（含各医疗机构）", permissions=["view"])
     def export_statements(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, "请只选择一个结算批次导出。", messages.WARNING)
@@ -609,7 +609,7 @@ class SettlementStatementAdmin(ReadOnlyMixin, CountyScopedAdmin):
     def number(self, obj):
         return obj.number
 
-    @admin.action(description="导出所选结算单")
+    @admin.action(description="导出所选结算单", permissions=["view"])
     def export(self, request, queryset):
         statements = list(queryset.select_related("run", "county", "hospital"))
         if len(statements) != 1:
@@ -644,7 +644,7 @@ class YearEndCloseAdmin(ReadOnlyMixin, CountyScopedAdmin):
     list_filter = ("year", "policy_code")
     actions = ("export",)
 
-    @admin.action(description="导出年终决算及超支分担表")
+    @admin.action(description="导出年终决算及超支分担表", permissions=["view"])
     def export(self, request, queryset):
         closes = list(queryset.select_related("county").order_by("county__code"))
         year = closes[0].year if closes else timezone.localdate().year
