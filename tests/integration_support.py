@@ -54,16 +54,21 @@ def _file_settings() -> dict[str, str]:
     return {"MEDIA_ROOT": str(settings.MEDIA_ROOT), "REPORTS_DIR": str(settings.REPORTS_DIR)}
 
 
-class WorkerProcess:
-    """A `celery worker` subprocess on the test database and the test Redis."""
+class _CeleryProcess:
+    """A `celery` subprocess on the test database, the test Redis and the test's file folders:
+    what a worker and a beat share (start until its log says it is ready, stop, kill)."""
 
-    def __init__(self, *, queues: str = "default,heavy", concurrency: int = 1):
-        self.queues = queues
-        self.concurrency = concurrency
+    kind = ""  # "worker" or "beat"
+    ready_text = b""
+
+    def __init__(self):
         self.proc: subprocess.Popen | None = None
-        self.log_path = ROOT / "test-artifacts" / f"worker-{os.getpid()}-{time.time_ns()}.log"
+        self.log_path = ROOT / "test-artifacts" / f"{self.kind}-{os.getpid()}-{time.time_ns()}.log"
 
-    def start(self, timeout: float = 30) -> "WorkerProcess":
+    def argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self, timeout: float = 30):
         self.log_path.parent.mkdir(exist_ok=True)
         env = {
             **os.environ,
@@ -75,25 +80,7 @@ class WorkerProcess:
         }
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "medaid.core.celery",
-                "worker",
-                "-Q",
-                self.queues,
-                "-c",
-                str(self.concurrency),
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-l",
-                "info",
-                "-n",
-                f"test-{time.time_ns()}@%h",
-            ],
+            [sys.executable, "-m", "celery", *self.argv()],
             cwd=ROOT,
             env=env,
             stdout=self._log,
@@ -103,14 +90,60 @@ class WorkerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"celery worker exited early:\n{self.log()}")
-            if b"ready." in self.log_path.read_bytes():
+                raise RuntimeError(f"celery {self.kind} exited early:\n{self.log()}")
+            if self.ready_text in self.log_path.read_bytes():
                 return self
             time.sleep(0.2)
-        raise RuntimeError(f"celery worker did not start in {timeout}s:\n{self.log()}")
+        raise RuntimeError(f"celery {self.kind} did not start in {timeout}s:\n{self.log()}")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL the process and its children: a crash, not a shutdown."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        if getattr(self, "_log", None):
+            self._log.close()
+
+
+class WorkerProcess(_CeleryProcess):
+    """A `celery worker` subprocess; `kill()` is how a test crashes it."""
+
+    kind = "worker"
+    ready_text = b"ready."
+
+    def __init__(self, *, queues: str = "default,heavy", concurrency: int = 1):
+        super().__init__()
+        self.queues = queues
+        self.concurrency = concurrency
+
+    def argv(self) -> list[str]:
+        return [
+            "-A",
+            "medaid.core.celery",
+            "worker",
+            "-Q",
+            self.queues,
+            "-c",
+            str(self.concurrency),
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-l",
+            "info",
+            "-n",
+            f"test-{time.time_ns()}@%h",
+        ]
 
     def wait_until_idle(self, client: redis.Redis, *, timeout: float = 90) -> None:
         """Until the queues are empty and the worker has finished what it took."""
@@ -127,78 +160,32 @@ class WorkerProcess:
             time.sleep(0.2)
         raise AssertionError(f"the worker did not become idle in {timeout}s:\n{self.log()[-3000:]}")
 
-    def kill(self) -> None:
-        """SIGKILL the worker and its pool children: a crash, not a shutdown."""
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
 
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        if getattr(self, "_log", None):
-            self._log.close()
-
-
-class BeatProcess:
+class BeatProcess(_CeleryProcess):
     """A `celery beat` subprocess sending the outbox dispatcher and the job sweeper on their
     production schedule (`tests.integration_beat`) to the test Redis. Its schedule state lives
     in a file of its own (`PersistentScheduler`), so it needs no scheduler tables."""
 
+    kind = "beat"
+    ready_text = b"beat: Starting"
+
     def __init__(self):
-        stamp = f"{os.getpid()}-{time.time_ns()}"
-        self.proc: subprocess.Popen | None = None
-        self.log_path = ROOT / "test-artifacts" / f"beat-{stamp}.log"
-        self.schedule_path = ROOT / "test-artifacts" / f"beat-{stamp}.schedule"
+        super().__init__()
+        self.schedule_path = self.log_path.with_suffix(".schedule")
 
-    def start(self, timeout: float = 30) -> "BeatProcess":
-        self.log_path.parent.mkdir(exist_ok=True)
-        env = {
-            **os.environ,
-            "DATABASE_URL": test_database_url(),
-            "CELERY_BROKER_URL": redis_url(),
-            "DJANGO_SETTINGS_MODULE": "medaid.settings",
-            "PYTHONPATH": str(ROOT),
-            **_file_settings(),
-        }
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "tests.integration_beat",
-                "beat",
-                "--scheduler",
-                "celery.beat:PersistentScheduler",
-                "-s",
-                str(self.schedule_path),
-                "--pidfile=",
-                "-l",
-                "info",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"celery beat exited early:\n{self.log()}")
-            if b"beat: Starting" in self.log_path.read_bytes():
-                return self
-            time.sleep(0.2)
-        raise RuntimeError(f"celery beat did not start in {timeout}s:\n{self.log()}")
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+    def argv(self) -> list[str]:
+        return [
+            "-A",
+            "tests.integration_beat",
+            "beat",
+            "--scheduler",
+            "celery.beat:PersistentScheduler",
+            "-s",
+            str(self.schedule_path),
+            "--pidfile=",
+            "-l",
+            "info",
+        ]
 
     def sent(self, task: str) -> int:
         """How many times beat has sent `task` so far."""
@@ -207,15 +194,7 @@ class BeatProcess:
         )
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-        if getattr(self, "_log", None):
-            self._log.close()
+        super().stop()
         for path in self.schedule_path.parent.glob(f"{self.schedule_path.name}*"):
             path.unlink(missing_ok=True)
 
