@@ -52,7 +52,7 @@ from funds.models import (
 from funds.services import FundsError, account_open, entries_post_many
 from medaid import policy
 from medaid.core import topics
-from medaid.core.jobs import job_create, job_running
+from medaid.core.jobs import job_create, job_running, lock_release, lock_try
 from medaid.core.models import Job
 from medaid.core.outbox import event_emit
 
@@ -104,14 +104,8 @@ def settlement_lock(county_id: int, year: int, month: int):
     """Hold the per-county-and-month lock for the block or raise `SettlementLocked`. A session
     lock, so that it spans the run's many transactions and dies with a killed worker's
     connection."""
-    if connection.vendor != "postgresql":
-        yield
-        return
     key = (county_id << 20) | (year * 12 + month - 1)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_NAMESPACE, key])
-        locked = cursor.fetchone()[0]
-    if not locked:
+    if not lock_try(key, _LOCK_NAMESPACE):
         raise SettlementLocked(
             f"该区县 {year}年{month}月 的结算正在进行中，本次结算请求已拒绝，请稍后查看进度。",
             code="settlement_locked",
@@ -119,8 +113,7 @@ def settlement_lock(county_id: int, year: int, month: int):
     try:
         yield
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_NAMESPACE, key])
+        lock_release(key, _LOCK_NAMESPACE)
 
 
 def _stage(run: SettlementRun) -> None:

@@ -154,8 +154,8 @@ class JobProgress:
             raise JobCancelled("任务已按要求取消")
 
 
-def _lock(key: int, space: int = JOB_LOCK_SPACE) -> bool:
-    """Try the session advisory lock (space, key): held until `_unlock` or until the
+def lock_try(key: int, space: int = JOB_LOCK_SPACE) -> bool:
+    """Try the session advisory lock (space, key): held until `lock_release` or until the
     connection dies (a killed worker's lock is freed with its backend)."""
     if connection.vendor != "postgresql":
         return True
@@ -164,15 +164,10 @@ def _lock(key: int, space: int = JOB_LOCK_SPACE) -> bool:
         return cursor.fetchone()[0]
 
 
-def _unlock(key: int, space: int = JOB_LOCK_SPACE) -> None:
+def lock_release(key: int, space: int = JOB_LOCK_SPACE) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [space, key])
-
-
-# The names other apps use (a partition's runner holds its own space's lock the same way).
-lock_try = _lock
-lock_release = _unlock
 
 
 def job_error_message(exc: BaseException) -> str:
@@ -199,7 +194,7 @@ def job_running(*, job: Job, rerun: bool = False) -> Iterator[JobProgress]:
     failed (and re-raised) when it raises. Raises `JobNotRunnable` before the block when the job
     is finished (unless `rerun`: a person asked for it again) or another worker holds it.
     Running a job again restarts its counters: the work itself is idempotent."""
-    if not _lock(job.pk):
+    if not lock_try(job.pk):
         raise JobNotRunnable(f"job {job.pk} is running in another worker")
     try:
         job.refresh_from_db(fields=["status", "cancel_requested"])
@@ -235,7 +230,7 @@ def job_running(*, job: Job, rerun: bool = False) -> Iterator[JobProgress]:
         job.stage = ""
         job.save(update_fields=["status", "finished_at", "stage", "result", "result_file"])
     finally:
-        _unlock(job.pk)
+        lock_release(job.pk)
 
 
 def _finish(job: Job, status: str, error: str) -> None:
@@ -315,7 +310,7 @@ def _jobs_sweep(now) -> dict:
     running = Job.objects.filter(status=Job.Status.RUNNING).exclude(task_name="")
     resend_once = stale_pending.exclude(stage=RESENT)
     for job in [*running, *resend_once]:
-        if not _lock(job.pk):
+        if not lock_try(job.pk):
             continue  # its runner is alive
         try:
             job.refresh_from_db()
@@ -328,7 +323,7 @@ def _jobs_sweep(now) -> dict:
             stage = RESUMED if job.status == Job.Status.RUNNING else RESENT
             Job.objects.filter(pk=job.pk).update(status=Job.Status.PENDING, stage=stage)
         finally:
-            _unlock(job.pk)
+            lock_release(job.pk)
         logger.warning("job %s (%s) orphaned: sending %s again", job.pk, job.kind, job.task_name)
         task_send(job.task_name, *job.task_args)
         counts["resent"] += 1

@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from medaid.core import topics
 from medaid.core.errors import Refusal
-from medaid.core.jobs import task_send
+from medaid.core.jobs import lock_release, lock_try, task_send
 from medaid.core.models import OutboxEvent
 
 logger = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ MAX_ATTEMPTS = 8
 BATCH = 200
 DISPATCH_TASK = "medaid.core.tasks.dispatch_outbox"
 # One dispatcher at a time on PostgreSQL (the others return at once): order per key needs it.
-_ADVISORY_LOCK = 7_203_117
+OUTBOX_LOCK_SPACE = 7_203_117
 
 
 @dataclass(frozen=True)
@@ -94,24 +94,10 @@ def _backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(30 * 2 ** (attempts - 1), 3600))
 
 
-def _try_lock() -> bool:
-    if connection.vendor != "postgresql":
-        return True
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_ADVISORY_LOCK])
-        return cursor.fetchone()[0]
-
-
-def _unlock() -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [_ADVISORY_LOCK])
-
-
 def outbox_dispatch(*, limit: int = 5000) -> dict:
     """Deliver what is due; returns counts. Safe to run from many places at once."""
     counts = {"delivered": 0, "retried": 0, "parked": 0, "waiting": 0}
-    if not _try_lock():
+    if not lock_try(0, space=OUTBOX_LOCK_SPACE):
         return counts
     try:
         while sum(counts.values()) < limit:
@@ -119,7 +105,7 @@ def outbox_dispatch(*, limit: int = 5000) -> dict:
             if not done:
                 break
     finally:
-        _unlock()
+        lock_release(0, space=OUTBOX_LOCK_SPACE)
     return counts
 
 
