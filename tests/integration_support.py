@@ -5,12 +5,14 @@ These tests never skip: in `make test-services` (and so in CI) a missing Postgre
 is a failure.
 """
 
+import datetime as dt
 import os
 import signal
 import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 
 import kombu.pools
@@ -19,6 +21,8 @@ import redis
 from django.conf import settings
 from django.db import connection
 
+from beneficiaries.models import Identity, Person
+from claims.models import Claim, Hospital
 from medaid.core.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -261,3 +265,34 @@ def celery_beat_process(celery_broker):
         yield beat
     finally:
         beat.stop()
+
+
+def people_with_claims(county, n_people: int) -> None:
+    """`n_people` 低保边缘 people of `county`, each with a March and a July stay in 2024 at
+    the county's hospital: data a recompute has something to decide for."""
+    hospital = Hospital.objects.create(
+        code=f"R{county.code}", name=f"{county.name}人民医院", level=2, county=county
+    )
+    for n in range(n_people):
+        person = Person.objects.create(
+            id_number=f"{county.code}19700101{n:04d}",
+            name=f"对象{n}",
+            sex="F",
+            birth_date=dt.date(1970, 1, 1),
+            county=county,
+        )
+        Identity.objects.create(person=person, code="dibao_edge", start=dt.date(2023, 1, 1))
+        for month in (3, 7):
+            Claim.objects.create(
+                person=person,
+                county=county,
+                hospital=hospital,
+                source=Claim.Source.DECLARATION,
+                external_ref=f"ZY{county.code}{n:04d}{month:02d}",
+                kind="inpatient",
+                admitted=dt.date(2024, month, 1),
+                discharged=dt.date(2024, month, 10),
+                total_cost=Decimal("20000.00") + n,
+                in_policy_cost=Decimal("20000.00"),
+                basic_insurance_paid=Decimal("11000.00"),
+            )

@@ -1,17 +1,14 @@
 """The foundation's promise: a task sent through Redis reaches a real worker and completes, and
 the same task run twice leaves the same state (tasks are idempotent, acknowledged late)."""
 
-import datetime as dt
-from decimal import Decimal
-
 import pytest
 
-from beneficiaries.models import County, Identity, Person, PoolingArea
-from claims.models import Claim, Decision, DecisionRun, Hospital
+from beneficiaries.models import County, PoolingArea
+from claims.models import Claim, Decision, DecisionRun
 from claims.services import run_dispatch, year_recompute_start
 from medaid.core.jobs import job_create
 from medaid.core.models import Job
-from tests.integration_support import wait_for
+from tests.integration_support import people_with_claims, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -19,32 +16,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 def _municipality_with_claims(n_people: int = 12) -> County:
     area = PoolingArea.objects.create(code="530500", name="保山市", policy_code="baoshan")
     county = County.objects.create(pooling_area=area, code="530502", name="隆阳区")
-    hospital = Hospital.objects.create(
-        code="H530502001", name="隆阳区人民医院", level=2, county=county
-    )
-    for n in range(n_people):
-        person = Person.objects.create(
-            id_number=f"53050219700101{n:04d}",
-            name=f"对象{n}",
-            sex="F",
-            birth_date=dt.date(1970, 1, 1),
-            county=county,
-        )
-        Identity.objects.create(person=person, code="dibao_edge", start=dt.date(2023, 1, 1))
-        for month in (3, 7):
-            Claim.objects.create(
-                person=person,
-                county=county,
-                hospital=hospital,
-                source=Claim.Source.DECLARATION,
-                external_ref=f"ZY{n:04d}{month:02d}",
-                kind="inpatient",
-                admitted=dt.date(2024, month, 1),
-                discharged=dt.date(2024, month, 10),
-                total_cost=Decimal("20000.00"),
-                in_policy_cost=Decimal("20000.00"),
-                basic_insurance_paid=Decimal("11000.00"),
-            )
+    people_with_claims(county, n_people)
     return county
 
 

@@ -10,7 +10,6 @@ end states are compared row by row.
 """
 
 import datetime as dt
-from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -43,7 +42,7 @@ from funds.settlement import SettlementLocked, settlement_run
 from medaid.core.jobs import JOB_LOCK_SPACE, job_create, jobs_sweep
 from medaid.core.models import Job
 from tests.funds.conftest import fund, make_claim
-from tests.integration_support import WorkerProcess, wait_for
+from tests.integration_support import WorkerProcess, people_with_claims, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -245,35 +244,6 @@ def test_two_settlements_of_one_month_at_once_one_runs_the_other_is_refused(
 # --- recompute ---------------------------------------------------------------------------------
 
 
-def _people_with_claims(county, n_people: int) -> None:
-    hospital = Hospital.objects.create(
-        code=f"R{county.code}", name=f"{county.name}人民医院", level=2, county=county
-    )
-    for n in range(n_people):
-        person = Person.objects.create(
-            id_number=f"{county.code}19700101{n:04d}",
-            name=f"对象{n}",
-            sex="F",
-            birth_date=dt.date(1970, 1, 1),
-            county=county,
-        )
-        Identity.objects.create(person=person, code="dibao_edge", start=dt.date(2023, 1, 1))
-        for month in (3, 7):
-            Claim.objects.create(
-                person=person,
-                county=county,
-                hospital=hospital,
-                source=Claim.Source.DECLARATION,
-                external_ref=f"ZY{county.code}{n:04d}{month:02d}",
-                kind="inpatient",
-                admitted=dt.date(2024, month, 1),
-                discharged=dt.date(2024, month, 10),
-                total_cost=Decimal("20000.00") + n,
-                in_policy_cost=Decimal("20000.00"),
-                basic_insurance_paid=Decimal("11000.00"),
-            )
-
-
 def _recompute(county, partitions: int, job=None) -> DecisionRun:
     people = Person.objects.filter(county=county).values("id")
     return run_create(
@@ -309,7 +279,7 @@ def test_a_recompute_killed_mid_run_is_resumed_partition_by_partition(
     county, twin, celery_broker, start_worker
 ):
     for c in (county, twin):
-        _people_with_claims(c, 24)
+        people_with_claims(c, 24)
     run_execute(run=_recompute(twin, partitions=8))
     clean = _decisions(twin)
     assert len(clean) == 48 and all(total > 0 for *_, total, _h, _s in clean)
