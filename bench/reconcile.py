@@ -30,15 +30,10 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medaid.settings")
 
 from bench._common import CLAIM_SEED_COLUMNS  # noqa: E402
+from medaid.core.bulk import insert_rows  # noqa: E402
 
 COUNTIES = 10
 HOSPITALS = 300
-
-
-def _copy(cursor, table: str, columns, rows) -> None:
-    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
 
 
 def generate(n: int, token: str, year: int, seed: int = 13):
@@ -67,8 +62,7 @@ def generate(n: int, token: str, year: int, seed: int = 13):
     people_n = max(1, n // 5)
     stamp = f"{year}-01-01T00:00:00+08"
     with connection.cursor() as cursor:
-        _copy(
-            cursor,
+        insert_rows(
             Person._meta.db_table,
             [
                 "id_number",
@@ -101,8 +95,7 @@ def generate(n: int, token: str, year: int, seed: int = 13):
             [f"R{token}%"],
         )
         people = [row[0] for row in cursor.fetchall()]
-        _copy(
-            cursor,
+        insert_rows(
             Identity._meta.db_table,
             ["person_id", "code", "start", "source_line", "created_at"],
             ((pid, "dibao", f"{year - 1}-01-01", "", stamp) for pid in people),
@@ -145,7 +138,7 @@ def generate(n: int, token: str, year: int, seed: int = 13):
                     stamp,
                 )
             )
-        _copy(cursor, Claim._meta.db_table, CLAIM_SEED_COLUMNS, rows)
+        insert_rows(Claim._meta.db_table, CLAIM_SEED_COLUMNS, rows)
         cursor.execute("ANALYZE")
     return area, counties
 

@@ -28,17 +28,11 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medaid.settings")
 
 from bench._common import CLAIM_SEED_COLUMNS  # noqa: E402
+from medaid.core.bulk import insert_rows  # noqa: E402
 
 COUNTIES = 10
 HOSPITALS = 300
 YEAR, MONTH = 2024, 5
-
-
-def _copy(cursor, table: str, columns: list[str], rows) -> None:
-    """COPY rows (tuples of str/None) into `table` through psycopg 3."""
-    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
 
 
 def generate(n: int, token: str, seed: int = 11) -> tuple[list, Decimal]:
@@ -66,8 +60,7 @@ def generate(n: int, token: str, seed: int = 11) -> tuple[list, Decimal]:
     )
     people_n = max(1, n // 4)
     with connection.cursor() as cursor:
-        _copy(
-            cursor,
+        insert_rows(
             Person._meta.db_table,
             [
                 "id_number",
@@ -139,15 +132,13 @@ def generate(n: int, token: str, seed: int = 11) -> tuple[list, Decimal]:
                     "2024-06-01T00:00:00+08",
                 )
             )
-        _copy(
-            cursor,
+        insert_rows(
             Claim._meta.db_table,
             CLAIM_SEED_COLUMNS,
             claim_rows,
         )
         cursor.execute("CREATE TEMP TABLE bench_totals (external_ref text, total numeric)")
-        _copy(
-            cursor,
+        insert_rows(
             "bench_totals",
             ["external_ref", "total"],
             ((f"B{token}-{i}", str(t)) for i, t in enumerate(totals)),
