@@ -449,13 +449,10 @@ class DecisionRun(models.Model):
     job = models.ForeignKey(
         "medaid.Job", null=True, blank=True, on_delete=models.SET_NULL, verbose_name="后台任务"
     )
-    declaration = models.ForeignKey(
-        "Declaration",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="runs",
-        verbose_name="申报批次",
+    # The declarations a run decides: small declarations that arrive together are decided in
+    # one run (one pass over their people's years), not one run each.
+    declarations = models.ManyToManyField(
+        "Declaration", blank=True, related_name="runs", verbose_name="申报批次"
     )
     people = models.PositiveIntegerField("人数", default=0)
     claims_decided = models.PositiveIntegerField("已计算明细", default=0)

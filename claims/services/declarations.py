@@ -238,46 +238,95 @@ def declaration_merge(*, declaration: Declaration) -> int:
         return cursor.rowcount
 
 
+# Declarations of at most this many lines that wait together are checked and merged in one
+# transaction and decided in one run (per year) over all their people: under a hospital
+# system's steady stream of small declarations, one task and one pass over each person's year
+# per batch instead of per declaration. A larger declaration is a batch of its own.
+BATCH_SMALL_LINES = 500
+BATCH_MAX_LINES = 20_000
+BATCH_MAX_DECLARATIONS = 500
+
+
 def declaration_prepare(*, declaration_id: int) -> list[DecisionRun]:
-    """Check and merge a staged declaration and stage the runs that decide it; returns the runs
-    still to execute. Safe to repeat: a declaration past the merge only returns its runs."""
+    """Check and merge a staged declaration — with the other small ones waiting beside it — and
+    stage the runs that decide them; returns the runs still to execute. Safe to repeat: a
+    declaration past the merge only returns its runs whose partitions were never sent (a sent
+    partition that nobody finished is the partition sweeper's)."""
     with transaction.atomic():
         declaration = Declaration.objects.select_for_update().get(pk=declaration_id)
         if declaration.status in (Declaration.Status.DONE, Declaration.Status.REFUSED):
             return []
-        if declaration.status == Declaration.Status.RECEIVED:
-            if is_postgres():
-                # The lines were just COPYed into a table the planner thinks small: without
-                # fresh statistics the checks' and merge's joins are planned for a few rows.
-                with connection.cursor() as cursor:
-                    cursor.execute(f"ANALYZE {DeclarationLine._meta.db_table}")
-            declaration_check(declaration=declaration)
-            declaration_merge(declaration=declaration)
-            declaration.status = Declaration.Status.PROCESSING
-            declaration.save(update_fields=["status"])
-            claims = Claim.objects.filter(declaration=declaration)
-            years = sorted(claims.order_by().values_list("discharged__year", flat=True).distinct())
-            for year in years:
-                people = (
-                    claims.filter(discharged__year=year).order_by().values("person_id").distinct()
-                )
+        if declaration.status == Declaration.Status.PROCESSING:
+            return list(
+                declaration.runs.exclude(status=DecisionRun.Status.DONE)
+                .filter(partition_rows__done=False, partition_rows__sent_at=None)
+                .distinct()
+            )
+        batch = [declaration, *_batch_beside(declaration)]
+        lines_total = sum(d.lines_total for d in batch)
+        if is_postgres() and lines_total >= 2000:
+            # The lines were just COPYed into a table the planner thinks small: without
+            # fresh statistics the checks' and merge's joins are planned for a few rows.
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {DeclarationLine._meta.db_table}")
+        for member in batch:
+            declaration_check(declaration=member)
+            declaration_merge(declaration=member)
+        ids = [member.pk for member in batch]
+        Declaration.objects.filter(pk__in=ids).update(status=Declaration.Status.PROCESSING)
+        claims = Claim.objects.filter(declaration_id__in=ids)
+        runs, decided = [], set()
+        for year, declared in _declarations_by_year(claims).items():
+            decided.update(declared)
+            people = claims.filter(discharged__year=year).order_by().values("person_id").distinct()
+            runs.append(
                 run_create(
                     kind=DecisionRun.Kind.DECLARATION,
                     year=year,
                     people=people,
-                    reason=f"{declaration} 计算",
-                    declaration=declaration,
-                    partitions=DEFAULT_PARTITIONS if declaration.lines_total > 5000 else 1,
+                    reason=f"{declaration} 计算"
+                    + (f"（同批 {len(declared)} 份申报）" if len(declared) > 1 else ""),
+                    declarations=declared,
+                    partitions=DEFAULT_PARTITIONS if lines_total > 5000 else 1,
                 )
-    runs = list(declaration.runs.exclude(status=DecisionRun.Status.DONE))
-    if not runs:
-        declaration_finish(declaration_id=declaration_id)
+            )
+    for member_id in set(ids) - decided:  # every line refused: nothing to decide
+        declaration_finish(declaration_id=member_id)
     return runs
 
 
+def _batch_beside(declaration: Declaration) -> list[Declaration]:
+    """The small declarations waiting with `declaration` that no other worker holds, oldest
+    first, up to the batch's bounds."""
+    if declaration.lines_total > BATCH_SMALL_LINES:
+        return []
+    waiting = (
+        Declaration.objects.select_for_update(skip_locked=True)
+        .filter(status=Declaration.Status.RECEIVED, lines_total__lte=BATCH_SMALL_LINES)
+        .exclude(pk=declaration.pk)
+        .order_by("pk")[: BATCH_MAX_DECLARATIONS - 1]
+    )
+    batch, lines = [], declaration.lines_total
+    for other in waiting:
+        if lines + other.lines_total > BATCH_MAX_LINES:
+            break
+        batch.append(other)
+        lines += other.lines_total
+    return batch
+
+
+def _declarations_by_year(claims) -> dict[int, list[int]]:
+    by_year: dict[int, list[int]] = {}
+    pairs = claims.order_by().values_list("discharged__year", "declaration_id").distinct()
+    for year, declaration_id in sorted(pairs):
+        by_year.setdefault(year, []).append(declaration_id)
+    return by_year
+
+
 def declaration_process(*, declaration_id: int, dispatch: bool = False) -> Declaration:
-    """Check, merge and decide a staged declaration: its partitions as tasks (`dispatch`) or
-    here. Re-running after a crash is safe: runs skip finished partitions."""
+    """Check, merge and decide a staged declaration (and the small ones waiting beside it): the
+    runs' partitions as tasks (`dispatch`) or here. Re-running after a crash is safe: runs skip
+    finished partitions."""
     for run in declaration_prepare(declaration_id=declaration_id):
         if dispatch:
             run_dispatch(run=run)

@@ -32,7 +32,6 @@ from claims.models import (
     Claim,
     Decision,
     DecisionRun,
-    Declaration,
     ReviewReason,
     RunPartition,
     RunPerson,
@@ -68,7 +67,7 @@ def run_create(
     people: QuerySet,
     reason: str = "",
     partitions: int = DEFAULT_PARTITIONS,
-    declaration: Declaration | None = None,
+    declarations=(),
     job=None,
 ) -> DecisionRun:
     """Stage `people` (a queryset of person ids, one column) for a run over `year`. Set-based:
@@ -79,9 +78,10 @@ def run_create(
             year=year,
             partitions=partitions,
             reason=reason[:200],
-            declaration=declaration,
             job=job,
         )
+        if declarations:
+            run.declarations.set(declarations)
         # Through Person so that the staged column is known to be "id", whatever `people` is.
         # Partitions are ranges of person ids, not a hash: a partition's claims and decisions
         # then lie on neighbouring pages, so its superseding updates and foreign-key row locks
@@ -402,7 +402,7 @@ _DECLARATION_RUN_FINISHED: list = []
 
 
 def on_run_finished(finish) -> None:
-    """Call `finish(declaration_id=…)` when a declaration's run is done."""
+    """Call `finish(declaration_id=…)` for each declaration of a run once the run is done."""
     if finish not in _DECLARATION_RUN_FINISHED:
         _DECLARATION_RUN_FINISHED.append(finish)
 
@@ -436,9 +436,9 @@ def run_finish(*, run_id: int) -> bool:
                     "adjustments": run.adjustments_written,
                 },
             )
-    if run.declaration_id:
+    for declaration_id in run.declarations.order_by("pk").values_list("pk", flat=True):
         for finish in _DECLARATION_RUN_FINISHED:
-            finish(declaration_id=run.declaration_id)
+            finish(declaration_id=declaration_id)
     return True
 
 

@@ -228,3 +228,39 @@ def test_bad_header_is_refused_with_a_reason(tmp_path, hospital):
     with pytest.raises(imports.DeclarationFileError) as err:
         imports.declaration_upload(path=path, file_name="x.csv", year=2024, month=3)
     assert "表头" in err.value.message
+
+
+@pytest.mark.django_db
+def test_small_declarations_waiting_together_are_decided_in_one_run(hospital, tekun, dibao):
+    # Received, not yet processed (the on-commit sends do not run inside the test's
+    # transaction): the first one's task takes the other, waiting beside it, into its batch.
+    first = imports.declaration_from_rows(
+        rows=[line(tekun, "B1")], year=2024, month=3, hospital=hospital
+    )
+    second = imports.declaration_from_rows(
+        rows=[line(dibao, "B2", admitted="2024-03-02", discharged="2024-03-05")],
+        year=2024,
+        month=3,
+        hospital=hospital,
+    )
+    refused = imports.declaration_from_rows(
+        rows=[{**line(tekun, "B3"), "id_number": "999999999999999999"}],
+        year=2024,
+        month=3,
+        hospital=hospital,
+    )
+    assert Declaration.objects.filter(status=Declaration.Status.RECEIVED).count() == 3
+
+    services.declaration_process(declaration_id=first.pk)
+
+    for declaration in (first, second, refused):
+        declaration.refresh_from_db()
+        assert declaration.status == Declaration.Status.DONE
+    (run,) = first.runs.all()
+    assert set(run.declarations.values_list("pk", flat=True)) == {first.pk, second.pk}
+    assert run.people == 2 and "同批 2 份申报" in run.reason
+    assert Claim.objects.get(external_ref="B1").decisions.get(is_current=True).total == D("4000.00")
+    assert second.claims_accepted == 0 and second.claims_review == 1  # 70 % of 4 000 ≠ 4 000
+    assert refused.lines_refused == 1 and not refused.runs.exists()
+    # The second's own task, arriving later, finds nothing left to do.
+    assert services.declaration_prepare(declaration_id=second.pk) == []
