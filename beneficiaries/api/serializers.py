@@ -85,6 +85,7 @@ class PersonSerializer(serializers.ModelSerializer):
 
 class RosterImportSerializer(serializers.ModelSerializer):
     counts = serializers.SerializerMethodField()
+    bounds = serializers.SerializerMethodField()
     errors_url = serializers.SerializerMethodField()
 
     class Meta:

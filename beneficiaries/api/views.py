@@ -239,7 +239,7 @@ class RosterImportViewSet(
         """The bound was hit: nothing was applied; the counts and who must act next."""
         bounds = batch.preview["bounds"]
         return Response(
-            {"error": {"code": "review_required", "message": bounds["review_message"]}, **body},
+            {**body, "error": {"code": "review_required", "message": bounds["review_message"]}},
             status=status.HTTP_409_CONFLICT,
         )
 
