@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from beneficiaries.imports import ROW_REASONS
 from beneficiaries.models import (
+    DEPARTMENT_IDENTITIES,
     Department,
     Household,
     Identity,
@@ -231,6 +232,7 @@ def bounds(
     batch: RosterImport,
     *,
     department_open: int,
+    scope_open: int,
     valid: int,
     refused: int,
     opened: int,
@@ -239,22 +241,24 @@ def bounds(
     end_absent_refused: str,
 ) -> dict:
     """What applying will open, change and end, and whether that many endings wait for a
-    second person: more than `MEDAID_ROSTER_REVIEW_SHARE` (10 %) of the department's open
-    identities and more than `MEDAID_ROSTER_REVIEW_MIN` (10) of them. Computed by the merge
-    itself, so the preview and the apply cannot disagree."""
+    second person: more than `MEDAID_ROSTER_REVIEW_SHARE` (10 %) of the open identities the
+    department answers for in its county (those it registered and those of the kinds it
+    certifies: a feed's exits reach both) and more than `MEDAID_ROSTER_REVIEW_MIN` (10).
+    Computed by the merge itself, so the preview and the apply cannot disagree."""
     review_share = _share("MEDAID_ROSTER_REVIEW_SHARE", "0.10")
     review_min = int(getattr(settings, "MEDAID_ROSTER_REVIEW_MIN", 10))
-    required = ended > review_min and ended > review_share * department_open
+    required = ended > review_min and ended > review_share * scope_open
     message = ""
     if required:
-        part = f"{Decimal(ended) / department_open * 100:.1f}%" if department_open else "全部"
+        part = f"{Decimal(ended) / scope_open * 100:.1f}%" if scope_open else "全部"
         message = (
-            f"本次将终止 {ended} 个身份，占{batch.department}在册 {department_open} 个身份的"
+            f"本次将终止 {ended} 个身份，占{batch.department}负责的在册 {scope_open} 个身份的"
             f" {part}，超过 {_percent(review_share)}：须由上传人以外、具有“复核名册入库”权限的"
             f"另一位人员复核同意后才能入库"
         )
     return {
         "department_open": department_open,
+        "scope_open": scope_open,
         "valid_lines": valid,
         "refused_lines": refused,
         "opened": opened,
@@ -285,6 +289,19 @@ def end_absent_refusal(
         f" {department_open} 个身份的 {_percent(share)}：本次不终止未列出的在册身份"
         f"（请改正错误行后重新报送）"
     )
+
+
+def _scope_open(cursor, batch: RosterImport) -> int:
+    """Open identities of the batch's county that the department registered or certifies."""
+    codes = sorted(DEPARTMENT_IDENTITIES.get(batch.department.kind, ()))
+    marks = ", ".join(["%s"] * len(codes)) or "''"
+    cursor.execute(
+        f"""SELECT COUNT(*) FROM {T["identity"]} i JOIN {T["person"]} p ON p.id = i.person_id
+            WHERE i."end" IS NULL AND p.county_id = %s
+              AND (i.department_id = %s OR i.code IN ({marks}))""",
+        [batch.county_id, batch.department_id, *codes],
+    )
+    return cursor.fetchone()[0]
 
 
 def _fail(cursor, code: str, where: str) -> None:
@@ -438,6 +455,10 @@ def merge_batch(batch: RosterImport) -> dict:
             action: (with_person, fresh) for action, with_person, fresh in cursor.fetchall()
         }
         actions = set(by_action)
+        # Only a list that can end someone needs the wider count (a join with the people).
+        scope_open = department_open
+        if batch.end_absent or actions & {"end", "change"}:
+            scope_open = _scope_open(cursor, batch)
         lines_with_person = sum(by_action.get(a, (0, 0))[0] for a in ("add", "change"))
         lines_of_new_people = sum(by_action.get(a, (0, 0))[1] for a in ("add", "change"))
         # What the list says about people already registered: household, township, insurance.
@@ -513,6 +534,7 @@ def merge_batch(batch: RosterImport) -> dict:
         result["bounds"] = bounds(
             batch,
             department_open=department_open,
+            scope_open=scope_open,
             valid=valid,
             refused=refused,
             opened=counts.get(RowOutcome.ADDED, 0),
