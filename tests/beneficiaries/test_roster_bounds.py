@@ -256,3 +256,17 @@ def test_review_and_reverse_pages_refuse_without_their_permission(client, civil)
     assert client.post(f"/admin/beneficiaries/rosterimport/{batch.pk}/reverse/").status_code == 403
     assert client.post(f"/admin/beneficiaries/rosterimport/{batch.pk}/review/").status_code == 403
     assert RosterImport.objects.get(pk=batch.pk).status == RosterImport.Status.APPLIED
+
+
+def test_the_review_share_counts_the_identities_the_department_certifies(civil):
+    """A feed's exits reach identities the department did not register (a clerk's, an older
+    system's): 12 exits among 200 open 低保 identities are 6 %, no review."""
+    registered(civil, n=200)
+    Identity.objects.update(department=None)
+    exits = [["退出", make_id(i), nm(i), "低保对象", "", "", "2024-02-29"] for i in range(1, 13)]
+    feed = load(civil, exits, kind="feed", stated=date(2024, 3, 5))
+    assert (feed.result["bounds"]["department_open"], feed.result["bounds"]["scope_open"]) == (
+        0,
+        200,
+    )
+    assert feed.status == RosterImport.Status.APPLIED and open_count() == 188
