@@ -39,6 +39,7 @@ from medaid.core.admin import (
     operation_required,
     register_county_path,
 )
+from medaid.core.errors import Refusal
 from medaid.core.scoping import mask_id_number, scope_to_user
 
 register_county_path("beneficiaries.county", "pk")
@@ -278,6 +279,8 @@ class RosterImportAdmin(CountyScopedAdmin):
             ),
             path("<int:pk>/preview/", view(self.preview_view), name="beneficiaries_roster_preview"),
             path("<int:pk>/errors/", view(self.errors_view), name="beneficiaries_roster_errors"),
+            path("<int:pk>/review/", view(self.review_view), name="beneficiaries_roster_review"),
+            path("<int:pk>/reverse/", view(self.reverse_view), name="beneficiaries_roster_reverse"),
             *super().get_urls(),
         ]
 
@@ -341,12 +344,16 @@ class RosterImportAdmin(CountyScopedAdmin):
         if request.method == "POST":
             if batch.status not in (RosterImport.Status.STAGED, RosterImport.Status.FAILED):
                 messages.error(request, f"该批次状态为“{batch.get_status_display()}”，不能入库")
+            elif not request.POST.get("confirm"):
+                messages.error(request, "请先核对将新增、变更、终止的身份数，勾选确认后再入库")
             else:
                 job = services.roster_import_job_start(batch=batch, apply=True, by=request.user)
                 job.refresh_from_db()
                 batch.refresh_from_db()
                 if batch.status == RosterImport.Status.APPLIED:  # ran in-process (no broker)
                     messages.success(request, "已入库。")
+                elif batch.status == RosterImport.Status.REVIEW:
+                    messages.warning(request, batch.preview["bounds"]["review_message"])
                 elif job.status == job.Status.FAILED:
                     messages.error(request, f"入库失败，已整体回滚：{job.error}")
                 else:
@@ -367,9 +374,55 @@ class RosterImportAdmin(CountyScopedAdmin):
             "can_apply": batch.status in (RosterImport.Status.STAGED, RosterImport.Status.FAILED)
             and may(request, "beneficiaries.apply_rosterimport")
             and not (job and job.status in ("pending", "running")),
+            "bounds": (batch.result or batch.preview or {}).get("bounds", {}),
+            "can_review": batch.status == RosterImport.Status.REVIEW
+            and may(request, "beneficiaries.review_rosterimport")
+            and request.user.pk not in (batch.uploaded_by_id, batch.review_requested_by_id),
+            "can_reverse": batch.status == RosterImport.Status.APPLIED
+            and may(request, "beneficiaries.reverse_rosterimport"),
             "job": job,
         }
         return TemplateResponse(request, "beneficiaries/roster_preview.html", context)
+
+    def review_view(self, request, pk):
+        """复核: a second person approves (the apply starts) or refuses a 待复核 batch."""
+        operation_required(request, "beneficiaries.review_rosterimport")
+        batch = self._batch(request, pk)
+        if request.method == "POST":
+            approve = request.POST.get("decision") == "approve"
+            try:
+                services.roster_import_review(batch=batch, by=request.user, approve=approve)
+            except Refusal as exc:
+                messages.error(request, exc.message)
+            else:
+                batch.refresh_from_db()
+                if not approve:
+                    messages.warning(request, "已退回，未入库。")
+                elif batch.status == RosterImport.Status.APPLIED:
+                    messages.success(request, "复核同意，已入库。")
+                else:
+                    messages.info(request, "复核同意，已开始入库。")
+        return redirect("admin:beneficiaries_roster_preview", batch.pk)
+
+    def reverse_view(self, request, pk):
+        """撤销本次导入: one step back from an apply (POST with the confirmation ticked)."""
+        operation_required(request, "beneficiaries.reverse_rosterimport")
+        batch = self._batch(request, pk)
+        if request.method == "POST":
+            if not request.POST.get("confirm"):
+                messages.error(request, "请勾选确认后再撤销")
+            else:
+                try:
+                    result = services.roster_import_reverse(batch=batch, by=request.user)
+                except Refusal as exc:
+                    messages.error(request, exc.message)
+                else:
+                    messages.success(
+                        request,
+                        f"已撤销本次导入：删除其新增的身份 {result['removed']} 个，"
+                        f"恢复其终止的身份 {result['reopened']} 个，{result['people']} 人待重算。",
+                    )
+        return redirect("admin:beneficiaries_roster_preview", batch.pk)
 
     def errors_view(self, request, pk):
         batch = self._batch(request, pk)

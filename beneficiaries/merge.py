@@ -12,18 +12,22 @@ import logging
 import time
 import uuid
 from datetime import date, timedelta
+from decimal import Decimal
 
 from django.apps import apps
+from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from beneficiaries.imports import ROW_REASONS
 from beneficiaries.models import (
+    DEPARTMENT_IDENTITIES,
     Department,
     Household,
     Identity,
     Person,
     RosterImport,
+    RosterImportEnd,
     RosterImportRow,
     RowOutcome,
     Township,
@@ -42,6 +46,7 @@ T = {
     "identity": Identity._meta.db_table,
     "household": Household._meta.db_table,
     "township": Township._meta.db_table,
+    "ends": RosterImportEnd._meta.db_table,
 }
 
 
@@ -215,6 +220,90 @@ _OVERLAPPING = (
 )
 
 
+def _share(name: str, default: str) -> Decimal:
+    return Decimal(str(getattr(settings, name, default)))
+
+
+def _percent(share: Decimal) -> str:
+    return f"{share * 100:.0f}%"
+
+
+def bounds(
+    batch: RosterImport,
+    *,
+    department_open: int,
+    scope_open: int,
+    valid: int,
+    refused: int,
+    opened: int,
+    changed: int,
+    ended: int,
+    end_absent_refused: str,
+) -> dict:
+    """What applying will open, change and end, and whether that many endings wait for a
+    second person: more than `MEDAID_ROSTER_REVIEW_SHARE` (10 %) of the open identities the
+    department answers for in its county (those it registered and those of the kinds it
+    certifies: a feed's exits reach both) and more than `MEDAID_ROSTER_REVIEW_MIN` (10).
+    Computed by the merge itself, so the preview and the apply cannot disagree."""
+    review_share = _share("MEDAID_ROSTER_REVIEW_SHARE", "0.10")
+    review_min = int(getattr(settings, "MEDAID_ROSTER_REVIEW_MIN", 10))
+    required = ended > review_min and ended > review_share * scope_open
+    message = ""
+    if required:
+        part = f"{Decimal(ended) / scope_open * 100:.1f}%" if scope_open else "全部"
+        message = (
+            f"本次将终止 {ended} 个身份，占{batch.department}负责的在册 {scope_open} 个身份的"
+            f" {part}，超过 {_percent(review_share)}：须由上传人以外、具有“复核名册入库”权限的"
+            f"另一位人员复核同意后才能入库"
+        )
+    return {
+        "department_open": department_open,
+        "scope_open": scope_open,
+        "valid_lines": valid,
+        "refused_lines": refused,
+        "opened": opened,
+        "changed": changed,
+        "ended": ended,
+        "end_absent_refused": end_absent_refused,
+        "review_share": str(review_share),
+        "review_min": review_min,
+        "review_required": required,
+        "review_message": message,
+    }
+
+
+def end_absent_refusal(
+    batch: RosterImport, *, department_open: int, valid: int, refused: int
+) -> str:
+    """Why the end-absent step ends no one ('' when it may run): a list with refused lines
+    ends identities only when its valid lines are at least `MEDAID_ROSTER_MIN_VALID_SHARE`
+    (95 %) of the department's open identities — a file whose ID numbers Excel mangled must
+    not read as "everyone left"."""
+    if not refused:
+        return ""
+    share = _share("MEDAID_ROSTER_MIN_VALID_SHARE", "0.95")
+    if valid >= share * department_open:
+        return ""
+    return (
+        f"名册有 {refused} 行被退回，有效行 {valid} 行不足{batch.department}在册"
+        f" {department_open} 个身份的 {_percent(share)}：本次不终止未列出的在册身份"
+        f"（请改正错误行后重新报送）"
+    )
+
+
+def _scope_open(cursor, batch: RosterImport) -> int:
+    """Open identities of the batch's county that the department registered or certifies."""
+    codes = sorted(DEPARTMENT_IDENTITIES.get(batch.department.kind, ()))
+    marks = ", ".join(["%s"] * len(codes)) or "''"
+    cursor.execute(
+        f"""SELECT COUNT(*) FROM {T["identity"]} i JOIN {T["person"]} p ON p.id = i.person_id
+            WHERE i."end" IS NULL AND p.county_id = %s
+              AND (i.department_id = %s OR i.code IN ({marks}))""",
+        [batch.county_id, batch.department_id, *codes],
+    )
+    return cursor.fetchone()[0]
+
+
 def _fail(cursor, code: str, where: str) -> None:
     """Mark still-valid work rows matching `where` with the named merge error."""
     cursor.execute(
@@ -240,6 +329,11 @@ def merge_batch(batch: RosterImport) -> dict:
         cursor = TimedCursor(raw_cursor)
         result["timings"] = cursor.timings
         bulk_settings(cursor, batch.rows_total)
+        cursor.execute(
+            f'SELECT COUNT(*) FROM {identity} WHERE department_id = %s AND "end" IS NULL',
+            [batch.department_id],
+        )
+        (department_open,) = cursor.fetchone()
         cursor.execute(f"DROP TABLE IF EXISTS {w}")
         # Names and counties against the registry are checked here again: the registry may
         # have changed since the batch was validated.
@@ -260,6 +354,11 @@ def merge_batch(batch: RosterImport) -> dict:
             [county, b],
         )
         cursor.execute(f"UPDATE {w} SET person_id = NULL, outcome = 'error' WHERE error_code <> ''")
+        if connection.vendor == "sqlite":
+            # SQLite joins by nested loops: without an index every join on the line (the
+            # write-back to the staged rows, the people's last lines) scans the whole work
+            # table once per line — 40,000 lines took minutes. PostgreSQL hashes instead.
+            cursor.execute(f"CREATE UNIQUE INDEX {w}_line ON {w} (line_no)")
         analyze(cursor, w)
         # A township resolved at validation may have been removed since.
         _fail(
@@ -356,6 +455,10 @@ def merge_batch(batch: RosterImport) -> dict:
             action: (with_person, fresh) for action, with_person, fresh in cursor.fetchall()
         }
         actions = set(by_action)
+        # Only a list that can end someone needs the wider count (a join with the people).
+        scope_open = department_open
+        if batch.end_absent or actions & {"end", "change"}:
+            scope_open = _scope_open(cursor, batch)
         lines_with_person = sum(by_action.get(a, (0, 0))[0] for a in ("add", "change"))
         lines_of_new_people = sum(by_action.get(a, (0, 0))[1] for a in ("add", "change"))
         # What the list says about people already registered: household, township, insurance.
@@ -365,7 +468,7 @@ def merge_batch(batch: RosterImport) -> dict:
         if actions & {"end", "change"}:
             _fail(cursor, "person_unknown", "action IN ('end', 'change') AND person_id IS NULL")
         if "end" in actions:
-            _merge_exits(cursor)
+            _merge_exits(cursor, batch)
         result["identities_opened"] = 0
         if "change" in actions:
             result["identities_opened"] = _merge_changes(cursor, batch, now, keys, audit)
@@ -390,25 +493,20 @@ def merge_batch(batch: RosterImport) -> dict:
         if result["identities_opened"] > BULK_ANALYZE_ROWS:
             analyze(cursor, identity)
 
+        cursor.execute(f"SELECT COUNT(*) FROM {w} WHERE error_code = ''")
+        (valid,) = cursor.fetchone()
+        refused = max(batch.rows_total - valid, 0)
         ended_absent = 0
+        end_absent_refused = ""
         changed: set[tuple[int, date]] = set()
         if batch.kind == RosterImport.Kind.ROSTER and batch.end_absent:
-            last_day = batch.stated_date - timedelta(days=1)
-            cursor.execute(
-                f"""
-                UPDATE {identity} SET "end" = %s
-                WHERE department_id = %s AND "end" IS NULL AND start <= %s
-                  AND NOT EXISTS (
-                    SELECT 1 FROM {stg} s JOIN {person} p ON p.id_number = s.id_number
-                    WHERE s.batch_id = %s AND p.id = {identity}.person_id
-                      AND s.code = {identity}.code)
-                RETURNING person_id
-                """,
-                [last_day, batch.department_id, last_day, b],
+            end_absent_refused = end_absent_refusal(
+                batch, department_open=department_open, valid=valid, refused=refused
             )
-            ended_people = cursor.fetchall()
+        if batch.kind == RosterImport.Kind.ROSTER and batch.end_absent and not end_absent_refused:
+            ended_people = _end_absent(cursor, batch)
             ended_absent = len(ended_people)
-            changed.update((person_id, last_day) for (person_id,) in ended_people)
+            changed.update(ended_people)
         result["ended_absent"] = ended_absent
         result["people_changed"] = _identities_changed(cursor, batch, changed)
 
@@ -416,7 +514,7 @@ def merge_batch(batch: RosterImport) -> dict:
         cursor.execute(
             f"UPDATE {stg} SET outcome = 'error' WHERE batch_id = %s AND error_code <> ''", [b]
         )
-        refused = max(cursor.rowcount, 0)
+        refused_rows = max(cursor.rowcount, 0)
         messages = " ".join(f"WHEN '{code}' THEN %s" for code in MERGE_ERRORS)
         cursor.execute(
             f"""
@@ -430,14 +528,67 @@ def merge_batch(batch: RosterImport) -> dict:
         )
         cursor.execute(f"SELECT outcome, COUNT(*) FROM {w} GROUP BY outcome")
         counts = dict(cursor.fetchall())
-        if refused:
-            counts[RowOutcome.ERROR] = counts.get(RowOutcome.ERROR, 0) + refused
+        if refused_rows:
+            counts[RowOutcome.ERROR] = counts.get(RowOutcome.ERROR, 0) + refused_rows
         result["counts"] = counts
+        result["bounds"] = bounds(
+            batch,
+            department_open=department_open,
+            scope_open=scope_open,
+            valid=valid,
+            refused=refused,
+            opened=counts.get(RowOutcome.ADDED, 0),
+            changed=counts.get(RowOutcome.CHANGED, 0),
+            ended=counts.get(RowOutcome.ENDED, 0) + ended_absent,
+            end_absent_refused=end_absent_refused,
+        )
         cursor.execute(f"DROP TABLE {w}")
     return result
 
 
-def _merge_exits(cursor) -> None:
+def _close(cursor, batch: RosterImport, reason: str, select: str, params=()) -> None:
+    """Close identity periods: `select` names (identity id, person id, last day); they are
+    recorded for a reversal (`RosterImportEnd`), then closed by id."""
+    ends, identity = T["ends"], T["identity"]
+    cursor.execute(
+        f"INSERT INTO {ends} (batch_id, identity_id, person_id, ended_on, reason)"
+        f" SELECT %s, c.identity_id, c.person_id, c.ended_on, %s FROM ({select}) c",
+        [batch.pk, reason, *params],
+    )
+    if cursor.rowcount:
+        cursor.execute(
+            f"""UPDATE {identity} SET "end" = e.ended_on FROM {ends} e
+                WHERE e.batch_id = %s AND e.reason = %s AND {identity}.id = e.identity_id""",
+            [batch.pk, reason],
+        )
+
+
+def _end_absent(cursor, batch: RosterImport) -> list[tuple[int, date]]:
+    """A full roster's 未列出的在册身份终止: the department's open identities that no VALID
+    line of the list names end the day before the list's date (a refused line protects no
+    one and ends no one: the caller has checked the list's valid share)."""
+    identity, w = T["identity"], WORK
+    last_day = batch.stated_date - timedelta(days=1)
+    if connection.vendor == "sqlite":
+        cursor.execute(f"CREATE INDEX {w}_person ON {w} (person_id, code)")
+    _close(
+        cursor,
+        batch,
+        RosterImportEnd.Reason.ABSENT,
+        f"""SELECT i.id AS identity_id, i.person_id, %s AS ended_on FROM {identity} i
+            WHERE i.department_id = %s AND i."end" IS NULL AND i.start <= %s
+              AND NOT EXISTS (SELECT 1 FROM {w} s WHERE s.person_id = i.person_id
+                AND s.code = i.code AND s.error_code = '')""",
+        [last_day, batch.department_id, last_day],
+    )
+    cursor.execute(
+        f"SELECT person_id FROM {T['ends']} WHERE batch_id = %s AND reason = %s",
+        [batch.pk, RosterImportEnd.Reason.ABSENT],
+    )
+    return [(person_id, last_day) for (person_id,) in cursor.fetchall()]
+
+
+def _merge_exits(cursor, batch: RosterImport) -> None:
     """Exits: close the open period of that identity on the stated last day."""
     identity, w = T["identity"], WORK
     open_same = (
@@ -448,13 +599,14 @@ def _merge_exits(cursor) -> None:
         f"""UPDATE {w} SET outcome = 'ended' WHERE error_code = '' AND action = 'end'
             AND EXISTS ({open_same} AND i.start <= {w}."end")"""
     )
-    cursor.execute(
-        f"""
-        UPDATE {identity} SET "end" = s."end" FROM {w} s
-        WHERE s.outcome = 'ended' AND {identity}.person_id = s.person_id
-          AND {identity}.code = s.code AND {identity}."end" IS NULL
-          AND {identity}.start <= s."end"
-        """
+    _close(
+        cursor,
+        batch,
+        RosterImportEnd.Reason.EXIT,
+        f"""SELECT i.id AS identity_id, MIN(i.person_id) AS person_id, MIN(s."end") AS ended_on
+            FROM {identity} i JOIN {w} s ON i.person_id = s.person_id AND i.code = s.code
+            WHERE s.outcome = 'ended' AND i."end" IS NULL AND i.start <= s."end"
+            GROUP BY i.id""",
     )
     cursor.execute(
         f"""UPDATE {w} SET outcome = 'unchanged' WHERE error_code = ''
@@ -481,13 +633,15 @@ def _merge_changes(cursor, batch: RosterImport, now, keys, audit) -> int:
                 AND i.code = {w}.old_code AND i."end" IS NULL
                 AND i.start <= {w}.prev_end)"""
     )
-    cursor.execute(
-        f"""
-        UPDATE {identity} SET "end" = s.prev_end FROM {w} s
-        WHERE s.outcome = 'changed'
-          AND {identity}.person_id = s.person_id AND {identity}.code = s.old_code
-          AND {identity}."end" IS NULL AND {identity}.start <= s.prev_end
-        """
+    _close(
+        cursor,
+        batch,
+        RosterImportEnd.Reason.CHANGE,
+        f"""SELECT i.id AS identity_id, MIN(i.person_id) AS person_id,
+                MIN(s.prev_end) AS ended_on
+            FROM {identity} i JOIN {w} s ON i.person_id = s.person_id AND i.code = s.old_code
+            WHERE s.outcome = 'changed' AND i."end" IS NULL AND i.start <= s.prev_end
+            GROUP BY i.id""",
     )
     keys.lock(
         person,

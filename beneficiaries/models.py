@@ -208,7 +208,8 @@ class Person(models.Model):
         return self.name
 
 
-@pghistory.track(*AUDIT_TRACKERS)
+# A period a reversed roster opened is deleted; the delete event keeps what it was.
+@pghistory.track(*AUDIT_TRACKERS, pghistory.DeleteEvent())
 class Identity(models.Model):
     """One period during which a person held an identity, as a department certified it."""
 
@@ -316,6 +317,8 @@ class RosterImport(models.Model):
         APPLIED = "applied", "已入库"
         REJECTED = "rejected", "整体退回"
         FAILED = "failed", "入库失败"
+        REVIEW = "review", "待复核"
+        REVERSED = "reversed", "已撤销"
 
     class Channel(models.TextChoices):
         ADMIN = "admin", "经办后台上传"
@@ -375,6 +378,38 @@ class RosterImport(models.Model):
         verbose_name="入库人",
     )
     applied_at = models.DateTimeField("入库时间", null=True, blank=True)
+    # Ending many identities at once waits for a second person (`review_rosterimport`).
+    review_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="提请复核人",
+    )
+    review_requested_at = models.DateTimeField("提请复核时间", null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="复核人",
+    )
+    reviewed_at = models.DateTimeField("复核时间", null=True, blank=True)
+    approved_ended = models.PositiveIntegerField(
+        "复核同意终止数", null=True, blank=True, help_text="入库时终止的身份不得多于此数"
+    )
+    reversed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="撤销人",
+    )
+    reversed_at = models.DateTimeField("撤销时间", null=True, blank=True)
+    reversal = models.JSONField("撤销结果", default=dict, blank=True)
     created_at = models.DateTimeField("上传时间", auto_now_add=True)
 
     class Meta:
@@ -382,6 +417,8 @@ class RosterImport(models.Model):
         verbose_name_plural = "名册导入批次"
         permissions = [
             ("apply_rosterimport", "可将名册入库"),
+            ("review_rosterimport", "可复核大批量终止身份的名册"),
+            ("reverse_rosterimport", "可撤销名册入库"),
         ]
         ordering = ["-created_at"]
         constraints = [
@@ -463,6 +500,32 @@ class RosterImportRow(models.Model):
 
     def __str__(self) -> str:
         return f"R{self.batch_id}:{self.line_no}"
+
+
+class RosterImportEnd(models.Model):
+    """An identity period a roster apply closed (an exit, a change's old identity, or one
+    absent from a full roster), and the day it wrote: what `撤销本次导入` reopens. Written
+    set-based by the merge; the periods the apply opened are found by their `source_line`."""
+
+    class Reason(models.TextChoices):
+        EXIT = "exit", "退出"
+        CHANGE = "change", "变更前身份"
+        ABSENT = "absent", "名册外终止"
+
+    batch = models.ForeignKey(
+        RosterImport, on_delete=models.CASCADE, related_name="ends", verbose_name="导入批次"
+    )
+    identity_id = models.BigIntegerField("身份记录ID")
+    person_id = models.BigIntegerField("救助对象ID")
+    ended_on = models.DateField("终止日期")
+    reason = models.CharField("原因", max_length=8, choices=Reason.choices)
+
+    class Meta:
+        verbose_name = "名册终止的身份"
+        verbose_name_plural = "名册终止的身份"
+
+    def __str__(self) -> str:
+        return f"R{self.batch_id} 身份{self.identity_id} 止于 {self.ended_on}"
 
 
 class FeedCheck(models.Model):

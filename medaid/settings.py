@@ -336,6 +336,13 @@ LOGGING = {
 # Amount above which a counter application needs a second supervisor's approval.
 SECOND_APPROVAL_THRESHOLD = os.environ.get("SECOND_APPROVAL_THRESHOLD", "20000.00")
 
+# A department's list with refused lines ends absent identities only when its valid lines are
+# at least this share of the department's open identities; an apply ending more than
+# REVIEW_SHARE of them (and more than REVIEW_MIN) waits for a second person (beneficiaries.merge).
+MEDAID_ROSTER_MIN_VALID_SHARE = os.environ.get("MEDAID_ROSTER_MIN_VALID_SHARE", "0.95")
+MEDAID_ROSTER_REVIEW_SHARE = os.environ.get("MEDAID_ROSTER_REVIEW_SHARE", "0.10")
+MEDAID_ROSTER_REVIEW_MIN = int(os.environ.get("MEDAID_ROSTER_REVIEW_MIN", "10"))
+
 # Seconds the monthly settlement waits between posting two statements: a throttle that lets a
 # busy database breathe; the fault tests use it to stop a worker in the middle of a run.
 FUNDS_STATEMENT_PAUSE_SECONDS = float(os.environ.get("FUNDS_STATEMENT_PAUSE_SECONDS", "0"))

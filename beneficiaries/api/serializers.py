@@ -85,6 +85,7 @@ class PersonSerializer(serializers.ModelSerializer):
 
 class RosterImportSerializer(serializers.ModelSerializer):
     counts = serializers.SerializerMethodField()
+    bounds = serializers.SerializerMethodField()
     errors_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -106,6 +107,7 @@ class RosterImportSerializer(serializers.ModelSerializer):
             "rows_total",
             "rows_error",
             "counts",
+            "bounds",
             "errors_url",
             "applied_at",
             "created_at",
@@ -114,6 +116,10 @@ class RosterImportSerializer(serializers.ModelSerializer):
 
     def get_counts(self, batch) -> dict[str, int]:
         return (batch.result or batch.preview or {}).get("counts", {})
+
+    def get_bounds(self, batch) -> dict:
+        """Identities the apply opens, changes and ends, and whether it waits for review."""
+        return (batch.result or batch.preview or {}).get("bounds", {})
 
     def get_errors_url(self, batch) -> str | None:
         if not batch.rows_error:
@@ -130,6 +136,9 @@ class RosterUploadSerializer(serializers.Serializer):
     period = serializers.DateField(label="所属月份", required=False)
     department = serializers.IntegerField(label="报送部门", required=False)
     apply = serializers.BooleanField(label="校验后直接入库", default=False)
+    end_absent = serializers.BooleanField(
+        label="全量名册中未列出的在册身份按名单日期前一日终止", default=False
+    )
 
 
 class SubsidyLineSerializer(serializers.ModelSerializer):

@@ -134,7 +134,11 @@ class IdentityViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     ),
     apply=extend_schema(
         summary="名册入库",
-        description="把已校验的批次入库；状态不允许时返回 409。",
+        description=(
+            "把已校验的批次入库；状态不允许时返回 409。终止的身份超过本部门在册身份的复核比例时"
+            "不入库，批次转为“待复核”，返回 409（code=review_required）与将新增、变更、终止的"
+            "身份数，须由另一位人员在后台复核同意。"
+        ),
         request=None,
         responses={
             200: RosterImportSerializer,
@@ -206,6 +210,7 @@ class RosterImportViewSet(
                 file_name=data["file"].name,
                 stated_date=data["stated_date"],
                 period=data.get("period"),
+                end_absent=data["end_absent"],
                 channel=RosterImport.Channel.API,
                 uploaded_by=request.user,
             )
@@ -225,7 +230,18 @@ class RosterImportViewSet(
                 {"error": {"code": "file_refused", "message": batch.error}, **body},
                 status=status.HTTP_400_BAD_REQUEST,
             )
+        if batch.status == RosterImport.Status.REVIEW:
+            return self._awaits_review(batch, body)
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @staticmethod
+    def _awaits_review(batch: RosterImport, body: dict) -> Response:
+        """The bound was hit: nothing was applied; the counts and who must act next."""
+        bounds = batch.preview["bounds"]
+        return Response(
+            {**body, "error": {"code": "review_required", "message": bounds["review_message"]}},
+            status=status.HTTP_409_CONFLICT,
+        )
 
     @action(detail=True, methods=["post"])
     def apply(self, request, pk=None):
@@ -235,7 +251,10 @@ class RosterImportViewSet(
         except services.ImportStateError as exc:
             return Response({"error": {"code": "state", "message": exc.message}}, status=409)
         batch.refresh_from_db()
-        return Response(self.get_serializer(batch).data)
+        body = self.get_serializer(batch).data
+        if batch.status == RosterImport.Status.REVIEW:
+            return self._awaits_review(batch, body)
+        return Response(body)
 
     @action(detail=True, methods=["get"])
     def errors(self, request, pk=None):

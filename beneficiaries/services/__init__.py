@@ -3,6 +3,8 @@ surface for the other apps, the admin, the API and the tasks.
 
 - `rosters`: receiving, validating, previewing and applying a department's list, retrying a
   failed batch, the 10th-of-month feed check (the merge SQL itself is `beneficiaries.merge`);
+- `roster_review`: the second person for an apply that ends many identities, and the one-step
+  reversal of an apply (撤销本次导入);
 - `identities`: identity periods one at a time (the counter, the admin);
 - `certification`: 因病致贫 applications and their decision;
 - `premium`: subsidy rosters, the monthly additions, the premium transfer request.
@@ -22,6 +24,7 @@ from beneficiaries.services.premium import (
     subsidy_roster_build,
     subsidy_roster_confirm,
 )
+from beneficiaries.services.roster_review import roster_import_reverse, roster_import_review
 from beneficiaries.services.rosters import (
     ImportStateError,
     feed_checks_run,
@@ -57,6 +60,8 @@ __all__ = [
     "roster_import_process",
     "roster_import_receive",
     "roster_import_retry",
+    "roster_import_reverse",
+    "roster_import_review",
     "roster_import_validate",
     "subsidy_additions_run",
     "subsidy_roster_build",

@@ -156,8 +156,8 @@ def roster_import_validate(*, batch: RosterImport, progress=None, preview: bool 
     Idempotent: a batch validated again is re-staged from its file. A whole-file problem
     marks the batch rejected with the reason. No lock needed: only this batch's rows change.
     """
-    if batch.status == RosterImport.Status.APPLIED:
-        raise ImportStateError("该批次已入库，不能重新校验")
+    if batch.status in (RosterImport.Status.APPLIED, RosterImport.Status.REVERSED):
+        raise ImportStateError(f"该批次{batch.get_status_display()}，不能重新校验")
     RosterImportRow.objects.filter(batch=batch).delete()
     try:
         total, _errors, headers = _stage(batch, progress)
@@ -310,10 +310,26 @@ def roster_import_preview(*, batch: RosterImport) -> dict:
     return summary
 
 
+class _AwaitsReview(Exception):
+    """The merge ended more identities than one person may: roll it back, wait for review."""
+
+
+def _awaits_review(batch: RosterImport, summary: dict) -> bool:
+    bounds = summary["bounds"]
+    if not bounds["review_required"]:
+        return False
+    approved = batch.reviewed_by_id is not None and batch.approved_ended is not None
+    return not (approved and bounds["ended"] <= batch.approved_ended)
+
+
 def roster_import_apply(*, batch: RosterImport, applied_by=None) -> dict:
     """Apply a staged batch to the registry in one transaction; rows with errors are skipped
     and kept for the error file. Any failure rolls the whole batch back and marks it failed;
     the staged rows stay, so the batch can be applied again.
+
+    A merge that ends more of the department's identities than the review bound allows
+    (`merge.bounds`) is rolled back and the batch waits as 待复核 until a second person
+    approves that many (`roster_import_review`); the returned summary then says so.
 
     Takes the county row lock (`SELECT … FOR UPDATE` on the batch's county) so that two lists
     of one county never merge at once; callers need hold no lock.
@@ -323,14 +339,23 @@ def roster_import_apply(*, batch: RosterImport, applied_by=None) -> dict:
             locked = RosterImport.objects.select_for_update().get(pk=batch.pk)
             if locked.status == RosterImport.Status.APPLIED:
                 return locked.result
+            if locked.status == RosterImport.Status.REVIEW:
+                raise ImportStateError("该批次待复核：须由另一位人员复核同意后入库")
             if locked.status != RosterImport.Status.STAGED:
                 raise ImportStateError(f"该批次状态为“{locked.get_status_display()}”，不能入库")
             County.objects.select_for_update().filter(pk=locked.county_id).first()
             context = {"roster_import": locked.pk}
             if applied_by is not None:
                 context["user"] = applied_by.pk
-            with history_context(**context):
-                summary = merge.merge_batch(locked)
+            try:
+                with transaction.atomic(), history_context(**context):
+                    summary = merge.merge_batch(locked)
+                    if _awaits_review(locked, summary):
+                        raise _AwaitsReview
+            except _AwaitsReview:
+                _review_request(locked, summary, applied_by)
+                batch.refresh_from_db()
+                return summary
             _pause_before_commit()
             locked.status = RosterImport.Status.APPLIED
             locked.applied_by = applied_by
@@ -360,6 +385,30 @@ def roster_import_apply(*, batch: RosterImport, applied_by=None) -> dict:
         raise
     batch.refresh_from_db()
     return summary
+
+
+def _review_request(batch: RosterImport, summary: dict, by) -> None:
+    """The batch waits as 待复核 with the counts the rolled-back merge found."""
+    samples = (batch.preview or {}).get("samples", {})
+    batch.preview = {**summary, "samples": samples, "previewed_at": timezone.now().isoformat()}
+    batch.status = RosterImport.Status.REVIEW
+    batch.review_requested_by = by
+    batch.review_requested_at = timezone.now()
+    batch.reviewed_by = None
+    batch.reviewed_at = None
+    batch.approved_ended = None
+    batch.save(
+        update_fields=[
+            "preview",
+            "status",
+            "review_requested_by",
+            "review_requested_at",
+            "reviewed_by",
+            "reviewed_at",
+            "approved_ended",
+        ]
+    )
+    logger.info("roster import %s waits for review: %s", batch.pk, summary["bounds"])
 
 
 def _pause_before_commit() -> None:

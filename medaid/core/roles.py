@@ -206,6 +206,12 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("beneficiaries.add_rosterimport", "上传、校验部门名册", (_CC, _DEP, _CITY)),
     Operation("beneficiaries.apply_rosterimport", "名册入库", (_CC, _DEP, _CITY)),
     Operation(
+        "beneficiaries.review_rosterimport",
+        "复核名册入库（大批量终止身份须第二人同意）",
+        (_SUP, _CITY),
+    ),
+    Operation("beneficiaries.reverse_rosterimport", "撤销名册入库（撤销本次导入）", (_SUP, _CITY)),
+    Operation(
         "beneficiaries.approve_illnesspovertyapplication",
         "因病致贫认定（认定/不予认定）",
         (_SUP, _CITY),
@@ -292,6 +298,8 @@ ADMIN_URLS: dict[str, str | tuple[str, ...]] = {
     "beneficiaries_roster_template": READ,
     "beneficiaries_roster_preview": "beneficiaries.apply_rosterimport",
     "beneficiaries_roster_errors": READ,
+    "beneficiaries_roster_review": "beneficiaries.review_rosterimport",
+    "beneficiaries_roster_reverse": "beneficiaries.reverse_rosterimport",
     "claims_declaration_upload": "claims.add_declaration",
     "claims_application_decide": (
         "claims.approve_application",

@@ -142,7 +142,7 @@ def test_admin_upload_preview_apply_flow(client, civil, django_capture_on_commit
     text = preview.content.decode()
     assert "新增身份" in text and f"#{job.pk}" in text and Identity.objects.count() == 0
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(f"/admin/beneficiaries/rosterimport/{batch.pk}/preview/")
+        client.post(f"/admin/beneficiaries/rosterimport/{batch.pk}/preview/", {"confirm": "1"})
     batch.refresh_from_db()
     assert batch.status == "applied" and Identity.objects.count() == 1
     assert Job.objects.filter(kind="beneficiaries.roster_import").count() == 2

@@ -67,6 +67,9 @@ def test_upload_preview_apply_and_download_the_error_rows(page, live_server, reg
     assert {r[2] for r in sheet[1:]} == {"号码短", "无此身份"}
     assert all(r[-1] for r in sheet[1:])  # every refused row says why
 
+    # The counts come first; applying needs them confirmed.
+    assert "入库将：新增身份 2 个，变更身份 0 个，终止身份 0 个" in body, body
+    page.check("input[name=confirm]")
     page.click("input[type=submit]")  # 确认入库
     page.shots.take("applied")
     assert "已入库" in page.locator("ul.messagelist").inner_text()
