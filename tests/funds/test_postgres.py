@@ -19,10 +19,11 @@ from funds.models import (
     SettlementLine,
     SettlementRun,
 )
-from funds.settlement import SettlementLocked, settlement_run
+from funds.settlement import SettlementLocked
 from medaid.core.models import Job
 from tests.funds.conftest import fund, make_claim
 from tests.integration_support import WorkerProcess, require_postgresql, wait_for
+from tests.money_support import settle
 
 pytestmark = pytest.mark.integration
 
@@ -158,7 +159,7 @@ def test_two_settlements_of_the_same_county_and_month_one_runs_one_is_refused(
         tasks.settle_month.delay(county.pk, 2024, 5)
         wait_for(lambda: _posted(county) >= 1, timeout=60, what="the worker's run to start")
         with pytest.raises(SettlementLocked) as err:
-            settlement_run(county=county, year=2024, month=5)
+            settle(county=county, year=2024, month=5)
         assert "正在进行中" in err.value.message
         wait_for(
             lambda: SettlementRun.objects.get(county=county).status == "succeeded",

@@ -16,9 +16,9 @@ from funds.models import (
     SettlementLine,
     SettlementRun,
 )
-from funds.settlement import settlement_run
 from medaid.core.models import User
 from tests.funds.conftest import fund, make_claim
+from tests.money_support import settle
 
 
 def _sheets(buffer):
@@ -40,7 +40,7 @@ def settled(county, hospitals, accounts):
     make_claim(county, hospitals[0], "100.10", declared=Decimal("101"))
     make_claim(county, hospitals[1], "200.20")
     make_claim(county, hospitals[1], "30.30", settlement="application")
-    return settlement_run(county=county, year=2024, month=5)
+    return settle(county=county, year=2024, month=5)
 
 
 def test_reconciliation_of_a_clean_month_lists_only_declaration_gaps(county, settled):
