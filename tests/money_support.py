@@ -32,3 +32,11 @@ def settle(*, county, year: int, month: int, maker=None, checker=None) -> Settle
         return run
     approved(MoneyMove.Kind.SETTLEMENT, maker=maker, checker=checker, run=run)
     return settlement_run(county=county, year=year, month=month)
+
+
+def posting_approved(*, county, year: int, month: int, maker=None, checker=None):
+    """Stage a month in-process and approve its posting; the approval sends the run's posting
+    job when it commits (to the worker, when there is one)."""
+    run = settlement_run(county=county, year=year, month=month)
+    assert run.status == SettlementRun.Status.STAGED, run.status
+    return approved(MoneyMove.Kind.SETTLEMENT, maker=maker, checker=checker, run=run)

@@ -23,7 +23,7 @@ from funds.settlement import SettlementLocked
 from medaid.core.models import Job
 from tests.funds.conftest import fund, make_claim
 from tests.integration_support import WorkerProcess, require_postgresql, wait_for
-from tests.money_support import settle
+from tests.money_support import posting_approved, settle
 
 pytestmark = pytest.mark.integration
 
@@ -116,7 +116,7 @@ def test_killed_worker_mid_settlement_then_run_again_pays_everything_once(
     monkeypatch.setenv("FUNDS_STATEMENT_PAUSE_SECONDS", "0.15")
     worker = WorkerProcess(queues="heavy").start()
     try:
-        tasks.settle_month.delay(county.pk, 2024, 5)
+        posting_approved(county=county, year=2024, month=5)  # sends the posting job
         wait_for(lambda: _posted(county) >= 5, timeout=60, what="some statements posted")
         worker.kill()
     finally:
@@ -139,7 +139,7 @@ def test_killed_worker_mid_settlement_then_run_again_pays_everything_once(
     finally:
         worker.stop()
     run.refresh_from_db()
-    assert run.attempts == 2
+    assert run.attempts == 3  # staged, killed mid-posting, resumed
     assert _paid(county) == expected
     assert Entry.objects.filter(settlement_statement__run=run).count() == run.statements.count()
     assert not SettlementLine.objects.values("claim").annotate(n=Count("id")).filter(n__gt=1)
@@ -156,7 +156,7 @@ def test_two_settlements_of_the_same_county_and_month_one_runs_one_is_refused(
     monkeypatch.setenv("FUNDS_STATEMENT_PAUSE_SECONDS", "0.1")
     worker = WorkerProcess(queues="heavy").start()
     try:
-        tasks.settle_month.delay(county.pk, 2024, 5)
+        posting_approved(county=county, year=2024, month=5)  # sends the posting job
         wait_for(lambda: _posted(county) >= 1, timeout=60, what="the worker's run to start")
         with pytest.raises(SettlementLocked) as err:
             settle(county=county, year=2024, month=5)
@@ -169,7 +169,7 @@ def test_two_settlements_of_the_same_county_and_month_one_runs_one_is_refused(
     finally:
         worker.stop()
     run = SettlementRun.objects.get(county=county)
-    assert run.attempts == 1
+    assert run.attempts == 2  # staged, then posted by the worker; the second run refused
     assert _paid(county) == expected
 
 
