@@ -91,6 +91,8 @@ from medaid.core.services import staff_user_create
 from tests.integration_support import wait_for
 from tests.money_support import approved
 
+SETTLED = ("succeeded", "failed")
+
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 TZ = zoneinfo.ZoneInfo("Asia/Shanghai")
@@ -716,10 +718,9 @@ def test_a_year_in_the_life_of_a_county(
         # The month's settlement, on the worker: staged, its posting proposed and approved by
         # two people, then posted by the job the approval sends.
         settle_month.delay(county.pk, year, month)
-        done = [SettlementRun.Status.SUCCEEDED, SettlementRun.Status.FAILED]
         wait_for(
             lambda y=year, m=month: SettlementRun.objects.filter(
-                county=county, year=y, month=m, status__in=[*done, SettlementRun.Status.STAGED]
+                county=county, year=y, month=m, status__in=[*SETTLED, SettlementRun.Status.STAGED]
             ).exists(),
             timeout=120,
             what=f"the settlement of {year}-{month:02d} staged",
@@ -728,7 +729,7 @@ def test_a_year_in_the_life_of_a_county(
         if run.status == SettlementRun.Status.STAGED:
             approved(MoneyMove.Kind.SETTLEMENT, run=run)
             wait_for(
-                lambda r=run.pk: SettlementRun.objects.filter(pk=r, status__in=done).exists(),
+                lambda r=run.pk: SettlementRun.objects.filter(pk=r, status__in=SETTLED).exists(),
                 timeout=120,
                 what=f"the settlement of {year}-{month:02d} posted",
             )
