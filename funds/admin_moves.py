@@ -168,7 +168,7 @@ class ManualEntryForm(forms.Form):
     @staticmethod
     def params(data) -> dict:
         return {
-            "kind": data["kind"],
+            "entry_kind": data["kind"],
             "source": data["source"],
             "from_account": data.get("from_account"),
             "to_account": data["to_account"],

@@ -93,7 +93,7 @@ def _line(account: Account | str, amount) -> dict:
 
 def manual_entry_prepare(
     *,
-    kind: str,
+    entry_kind: str,
     to_account: Account,
     amount,
     date: dt.date,
@@ -104,7 +104,8 @@ def manual_entry_prepare(
     memo: str = "",
 ) -> Proposal:
     """A manual entry (资金收入, 下达, 上解, 拨付 …) checked as `receipt_post` /
-    `transfer_post` will check it."""
+    `transfer_post` will check it. `entry_kind` is the entry's 业务类型."""
+    kind = entry_kind
     document_ref = (document_ref or "").strip()
     if not document_ref:
         raise FundsError(
