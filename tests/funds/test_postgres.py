@@ -195,3 +195,56 @@ def test_advisory_lock_is_per_county_and_month(county, other_county, accounts):
                 assert cursor.fetchone()[0] is True
         finally:
             other.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_checkers_approving_one_move_at_once_post_it_once(county, accounts):
+    """The approval locks the move's row: the second checker waits, then finds it decided."""
+    import threading
+
+    from django.db import connection as conn
+
+    from funds import moves
+    from funds.models import MoneyMove
+    from tests.money_support import person
+
+    require_postgresql()
+    fiscal = accounts[(county.pk, AccountKind.FISCAL)]
+    move = moves.move_propose(
+        kind=MoneyMove.Kind.MANUAL_ENTRY,
+        maker=person("pg_maker"),
+        reason="到账",
+        entry_kind=EntryKind.RECEIPT,
+        source=FundSource.DONATION,
+        to_account=fiscal,
+        amount="50.00",
+        date=DAY,
+        document_ref="并发1",
+    )
+    checkers = [person("pg_checker_1"), person("pg_checker_2")]
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def approve(checker):
+        try:
+            barrier.wait()
+            moves.move_approve(move=move, checker=checker, reason="同意")
+            outcomes.append("posted")
+        except services.FundsError as exc:
+            outcomes.append(exc.code)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=approve, args=(c,)) for c in checkers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["move_not_pending", "posted"]
+    assert Entry.objects.filter(move=move).count() == 1
+    assert fiscal.balance() == Decimal("50.00")
+    # Both people and the reasons are in the audit trail (pghistory on PostgreSQL).
+    from medaid.core.admin import audit_events
+
+    fields = {c["field"] for e in audit_events(MoneyMove.objects.get()) for c in e["changes"]}
+    assert {"复核人", "复核意见", "状态"} <= fields
