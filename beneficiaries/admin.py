@@ -603,7 +603,36 @@ class PremiumTransferRequestAdmin(CountyScopedAdmin):
         "posted_entry_id",
     ]
     list_filter = ["status", "year", county_filter("county")]
-    readonly_fields = ["posted_entry_id"]
+    fields = [
+        "county",
+        "year",
+        "roster",
+        "amount",
+        "headcount",
+        "status",
+        "posted_entry_id",
+        "note",
+    ]
+    # A request is made from its roster (the roster's 生成资金划转申请 action) and its state
+    # comes from the ledger: 已记账 only when the fund posted its voucher (the fund's
+    # 资金变动复核), so nothing here can create one or set its status, amount or county.
+    readonly_fields = [
+        "county",
+        "year",
+        "roster",
+        "amount",
+        "headcount",
+        "status",
+        "posted_entry_id",
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.status != PremiumTransferRequest.Status.REQUESTED:
+            return self.fields
+        return super().get_readonly_fields(request, obj)
 
 
 # --- 因病致贫 --------------------------------------------------------------------------------

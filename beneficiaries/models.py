@@ -717,6 +717,14 @@ class PremiumTransferRequest(models.Model):
             ("approve_premiumtransferrequest", "可审核资助参保资金划转并记账"),
         ]
         ordering = ["-created_at"]
+        constraints = [
+            # 已记账 only with the voucher that posted it, and a voucher only when posted.
+            models.CheckConstraint(
+                condition=(models.Q(status="posted") & models.Q(posted_entry_id__isnull=False))
+                | (~models.Q(status="posted") & models.Q(posted_entry_id__isnull=True)),
+                name="premium_transfer_posted_has_entry",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.county} {self.year}年度 {self.amount}元"

@@ -16,15 +16,14 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from funds import exports, reconciliation, selectors, services, tasks
+from funds import exports, reconciliation, selectors, services, settlement, tasks
+from funds.admin_moves import ManualEntryForm, entry_print, propose_form_page, propose_selected
 from funds.models import (
     Account,
-    AccountKind,
     Budget,
     Deadline,
     Entry,
-    EntryKind,
-    FundSource,
+    MoneyMove,
     Posting,
     SettlementRun,
     SettlementStatement,
@@ -113,62 +112,6 @@ class PostingInline(admin.TabularInline):
         return False
 
 
-class EntryForm(forms.ModelForm):
-    """Records one movement through the services: the form never writes postings itself."""
-
-    from_account = forms.ModelChoiceField(
-        Account.objects.all(), label="付出账户", required=False, help_text="资金收入可不填"
-    )
-    to_account = forms.ModelChoiceField(Account.objects.all(), label="收入账户")
-    amount = forms.DecimalField(label="金额（元）", max_digits=16, decimal_places=2, min_value=0)
-
-    class Meta:
-        model = Entry
-        fields = ("kind", "source", "date", "document_ref", "related_ref", "memo")
-
-    def __init__(self, *args, user=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.user = user
-        accounts = scope_to_user(Account.objects.exclude(kind=AccountKind.HOSPITAL), user)
-        self.fields["from_account"].queryset = accounts
-        self.fields["to_account"].queryset = accounts
-        self.entry = None
-
-    def clean(self):
-        data = super().clean()
-        if self.errors:
-            return data
-        try:
-            if data["kind"] == EntryKind.RECEIPT:
-                self.entry = services.receipt_post(
-                    account=data["to_account"],
-                    source=data["source"] or FundSource.OTHER,
-                    amount=data["amount"],
-                    date=data["date"],
-                    document_ref=data["document_ref"],
-                    memo=data["memo"],
-                    created_by=self.user,
-                )
-            else:
-                if data.get("from_account") is None:
-                    raise forms.ValidationError("请选择付出账户。")
-                self.entry = services.transfer_post(
-                    kind=data["kind"],
-                    from_account=data["from_account"],
-                    to_account=data["to_account"],
-                    amount=data["amount"],
-                    date=data["date"],
-                    document_ref=data["document_ref"],
-                    source=data["source"],
-                    related_ref=data["related_ref"],
-                    memo=data["memo"],
-                    created_by=self.user,
-                )
-        except services.FundsError as exc:
-            raise forms.ValidationError(exc.message, code=exc.code) from exc
-        return data
-
-
 @admin.register(Entry)
 class EntryAdmin(CountyScopedAdmin):
     list_display = (
@@ -186,35 +129,37 @@ class EntryAdmin(CountyScopedAdmin):
     date_hierarchy = "date"
     inlines = (PostingInline,)
     actions = ("reverse_entries",)
-    form = EntryForm
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("county", "created_by", "reverses")
 
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is not None:
-            return super().get_form(request, obj, change=change, **kwargs)
-        form = super().get_form(request, obj, change=change, **kwargs)
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/print/",
+                self.admin_site.admin_view(self.print_view),
+                name="funds_entry_print",
+            ),
+            *super().get_urls(),
+        ]
 
-        class BoundEntryForm(form):
-            def __init__(self, *args, **kw):
-                super().__init__(*args, user=request.user, **kw)
+    def print_view(self, request, pk):
+        return entry_print(self, request, pk)
 
-        return BoundEntryForm
+    def add_view(self, request, form_url="", extra_context=None):
+        # A manual entry is proposed here and posted only when a second person approves it.
+        operation_required(request, "funds.post_entry")
+        return propose_form_page(
+            self,
+            request,
+            kind=MoneyMove.Kind.MANUAL_ENTRY,
+            form=ManualEntryForm(request.POST or None, user=request.user),
+            params_of=ManualEntryForm.params,
+            title="录入手工记账凭证",
+            template="funds/move_form.html",
+        )
 
     def get_fields(self, request, obj=None):
-        if obj is None:
-            return (
-                "kind",
-                "source",
-                "from_account",
-                "to_account",
-                "amount",
-                "date",
-                "document_ref",
-                "related_ref",
-                "memo",
-            )
         return (
             "kind",
             "source",
@@ -227,13 +172,17 @@ class EntryAdmin(CountyScopedAdmin):
             "reverses",
             "created_by",
             "created_at",
+            "move",
+            "print_link",
         )
 
     def get_readonly_fields(self, request, obj=None):
-        return self.get_fields(request, obj) if obj is not None else ()
+        return self.get_fields(request, obj)
 
-    def get_inlines(self, request, obj):
-        return self.inlines if obj is not None else ()
+    @admin.display(description="打印")
+    def print_link(self, obj):
+        url = reverse("admin:funds_entry_print", args=[obj.pk])
+        return format_html('<a href="{}">打印记账凭证（含制单、复核）</a>', url)
 
     def has_add_permission(self, request):
         return may(request, "funds.post_entry")
@@ -247,14 +196,6 @@ class EntryAdmin(CountyScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    def save_model(self, request, obj, form, change):
-        # The entry was written by the service in `EntryForm.clean`; show that one.
-        obj.pk = form.entry.pk
-        obj.__dict__.update({k: v for k, v in form.entry.__dict__.items() if not k.startswith("_")})
-
-    def save_related(self, request, form, formsets, change):
-        pass
-
     @admin.display(description="金额（元）")
     def amount_display(self, obj):
         total = sum((p.amount for p in obj.postings.all() if p.amount > 0), 0)
@@ -266,22 +207,16 @@ class EntryAdmin(CountyScopedAdmin):
             return format_html("冲销 {}", obj.reverses.document_ref)
         return "已冲销" if hasattr(obj, "reversed_by") else ""
 
-    @admin.action(description="冲销所选凭证（今日记账）", permissions=["reverse"])
+    @admin.action(description="冲销所选凭证（今日记账，提交复核）", permissions=["reverse"])
     def reverse_entries(self, request, queryset):
-        done = 0
-        for entry in queryset:
-            try:
-                services.entry_reverse(
-                    entry=entry,
-                    date=timezone.localdate(),
-                    document_ref=f"冲销-{entry.document_ref}",
-                    created_by=request.user,
-                )
-                done += 1
-            except services.FundsError as exc:
-                self.message_user(request, f"{entry}：{exc.message}", messages.ERROR)
-        if done:
-            self.message_user(request, f"已冲销 {done} 张凭证。", messages.SUCCESS)
+        return propose_selected(
+            self,
+            request,
+            queryset.select_related("county", "pooling_area"),
+            kind=MoneyMove.Kind.REVERSAL,
+            params_of=lambda entry: {"entry": entry},
+            title="冲销记账凭证：确认金额与账户",
+        )
 
 
 class DeadlineStateFilter(admin.SimpleListFilter):
@@ -465,11 +400,12 @@ class SettlementRunAdmin(ReadOnlyMixin, CountyScopedAdmin):
     list_filter = ("status", "year", "month")
     change_list_template = "funds/settlementrun_change_list.html"
     inlines = (StatementInline,)
-    actions = ("resume", "export_statements")
+    actions = ("resume", "propose_posting", "export_statements")
     readonly_fields = (
         "county",
         "year",
         "month",
+        "period_display",
         "status",
         "job",
         "staged_at",
@@ -532,6 +468,21 @@ class SettlementRunAdmin(ReadOnlyMixin, CountyScopedAdmin):
         for run in queryset.exclude(status=SettlementRun.Status.SUCCEEDED):
             tasks.settle_month.delay_on_commit(run.county_id, run.year, run.month)
         self.message_user(request, "已提交后台结算任务，可在本页查看进度。", messages.SUCCESS)
+
+    @admin.display(description="结算范围")
+    def period_display(self, obj):
+        return settlement.period_covered(obj)
+
+    @admin.action(description="提交所选结算批次记账（待复核）", permissions=["settle"])
+    def propose_posting(self, request, queryset):
+        return propose_selected(
+            self,
+            request,
+            queryset.select_related("county__pooling_area"),
+            kind=MoneyMove.Kind.SETTLEMENT,
+            params_of=lambda run: {"run": run},
+            title="月度结算记账：确认金额与账户",
+        )
 
     @admin.action(description="导出区县结算单（含各医疗机构）", permissions=["view"])
     def export_statements(self, request, queryset):

@@ -18,7 +18,7 @@ import pghistory
 import pgtrigger
 from django.conf import settings
 from django.db import models
-from django.db.models import Q, Sum
+from django.db.models import F, Q, Sum
 
 from medaid.core.money import CENT
 
@@ -197,6 +197,15 @@ class Entry(models.Model):
         verbose_name="记账人",
     )
     created_at = models.DateTimeField("记账时间", auto_now_add=True)
+    move = models.ForeignKey(
+        "MoneyMove",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="entries",
+        verbose_name="复核单",
+        help_text="经制单、复核后记账的资金变动；系统自动记账的凭证为空",
+    )
 
     class Meta:
         verbose_name = "记账凭证"
@@ -380,6 +389,9 @@ class SettlementRun(models.Model):
 
     class Status(models.TextChoices):
         RUNNING = "running", "结算中"
+        # Statements staged, waiting for their posting to be proposed and approved
+        # (`funds.moves`): no money has moved yet.
+        STAGED = "staged", "待复核记账"
         SUCCEEDED = "succeeded", "已完成"
         FAILED = "failed", "失败"
 
@@ -614,3 +626,127 @@ class YearEndClose(models.Model):
 
     def __str__(self) -> str:
         return f"{self.county} {self.year}年决算"
+
+
+# The states in which a move holds its target: a voucher, a run or a transfer request has at
+# most one move that is waiting, being posted or posted.
+MOVE_OPEN_STATES = ("pending", "approved", "posted")
+
+
+@pghistory.track()
+class MoneyMove(models.Model):
+    """资金变动复核 (maker–checker): a money move proposed by one person with a reason, and
+    posted only when a second person holding `funds.check_moneymove` — not the maker —
+    approves it with a reason (`funds.moves`). `lines` is what the maker saw and the checker
+    approves: the accounts and amounts as proposed."""
+
+    class Kind(models.TextChoices):
+        MANUAL_ENTRY = "manual_entry", "手工记账凭证"
+        REVERSAL = "reversal", "冲销记账凭证"
+        SETTLEMENT = "settlement", "月度结算记账"
+        YEAR_END = "year_end", "年终决算及超支分担"
+        PREMIUM_TRANSFER = "premium_transfer", "资助参保资金划转"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "待复核"
+        APPROVED = "approved", "已复核，记账中"
+        POSTED = "posted", "已记账"
+        REFUSED = "refused", "复核不通过"
+
+    kind = models.CharField("业务", max_length=24, choices=Kind.choices)
+    state = models.CharField(
+        "状态", max_length=16, choices=State.choices, default=State.PENDING, db_index=True
+    )
+    pooling_area = models.ForeignKey(
+        "beneficiaries.PoolingArea",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="统筹区",
+    )
+    county = models.ForeignKey(
+        "beneficiaries.County",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="区县",
+        help_text="留空表示市级",
+    )
+    summary = models.CharField("摘要", max_length=500)
+    amount = models.DecimalField("金额", **MONEY)
+    lines = models.JSONField("账户与金额", default=list)
+    payload = models.JSONField("记账参数", default=dict)
+    target_entry = models.ForeignKey(
+        Entry,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="moves",
+        verbose_name="被冲销凭证",
+    )
+    settlement_run = models.ForeignKey(
+        "SettlementRun",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="moves",
+        verbose_name="结算批次",
+    )
+    premium_request = models.ForeignKey(
+        "beneficiaries.PremiumTransferRequest",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="资助参保划转申请",
+    )
+    maker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="制单人"
+    )
+    maker_reason = models.TextField("制单事由")
+    proposed_at = models.DateTimeField("制单时间", auto_now_add=True)
+    checker = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="复核人",
+    )
+    checker_reason = models.TextField("复核意见", blank=True)
+    checked_at = models.DateTimeField("复核时间", null=True, blank=True)
+    posted_at = models.DateTimeField("记账时间", null=True, blank=True)
+    error = models.TextField("记账错误", blank=True)
+
+    class Meta:
+        verbose_name = "资金变动复核"
+        verbose_name_plural = "资金变动复核"
+        permissions = [
+            ("check_moneymove", "可复核资金变动并记账"),
+        ]
+        ordering = ["-proposed_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(checker__isnull=True) | ~Q(checker=F("maker")),
+                name="money_move_checker_not_maker",
+            ),
+            models.CheckConstraint(condition=~Q(maker_reason=""), name="money_move_maker_reason"),
+            models.UniqueConstraint(
+                fields=["target_entry"],
+                condition=Q(target_entry__isnull=False, state__in=MOVE_OPEN_STATES),
+                name="uniq_open_move_per_entry",
+            ),
+            models.UniqueConstraint(
+                fields=["settlement_run"],
+                condition=Q(settlement_run__isnull=False, state__in=MOVE_OPEN_STATES),
+                name="uniq_open_move_per_run",
+            ),
+            models.UniqueConstraint(
+                fields=["premium_request"],
+                condition=Q(premium_request__isnull=False, state__in=MOVE_OPEN_STATES),
+                name="uniq_open_move_per_premium_request",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.summary}"

@@ -29,6 +29,7 @@ from funds.models import (
     Entry,
     EntryKind,
     FundSource,
+    MoneyMove,
     Posting,
     SettlementLine,
     YearEndClose,
@@ -173,6 +174,29 @@ def _checked(document_ref: str, postings) -> tuple[str, list[tuple[Account, Deci
     return document_ref, lines
 
 
+def period_close(*, pooling_area: PoolingArea, county: County | None, on: dt.date):
+    """The year-end close that closed `on` for this county (for a city-level entry: any
+    county of the pooling area), or None while the period is open. The year-end close is the
+    ledger's close: once a county's year is closed, every month of it is."""
+    closes = YearEndClose.objects.filter(county__pooling_area=pooling_area, year=on.year)
+    if county is not None:
+        closes = closes.filter(county=county)
+    return closes.select_related("county").order_by("closed_at").first()
+
+
+def period_open_check(*, pooling_area: PoolingArea, county: County | None, on: dt.date) -> None:
+    """Refuse a posting dated inside a closed period; a correction goes into the open month."""
+    close = period_close(pooling_area=pooling_area, county=county, on=on)
+    if close is not None:
+        raise FundsError(
+            f"{close.county}{on.year}年度已于 {timezone.localtime(close.closed_at):%Y-%m-%d} "
+            f"办理年终决算，{on:%Y年%m月}已关账，不能记账。更正请记入未关账的月份，"
+            "作为调整凭证并在“关联文号”中注明原凭证号。",
+            code="period_closed",
+            field="date",
+        )
+
+
 def _check_balances(lines) -> None:
     """Lock every internal account the lines take money from and refuse an overdraft. Locks
     are taken in id order so that two writers touching the same accounts cannot deadlock."""
@@ -203,11 +227,13 @@ def entries_post_many(
     date: dt.date,
     entries: Sequence[dict],
     created_by=None,
+    move: MoneyMove | None = None,
 ) -> list[Entry]:
     """Write many entries at once (bulk inserts), each checked as `entry_post` checks one:
     every item is a dict of kind, document_ref, postings, and optionally memo, source and
     idempotency_key. Overdrafts are judged on the net of all of them. For set-based jobs
     (the monthly settlement); the caller makes sure no key was posted before."""
+    period_open_check(pooling_area=pooling_area, county=county, on=date)
     checked = [(item, *_checked(item["document_ref"], item["postings"])) for item in entries]
     _check_balances([line for _, _, lines in checked for line in lines])
     rows = Entry.objects.bulk_create(
@@ -221,6 +247,7 @@ def entries_post_many(
             memo=item.get("memo", ""),
             idempotency_key=item.get("idempotency_key"),
             created_by=created_by,
+            move=move,
         )
         for item, ref, _ in checked
     )
@@ -247,15 +274,18 @@ def entry_post(
     idempotency_key: str | None = None,
     reverses: Entry | None = None,
     created_by=None,
+    move: MoneyMove | None = None,
 ) -> Entry:
     """Write one balanced, immutable entry. Refuses an unbalanced entry, a posting of zero, a
-    missing document reference, and taking more out of an internal account than it holds.
+    missing document reference, a date inside a closed period (`period_open_check`), and
+    taking more out of an internal account than it holds.
     With `idempotency_key`, posting the same key again returns the first entry unchanged.
     Locks the rows of the internal accounts it debits."""
     if idempotency_key:
         existing = Entry.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             return existing
+    period_open_check(pooling_area=pooling_area, county=county, on=date)
     document_ref, lines = _checked(document_ref, postings)
     _check_balances(lines)
     try:
@@ -272,6 +302,7 @@ def entry_post(
                 idempotency_key=idempotency_key,
                 reverses=reverses,
                 created_by=created_by,
+                move=move,
             )
             Posting.objects.bulk_create(
                 Posting(entry=entry, account=account, amount=amount) for account, amount in lines
@@ -302,9 +333,34 @@ def transfer_post(
     county: County | None = None,
     idempotency_key: str | None = None,
     created_by=None,
+    move: MoneyMove | None = None,
 ) -> Entry:
     """Move `amount` from one account to another as an entry of `kind`, checking that the kind
     allows that flow (e.g. 上解 goes from a county's fiscal special account to the city's)."""
+    amount = transfer_check(
+        kind=kind, from_account=from_account, to_account=to_account, amount=amount
+    )
+    if county is None:
+        county = to_account.county if to_account.county_id else from_account.county
+    return entry_post(
+        kind=kind,
+        pooling_area=from_account.pooling_area,
+        county=county,
+        date=date,
+        document_ref=document_ref,
+        source=source,
+        related_ref=related_ref,
+        memo=memo,
+        idempotency_key=idempotency_key,
+        created_by=created_by,
+        move=move,
+        postings=[(from_account, -amount), (to_account, amount)],
+    )
+
+
+def transfer_check(*, kind: str, from_account: Account, to_account: Account, amount) -> Decimal:
+    """The flow rules of `transfer_post`, checked without writing: the amount in yuan, or a
+    refusal."""
     amount = to_yuan(amount)
     if amount <= 0:
         raise FundsError("金额必须大于零。", code="non_positive_amount")
@@ -326,21 +382,7 @@ def transfer_post(
         from_account.county_id != to_account.county_id
     ):
         raise FundsError("专户与支出户之间的划转须在同一级次内进行。", code="flow_not_allowed")
-    if county is None:
-        county = to_account.county if to_account.county_id else from_account.county
-    return entry_post(
-        kind=kind,
-        pooling_area=from_account.pooling_area,
-        county=county,
-        date=date,
-        document_ref=document_ref,
-        source=source,
-        related_ref=related_ref,
-        memo=memo,
-        idempotency_key=idempotency_key,
-        created_by=created_by,
-        postings=[(from_account, -amount), (to_account, amount)],
-    )
+    return amount
 
 
 def receipt_post(
@@ -352,15 +394,11 @@ def receipt_post(
     document_ref: str,
     memo: str = "",
     created_by=None,
+    move: MoneyMove | None = None,
 ) -> Entry:
     """Record money received into a fiscal special (or, for interest, expenditure) account from
     one of the statutory sources (Baoshan Art.16; Kunming §六(一); Pingshun Art.22)."""
-    if source not in FundSource.values:
-        raise FundsError("未知的资金来源。", code="unknown_source")
-    if account.kind == AccountKind.EXPENDITURE and source != FundSource.INTEREST:
-        raise FundsError(
-            "支出户只能直接收取利息收入，其他资金须经财政专户。", code="flow_not_allowed"
-        )
+    receipt_check(account=account, source=source)
     origin = account_open(
         kind=AccountKind.SOURCE,
         pooling_area=account.pooling_area,
@@ -378,11 +416,30 @@ def receipt_post(
         memo=memo,
         county=account.county,
         created_by=created_by,
+        move=move,
     )
 
 
+def receipt_check(*, account: Account, source: str) -> None:
+    """The rules of `receipt_post`, checked without writing."""
+    if source not in FundSource.values:
+        raise FundsError("未知的资金来源。", code="unknown_source", field="source")
+    if account.kind not in INTERNAL_KINDS:
+        raise FundsError("资金收入只能记入财政专户或支出户。", code="flow_not_allowed")
+    if account.kind == AccountKind.EXPENDITURE and source != FundSource.INTEREST:
+        raise FundsError(
+            "支出户只能直接收取利息收入，其他资金须经财政专户。", code="flow_not_allowed"
+        )
+
+
 def entry_reverse(
-    *, entry: Entry, date: dt.date, document_ref: str, memo: str = "", created_by=None
+    *,
+    entry: Entry,
+    date: dt.date,
+    document_ref: str,
+    memo: str = "",
+    created_by=None,
+    move: MoneyMove | None = None,
 ) -> Entry:
     """Correct a posted entry the only way a ledger allows: a new entry with every posting
     negated. An entry is reversed at most once; a reversal is not itself reversed.
@@ -392,9 +449,10 @@ def entry_reverse(
     settlement run of the county pays them anew; the claims app hears of it
     (`voucher.reversed`) and takes their applications back from paid.
 
-    `created_by` must hold `funds.reverse_entry` (None: the system itself)."""
-    if created_by is not None and not created_by.has_perm("funds.reverse_entry"):
-        raise FundsError("没有冲销记账凭证的权限", code="permission_denied")
+    A person's reversal is proposed and approved as a money move (`funds.moves`), which checks
+    the maker's `funds.reverse_entry` and the checker's `funds.check_moneymove`; this is the
+    posting the approval runs. Dated `date`, the open month: a reversal of an entry in a
+    closed period is the correction in the open one, referencing the original."""
     if entry.reverses_id is not None:
         raise FundsError("冲销凭证不能再次冲销，请重新录入正确凭证。", code="reverse_reversal")
     with transaction.atomic():
@@ -411,6 +469,7 @@ def entry_reverse(
             memo=memo or f"冲销 {entry.document_ref}",
             reverses=entry,
             created_by=created_by,
+            move=move,
             postings=[(p.account, -p.amount) for p in entry.postings.select_related("account")],
         )
         _settlement_reopen(entry, reversal)
@@ -760,7 +819,7 @@ def year_end_close(*, pooling_area: PoolingArea, year: int, closed_by=None) -> l
 
 
 def premium_transfer_post(
-    *, request, from_account: Account, date: dt.date, created_by=None
+    *, request, from_account: Account, date: dt.date, created_by=None, move=None
 ) -> Entry:
     """Post a premium-subsidy transfer request (beneficiaries.PremiumTransferRequest) as one
     entry to the resident insurance fund, on the verified headcount (Baoshan Art.8(四);
@@ -788,6 +847,7 @@ def premium_transfer_post(
             county=request.county,
             idempotency_key=f"premium-transfer:{request.pk}",
             created_by=created_by,
+            move=move,
         )
         premium_transfer_request_mark_posted(request=request, entry_id=entry.pk)
     return entry

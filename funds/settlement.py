@@ -21,6 +21,10 @@ Guarantees:
 - Resumable: staging (claims → lines → statements) is one transaction; each statement is then
   posted in its own transaction. A run that died resumes with the statements not yet posted.
 - Refuses, before paying anything, when the paying account holds less than the month's total.
+- Maker–checker: a run stages its statements and stops (`STAGED`, 待复核记账) until a person
+  proposes their posting and a second person approves it (`funds.moves`); the approval sends
+  the run again, and only then are the statements posted, each voucher carrying the move.
+  A month with nothing to pay needs no review.
 """
 
 from __future__ import annotations
@@ -44,12 +48,13 @@ from funds.models import (
     Account,
     AccountKind,
     EntryKind,
+    MoneyMove,
     SettlementLine,
     SettlementRun,
     SettlementStatement,
     sum_money,
 )
-from funds.services import FundsError, account_open, entries_post_many
+from funds.services import FundsError, account_open, entries_post_many, period_close
 from medaid import policy
 from medaid.core import topics
 from medaid.core.jobs import job_create, job_running, lock_release, lock_try
@@ -88,8 +93,30 @@ def posting_date(run: SettlementRun) -> dt.date:
     """The date a run's payment vouchers carry: the last day of the month settled, so that a
     December settled in January counts against the year it was spent in at the year-end close
     — or today when the month is still running (a month settled before its end is paid today,
-    never on a day still to come)."""
-    return min(period_bounds(run.year, run.month)[1], timezone.localdate())
+    never on a day still to come), or when the year-end close has closed the month: what is
+    paid late for a closed month is posted in the open one."""
+    today = timezone.localdate()
+    day = min(period_bounds(run.year, run.month)[1], today)
+    county = run.county
+    if period_close(pooling_area=county.pooling_area, county=county, on=day) is not None:
+        return today
+    return day
+
+
+def period_covered(run: SettlementRun) -> str:
+    """What a run settles, in words for its page (see the module docstring)."""
+    _, last, cutoff = period_bounds(run.year, run.month)
+    return (
+        f"出院（就诊）日期截至 {last:%Y-%m-%d}、{timezone.localtime(cutoff):%Y-%m-%d %H:%M} 前"
+        "完成审核的已受理救助明细（含此前各月尚未结算的），以及同一时点前产生的已结算明细重算"
+        f"调整；凭证记账日期 {posting_date(run):%Y-%m-%d}。"
+    )
+
+
+def posting_move(run: SettlementRun) -> MoneyMove | None:
+    """The approved move that lets the run post its statements, if any."""
+    approved = (MoneyMove.State.APPROVED, MoneyMove.State.POSTED)
+    return MoneyMove.objects.filter(settlement_run=run, state__in=approved).first()
 
 
 def paying_account(county: County, on: dt.date) -> Account:
@@ -295,6 +322,7 @@ def _post_batch(
     statement_ids: list[int],
     account: Account,
     payees: dict[int | None, Account],
+    move: MoneyMove | None,
 ) -> int:
     """Post a batch of statements in one transaction: one entry per statement (none for a
     statement of zero), the statements marked posted, their claims marked settled — set-based.
@@ -316,6 +344,8 @@ def _post_batch(
             county=county,
             date=posting_date(run),
             entries=[_payment(run, st, account, payees[st.hospital_id]) for st in paying],
+            created_by=move.checker if move is not None else None,
+            move=move,
         )
         now = timezone.now()
         for st, entry in zip(paying, entries, strict=True):
@@ -367,6 +397,8 @@ def settlement_run(*, county: County, year: int, month: int, created_by=None) ->
         run, _ = SettlementRun.objects.get_or_create(county=county, year=year, month=month)
         if run.status == SettlementRun.Status.SUCCEEDED:
             return run
+        if run.status == SettlementRun.Status.STAGED and posting_move(run) is None:
+            return run  # waiting for its posting to be proposed and approved
         if run.job_id is None:
             run.job = job_create(
                 kind=JOB_KIND,
@@ -382,14 +414,20 @@ def settlement_run(*, county: County, year: int, month: int, created_by=None) ->
         run.save(update_fields=["job", "status", "attempts", "error"])
         try:
             with job_running(job=run.job) as progress:
-                _settle(run, progress)
+                posted = _settle(run, progress)
         except FundsError as exc:
             _finish(run, SettlementRun.Status.FAILED, exc.message)
             raise
         except Exception as exc:
             _finish(run, SettlementRun.Status.FAILED, f"结算异常中止：{exc}")
             raise
+        if not posted:
+            _finish(run, SettlementRun.Status.STAGED, "")
+            return run
         _finish(run, SettlementRun.Status.SUCCEEDED, "")
+        MoneyMove.objects.filter(settlement_run=run, state=MoneyMove.State.APPROVED).update(
+            state=MoneyMove.State.POSTED, posted_at=run.finished_at
+        )
     # Counter applications become paid on the claims app's side when the outbox delivers
     # each posted batch's `settlement.posted` (see `_post_batch`).
     return run
@@ -402,7 +440,9 @@ def _finish(run: SettlementRun, status: str, error: str) -> None:
     run.save(update_fields=["status", "error", "finished_at"])
 
 
-def _settle(run: SettlementRun, progress) -> None:
+def _settle(run: SettlementRun, progress) -> bool:
+    """Stage, then post what the approved move allows; False when the run stopped to wait for
+    its posting to be reviewed."""
     if run.staged_at is None:
         _stage(run)
     statements = run.statements.all()
@@ -419,6 +459,12 @@ def _settle(run: SettlementRun, progress) -> None:
             "已归集的结算明细将保留。",
             code="insufficient_funds",
         )
+    move = posting_move(run)
+    if move is None and pending.exclude(total=0).exists():
+        Job.objects.filter(pk=run.job_id).update(
+            result={"statements": statements.count(), "awaiting_review": True}
+        )
+        return False
     pause = float(getattr(settings, "FUNDS_STATEMENT_PAUSE_SECONDS", 0) or 0)
     # Refunds (negative statements) first, so that recovered money is there to pay with.
     ids = list(pending.order_by("total", "pk").values_list("pk", flat=True))
@@ -426,7 +472,7 @@ def _settle(run: SettlementRun, progress) -> None:
     # About twenty commits per run: progress moves, and a crash loses at most one batch.
     size = max(1, math.ceil(len(ids) / BATCHES))
     for start in range(0, len(ids), size):
-        progress.advance(_post_batch(run, ids[start : start + size], account, payees))
+        progress.advance(_post_batch(run, ids[start : start + size], account, payees, move))
         if pause:
             time.sleep(pause)
     totals = statements.aggregate(claims=Sum("claim_count"), adjustments=Sum("adjustment_count"))
@@ -438,3 +484,4 @@ def _settle(run: SettlementRun, progress) -> None:
             "total": str(sum_money(statements, "total")),
         }
     )
+    return True

@@ -225,15 +225,22 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "beneficiaries.approve_premiumtransferrequest",
-        "审核资助参保资金划转并记账",
+        "提交资助参保资金划转记账（制单，待复核）",
         (_FIN, _CITY),
     ),
-    # The fund.
-    Operation("funds.post_entry", "录入手工记账凭证（含资金下达、上解）", (_FIN, _CITY)),
-    Operation("funds.reverse_entry", "冲销记账凭证", (_FIN, _CITY)),
-    Operation("funds.settle_month", "发起、继续月度结算并记账", (_FIN, _CITY)),
+    # The fund. Money moves are made by one person and posted only when a second person holding
+    # funds.check_moneymove approves them (funds.moves): the five maker operations below, and
+    # the checker's.
+    Operation("funds.post_entry", "录入手工记账凭证（含资金下达、上解；制单）", (_FIN, _CITY)),
+    Operation("funds.reverse_entry", "冲销记账凭证（制单）", (_FIN, _CITY)),
+    Operation("funds.settle_month", "发起、继续月度结算，提交结算记账（制单）", (_FIN, _CITY)),
     Operation("funds.complete_deadline", "标记法定时限办结", (_FIN, _CITY)),
-    Operation("funds.close_year", "年终决算及超支分担", (_FIN, _CITY)),
+    Operation("funds.close_year", "年终决算及超支分担（制单）", (_FIN, _CITY)),
+    Operation(
+        "funds.check_moneymove",
+        "复核资金变动并记账（不能复核本人制单的）",
+        (_FIN, _CITY),
+    ),
     # Accounts, jobs, events, reports.
     Operation("medaid.change_user", "管理账户与角色", (_CITY,)),
     Operation("medaid.issue_api_token", "生成、重置接口令牌", (_CITY,)),
@@ -276,6 +283,7 @@ ADMIN_ACTIONS: dict[str, str] = {
     "funds.entry.reverse_entries": "funds.reverse_entry",
     "funds.deadline.complete_today": "funds.complete_deadline",
     "funds.settlementrun.resume": "funds.settle_month",
+    "funds.settlementrun.propose_posting": "funds.settle_month",
     "funds.settlementrun.export_statements": READ,
     "funds.settlementstatement.export": READ,
     "funds.yearendclose.export": READ,
@@ -309,6 +317,10 @@ ADMIN_URLS: dict[str, str | tuple[str, ...]] = {
     "claims_application_notice": READ,
     "funds_settlementrun_start": "funds.settle_month",
     "funds_settlementrun_reconcile": READ,
+    "funds_entry_print": READ,
+    "funds_moneymove_decide": "funds.check_moneymove",
+    "funds_moneymove_propose_premium_transfer": "beneficiaries.approve_premiumtransferrequest",
+    "funds_moneymove_propose_year_end": "funds.close_year",
 }
 
 # Every API route under /api/v1/ (URL name, HTTP method) → the operation, or READ.
@@ -363,8 +375,6 @@ API_ROUTES: dict[tuple[str, str], str] = {
 # from services, tasks or the demo command only).
 NOT_YET_OFFERED = {
     "beneficiaries.confirm_subsidyroster": "仅服务 subsidy_roster_confirm（演示数据命令调用）",
-    "beneficiaries.approve_premiumtransferrequest": "仅服务 funds.premium_transfer_post",
-    "funds.close_year": "仅服务 funds.year_end_close（报表试算在回滚的事务中调用）",
     "claims.start_recompute": "仅服务 year_recompute_start（需传入 by）",
 }
 

@@ -8,8 +8,8 @@ from claims.models import Hospital
 from funds import selectors, services
 from funds.models import AccountKind, Deadline, EntryKind, FundSource, YearEndClose
 from funds.services import FundsError
-from funds.settlement import settlement_run
 from tests.funds.conftest import fund, make_claim
+from tests.money_support import settle
 
 
 def test_funding_notice_starts_the_plan_and_allocation_clocks(area, accounts):
@@ -166,8 +166,8 @@ def test_year_end_close_spends_the_city_surplus_down_across_counties(
     services.budget_set(county=other_county, year=2024, amount=100)
     make_claim(county, hospitals[0], "1040.00")
     make_claim(other_county, hospitals[0], "103.00")
-    settlement_run(county=county, year=2024, month=5)
-    settlement_run(county=other_county, year=2024, month=5)
+    settle(county=county, year=2024, month=5)
+    settle(county=other_county, year=2024, month=5)
     closes = services.year_end_close(pooling_area=area, year=2024)
     first, second = closes
     assert (first.actual, first.overspend, first.from_surplus, first.county_share) == (
@@ -245,7 +245,7 @@ def test_pingshun_close_draws_on_the_countys_own_surplus_and_pays_from_the_speci
     )
     hospital = Hospital.objects.create(code="PS1", name="平顺县人民医院", level=2, county=county)
     make_claim(county, hospital, "130.00")
-    run = settlement_run(county=county, year=2024, month=5)
+    run = settle(county=county, year=2024, month=5)
     assert run.status == "succeeded"
     # 第二十六条: paid straight from the fiscal special account
     assert services._balance([fiscal]) == Decimal("20.00")
@@ -276,7 +276,7 @@ def test_kunming_close_shares_the_shortfall_by_tier_and_asks_for_the_year_end_re
     fund(accounts, county, 300)
     hospital = Hospital.objects.create(code="KM1", name="富民县人民医院", level=2, county=county)
     make_claim(county, hospital, "250.00")
-    settlement_run(county=county, year=2024, month=5)
+    settle(county=county, year=2024, month=5)
     services.budget_set(county=county, year=2024, amount=200)
     (close,) = services.year_end_close(pooling_area=area, year=2024)
     # 六（三）第二档: 50 short, city 60 % = 30, county 20; no accumulated surplus is used

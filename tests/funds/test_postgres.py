@@ -19,10 +19,11 @@ from funds.models import (
     SettlementLine,
     SettlementRun,
 )
-from funds.settlement import SettlementLocked, settlement_run
+from funds.settlement import SettlementLocked
 from medaid.core.models import Job
 from tests.funds.conftest import fund, make_claim
 from tests.integration_support import WorkerProcess, require_postgresql, wait_for
+from tests.money_support import posting_approved, settle
 
 pytestmark = pytest.mark.integration
 
@@ -115,7 +116,7 @@ def test_killed_worker_mid_settlement_then_run_again_pays_everything_once(
     monkeypatch.setenv("FUNDS_STATEMENT_PAUSE_SECONDS", "0.15")
     worker = WorkerProcess(queues="heavy").start()
     try:
-        tasks.settle_month.delay(county.pk, 2024, 5)
+        posting_approved(county=county, year=2024, month=5)  # sends the posting job
         wait_for(lambda: _posted(county) >= 5, timeout=60, what="some statements posted")
         worker.kill()
     finally:
@@ -138,7 +139,7 @@ def test_killed_worker_mid_settlement_then_run_again_pays_everything_once(
     finally:
         worker.stop()
     run.refresh_from_db()
-    assert run.attempts == 2
+    assert run.attempts == 3  # staged, killed mid-posting, resumed
     assert _paid(county) == expected
     assert Entry.objects.filter(settlement_statement__run=run).count() == run.statements.count()
     assert not SettlementLine.objects.values("claim").annotate(n=Count("id")).filter(n__gt=1)
@@ -155,10 +156,10 @@ def test_two_settlements_of_the_same_county_and_month_one_runs_one_is_refused(
     monkeypatch.setenv("FUNDS_STATEMENT_PAUSE_SECONDS", "0.1")
     worker = WorkerProcess(queues="heavy").start()
     try:
-        tasks.settle_month.delay(county.pk, 2024, 5)
+        posting_approved(county=county, year=2024, month=5)  # sends the posting job
         wait_for(lambda: _posted(county) >= 1, timeout=60, what="the worker's run to start")
         with pytest.raises(SettlementLocked) as err:
-            settlement_run(county=county, year=2024, month=5)
+            settle(county=county, year=2024, month=5)
         assert "正在进行中" in err.value.message
         wait_for(
             lambda: SettlementRun.objects.get(county=county).status == "succeeded",
@@ -168,7 +169,7 @@ def test_two_settlements_of_the_same_county_and_month_one_runs_one_is_refused(
     finally:
         worker.stop()
     run = SettlementRun.objects.get(county=county)
-    assert run.attempts == 1
+    assert run.attempts == 2  # staged, then posted by the worker; the second run refused
     assert _paid(county) == expected
 
 
@@ -194,3 +195,56 @@ def test_advisory_lock_is_per_county_and_month(county, other_county, accounts):
                 assert cursor.fetchone()[0] is True
         finally:
             other.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_checkers_approving_one_move_at_once_post_it_once(county, accounts):
+    """The approval locks the move's row: the second checker waits, then finds it decided."""
+    import threading
+
+    from django.db import connection as conn
+
+    from funds import moves
+    from funds.models import MoneyMove
+    from tests.money_support import person
+
+    require_postgresql()
+    fiscal = accounts[(county.pk, AccountKind.FISCAL)]
+    move = moves.move_propose(
+        kind=MoneyMove.Kind.MANUAL_ENTRY,
+        maker=person("pg_maker"),
+        reason="到账",
+        entry_kind=EntryKind.RECEIPT,
+        source=FundSource.DONATION,
+        to_account=fiscal,
+        amount="50.00",
+        date=DAY,
+        document_ref="并发1",
+    )
+    checkers = [person("pg_checker_1"), person("pg_checker_2")]
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def approve(checker):
+        try:
+            barrier.wait()
+            moves.move_approve(move=move, checker=checker, reason="同意")
+            outcomes.append("posted")
+        except services.FundsError as exc:
+            outcomes.append(exc.code)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=approve, args=(c,)) for c in checkers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["move_not_pending", "posted"]
+    assert Entry.objects.filter(move=move).count() == 1
+    assert fiscal.balance() == Decimal("50.00")
+    # Both people and the reasons are in the audit trail (pghistory on PostgreSQL).
+    from medaid.core.admin import audit_events
+
+    fields = {c["field"] for e in audit_events(MoneyMove.objects.get()) for c in e["changes"]}
+    assert {"复核人", "复核意见", "状态"} <= fields

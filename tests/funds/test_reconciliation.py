@@ -19,11 +19,11 @@ from claims.models import Application, Claim, Decision
 from funds import reconciliation
 from funds.models import Account, AccountKind, Entry, SettlementStatement
 from funds.reconciliation import reconcile
-from funds.settlement import settlement_run
 from medaid.core.models import Job
 from medaid.core.outbox import outbox_dispatch
 from tests.claims.conftest import make_person, make_user
 from tests.funds.conftest import fund
+from tests.money_support import settle
 
 D = Decimal
 
@@ -88,7 +88,7 @@ def month(county, hospitals, accounts):
     )
     claims_services.application_submit(application=app, by=clerk)
     claims_services.application_approve(application=app, by=supervisor)
-    settled = settlement_run(county=county, year=today.year, month=today.month)
+    settled = settle(county=county, year=today.year, month=today.month)
     # The claims app hears of the posted statements through the outbox.
     outbox_dispatch()
     app.refresh_from_db()

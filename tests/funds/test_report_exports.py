@@ -9,10 +9,10 @@ from django.db.models import Sum
 
 from funds import services
 from funds.models import AccountKind, Posting, SettlementStatement, YearEndClose
-from funds.settlement import settlement_run
 from medaid.core.models import User
 from medaid.core.reports import ReportRequestError, report_job_start
 from tests.funds.conftest import fund, make_claim
+from tests.money_support import settle
 from tests.report_support import column, run_report, total
 
 
@@ -28,7 +28,7 @@ def settled(county, hospitals, accounts):
     make_claim(county, hospitals[1], "200.20")
     make_claim(county, hospitals[1], "0.05")
     make_claim(county, hospitals[1], "30.30", settlement="application")
-    return settlement_run(county=county, year=2024, month=5)
+    return settle(county=county, year=2024, month=5)
 
 
 def test_settlement_statement_totals_equal_the_statements(

@@ -12,13 +12,15 @@ from funds.models import (
     Account,
     AccountKind,
     Deadline,
+    Entry,
     FundSource,
+    MoneyMove,
     SettlementLine,
     SettlementRun,
 )
-from funds.settlement import settlement_run
 from medaid.core.models import User
 from tests.funds.conftest import fund, make_claim
+from tests.money_support import settle
 
 
 def _sheets(buffer):
@@ -40,7 +42,7 @@ def settled(county, hospitals, accounts):
     make_claim(county, hospitals[0], "100.10", declared=Decimal("101"))
     make_claim(county, hospitals[1], "200.20")
     make_claim(county, hospitals[1], "30.30", settlement="application")
-    return settlement_run(county=county, year=2024, month=5)
+    return settle(county=county, year=2024, month=5)
 
 
 def test_reconciliation_of_a_clean_month_lists_only_declaration_gaps(county, settled):
@@ -156,24 +158,72 @@ def test_admin_pages_open(client, finance, settled, county, accounts):
     assert client.get("/admin/funds/entry/add/").status_code == 200
 
 
-def test_admin_records_a_receipt_through_the_service(client, finance, accounts):
+def test_admin_proposes_a_receipt_on_a_confirmation_page_and_a_second_person_posts_it(
+    client, finance, accounts
+):
     client.force_login(finance)
     fiscal = accounts[(None, AccountKind.FISCAL)]
+    data = {
+        "kind": "receipt",
+        "source": FundSource.LOTTERY,
+        "to_account": fiscal.pk,
+        "amount": "88.80",
+        "date": "2024-04-01",
+        "document_ref": "保民福〔2024〕1号",
+        "related_ref": "",
+        "memo": "",
+    }
+    page = client.post("/admin/funds/entry/add/", data)
+    text = page.content.decode()
+    assert (
+        page.status_code == 200 and "提交复核" in text and "88.80" in text and fiscal.name in text
+    )
+    page = client.post("/admin/funds/entry/add/", {**data, "confirm": "1", "maker_reason": ""})
+    assert page.status_code == 200 and not MoneyMove.objects.exists()
     response = client.post(
-        "/admin/funds/entry/add/",
-        {
-            "kind": "receipt",
-            "source": FundSource.LOTTERY,
-            "to_account": fiscal.pk,
-            "amount": "88.80",
-            "date": "2024-04-01",
-            "document_ref": "保民福〔2024〕1号",
-            "related_ref": "",
-            "memo": "",
-        },
+        "/admin/funds/entry/add/", {**data, "confirm": "1", "maker_reason": "福彩公益金到账"}
     )
     assert response.status_code == 302, response.content.decode()[:2000]
+    move = MoneyMove.objects.get()
+    assert move.state == "pending" and fiscal.balance() == 0
+    decide = f"/admin/funds/moneymove/{move.pk}/decide/"
+    page = client.post(decide, {"checker_reason": "自己批", "approve": "1"})
+    assert "复核人不能是制单人" in page.content.decode() and fiscal.balance() == 0
+    second = User.objects.create_superuser("fuhe", password="x" * 12)
+    client.force_login(second)
+    response = client.post(decide, {"checker_reason": "已核对到账通知", "approve": "1"})
+    assert response.status_code == 302
     assert fiscal.balance() == Decimal("88.80")
+    entry = Entry.objects.get(move=move)
+    printed = client.get(f"/admin/funds/entry/{entry.pk}/print/").content.decode()
+    for text in ("caiwu", "福彩公益金到账", "fuhe", "已核对到账通知", "88.80"):
+        assert text in printed, text
+
+
+def test_admin_reversal_asks_for_a_reason_on_a_confirmation_page(client, finance, accounts):
+    fiscal = accounts[(None, AccountKind.FISCAL)]
+    entry = services.receipt_post(
+        account=fiscal,
+        source=FundSource.DONATION,
+        amount=5,
+        date=dt.date(2024, 4, 1),
+        document_ref="捐1",
+    )
+    client.force_login(finance)
+    form = {"action": "reverse_entries", "_selected_action": [entry.pk]}
+    page = client.post("/admin/funds/entry/", form)
+    assert page.status_code == 200 and "制单事由" in page.content.decode()
+    assert not MoneyMove.objects.exists()
+    client.post("/admin/funds/entry/", {**form, "confirm": "1", "maker_reason": "捐赠退回"})
+    move = MoneyMove.objects.get()
+    assert (move.kind, move.target_entry, move.maker_reason) == ("reversal", entry, "捐赠退回")
+    assert fiscal.balance() == 5
+
+
+def test_settlement_run_page_shows_the_period_it_covers(client, finance, settled):
+    client.force_login(finance)
+    page = client.get(f"/admin/funds/settlementrun/{settled.pk}/change/").content.decode()
+    assert "出院（就诊）日期截至 2024-05-31" in page
 
 
 def test_county_clerk_sees_only_their_county(client, county, other_county, accounts):

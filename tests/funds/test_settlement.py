@@ -11,14 +11,15 @@ from funds.models import (
     AccountKind,
     Entry,
     EntryKind,
+    MoneyMove,
     SettlementLine,
     SettlementRun,
     SettlementStatement,
 )
 from funds.services import FundsError
-from funds.settlement import settlement_run
 from medaid.core.models import Job
 from tests.funds.conftest import at, fund, make_claim, person_in
+from tests.money_support import approved, settle
 
 
 @pytest.fixture
@@ -39,7 +40,7 @@ def test_month_becomes_statements_per_hospital_and_a_batch_for_individuals(
     county, hospitals, accounts, may
 ):
     exp = fund(accounts, county, 1000)
-    run = settlement_run(county=county, year=2024, month=5)
+    run = settle(county=county, year=2024, month=5)
     assert run.status == SettlementRun.Status.SUCCEEDED
     statements = {(s.payee, s.hospital_id): s for s in run.statements.all()}
     h1, h2, h3 = hospitals
@@ -70,11 +71,11 @@ def test_month_becomes_statements_per_hospital_and_a_batch_for_individuals(
 
 def test_running_a_settled_month_again_changes_nothing(county, hospitals, accounts, may):
     exp = fund(accounts, county, 1000)
-    settlement_run(county=county, year=2024, month=5)
+    settle(county=county, year=2024, month=5)
     entries, balance = Entry.objects.count(), exp.balance()
     make_claim(county, hospitals[0], "5.00")  # arrives after the run: next month's business
-    run = settlement_run(county=county, year=2024, month=5)
-    assert run.attempts == 1
+    run = settle(county=county, year=2024, month=5)
+    assert run.attempts == 2  # staged once, posted once after the review; not run again
     assert (Entry.objects.count(), exp.balance()) == (entries, balance)
     assert SettlementLine.objects.count() == 5
 
@@ -89,10 +90,10 @@ def test_which_claims_a_month_settles(county, hospitals, accounts):
     )
     june = make_claim(county, h, "8.00", discharged=dt.date(2024, 6, 1))
     in_review = make_claim(county, h, "16.00", status="review")
-    run = settlement_run(county=county, year=2024, month=5)
+    run = settle(county=county, year=2024, month=5)
     settled = set(SettlementLine.objects.filter(statement__run=run).values_list("claim", flat=True))
     assert settled == {in_may.pk, missed_april.pk}
-    run = settlement_run(county=county, year=2024, month=6)
+    run = settle(county=county, year=2024, month=6)
     settled = set(SettlementLine.objects.filter(statement__run=run).values_list("claim", flat=True))
     assert settled == {accepted_late.pk, june.pk}
     in_review.refresh_from_db()
@@ -103,7 +104,7 @@ def test_claims_of_other_counties_are_not_touched(county, other_county, hospital
     fund(accounts, county, 100)
     mine = make_claim(county, hospitals[0], "10.00")
     theirs = make_claim(other_county, hospitals[0], "10.00")
-    settlement_run(county=county, year=2024, month=5)
+    settle(county=county, year=2024, month=5)
     assert Claim.objects.get(pk=mine.pk).status == "settled"
     assert Claim.objects.get(pk=theirs.pk).status == "accepted"
 
@@ -111,7 +112,7 @@ def test_claims_of_other_counties_are_not_touched(county, other_county, hospital
 def test_refuses_to_pay_more_than_the_account_holds_then_resumes(county, hospitals, accounts, may):
     exp = fund(accounts, county, 500)
     with pytest.raises(FundsError) as err:
-        settlement_run(county=county, year=2024, month=5)
+        settle(county=county, year=2024, month=5)
     assert err.value.code == "insufficient_funds"
     assert "690.65" in err.value.message and "190.65" in err.value.message
     run = SettlementRun.objects.get()
@@ -120,8 +121,9 @@ def test_refuses_to_pay_more_than_the_account_holds_then_resumes(county, hospita
     assert exp.balance() == 500
     assert set(Claim.objects.values_list("status", flat=True)) == {"accepted"}
     fund(accounts, county, 500)
-    run = settlement_run(county=county, year=2024, month=5)
-    assert run.status == SettlementRun.Status.SUCCEEDED and run.attempts == 2
+    run = settle(county=county, year=2024, month=5)
+    # Refused, then staged for review once the money was there, then posted.
+    assert run.status == SettlementRun.Status.SUCCEEDED and run.attempts == 3
     assert exp.balance() == Decimal("1000") - Decimal("690.65")
 
 
@@ -140,12 +142,12 @@ def test_a_crash_mid_run_resumes_without_paying_twice(
 
     monkeypatch.setattr(settlement_module, "_post_batch", crash_after_first)
     with pytest.raises(RuntimeError):
-        settlement_run(county=county, year=2024, month=5)
+        settle(county=county, year=2024, month=5)
     run = SettlementRun.objects.get()
     assert run.status == SettlementRun.Status.FAILED
     assert run.statements.filter(posted_at__isnull=False).count() == 1
     monkeypatch.setattr(settlement_module, "_post_batch", real)
-    run = settlement_run(county=county, year=2024, month=5)
+    run = settle(county=county, year=2024, month=5)
     assert run.status == SettlementRun.Status.SUCCEEDED
     assert exp.balance() == Decimal("1000") - Decimal("690.65")
     assert Entry.objects.filter(kind__in=["hospital_payment", "individual_payment"]).count() == 3
@@ -154,7 +156,7 @@ def test_a_crash_mid_run_resumes_without_paying_twice(
 def test_adjustments_settle_once_with_the_claims_payee(county, hospitals, accounts):
     exp = fund(accounts, county, 1000)
     claim = make_claim(county, hospitals[0], "100.00")
-    settlement_run(county=county, year=2024, month=5)
+    settle(county=county, year=2024, month=5)
     old = Decision.objects.get(claim=claim)
     Decision.objects.filter(pk=old.pk).update(is_current=False)
     new = Decision.objects.create(
@@ -172,7 +174,7 @@ def test_adjustments_settle_once_with_the_claims_payee(county, hospitals, accoun
     )
     Adjustment.objects.filter(pk=adjustment.pk).update(created_at=at(dt.date(2024, 6, 10)))
     make_claim(county, hospitals[0], "20.00", discharged=dt.date(2024, 6, 3))
-    run = settlement_run(county=county, year=2024, month=6)
+    run = settle(county=county, year=2024, month=6)
     st = run.statements.get()
     assert (st.claims_total, st.adjustments_total, st.total) == (
         Decimal("20.00"),
@@ -181,14 +183,14 @@ def test_adjustments_settle_once_with_the_claims_payee(county, hospitals, accoun
     )
     # The hospital owes back: money comes into the expenditure account.
     assert exp.balance() == Decimal("1000") - Decimal("100") + Decimal("10")
-    run = settlement_run(county=county, year=2024, month=7)
+    run = settle(county=county, year=2024, month=7)
     assert not run.statements.exists()
 
 
 def test_database_refuses_settling_a_claim_twice(county, hospitals, accounts):
     fund(accounts, county, 100)
     claim = make_claim(county, hospitals[0], "10.00")
-    run = settlement_run(county=county, year=2024, month=5)
+    run = settle(county=county, year=2024, month=5)
     st = run.statements.get()
     with pytest.raises(IntegrityError), transaction.atomic():
         SettlementLine.objects.create(
@@ -203,7 +205,7 @@ def test_database_refuses_settling_a_claim_twice(county, hospitals, accounts):
 def test_zero_statements_post_without_an_entry(county, hospitals, accounts):
     fund(accounts, county, 100)
     claim = make_claim(county, hospitals[0], "0.00")
-    run = settlement_run(county=county, year=2024, month=5)
+    run = settle(county=county, year=2024, month=5)
     st = run.statements.get()
     assert st.posted_at is not None and st.entry is None
     assert Claim.objects.get(pk=claim.pk).status == "settled"
@@ -215,9 +217,14 @@ def test_tasks_settle_and_beat_settles_every_county_with_a_fund(
     fund(accounts, county, 100)
     make_claim(county, hospitals[0], "10.00", discharged=dt.date(2024, 5, 3))
     result = tasks.settle_month.delay(county.pk, 2024, 5).get()
-    assert result["status"] == "succeeded"
+    assert result["status"] == "staged"  # waits for its posting to be reviewed
+    run = SettlementRun.objects.get(pk=result["run_id"])
+    with django_capture_on_commit_callbacks(execute=True):
+        approved(MoneyMove.Kind.SETTLEMENT, run=run)  # sends the run again, which posts
+    run.refresh_from_db()
+    assert run.status == "succeeded" and run.statements.get().entry.move is not None
     result = tasks.settle_month.delay(other_county.pk, 2024, 5).get()
-    assert result["status"] == "succeeded"
+    assert result["status"] == "succeeded"  # nothing to pay: nothing to review
     monkeypatch.setattr(tasks.timezone, "localdate", lambda: dt.date(2024, 7, 1))
     with django_capture_on_commit_callbacks(execute=True):
         county_ids = tasks.settle_all_counties.delay().get()
@@ -244,5 +251,5 @@ def test_pingshun_pays_from_the_county_fiscal_special_account(db):
         account=fiscal, source="county", amount=100, date=dt.date(2024, 1, 2), document_ref="F"
     )
     make_claim(county, hospital, "60.00", person=person_in(county))
-    settlement_run(county=county, year=2024, month=5)
+    settle(county=county, year=2024, month=5)
     assert fiscal.balance() == Decimal("40.00")

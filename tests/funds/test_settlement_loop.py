@@ -9,10 +9,10 @@ import pytest
 from claims.models import Adjustment, Application, Claim, Decision
 from funds.models import SettlementLine, SettlementStatement
 from funds.services import entry_reverse
-from funds.settlement import settlement_run
 from medaid.core.models import OutboxEvent
 from medaid.core.outbox import outbox_dispatch
 from tests.funds.conftest import at, fund, make_claim
+from tests.money_support import settle
 
 
 def _application_for(claim, state):
@@ -43,7 +43,7 @@ def _paid_total(claim) -> Decimal:
 
 def test_settled_applications_are_paid_once(county, month):
     _, _, app = month
-    settlement_run(county=county, year=2024, month=5)
+    settle(county=county, year=2024, month=5)
     assert OutboxEvent.objects.filter(topic="settlement.posted").count() == 1
     assert outbox_dispatch()["delivered"] == 1
     app.refresh_from_db()
@@ -59,7 +59,7 @@ def test_settled_applications_are_paid_once(county, month):
 
 def test_a_reversed_voucher_reopens_its_claims_for_the_next_run(county, month):
     direct, counter, app = month
-    run = settlement_run(county=county, year=2024, month=5)
+    run = settle(county=county, year=2024, month=5)
     outbox_dispatch()
     individuals = run.statements.get(payee="individuals")
     reversal = entry_reverse(
@@ -76,7 +76,7 @@ def test_a_reversed_voucher_reopens_its_claims_for_the_next_run(county, month):
     assert app.state == Application.State.APPROVED
 
     # June's run pays the reopened claim again, at what the reversal took back.
-    june = settlement_run(county=county, year=2024, month=6)
+    june = settle(county=county, year=2024, month=6)
     again = june.statements.get(payee="individuals")
     assert again.total == Decimal("40.00")
     assert SettlementStatement.objects.filter(run=june).count() == 1
@@ -94,7 +94,7 @@ def test_a_restaged_claim_keeps_its_adjustments_whole(county, hospitals, account
     h1, _, _ = hospitals
     claim = make_claim(county, h1, "100.00")
     fund(accounts, county, 1000)
-    may = settlement_run(county=county, year=2024, month=5)
+    may = settle(county=county, year=2024, month=5)
     old = Decision.objects.get(claim=claim)
     Decision.objects.filter(pk=old.pk).update(is_current=False)
     new = Decision.objects.create(
@@ -112,9 +112,9 @@ def test_a_restaged_claim_keeps_its_adjustments_whole(county, hospitals, account
         claim=claim, decision=new, previous_decision=old, amount=Decimal("10.00"), reason="重算"
     )
     Adjustment.objects.filter(pk=adjustment.pk).update(created_at=at(dt.date(2024, 6, 10)))
-    june = settlement_run(county=county, year=2024, month=6)
+    june = settle(county=county, year=2024, month=6)
     assert june.statements.get().total == Decimal("10.00")
     entry_reverse(entry=may.statements.get().entry, date=dt.date(2024, 7, 2), document_ref="CX-2")
-    july = settlement_run(county=county, year=2024, month=7)
+    july = settle(county=county, year=2024, month=7)
     assert july.statements.get().total == Decimal("100.00")
     assert _paid_total(claim) == Decimal("110.00")

@@ -22,9 +22,9 @@ from funds.models import (
     Posting,
 )
 from funds.services import FundsError
-from funds.settlement import settlement_run
 from medaid.core.xlsx import totals_row, write_workbook
 from tests.funds.conftest import fund, make_claim
+from tests.money_support import settle
 
 C = Decimal("0.01")
 
@@ -37,7 +37,7 @@ def year_2024(area, county, other_county, hospitals, accounts):
     fund(accounts, other_county, 500)
     make_claim(county, hospitals[0], "100.10")
     make_claim(county, hospitals[1], "200.20", settlement="application")
-    settlement_run(county=county, year=2024, month=5)
+    settle(county=county, year=2024, month=5)
     city = accounts[(None, AccountKind.FISCAL)]
     services.receipt_post(
         account=city,
@@ -140,7 +140,7 @@ def test_no_settlement_entry_is_dated_after_today(county, hospitals, accounts):
     today = timezone.localdate()
     fund(accounts, county, 1000, day=today.replace(day=1))
     make_claim(county, hospitals[0], "88.00", discharged=today, decided=today)
-    run = settlement_run(county=county, year=today.year, month=today.month)
+    run = settle(county=county, year=today.year, month=today.month)
     entries = Entry.objects.filter(settlement_statement__run=run)
     assert entries.count() == 1
     assert entries.filter(date__gt=today).count() == 0
@@ -151,7 +151,7 @@ def test_no_settlement_entry_is_dated_after_today(county, hospitals, accounts):
 def test_a_past_month_is_booked_on_its_last_day(county, hospitals, accounts):
     fund(accounts, county, 1000)
     make_claim(county, hospitals[0], "88.00")
-    run = settlement_run(county=county, year=2024, month=5)
+    run = settle(county=county, year=2024, month=5)
     assert {e.date for e in Entry.objects.filter(settlement_statement__run=run)} == {
         dt.date(2024, 5, 31)
     }
@@ -160,5 +160,5 @@ def test_a_past_month_is_booked_on_its_last_day(county, hospitals, accounts):
 def test_a_month_not_begun_is_not_settled(county, accounts):
     nxt = timezone.localdate().replace(day=28) + dt.timedelta(days=7)
     with pytest.raises(FundsError) as refused:
-        settlement_run(county=county, year=nxt.year, month=nxt.month)
+        settle(county=county, year=nxt.year, month=nxt.month)
     assert refused.value.code == "future_period"

@@ -43,6 +43,7 @@ from medaid.core.jobs import JOB_LOCK_SPACE, job_create, jobs_sweep
 from medaid.core.models import Job
 from tests.funds.conftest import fund, make_claim
 from tests.integration_support import WorkerProcess, people_with_claims, wait_for
+from tests.money_support import posting_approved, settle
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -172,12 +173,12 @@ def test_a_settlement_killed_mid_run_is_resumed_by_the_sweeper_and_pays_everythi
 ):
     for c in (county, twin):
         _month(c, accounts, hospitals=8)
-    settlement_run(county=twin, year=YEAR, month=MONTH)  # the uninterrupted run
+    settle(county=twin, year=YEAR, month=MONTH)  # the uninterrupted run
     clean = _settlement_state(twin)
     assert len(clean) == 9
 
     worker = start_worker(FUNDS_STATEMENT_PAUSE_SECONDS=0.4)
-    funds_tasks.settle_month.delay(county.pk, YEAR, MONTH)
+    posting_approved(county=county, year=YEAR, month=MONTH)  # sends the posting job
     wait_for(lambda: _posted(county) >= 2, timeout=60, what="statements posted")
     worker.kill()
     run = SettlementRun.objects.get(county=county)
@@ -200,7 +201,8 @@ def test_a_settlement_killed_mid_run_is_resumed_by_the_sweeper_and_pays_everythi
     job.refresh_from_db()
     assert _settlement_state(county) == clean
     assert _entries(county) == _entries(twin) == run.statements.count() == 9
-    assert run.attempts == 2 and job.attempts == 2
+    # The run: staged, killed mid-posting, resumed; its posting job: killed, resumed.
+    assert run.attempts == 3 and job.attempts == 2
     assert (job.status, job.progress_done, job.progress_total) == (Job.Status.SUCCEEDED, 9, 9)
     keyed = Entry.objects.exclude(idempotency_key=None)
     assert not keyed.values("idempotency_key").annotate(n=Count("id")).filter(n__gt=1)
@@ -218,8 +220,8 @@ def test_two_settlements_of_one_month_at_once_one_runs_the_other_is_refused(
 ):
     _month(county, accounts, hospitals=4)
     worker = start_worker(concurrency=2, FUNDS_STATEMENT_PAUSE_SECONDS=0.4)
-    # Two worker processes take one message each.
-    funds_tasks.settle_month.delay(county.pk, YEAR, MONTH)
+    # Two worker processes take one message each: the approval's and a second one.
+    posting_approved(county=county, year=YEAR, month=MONTH)
     funds_tasks.settle_month.delay(county.pk, YEAR, MONTH)
     wait_for(lambda: _posted(county) >= 1, timeout=60, what="one run to start")
     # A clerk's run from the admin while it goes: refused, in words.
@@ -235,9 +237,10 @@ def test_two_settlements_of_one_month_at_once_one_runs_the_other_is_refused(
     log = worker.log()
     assert log.count("'status': 'refused'") == 1 and "settlement_locked" in log
     run = SettlementRun.objects.get(county=county)
-    assert run.attempts == 1
+    assert run.attempts == 2  # staged in-process, posted once
     assert _entries(county) == run.statements.count() == 5
-    assert Job.objects.filter(kind="funds.settle_month").count() == 1
+    # The staging job and the posting job the approval made.
+    assert Job.objects.filter(kind="funds.settle_month").count() == 2
     _no_job_running()
 
 

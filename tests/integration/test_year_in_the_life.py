@@ -75,6 +75,7 @@ from funds.models import (
     Entry,
     EntryKind,
     FundSource,
+    MoneyMove,
     Posting,
     SettlementLine,
     SettlementRun,
@@ -88,6 +89,9 @@ from medaid.core.models import Job, OutboxEvent
 from medaid.core.roles import sync_roles
 from medaid.core.services import staff_user_create
 from tests.integration_support import wait_for
+from tests.money_support import approved
+
+SETTLED = ("succeeded", "failed")
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -711,18 +715,24 @@ def test_a_year_in_the_life_of_a_county(
                 stats[f"corrected_{status}"] += 1
         idle(broker, worker, f"corrections of {year}-{month:02d}")
         clock.close_month(year, month)
-        # The month's settlement, on the worker.
+        # The month's settlement, on the worker: staged, its posting proposed and approved by
+        # two people, then posted by the job the approval sends.
         settle_month.delay(county.pk, year, month)
         wait_for(
             lambda y=year, m=month: SettlementRun.objects.filter(
-                county=county,
-                year=y,
-                month=m,
-                status__in=[SettlementRun.Status.SUCCEEDED, SettlementRun.Status.FAILED],
+                county=county, year=y, month=m, status__in=[*SETTLED, SettlementRun.Status.STAGED]
             ).exists(),
             timeout=120,
-            what=f"the settlement of {year}-{month:02d}",
+            what=f"the settlement of {year}-{month:02d} staged",
         )
+        run = SettlementRun.objects.get(county=county, year=year, month=month)
+        if run.status == SettlementRun.Status.STAGED:
+            approved(MoneyMove.Kind.SETTLEMENT, run=run)
+            wait_for(
+                lambda r=run.pk: SettlementRun.objects.filter(pk=r, status__in=SETTLED).exists(),
+                timeout=120,
+                what=f"the settlement of {year}-{month:02d} posted",
+            )
         run = SettlementRun.objects.get(county=county, year=year, month=month)
         assert run.status == SettlementRun.Status.SUCCEEDED, (run.error, worker.log()[-3000:])
         idle(broker, worker, f"the settlement of {year}-{month:02d} reaching its applications")

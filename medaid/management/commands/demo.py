@@ -71,16 +71,16 @@ class Command(BaseCommand):
 
         self._say(demo_funds_create(seed=seed, year=DEMO_YEAR))
 
-        self._step("资助参保：年度名册、每月新增、划转居民医保基金")
-        self._say(self._premium_subsidies(users["city_admin"]))
+        self._step("资助参保：年度名册、每月新增、划转居民医保基金（制单、复核后记账）")
+        self._say(self._premium_subsidies(users))
 
         self._step("医疗机构与各月申报、窗口申请（经生产任务计算）")
         from claims.demo import demo_claims_create
 
         self._say(demo_claims_create(seed=seed, months=DEMO_MONTHS, per_hospital=40))
 
-        self._step("当月任务：变动名册检查、监测预警、按月结算")
-        self._month_jobs()
+        self._step("当月任务：变动名册检查、监测预警、按月结算（制单、复核后记账）")
+        self._month_jobs(users)
 
         self._step("Excel 报表")
         written = self._reports(users["city_admin"])
@@ -120,11 +120,13 @@ class Command(BaseCommand):
         civil_affairs = Department.objects.get(county=longyang, kind="civil_affairs")
         specs = [
             ("city_admin", "city_administrator", None, {}),
+            ("city_admin2", "city_administrator", None, {}),
             ("auditor", "auditor", None, {}),
             ("clerk_longyang", "counter_clerk", longyang, {}),
             ("supervisor_longyang", "supervisor", longyang, {}),
             ("supervisor2_longyang", "supervisor", longyang, {}),
             ("finance_longyang", "finance", longyang, {}),
+            ("finance2_longyang", "finance", longyang, {}),
             ("clerk_tengchong", "counter_clerk", tengchong, {}),
             (
                 "civil_affairs_longyang",
@@ -141,7 +143,22 @@ class Command(BaseCommand):
         users["_token"] = api_token_issue(user=users["civil_affairs_longyang"]).key
         return users
 
-    def _premium_subsidies(self, user) -> dict:
+    @staticmethod
+    def _maker_checker(users, county) -> tuple:
+        """Who proposes and who approves a county's money moves: 隆阳区's two finance officers,
+        the two city administrators elsewhere (maker–checker, `funds.moves`)."""
+        if county.name == "隆阳区":
+            return users["finance_longyang"], users["finance2_longyang"]
+        return users["city_admin"], users["city_admin2"]
+
+    def _move(self, users, county, kind, reason, **params):
+        from funds.moves import move_approve, move_propose
+
+        maker, checker = self._maker_checker(users, county)
+        move = move_propose(kind=kind, maker=maker, reason=reason, **params)
+        return move_approve(move=move, checker=checker, reason="已核对金额与账户，同意记账")
+
+    def _premium_subsidies(self, users) -> dict:
         from beneficiaries.models import ContributionYear, County, PoolingArea
         from beneficiaries.services import (
             premium_transfer_request_create,
@@ -149,8 +166,7 @@ class Command(BaseCommand):
             subsidy_roster_build,
             subsidy_roster_confirm,
         )
-        from funds.models import Account, AccountKind
-        from funds.services import premium_transfer_post
+        from funds.models import Account, AccountKind, MoneyMove
 
         start, end = DEMO_PREMIUM["collection"]
         ContributionYear.objects.create(
@@ -162,6 +178,7 @@ class Command(BaseCommand):
             parameters=DEMO_PREMIUM["parameters"],
         )
         people = amount = 0
+        user = users["city_admin"]
         for county in County.objects.order_by("code"):
             roster = subsidy_roster_build(
                 county=county, year=DEMO_YEAR, decision_date=start, created_by=user
@@ -171,27 +188,30 @@ class Command(BaseCommand):
             request = premium_transfer_request_create(roster=roster)
             if request is None:
                 continue
-            premium_transfer_post(
+            self._move(
+                users,
+                county,
+                MoneyMove.Kind.PREMIUM_TRANSFER,
+                "年度资助参保名册已确认，按核定人数划转居民医保基金",
                 request=request,
                 # Baoshan 第八条（四）: the city pays from its fiscal special account.
                 from_account=Account.objects.get(
                     pooling_area=county.pooling_area, county=None, kind=AccountKind.FISCAL
                 ),
                 date=dt.date(DEMO_YEAR, 10, 31),
-                created_by=user,
             )
             people += request.headcount
             amount += request.amount
         return {"资助人数": people, "划转金额": f"{amount:,.2f} 元"}
 
-    def _month_jobs(self) -> None:
+    def _month_jobs(self, users) -> None:
         # The tasks production's beat sends, sent the same way (eager without a broker).
         from django.db.models import Count, Sum
 
         from beneficiaries.models import County
         from beneficiaries.tasks import check_change_feeds
         from claims.tasks import monitor_burdens, send_warning_lists
-        from funds.models import SettlementStatement
+        from funds.models import MoneyMove, SettlementRun, SettlementStatement
         from funds.tasks import settle_month
 
         # The demo's claims are declared and decided today, so they fall into this month's
@@ -199,6 +219,19 @@ class Command(BaseCommand):
         year, month = self._settlement_period()
         for county in County.objects.order_by("code"):
             settle_month.delay(county.pk, year, month)
+        # Each staged month waits for its posting to be proposed and approved; the approval
+        # sends the run again, which posts.
+        staged = SettlementRun.objects.filter(
+            year=year, month=month, status=SettlementRun.Status.STAGED
+        ).select_related("county__pooling_area")
+        for run in staged.order_by("county__code"):
+            self._move(
+                users,
+                run.county,
+                MoneyMove.Kind.SETTLEMENT,
+                "本月结算单已与医院申报核对，提交记账",
+                run=run,
+            )
         paid = SettlementStatement.objects.filter(run__year=year, run__month=month).aggregate(
             n=Count("id"), total=Sum("total")
         )
