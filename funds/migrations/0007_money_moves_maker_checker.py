@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('beneficiaries', '0012_premium_transfer_posted_has_entry'),
+        ('beneficiaries', '0013_premium_transfer_posted_has_entry'),
         ('funds', '0006_operation_permissions'),
         ('pghistory', '0007_auto_20250421_0444'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

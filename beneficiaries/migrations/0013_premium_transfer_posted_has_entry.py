@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('beneficiaries', '0011_operation_permissions'),
+        ('beneficiaries', '0012_roster_review_and_reversal'),
     ]
 
     operations = [
