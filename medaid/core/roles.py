@@ -299,6 +299,7 @@ ADMIN_URLS: dict[str, str | tuple[str, ...]] = {
         "claims.return_application",
     ),
     "claims_application_notice": READ,
+    "claims_decisionrun_retry": "claims.start_recompute",
     "funds_settlementrun_start": "funds.settle_month",
     "funds_settlementrun_reconcile": READ,
 }
@@ -357,7 +358,6 @@ NOT_YET_OFFERED = {
     "beneficiaries.confirm_subsidyroster": "仅服务 subsidy_roster_confirm（演示数据命令调用）",
     "beneficiaries.approve_premiumtransferrequest": "仅服务 funds.premium_transfer_post",
     "funds.close_year": "仅服务 funds.year_end_close（报表试算在回滚的事务中调用）",
-    "claims.start_recompute": "仅服务 year_recompute_start（需传入 by）",
 }
 
 
