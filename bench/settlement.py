@@ -7,7 +7,7 @@ hospitals (90 % direct with hospitals, 10 % by application to individuals).
 The database is migrated first. Each run generates its own pooling area, counties, hospitals,
 people, claims and decisions (COPY) under a fresh code, so runs never see each other's data;
 then it funds the counties and settles them one after another through
-`funds.settlement.settlement_run` — staging, statements, one ledger entry per statement, claims
+`funds.settlement.settlement_run` with its posting proposed and approved by two people (`bench/_money.py`) — staging, statements, one ledger entry per statement, claims
 marked settled — and checks that the ledger paid exactly the decided total. Target: under 60 s
 for the settlement. The last line printed is one JSON object.
 """
@@ -218,7 +218,7 @@ def main() -> None:
     call_command("migrate", verbosity=0)
 
     from funds.models import Posting, SettlementRun
-    from funds.settlement import settlement_run
+    from bench._money import settle
 
     token = f"{int(time.time()) % 100000:05d}"
     t0 = time.perf_counter()
@@ -230,7 +230,7 @@ def main() -> None:
     t0 = time.perf_counter()
     for county in counties:
         t = time.perf_counter()
-        run = settlement_run(county=county, year=YEAR, month=MONTH)
+        run = settle(county=county, year=YEAR, month=MONTH)
         print(
             f"  {county.name}：{run.statements.count()} 张结算单，{time.perf_counter() - t:.2f} 秒"
         )
@@ -251,7 +251,7 @@ def main() -> None:
     assert paid == expected, f"ledger paid {paid}, decisions total {expected}"
     t1 = time.perf_counter()
     for county in counties:
-        settlement_run(county=county, year=YEAR, month=MONTH)
+        settle(county=county, year=YEAR, month=MONTH)
     again = time.perf_counter() - t1
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"结算 {args.n} 笔：{seconds:.1f} 秒（目标 60 秒内）；支付合计 {paid} 元，与决定合计一致")

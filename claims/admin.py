@@ -727,3 +727,35 @@ class DecisionRunAdmin(CountyScopedAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_retry_permission(self, request) -> bool:
+        return may(request, "claims.start_recompute")
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/retry/",
+                self.admin_site.admin_view(self.retry_view),
+                name="claims_decisionrun_retry",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "may_retry": self.has_retry_permission(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def retry_view(self, request, pk: int):
+        operation_required(request, "claims.start_recompute")
+        if request.method != "POST":
+            raise PermissionDenied("请在计算批次页面点击“重新执行”")
+        run = get_object_or_404(self.get_queryset(request), pk=pk)
+        try:
+            services.run_retry(run=run, by=request.user)
+        except services.ClaimsError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        else:
+            self.message_user(
+                request, f"已重新执行{run}：未完成的分区已重新提交后台计算。", messages.SUCCESS
+            )
+        return HttpResponseRedirect(reverse("admin:claims_decisionrun_change", args=[pk]))

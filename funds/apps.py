@@ -10,3 +10,8 @@ class FundsConfig(AppConfig):
         # Registers the app's tasks in every process: services send them by name
         # (medaid.core.jobs.task_send) and a name must never be sent nowhere.
         from funds import tasks  # noqa: F401
+        from funds.settlement import settlement_runs_sweep
+        from medaid.core.jobs import sweeper_register
+
+        # A settlement whose job the sweeper gave up must not stay "running" (beat, every minute).
+        sweeper_register("funds.settlement_runs", settlement_runs_sweep)

@@ -148,10 +148,28 @@ def accounts_open_for_area(*, pooling_area: PoolingArea, opened_on: dt.date | No
     return opened
 
 
-def account_lock_and_balance(account: Account) -> Decimal:
-    """Lock the account's row for this transaction and return its balance."""
+def account_lock_and_balance(account: Account, *, on: dt.date | None = None) -> Decimal:
+    """Lock the account's row for this transaction and return its balance, or with `on` what
+    it can pay on that day (`account_available`)."""
     Account.objects.select_for_update().filter(pk=account.pk).order_by().values_list("pk").get()
-    return account.balance()
+    return account.balance() if on is None else account_available(account, on=on)
+
+
+def account_available(account: Account, *, on: dt.date) -> Decimal:
+    """What the account can pay by a voucher dated `on`: the least of its day-end balances from
+    that day on. A payment dated in the past spends the money the account held then, and every
+    later day-end balance already counts on it — money received after `on` cannot pay it."""
+    available = running = account.balance(until=on)
+    later = (
+        account.postings.filter(entry__date__gt=on)
+        .values("entry__date")
+        .annotate(amount=Sum("amount"))
+        .order_by("entry__date")
+    )
+    for day in later:
+        running += day["amount"]
+        available = min(available, running)
+    return to_yuan(available)
 
 
 # --- Entries ---------------------------------------------------------------------------------
@@ -197,9 +215,10 @@ def period_open_check(*, pooling_area: PoolingArea, county: County | None, on: d
         )
 
 
-def _check_balances(lines) -> None:
-    """Lock every internal account the lines take money from and refuse an overdraft. Locks
-    are taken in id order so that two writers touching the same accounts cannot deadlock."""
+def _check_balances(lines, *, on: dt.date | None = None) -> None:
+    """Lock every internal account the lines take money from and refuse an overdraft (with
+    `on`, the vouchers' date: on that day or any later one). Locks are taken in id order so
+    that two writers touching the same accounts cannot deadlock."""
     outflow: dict[int, Decimal] = {}
     accounts = {}
     for account, amount in lines:
@@ -210,10 +229,11 @@ def _check_balances(lines) -> None:
         if outflow[pk] <= 0:
             continue
         account = accounts[pk]
-        balance = account_lock_and_balance(account)
+        balance = account_lock_and_balance(account, on=on)
         if balance < outflow[pk]:
+            held = "当前余额" if on is None else f"{on} 起可用余额"
             raise FundsError(
-                f"{account.name}余额不足：当前余额 {balance} 元，本次需支出 {outflow[pk]} 元，"
+                f"{account.name}余额不足：{held} {balance} 元，本次需支出 {outflow[pk]} 元，"
                 f"差额 {outflow[pk] - balance} 元。",
                 code="insufficient_balance",
             )
@@ -235,7 +255,7 @@ def entries_post_many(
     (the monthly settlement); the caller makes sure no key was posted before."""
     period_open_check(pooling_area=pooling_area, county=county, on=date)
     checked = [(item, *_checked(item["document_ref"], item["postings"])) for item in entries]
-    _check_balances([line for _, _, lines in checked for line in lines])
+    _check_balances([line for _, _, lines in checked for line in lines], on=date)
     rows = Entry.objects.bulk_create(
         Entry(
             kind=item["kind"],
@@ -287,7 +307,7 @@ def entry_post(
             return existing
     period_open_check(pooling_area=pooling_area, county=county, on=date)
     document_ref, lines = _checked(document_ref, postings)
-    _check_balances(lines)
+    _check_balances(lines, on=date)
     try:
         with transaction.atomic():
             entry = Entry.objects.create(

@@ -20,11 +20,15 @@ Guarantees:
   going is refused with `SettlementLocked`. SQLite (the embedded default, one process) has none.
 - Resumable: staging (claims → lines → statements) is one transaction; each statement is then
   posted in its own transaction. A run that died resumes with the statements not yet posted.
-- Refuses, before paying anything, when the paying account holds less than the month's total.
 - Maker–checker: a run stages its statements and stops (`STAGED`, 待复核记账) until a person
   proposes their posting and a second person approves it (`funds.moves`); the approval sends
   the run again, and only then are the statements posted, each voucher carrying the move.
   A month with nothing to pay needs no review.
+- Refuses, before paying anything, when the paying account holds less than the month's total
+  on the vouchers' date (`posting_date`) or any later day: a month settled late pays with the
+  money the account held at the month's end, never with money that arrived after it.
+- A run whose job the sweeper gave up (its worker died too often) or someone cancelled is
+  failed, with the reason (`settlement_runs_sweep`); running it again starts a new job.
 """
 
 from __future__ import annotations
@@ -54,7 +58,13 @@ from funds.models import (
     SettlementStatement,
     sum_money,
 )
-from funds.services import FundsError, account_open, entries_post_many, period_close
+from funds.services import (
+    FundsError,
+    account_available,
+    account_open,
+    entries_post_many,
+    period_close,
+)
 from medaid import policy
 from medaid.core import topics
 from medaid.core.jobs import job_create, job_running, lock_release, lock_try
@@ -399,7 +409,9 @@ def settlement_run(*, county: County, year: int, month: int, created_by=None) ->
             return run
         if run.status == SettlementRun.Status.STAGED and posting_move(run) is None:
             return run  # waiting for its posting to be proposed and approved
-        if run.job_id is None:
+        if run.job_id is None or run.job.status in (Job.Status.FAILED, Job.Status.CANCELLED):
+            # A first run, or a person running a failed one again: a job of its own, so that
+            # the sweeper's count of attempts starts afresh.
             run.job = job_create(
                 kind=JOB_KIND,
                 parameters={"county_id": county.pk, "year": year, "month": month},
@@ -415,6 +427,9 @@ def settlement_run(*, county: County, year: int, month: int, created_by=None) ->
         try:
             with job_running(job=run.job) as progress:
                 posted = _settle(run, progress)
+            run.job.refresh_from_db(fields=["status", "error"])
+            if run.job.status == Job.Status.CANCELLED:
+                raise FundsError(f"结算任务已取消：{run.job.error}", code="cancelled")
         except FundsError as exc:
             _finish(run, SettlementRun.Status.FAILED, exc.message)
             raise
@@ -451,11 +466,13 @@ def _settle(run: SettlementRun, progress) -> bool:
     account = paying_account(run.county, period_bounds(run.year, run.month)[1])
     pending = statements.filter(posted_at__isnull=True)
     owed = sum_money(pending, "total")
-    held = account.balance()
+    on = posting_date(run)
+    held = account_available(account, on=on)
     if owed > held:
         raise FundsError(
             f"{account.name}余额不足，拒绝结算：{run.period}应付 {owed} 元，"
-            f"账户余额 {held} 元，差额 {owed - held} 元。请先拨入资金后重新执行结算，"
+            f"账户 {on} 起可用余额 {held} 元，差额 {owed - held} 元。结算凭证记于 {on}，"
+            "只能使用当日已到账的资金；请补记当日及以前的拨款后重新执行结算，"
             "已归集的结算明细将保留。",
             code="insufficient_funds",
         )
@@ -485,3 +502,20 @@ def _settle(run: SettlementRun, progress) -> bool:
         }
     )
     return True
+
+
+def settlement_runs_sweep(*, now=None) -> dict:
+    """After the job sweeper (it calls this every minute): a run still "running" whose job is
+    over — given up after too many attempts, or cancelled — is failed with the job's reason,
+    so that the run's page says so and finance can run it again."""
+    stuck = SettlementRun.objects.filter(
+        status=SettlementRun.Status.RUNNING,
+        job__status__in=[Job.Status.FAILED, Job.Status.CANCELLED],
+    ).select_related("job")
+    failed = 0
+    for run in stuck:
+        reason = run.job.error or run.job.get_status_display()
+        _finish(run, SettlementRun.Status.FAILED, f"结算任务中止：{reason}。可在本页重新执行结算。")
+        failed += 1
+    # Counted apart from the jobs the sweeper failed (each such run's job is one of those).
+    return {"settlement_runs_failed": failed} if failed else {}

@@ -59,6 +59,7 @@ from claims.services.recompute import (
     run_fail,
     run_finish,
     run_partition_decide,
+    run_retry,
     trace_json,
     year_recompute_start,
 )
@@ -110,6 +111,7 @@ __all__ = [
     "run_fail",
     "run_finish",
     "run_partition_decide",
+    "run_retry",
     "second_approval_threshold",
     "trace_json",
     "warning_answer",

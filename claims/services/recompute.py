@@ -476,6 +476,40 @@ def run_fail(*, run_id: int, error: str) -> None:
         )
 
 
+def run_retry(*, run: DecisionRun, by) -> DecisionRun:
+    """Run a failed run again (the admin's 重新执行 on the run's page): its undone partitions
+    are sent again with their resend counts reset, its job shows running; the partitions it
+    finished stay done (each committed whole, and a partition that is done is skipped), so
+    retrying twice, or a late message of the first attempt, decides nothing twice. `by` must
+    hold `claims.start_recompute`."""
+    if not by.has_perm("claims.start_recompute"):
+        raise ClaimsError("没有重新执行计算批次的权限", code="permission_denied")
+    with transaction.atomic():
+        run = DecisionRun.objects.select_for_update().get(pk=run.pk)
+        if run.status != DecisionRun.Status.FAILED:
+            raise ClaimsError(
+                f"计算批次{run.get_status_display()}，只有失败的批次可以重新执行",
+                code="run_not_failed",
+            )
+        who = by.get_full_name() or by.get_username()
+        DecisionRun.objects.filter(pk=run.pk).update(
+            status=DecisionRun.Status.PENDING, error="", finished_at=None
+        )
+        RunPartition.objects.filter(run=run, done=False).update(resends=0)
+        if run.job_id:
+            Job.objects.filter(pk=run.job_id).update(
+                status=Job.Status.RUNNING,
+                error="",
+                finished_at=None,
+                stage=f"{who} 重新执行",
+                progress_done=RunPartition.objects.filter(run=run, done=True).count(),
+            )
+        logger.info("run %s retried by %s", run.pk, who)
+        run_dispatch(run=run)
+    run.refresh_from_db()
+    return run
+
+
 def partitions_sweep(*, now=None) -> dict:
     """Resend the partitions whose worker died (the job sweeper calls this every minute).
 

@@ -131,17 +131,26 @@ def _run_checks(result, scope, today, full_recompute, sample, seed) -> None:
     runs = list(scope.runs().order_by("year", "month", "county_id"))
     for run in runs:
         result.period(run.county_id, run.year, run.month)
-    check_entries_balance(result, scope, today)
-    check_accounts_overdrawn(result, scope)
-    check_statements(result, scope, today)
-    check_ledger_against_statements(result, scope, runs)
-    check_settled_against_decisions(result, scope)
-    check_claim_states(result, scope, runs)
-    check_applications(result, scope)
-    check_recompute(result, scope, full=full_recompute, sample=sample, seed=seed)
-    check_year_end(result, scope)
-    check_premium_transfers(result, scope)
-    check_reports(result, scope, runs, full=full_recompute)
+    checks = (
+        ("entries", lambda: check_entries_balance(result, scope, today)),
+        ("accounts", lambda: check_accounts_overdrawn(result, scope)),
+        ("statements", lambda: check_statements(result, scope, today)),
+        ("ledger", lambda: check_ledger_against_statements(result, scope, runs)),
+        ("settled", lambda: check_settled_against_decisions(result, scope)),
+        ("claim_states", lambda: check_claim_states(result, scope, runs)),
+        ("applications", lambda: check_applications(result, scope)),
+        (
+            "recompute",
+            lambda: check_recompute(result, scope, full=full_recompute, sample=sample, seed=seed),
+        ),
+        ("year_end", lambda: check_year_end(result, scope)),
+        ("premium", lambda: check_premium_transfers(result, scope)),
+        ("reports", lambda: check_reports(result, scope, runs, full=full_recompute)),
+    )
+    for name, check in checks:
+        started = time.monotonic()
+        check()
+        result.timings[name] = round(time.monotonic() - started, 3)
 
 
 def reconcile_job(

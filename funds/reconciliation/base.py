@@ -135,6 +135,8 @@ class ReconcileResult:
     recomputed_people: int = 0
     recomputed_claims: int = 0
     seconds: float = 0.0
+    # Seconds per check, in the order they ran (the bench prints them).
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def count(self) -> int:
@@ -184,6 +186,7 @@ class ReconcileResult:
             "year": self.year,
             "month": self.month,
             "seconds": round(self.seconds, 3),
+            "timings": dict(self.timings),
         }
 
     def as_dict(self, limit: int = 100) -> dict:

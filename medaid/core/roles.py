@@ -315,6 +315,7 @@ ADMIN_URLS: dict[str, str | tuple[str, ...]] = {
         "claims.return_application",
     ),
     "claims_application_notice": READ,
+    "claims_decisionrun_retry": "claims.start_recompute",
     "funds_settlementrun_start": "funds.settle_month",
     "funds_settlementrun_reconcile": READ,
     "funds_entry_print": READ,
@@ -375,7 +376,6 @@ API_ROUTES: dict[tuple[str, str], str] = {
 # from services, tasks or the demo command only).
 NOT_YET_OFFERED = {
     "beneficiaries.confirm_subsidyroster": "仅服务 subsidy_roster_confirm（演示数据命令调用）",
-    "claims.start_recompute": "仅服务 year_recompute_start（需传入 by）",
 }
 
 
