@@ -9,7 +9,8 @@ The database is migrated first. Each run builds its own pooling area (a fresh co
 with an identity and claims (COPY), decided by the engine through a year recompute run (so
 that the sampled recompute has the engine's own decisions to compare with), each decision
 dated the day after discharge as if decided then, the counties funded, and the twelve months
-settled through `funds.settlement.settlement_run` and the maker–checker (`bench/_money.py`). Then `reconcile(year=…)` runs over the
+settled through `funds.settlement.settlement_run` and the maker–checker
+(`bench/_money.py`). Then `reconcile(year=…)` runs over the
 whole database (sampled recompute) and must find 0 differences. Target: under 30 s at 1M on
 two cores. The last line printed is one JSON object.
 """
@@ -156,8 +157,8 @@ def _settle_county(args) -> int:
     """One county's twelve months, in order (a forked worker: its own connection)."""
     from django.db import connections
 
-    from beneficiaries.models import County
     from bench._money import settle
+    from beneficiaries.models import County
 
     county_id, year = args
     connections.close_all()

@@ -7,8 +7,9 @@ hospitals (90 % direct with hospitals, 10 % by application to individuals).
 The database is migrated first. Each run generates its own pooling area, counties, hospitals,
 people, claims and decisions (COPY) under a fresh code, so runs never see each other's data;
 then it funds the counties and settles them one after another through
-`funds.settlement.settlement_run` with its posting proposed and approved by two people (`bench/_money.py`) — staging, statements, one ledger entry per statement, claims
-marked settled — and checks that the ledger paid exactly the decided total. Target: under 60 s
+`funds.settlement.settlement_run`, its posting proposed and approved by two people
+(`bench/_money.py`) — staging, statements, one ledger entry per statement, claims marked
+settled — and checks that the ledger paid exactly the decided total. Target: under 60 s
 for the settlement. The last line printed is one JSON object.
 """
 
@@ -217,8 +218,8 @@ def main() -> None:
         sys.exit("bench/settlement.py needs PostgreSQL: set DATABASE_URL")
     call_command("migrate", verbosity=0)
 
-    from funds.models import Posting, SettlementRun
     from bench._money import settle
+    from funds.models import Posting, SettlementRun
 
     token = f"{int(time.time()) % 100000:05d}"
     t0 = time.perf_counter()
