@@ -11,7 +11,6 @@ import hashlib
 import io
 import tempfile
 from collections.abc import Iterable, Iterator
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from claims import services
@@ -23,8 +22,9 @@ from claims.models import (
     Hospital,
     LineError,
 )
+from medaid.core import validators
+from medaid.core.errors import Refusal
 from medaid.core.jobs import task_send
-from medaid.core.money import CENT
 
 # Header (Chinese, as hospitals' systems export it, or the API's English key) → field.
 HEADERS = {
@@ -122,56 +122,94 @@ def _date(value) -> dt.date | None:
     raise ValueError(text)
 
 
-def _money(value) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, float):
-        value = repr(value)
+# The labels a refusal names a column by: the template's Chinese header of each field.
+LABELS = dict(zip(FIELDS, TEMPLATE_HEADERS, strict=True))
+
+
+def _check(problem: tuple[str, str] | None, error: str, check, *args, **kwargs):
+    """Run one validator; the first refusal of a line becomes its (error, detail)."""
     try:
-        amount = Decimal(str(value).replace(",", "").strip())
-    except InvalidOperation as exc:
-        raise ValueError(value) from exc
-    if not amount.is_finite():
-        raise ValueError(value)
-    return amount.quantize(CENT)
+        return check(*args, **kwargs), problem
+    except Refusal as exc:
+        return None, problem or (error, exc.message)
 
 
 def parse_line(line_no: int, record: dict) -> tuple:
     """One record (field → raw value) → a staging tuple in DECLARATION_LINE_COLUMNS order.
-    A value that cannot be read is the line's error; the line is kept, never dropped."""
-    error, detail = "", ""
-    out: dict = {name: _text(record.get(name))[:width] for name, width in TEXT_WIDTHS.items()}
+    A value that cannot be taken as it is (a third decimal, 10^12, a text past its column, a
+    NUL) is the line's error, checked by `medaid.core.validators` as every other way in checks
+    it; the line is kept, never dropped, and nothing of it is repaired."""
+    problem: tuple[str, str] | None = None
+    out: dict = {}
+    for name, width in TEXT_WIDTHS.items():
+        value, problem = _check(
+            problem,
+            LineError.BAD_TEXT,
+            validators.text,
+            _text(record.get(name)),
+            field=name,
+            label=LABELS[name],
+            max_length=width,
+        )
+        out[name] = value if value is not None else _text(record.get(name))[:width]
     kind_raw = _text(record.get("kind"))
     out["kind"] = KIND_BY_LABEL.get(kind_raw, "")
     for name in ("admitted", "discharged"):
         try:
             out[name] = _date(record.get(name))
-        except ValueError:
+        except (ValueError, OverflowError):
             out[name] = None
-            if not error:
-                error, detail = LineError.BAD_DATE, f"{name}={record.get(name)}"
+            problem = problem or (LineError.BAD_DATE, f"{name}={str(record.get(name))[:100]}")
+    admitted, discharged = out["admitted"], out["discharged"]
+    # Discharged before admitted is the figures' rule to name; here only a stay too long.
+    _, problem = _check(
+        problem,
+        LineError.BAD_DATE,
+        validators.period,
+        admitted if admitted and discharged and admitted <= discharged else None,
+        discharged,
+        field="discharged",
+        start_label=LABELS["admitted"],
+        end_label=LABELS["discharged"],
+        max_days=validators.MAX_STAY_DAYS,
+    )
     for name in MONEY:
-        try:
-            out[name] = _money(record.get(name))
-        except ValueError:
-            out[name] = None
-            if not error:
-                error, detail = LineError.BAD_AMOUNT, f"{name}={record.get(name)}"
+        out[name], problem = _check(
+            problem,
+            LineError.BAD_AMOUNT,
+            validators.money,
+            record.get(name),
+            field=name,
+            label=LABELS[name],
+            # A negative figure is the figures' rule to name (checks.FIGURE_RULES).
+            negative=True,
+        )
     for name, default in BOOLS.items():
         raw = _text(record.get(name))
-        out[name] = default if raw == "" else raw in TRUE
+        if raw in TRUE or raw in FALSE:
+            out[name] = default if raw == "" else raw in TRUE
+        else:
+            out[name] = default
+            problem = problem or (LineError.BAD_TEXT, f"{LABELS[name]}只能填 是/否：{raw[:40]}")
     category = _text(record.get("chronic_category"))
-    out["chronic_category"] = int(category) if category.isdigit() else None
-    if not error:
+    out["chronic_category"] = None
+    if category:
+        if category in ("1", "2", "3"):
+            out["chronic_category"] = int(category)
+        else:
+            message = f"慢特病类别只能是 1、2 或 3：{category[:40]}"
+            problem = problem or (LineError.BAD_TEXT, message)
+    if not problem:
         missing = [f for f in REQUIRED if out.get(f) in ("", None)]
         if out.get("declared_assistance") is None:
             missing.append("declared_assistance")
         if kind_raw and not out["kind"]:
-            error, detail = LineError.BAD_KIND, kind_raw[:100]
+            problem = (LineError.BAD_KIND, kind_raw[:100])
         elif missing:
-            error, detail = LineError.MISSING_FIELD, "、".join(missing)
+            problem = (LineError.MISSING_FIELD, "、".join(missing))
     if out["admitted"] is None:
         out["admitted"] = out["discharged"]
+    error, detail = problem or ("", "")
     return (line_no, *(out[name] for name in FIELDS), error, detail[:200])
 
 
