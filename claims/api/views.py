@@ -38,6 +38,7 @@ from claims.models import (
     Warning,
     WarningDispatch,
 )
+from medaid.core import validators
 from medaid.core.api import HasOperation, OperationPermissionsMixin, SafeCursorPagination
 from medaid.core.scoping import scope_to_user
 
@@ -92,6 +93,16 @@ class ByIdCursor(SafeCursorPagination):
     ordering = "-id"
     page_size_query_param = "page_size"
     max_page_size = 1000
+
+
+def _text_of(data, name: str) -> str:
+    """A text field of a body read by hand: a number or a list is not text."""
+    value = data.get(name, "")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValidationError({name: "应为文字"})
+    return value
 
 
 def _error(exc: services.ClaimsError) -> ValidationError:
@@ -211,12 +222,15 @@ class ClaimViewSet(OperationPermissionsMixin, viewsets.ReadOnlyModelViewSet):
     def review(self, request, pk=None):
         """Resolve a claim in the review queue: {"accept": true|false, "note": "…"}."""
         claim = self.get_object()
+        validators.known_fields(request.data, ("accept", "note"), what="复核")
+        # `bool("false")` is true: only JSON's true and false decide a review.
+        accept = validators.boolean(request.data.get("accept"), field="accept", label="复核结论")
         try:
             claim = services.claim_review_resolve(
                 claim=claim,
                 by=request.user,
-                accept=bool(request.data.get("accept")),
-                note=str(request.data.get("note", "")),
+                accept=accept,
+                note=_text_of(request.data, "note"),
             )
         except services.ClaimsError as exc:
             raise _error(exc) from exc
@@ -227,14 +241,21 @@ class ClaimViewSet(OperationPermissionsMixin, viewsets.ReadOnlyModelViewSet):
         """Correct a claim's facts: {"changes": {"in_policy_cost": "…"}, "reason": "…"}; the
         person's later claims are recomputed and settled ones adjusted."""
         claim = self.get_object()
-        changes = s.ClaimCorrectionSerializer(data=request.data.get("changes") or {}, partial=True)
+        validators.known_fields(request.data, ("changes", "reason"), what="更正")
+        given = request.data.get("changes") or {}
+        if not isinstance(given, dict):
+            raise ValidationError({"changes": "应为一个 JSON 对象：{字段: 新值}"})
+        # A field the serializer would drop silently is refused by name (the service refuses
+        # it too: a change the sender thinks was made must not vanish).
+        validators.known_fields(given, services.CORRECTABLE_FIELDS, what="更正", prefix="changes.")
+        changes = s.ClaimCorrectionSerializer(data=given, partial=True)
         changes.is_valid(raise_exception=True)
         try:
             services.claim_correct(
                 claim=claim,
                 changes=dict(changes.validated_data),
                 by=request.user,
-                reason=str(request.data.get("reason", "")),
+                reason=_text_of(request.data, "reason"),
             )
         except services.ClaimsError as exc:
             raise _error(exc) from exc
@@ -512,19 +533,19 @@ class ApplicationViewSet(
 
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
-        note = str(request.data.get("reason", ""))
+        note = _text_of(request.data, "reason")
         return self._act(request, services.application_approve, note=note)
 
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         return self._act(
-            request, services.application_reject, reason=str(request.data.get("reason", ""))
+            request, services.application_reject, reason=_text_of(request.data, "reason")
         )
 
     @action(detail=True, methods=["post"], url_path="return")
     def send_back(self, request, pk=None):
         return self._act(
-            request, services.application_return, reason=str(request.data.get("reason", ""))
+            request, services.application_return, reason=_text_of(request.data, "reason")
         )
 
 

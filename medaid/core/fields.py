@@ -91,5 +91,7 @@ def form_check(check, value, **kwargs):
         raise forms.ValidationError(exc.message, code=exc.code) from None
 
 
-def today():
-    return timezone.localdate()
+def form_refusal(form, exc: Refusal) -> None:
+    """A service's refusal on the form: under its field when the form has it, else above the
+    form (never a constraint name, never a 500)."""
+    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
