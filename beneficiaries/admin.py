@@ -39,6 +39,7 @@ from medaid.core.admin import (
     operation_required,
     register_county_path,
 )
+from medaid.core.errors import Refusal
 from medaid.core.scoping import mask_id_number, scope_to_user
 
 register_county_path("beneficiaries.county", "pk")
@@ -309,8 +310,9 @@ class RosterImportAdmin(CountyScopedAdmin):
                     channel=RosterImport.Channel.ADMIN,
                     uploaded_by=request.user,
                 )
-            except services.FileRefused as exc:
-                form.add_error("file", exc.message)
+            except Refusal as exc:
+                # A date of the form is refused under it; anything else is the file's.
+                form.add_error(exc.field if exc.field in form.fields else "file", exc.message)
             else:
                 if not created:
                     messages.warning(
