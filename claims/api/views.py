@@ -23,7 +23,7 @@ from rest_framework import mixins, permissions, status, viewsets
 from rest_framework import serializers as drf
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from beneficiaries.models import Person
@@ -40,6 +40,7 @@ from claims.models import (
 )
 from medaid.core import validators
 from medaid.core.api import HasOperation, OperationPermissionsMixin, SafeCursorPagination
+from medaid.core.api_errors import ObjectJSONParser
 from medaid.core.scoping import scope_to_user
 
 # --- the OpenAPI description of each endpoint (drf-spectacular), in Chinese -------------------
@@ -345,7 +346,7 @@ class DeclarationViewSet(
         "upload": HasOperation("claims.add_declaration", hospital_accounts=True),
     }
     filterset_fields = ["hospital", "year", "month", "status", "channel"]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [ObjectJSONParser, MultiPartParser, FormParser]
 
     def get_queryset(self):
         if self.request.user.department_id:

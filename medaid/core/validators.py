@@ -209,6 +209,8 @@ def boolean(value, *, field: str, label: str) -> bool:
     """Only JSON's true and false: the text "false" is not false-y here, it is refused."""
     if value is True or value is False:
         return value
+    if value is None:
+        raise Refusal(f"请填写{label}（true 或 false）", code="required", field=field)
     raise Refusal(
         f"{label}只能是 true 或 false：{str(value)[:40]}", code="not_boolean", field=field
     )
