@@ -4,7 +4,6 @@ set-based in `services.declaration_check`."""
 
 from __future__ import annotations
 
-import codecs
 import csv
 import datetime as dt
 import hashlib
@@ -12,6 +11,8 @@ import io
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+from django.conf import settings
 
 from claims import services
 from claims.models import (
@@ -22,7 +23,7 @@ from claims.models import (
     Hospital,
     LineError,
 )
-from medaid.core import validators
+from medaid.core import files, validators
 from medaid.core.errors import Refusal
 from medaid.core.jobs import task_send
 
@@ -89,6 +90,28 @@ FALSE = {"0", "否", "false", "False", "FALSE", "n", "N", "no", ""}
 
 class DeclarationFileError(services.ClaimsError):
     pass
+
+
+# A month's declaration of a county hospital is thousands of lines; the bench declares 200,000.
+MAX_UPLOAD_BYTES_DEFAULT = 100 * 1024 * 1024
+MAX_ROWS_DEFAULT = 500_000
+
+
+def max_upload_bytes() -> int:
+    return int(getattr(settings, "CLAIMS_MAX_UPLOAD_BYTES", MAX_UPLOAD_BYTES_DEFAULT))
+
+
+def max_rows() -> int:
+    return int(getattr(settings, "CLAIMS_MAX_ROWS", MAX_ROWS_DEFAULT))
+
+
+def _limited(lines: Iterator[tuple]) -> Iterator[tuple]:
+    """The lines of a file, refused as a whole past `max_rows()` (the staging rolls back)."""
+    limit = max_rows()
+    for count, line in enumerate(lines, start=1):
+        if count > limit:
+            raise files.too_many_rows(limit)
+        yield line
 
 
 def _text(value) -> str:
@@ -226,29 +249,33 @@ def _records(header: list, rows: Iterable[list]) -> Iterator[dict]:
 
 
 def read_csv(path: Path) -> Iterator[dict]:
-    with open(path, "rb") as raw:
-        head = raw.read(3)
-        encoding = "utf-8-sig" if head == codecs.BOM_UTF8 else None
-    for enc in (encoding or "utf-8", "gb18030"):
+    handle = files.open_text(path)
+    with handle:
         try:
-            with open(path, encoding=enc, newline="") as f:
-                f.readline()
-            break
+            reader = csv.reader(handle)
+            header = next(reader, [])
+            yield from _records(header, reader)
         except UnicodeDecodeError:
-            continue
-    f = open(path, encoding=enc, newline="")  # noqa: SIM115 — closed when the generator ends
-    with f:
-        reader = csv.reader(f)
-        header = next(reader, [])
-        yield from _records(header, reader)
+            raise files.encoding_refused() from None
+        except csv.Error as exc:
+            raise DeclarationFileError(
+                f"CSV 文件格式错误：{exc}", code="csv_broken", field="file"
+            ) from None
 
 
 def read_xlsx(path: Path) -> Iterator[dict]:
     from python_calamine import CalamineWorkbook
 
-    workbook = CalamineWorkbook.from_path(str(path))
-    sheet = workbook.get_sheet_by_index(0)
-    rows = sheet.iter_rows()
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+        if not workbook.sheet_names:
+            raise DeclarationFileError("工作簿中没有工作表", code="empty_file", field="file")
+        sheet = workbook.get_sheet_by_index(0)
+        rows = iter(sheet.iter_rows())
+    except DeclarationFileError:
+        raise
+    except Exception as exc:  # calamine raises its own error types for damaged archives
+        raise files.xlsx_refused(exc) from None
     header = next(rows, [])
     yield from _records(header, rows)
 
@@ -301,17 +328,16 @@ def declaration_upload(
 ) -> Declaration:
     """Stage a declaration file and (after commit) process it. The hospital is the uploader's;
     staff uploading on a hospital's behalf may leave it to the file's 机构编码."""
-    suffix = Path(file_name).suffix.lower()
-    if suffix in (".xlsx", ".xlsm", ".xls"):
-        reader = read_xlsx
-    elif suffix in (".csv", ".txt"):
-        reader = read_csv
-    else:
-        raise DeclarationFileError("只接受 .xlsx 或 .csv 文件", code="bad_file_type")
+    head, _complete = files.read_head(path)
+    fmt = files.file_format(head, file_name, text_suffixes=(".csv", ".txt"))
+    reader = read_xlsx if fmt == "xlsx" else read_csv
+    size = path.stat().st_size
+    if size > max_upload_bytes():
+        raise files.too_large(size, max_upload_bytes())
     digest = file_hash(path)
     if hospital is None:
         hospital = _guess_hospital(path, reader)
-    lines = (parse_line(n, rec) for n, rec in enumerate(reader(path), start=2))
+    lines = _limited(parse_line(n, rec) for n, rec in enumerate(reader(path), start=2))
     declaration = services.declaration_receive(
         hospital=hospital,
         year=year,
@@ -331,6 +357,8 @@ def declaration_from_rows(
     *, rows: list[dict], year: int, month: int, hospital: Hospital, uploaded_by=None
 ) -> Declaration:
     """The API's JSON upload: rows with the English field names (or the Chinese headers)."""
+    if len(rows) > max_rows():
+        raise files.too_many_rows(max_rows())
     records = ({HEADERS.get(k, k): v for k, v in row.items()} for row in rows)
     lines = (parse_line(n, rec) for n, rec in enumerate(records, start=1))
     digest = services.json_hash(

@@ -31,7 +31,7 @@ from beneficiaries.models import (
     RowOutcome,
     Township,
 )
-from medaid.core import validators
+from medaid.core import files, validators
 from medaid.core.bulk import insert_rows
 from medaid.core.errors import Refusal, Rollback
 from medaid.core.jobs import (
@@ -113,7 +113,7 @@ def roster_import_receive(
     existing = RosterImport.objects.filter(department=department, content_hash=content_hash).first()
     if existing is not None:
         return existing, False
-    fmt = imports.detect_format(head, file_name)
+    fmt = files.file_format(head, file_name)
     if kind not in RosterImport.Kind.values:
         raise FileRefused("名单类型无效", code="kind_unknown")
     delivered_at = delivered_at or timezone.now()
