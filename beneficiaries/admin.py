@@ -312,8 +312,9 @@ class RosterImportAdmin(CountyScopedAdmin):
                     channel=RosterImport.Channel.ADMIN,
                     uploaded_by=request.user,
                 )
-            except services.FileRefused as exc:
-                form.add_error("file", exc.message)
+            except Refusal as exc:
+                # A date of the form is refused under it; anything else is the file's.
+                form.add_error(exc.field if exc.field in form.fields else "file", exc.message)
             else:
                 if not created:
                     messages.warning(

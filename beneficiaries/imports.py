@@ -7,7 +7,6 @@ workbook, no header row, a missing column) raises `FileRefused`; a problem with 
 written on that row and the other rows go on.
 """
 
-import codecs
 import csv
 import io
 import operator
@@ -27,13 +26,10 @@ from beneficiaries.models import (
     RosterImport,
     RowAction,
 )
-from medaid.core.errors import Refusal
+from medaid.core import files
+from medaid.core.files import FileRefused
 
 HEADER_SEARCH_ROWS = 10  # a title row or two may stand above the header row
-
-
-class FileRefused(Refusal):
-    """The whole file is refused; nothing of it is staged. `code` names the reason."""
 
 
 @dataclass(frozen=True)
@@ -317,48 +313,6 @@ def cell_text(value) -> str:
 # Files
 
 
-def detect_format(head: bytes, file_name: str) -> str:
-    """Decide from the bytes, not the name, whether this is an .xlsx or a .csv."""
-    lower = file_name.lower()
-    if not head:
-        raise FileRefused("文件为空", code="empty_file")
-    if head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise FileRefused(
-            "不支持 .xls（Excel 97-2003）格式，请在 Excel 中另存为 .xlsx 后上传", code="xls_format"
-        )
-    if lower.endswith((".xls", ".et", ".wps")):
-        raise FileRefused("不支持该格式，请另存为 .xlsx 或 .csv 后上传", code="xls_format")
-    if head.startswith(b"PK\x03\x04"):
-        if not lower.endswith(".xlsx"):
-            raise FileRefused(
-                "文件扩展名与内容不符，Excel 文件请以 .xlsx 上传", code="unknown_format"
-            )
-        return "xlsx"
-    if lower.endswith(".xlsx"):
-        raise FileRefused(
-            "文件扩展名为 .xlsx，但内容不是 Excel 工作簿（可能是改名的文本文件）", code="not_xlsx"
-        )
-    if not lower.endswith(".csv"):
-        raise FileRefused("仅支持 .xlsx 或 .csv 文件，请使用名册模板", code="unknown_format")
-    if b"\x00" in head:
-        raise FileRefused("文件不是文本格式的 .csv", code="binary_csv")
-    return "csv"
-
-
-def _csv_encoding(head: bytes) -> str:
-    if head.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig"
-    # Chinese Excel saves "CSV" in GBK; a clean UTF-8 decode of the head says otherwise. A
-    # head cut from a longer file may end inside a character: an incremental decode leaves an
-    # unfinished last character pending instead of calling it an error.
-    final = len(head) < 65536
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=final)
-    except UnicodeDecodeError:
-        return "gb18030"
-    return "utf-8"
-
-
 @dataclass
 class Sheet:
     """The rows of a file after its header: `rows` yields (line number, cells)."""
@@ -386,21 +340,17 @@ def _find_header(rows: Iterator[tuple[int, list]]) -> tuple[list[str], int]:
 
 
 def _open_csv(path: str) -> Sheet:
-    with open(path, "rb") as f:
-        head = f.read(65536)
-    encoding = _csv_encoding(head)
+    head, _complete = files.read_head(path)
     first_line = head.split(b"\n", 1)[0]
     delimiter = "\t" if first_line.count(b"\t") > first_line.count(b",") else ","
-    handle = open(path, encoding=encoding, newline="")  # noqa: SIM115 - closed by the generator
+    handle = files.open_text(path)  # closed by the generator
 
     def numbered() -> Iterator[tuple[int, list]]:
         try:
             reader = csv.reader(handle, delimiter=delimiter)
             yield from enumerate(reader, start=1)
         except UnicodeDecodeError:
-            raise FileRefused(
-                "文件编码无法识别，请以 UTF-8 或 GBK 编码保存 .csv", code="encoding"
-            ) from None
+            raise files.encoding_refused() from None
         except csv.Error as exc:
             raise FileRefused(f"CSV 文件格式错误：{exc}", code="csv_broken") from None
         finally:
@@ -457,11 +407,11 @@ def _open_xlsx(path: str) -> Sheet:
                 raise FileRefused("工作簿中没有工作表", code="empty_file")
             sheet = workbook.get_sheet_by_index(0)
         except (CalamineError, zipfile.BadZipFile, OSError, ValueError) as exc:
-            raise FileRefused(f"无法读取 Excel 文件：{exc}", code="xlsx_broken") from None
+            raise files.xlsx_refused(exc) from None
         except Exception as exc:  # calamine raises its own error types for damaged archives
             if isinstance(exc, FileRefused):
                 raise
-            raise FileRefused(f"无法读取 Excel 文件：{exc}", code="xlsx_broken") from None
+            raise files.xlsx_refused(exc) from None
         try:
             formulas = scanning.result()
         except zipfile.BadZipFile:

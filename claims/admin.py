@@ -41,6 +41,8 @@ from medaid.core.admin import (
     operation_required,
     register_county_path,
 )
+from medaid.core.errors import Refusal
+from medaid.core.fields import form_refusal
 from medaid.core.scoping import scope_to_user
 from medaid.core.workdays import month_range
 
@@ -222,7 +224,7 @@ class ReviewClaimAdmin(ClaimAdminBase):
                     claim=claim, by=request.user, accept=accept, note="复核队列批量处理"
                 )
                 done += 1
-            except services.ClaimsError as exc:
+            except Refusal as exc:
                 self.message_user(request, f"{claim}：{exc.message}", messages.ERROR)
         self.message_user(request, f"已处理 {done} 条")
 
@@ -338,7 +340,7 @@ class DeclarationAdmin(CountyScopedAdmin):
                     hospital=form.cleaned_data["hospital"],
                     uploaded_by=request.user,
                 )
-            except services.ClaimsError as exc:
+            except Refusal as exc:
                 self.message_user(request, exc.message, messages.ERROR)
             else:
                 self.message_user(
@@ -498,7 +500,8 @@ class ApplicationAdmin(CountyScopedAdmin):
                         claims=claims,
                         note=form.cleaned_data["note"],
                     )
-                except services.ClaimsError as exc:
+                except Refusal as exc:
+                    form_refusal(form, exc)
                     self.message_user(request, exc.message, messages.ERROR)
                 else:
                     self.message_user(request, f"已登记 {app.number}，救助合计 {app.total} 元")
@@ -560,7 +563,7 @@ class ApplicationAdmin(CountyScopedAdmin):
         for app in queryset:
             try:
                 services.application_submit(application=app, by=request.user)
-            except services.ClaimsError as exc:
+            except Refusal as exc:
                 self.message_user(request, f"{app}：{exc.message}", messages.ERROR)
 
     def get_urls(self):
@@ -599,7 +602,7 @@ class ApplicationAdmin(CountyScopedAdmin):
                     services.application_reject(application=app, by=request.user, reason=reason)
                 else:
                     services.application_return(application=app, by=request.user, reason=reason)
-            except services.ClaimsError as exc:
+            except Refusal as exc:
                 self.message_user(request, exc.message, messages.ERROR)
             except PermissionDenied as exc:
                 self.message_user(request, str(exc) or "无权审批", messages.ERROR)

@@ -4,15 +4,15 @@ set-based in `services.declaration_check`."""
 
 from __future__ import annotations
 
-import codecs
 import csv
 import datetime as dt
 import hashlib
 import io
 import tempfile
 from collections.abc import Iterable, Iterator
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
+
+from django.conf import settings
 
 from claims import services
 from claims.models import (
@@ -23,8 +23,9 @@ from claims.models import (
     Hospital,
     LineError,
 )
+from medaid.core import files, validators
+from medaid.core.errors import Refusal
 from medaid.core.jobs import task_send
-from medaid.core.money import CENT
 
 # Header (Chinese, as hospitals' systems export it, or the API's English key) → field.
 HEADERS = {
@@ -91,6 +92,28 @@ class DeclarationFileError(services.ClaimsError):
     pass
 
 
+# A month's declaration of a county hospital is thousands of lines; the bench declares 200,000.
+MAX_UPLOAD_BYTES_DEFAULT = 100 * 1024 * 1024
+MAX_ROWS_DEFAULT = 500_000
+
+
+def max_upload_bytes() -> int:
+    return int(getattr(settings, "CLAIMS_MAX_UPLOAD_BYTES", MAX_UPLOAD_BYTES_DEFAULT))
+
+
+def max_rows() -> int:
+    return int(getattr(settings, "CLAIMS_MAX_ROWS", MAX_ROWS_DEFAULT))
+
+
+def _limited(lines: Iterator[tuple]) -> Iterator[tuple]:
+    """The lines of a file, refused as a whole past `max_rows()` (the staging rolls back)."""
+    limit = max_rows()
+    for count, line in enumerate(lines, start=1):
+        if count > limit:
+            raise files.too_many_rows(limit)
+        yield line
+
+
 def _text(value) -> str:
     if value is None:
         return ""
@@ -122,56 +145,94 @@ def _date(value) -> dt.date | None:
     raise ValueError(text)
 
 
-def _money(value) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, float):
-        value = repr(value)
+# The labels a refusal names a column by: the template's Chinese header of each field.
+LABELS = dict(zip(FIELDS, TEMPLATE_HEADERS, strict=True))
+
+
+def _check(problem: tuple[str, str] | None, error: str, check, *args, **kwargs):
+    """Run one validator; the first refusal of a line becomes its (error, detail)."""
     try:
-        amount = Decimal(str(value).replace(",", "").strip())
-    except InvalidOperation as exc:
-        raise ValueError(value) from exc
-    if not amount.is_finite():
-        raise ValueError(value)
-    return amount.quantize(CENT)
+        return check(*args, **kwargs), problem
+    except Refusal as exc:
+        return None, problem or (error, exc.message)
 
 
 def parse_line(line_no: int, record: dict) -> tuple:
     """One record (field → raw value) → a staging tuple in DECLARATION_LINE_COLUMNS order.
-    A value that cannot be read is the line's error; the line is kept, never dropped."""
-    error, detail = "", ""
-    out: dict = {name: _text(record.get(name))[:width] for name, width in TEXT_WIDTHS.items()}
+    A value that cannot be taken as it is (a third decimal, 10^12, a text past its column, a
+    NUL) is the line's error, checked by `medaid.core.validators` as every other way in checks
+    it; the line is kept, never dropped, and nothing of it is repaired."""
+    problem: tuple[str, str] | None = None
+    out: dict = {}
+    for name, width in TEXT_WIDTHS.items():
+        value, problem = _check(
+            problem,
+            LineError.BAD_TEXT,
+            validators.text,
+            _text(record.get(name)),
+            field=name,
+            label=LABELS[name],
+            max_length=width,
+        )
+        out[name] = value if value is not None else _text(record.get(name))[:width]
     kind_raw = _text(record.get("kind"))
     out["kind"] = KIND_BY_LABEL.get(kind_raw, "")
     for name in ("admitted", "discharged"):
         try:
             out[name] = _date(record.get(name))
-        except ValueError:
+        except (ValueError, OverflowError):
             out[name] = None
-            if not error:
-                error, detail = LineError.BAD_DATE, f"{name}={record.get(name)}"
+            problem = problem or (LineError.BAD_DATE, f"{name}={str(record.get(name))[:100]}")
+    admitted, discharged = out["admitted"], out["discharged"]
+    # Discharged before admitted is the figures' rule to name; here only a stay too long.
+    _, problem = _check(
+        problem,
+        LineError.BAD_DATE,
+        validators.period,
+        admitted if admitted and discharged and admitted <= discharged else None,
+        discharged,
+        field="discharged",
+        start_label=LABELS["admitted"],
+        end_label=LABELS["discharged"],
+        max_days=validators.MAX_STAY_DAYS,
+    )
     for name in MONEY:
-        try:
-            out[name] = _money(record.get(name))
-        except ValueError:
-            out[name] = None
-            if not error:
-                error, detail = LineError.BAD_AMOUNT, f"{name}={record.get(name)}"
+        out[name], problem = _check(
+            problem,
+            LineError.BAD_AMOUNT,
+            validators.money,
+            record.get(name),
+            field=name,
+            label=LABELS[name],
+            # A negative figure is the figures' rule to name (checks.FIGURE_RULES).
+            negative=True,
+        )
     for name, default in BOOLS.items():
         raw = _text(record.get(name))
-        out[name] = default if raw == "" else raw in TRUE
+        if raw in TRUE or raw in FALSE:
+            out[name] = default if raw == "" else raw in TRUE
+        else:
+            out[name] = default
+            problem = problem or (LineError.BAD_TEXT, f"{LABELS[name]}只能填 是/否：{raw[:40]}")
     category = _text(record.get("chronic_category"))
-    out["chronic_category"] = int(category) if category.isdigit() else None
-    if not error:
+    out["chronic_category"] = None
+    if category:
+        if category in ("1", "2", "3"):
+            out["chronic_category"] = int(category)
+        else:
+            message = f"慢特病类别只能是 1、2 或 3：{category[:40]}"
+            problem = problem or (LineError.BAD_TEXT, message)
+    if not problem:
         missing = [f for f in REQUIRED if out.get(f) in ("", None)]
         if out.get("declared_assistance") is None:
             missing.append("declared_assistance")
         if kind_raw and not out["kind"]:
-            error, detail = LineError.BAD_KIND, kind_raw[:100]
+            problem = (LineError.BAD_KIND, kind_raw[:100])
         elif missing:
-            error, detail = LineError.MISSING_FIELD, "、".join(missing)
+            problem = (LineError.MISSING_FIELD, "、".join(missing))
     if out["admitted"] is None:
         out["admitted"] = out["discharged"]
+    error, detail = problem or ("", "")
     return (line_no, *(out[name] for name in FIELDS), error, detail[:200])
 
 
@@ -188,29 +249,33 @@ def _records(header: list, rows: Iterable[list]) -> Iterator[dict]:
 
 
 def read_csv(path: Path) -> Iterator[dict]:
-    with open(path, "rb") as raw:
-        head = raw.read(3)
-        encoding = "utf-8-sig" if head == codecs.BOM_UTF8 else None
-    for enc in (encoding or "utf-8", "gb18030"):
+    handle = files.open_text(path)
+    with handle:
         try:
-            with open(path, encoding=enc, newline="") as f:
-                f.readline()
-            break
+            reader = csv.reader(handle)
+            header = next(reader, [])
+            yield from _records(header, reader)
         except UnicodeDecodeError:
-            continue
-    f = open(path, encoding=enc, newline="")  # noqa: SIM115 — closed when the generator ends
-    with f:
-        reader = csv.reader(f)
-        header = next(reader, [])
-        yield from _records(header, reader)
+            raise files.encoding_refused() from None
+        except csv.Error as exc:
+            raise DeclarationFileError(
+                f"CSV 文件格式错误：{exc}", code="csv_broken", field="file"
+            ) from None
 
 
 def read_xlsx(path: Path) -> Iterator[dict]:
     from python_calamine import CalamineWorkbook
 
-    workbook = CalamineWorkbook.from_path(str(path))
-    sheet = workbook.get_sheet_by_index(0)
-    rows = sheet.iter_rows()
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+        if not workbook.sheet_names:
+            raise DeclarationFileError("工作簿中没有工作表", code="empty_file", field="file")
+        sheet = workbook.get_sheet_by_index(0)
+        rows = iter(sheet.iter_rows())
+    except DeclarationFileError:
+        raise
+    except Exception as exc:  # calamine raises its own error types for damaged archives
+        raise files.xlsx_refused(exc) from None
     header = next(rows, [])
     yield from _records(header, rows)
 
@@ -263,17 +328,16 @@ def declaration_upload(
 ) -> Declaration:
     """Stage a declaration file and (after commit) process it. The hospital is the uploader's;
     staff uploading on a hospital's behalf may leave it to the file's 机构编码."""
-    suffix = Path(file_name).suffix.lower()
-    if suffix in (".xlsx", ".xlsm", ".xls"):
-        reader = read_xlsx
-    elif suffix in (".csv", ".txt"):
-        reader = read_csv
-    else:
-        raise DeclarationFileError("只接受 .xlsx 或 .csv 文件", code="bad_file_type")
+    head, _complete = files.read_head(path)
+    fmt = files.file_format(head, file_name, text_suffixes=(".csv", ".txt"))
+    reader = read_xlsx if fmt == "xlsx" else read_csv
+    size = path.stat().st_size
+    if size > max_upload_bytes():
+        raise files.too_large(size, max_upload_bytes())
     digest = file_hash(path)
     if hospital is None:
         hospital = _guess_hospital(path, reader)
-    lines = (parse_line(n, rec) for n, rec in enumerate(reader(path), start=2))
+    lines = _limited(parse_line(n, rec) for n, rec in enumerate(reader(path), start=2))
     declaration = services.declaration_receive(
         hospital=hospital,
         year=year,
@@ -293,6 +357,8 @@ def declaration_from_rows(
     *, rows: list[dict], year: int, month: int, hospital: Hospital, uploaded_by=None
 ) -> Declaration:
     """The API's JSON upload: rows with the English field names (or the Chinese headers)."""
+    if len(rows) > max_rows():
+        raise files.too_many_rows(max_rows())
     records = ({HEADERS.get(k, k): v for k, v in row.items()} for row in rows)
     lines = (parse_line(n, rec) for n, rec in enumerate(records, start=1))
     digest = services.json_hash(

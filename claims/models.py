@@ -581,6 +581,7 @@ class LineError(models.TextChoices):
     BAD_DATE = "bad_date", "日期格式错误"
     BAD_AMOUNT = "bad_amount", "金额格式错误"
     BAD_KIND = "bad_kind", "救助项目无法识别"
+    BAD_TEXT = "bad_text", "内容不合规（过长、含控制字符或取值无效）"
     NEGATIVE_AMOUNT = "negative_amount", "金额不能为负数"
     PAID_EXCEEDS_COST = "paid_exceeds_cost", "医保等支付合计超过政策范围内费用"
     COST_MISMATCH = "cost_mismatch", "政策范围内费用与目录外费用之和超过医疗总费用"

@@ -8,6 +8,7 @@ from beneficiaries.models import (
     SubsidyLine,
     SubsidyRoster,
 )
+from medaid.core.fields import Day
 from medaid.core.scoping import mask_id_number
 
 
@@ -132,8 +133,8 @@ class RosterImportSerializer(serializers.ModelSerializer):
 class RosterUploadSerializer(serializers.Serializer):
     file = serializers.FileField(label="名册文件")
     kind = serializers.ChoiceField(choices=RosterImport.Kind.choices, label="名单类型")
-    stated_date = serializers.DateField(label="名单载明日期")
-    period = serializers.DateField(label="所属月份", required=False)
+    stated_date = Day(label="名单载明日期")
+    period = Day(label="所属月份", required=False, ahead="planned")
     department = serializers.IntegerField(label="报送部门", required=False)
     apply = serializers.BooleanField(label="校验后直接入库", default=False)
     end_absent = serializers.BooleanField(

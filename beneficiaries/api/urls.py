@@ -1,8 +1,7 @@
-from rest_framework.routers import DefaultRouter
-
 from beneficiaries.api import views
+from medaid.core.api import Router
 
-router = DefaultRouter(trailing_slash=True)
+router = Router(trailing_slash=True)
 router.include_root_view = False
 router.register("people", views.PersonViewSet, basename="person")
 router.register("identities", views.IdentityViewSet, basename="identity")

@@ -4,6 +4,7 @@ upload only as their own department); staff see their county, city-wide staff ev
 import django_filters
 from django.db.models import Prefetch, Q
 from django.http import FileResponse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
@@ -36,6 +37,7 @@ from medaid.core.api import (
     SafeCursorPagination,
     ScopedViewSetMixin,
 )
+from medaid.core.errors import Refusal
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
@@ -214,20 +216,26 @@ class RosterImportViewSet(
                 channel=RosterImport.Channel.API,
                 uploaded_by=request.user,
             )
-        except services.FileRefused as exc:
-            return Response(
-                {"error": {"code": exc.code, "message": exc.message}},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
+        except Refusal as exc:
+            return Response(exc.as_dict(), status=status.HTTP_400_BAD_REQUEST)
         if created:
             batch = services.roster_import_process(
                 batch=batch, apply=data["apply"], applied_by=request.user
             )
         body = self.get_serializer(batch).data
         body["duplicate"] = not created
+        if not created:
+            body["message"] = (
+                f"该文件已于 {timezone.localtime(batch.created_at):%Y-%m-%d %H:%M} 上传过"
+                f"（{batch}），未重复导入；以下为当时的批次。"
+            )
         if batch.status == RosterImport.Status.REJECTED:
+            refusal = getattr(batch, "refusal", None)
+            code = refusal.code if refusal is not None else "file_refused"
+            # The batch's own "error" (its text) gives way to the one error shape.
+            body.pop("error", None)
             return Response(
-                {"error": {"code": "file_refused", "message": batch.error}, **body},
+                {"error": {"code": code, "message": batch.error, "field": "file"}, **body},
                 status=status.HTTP_400_BAD_REQUEST,
             )
         if batch.status == RosterImport.Status.REVIEW:
@@ -249,7 +257,9 @@ class RosterImportViewSet(
         try:
             services.roster_import_apply(batch=batch, applied_by=request.user)
         except services.ImportStateError as exc:
-            return Response({"error": {"code": "state", "message": exc.message}}, status=409)
+            return Response(
+                {"error": {"code": "state", "message": exc.message, "field": None}}, status=409
+            )
         batch.refresh_from_db()
         body = self.get_serializer(batch).data
         if batch.status == RosterImport.Status.REVIEW:

@@ -31,6 +31,7 @@ from beneficiaries.models import (
     RowOutcome,
     Township,
 )
+from medaid.core import files, validators
 from medaid.core.bulk import insert_rows
 from medaid.core.errors import Refusal, Rollback
 from medaid.core.jobs import (
@@ -85,8 +86,13 @@ def roster_import_receive(
 
     Returns `(batch, created)`. The same file from the same department returns the batch it
     produced the first time, unchanged (`created` False): uploading twice changes nothing.
-    Raises `FileRefused` for an empty, oversized or foreign file (nothing is kept).
+    Raises `FileRefused` for an empty, oversized or foreign file (nothing is kept), and a
+    `Refusal` naming its field for a date no list can carry (a stated date after today).
     """
+    today = timezone.localdate()
+    validators.day(stated_date, field="stated_date", label="名单载明日期", today=today)
+    validators.day(period, field="period", label="所属月份", today=today, ahead="planned")
+    date_note = validators.text(date_note, field="date_note", label="日期不符说明", max_length=200)
     size = imports.sniff_size(upload)
     if size == 0:
         raise FileRefused("文件为空", code="empty_file")
@@ -107,7 +113,7 @@ def roster_import_receive(
     existing = RosterImport.objects.filter(department=department, content_hash=content_hash).first()
     if existing is not None:
         return existing, False
-    fmt = imports.detect_format(head, file_name)
+    fmt = files.file_format(head, file_name)
     if kind not in RosterImport.Kind.values:
         raise FileRefused("名单类型无效", code="kind_unknown")
     delivered_at = delivered_at or timezone.now()
@@ -464,8 +470,9 @@ def roster_import_process(
     if batch.status in (RosterImport.Status.RECEIVED, RosterImport.Status.STAGED):
         try:
             roster_import_validate(batch=batch, progress=progress, preview=not apply)
-        except FileRefused:
+        except FileRefused as exc:
             batch.refresh_from_db()
+            batch.refusal = exc  # the API answers with its code, not only the batch's text
             return batch
     if apply and batch.status == RosterImport.Status.STAGED:
         roster_import_apply(batch=batch, applied_by=applied_by)

@@ -1,3 +1,4 @@
+from django.core.exceptions import FieldDoesNotExist
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -16,7 +17,18 @@ from claims.models import (
     Warning,
     WarningDispatch,
 )
+from medaid.core.fields import Day, Money, StrictBoolean, Text
 from medaid.core.scoping import mask_id_number
+
+
+def _label(name: str) -> str:
+    """The Chinese name a refusal calls a field by: the claim's, or the application's."""
+    for model in (Claim, Application, WarningDispatch):
+        try:
+            return str(model._meta.get_field(name).verbose_name)
+        except FieldDoesNotExist:
+            continue
+    return {"id_number": "公民身份号码"}.get(name, name)
 
 
 class HospitalSerializer(serializers.ModelSerializer):
@@ -144,30 +156,37 @@ class ApplicationClaimInSerializer(serializers.Serializer):
 
     hospital = serializers.CharField(help_text="机构编码")
     kind = serializers.ChoiceField(choices=ClaimKind.choices)
-    admitted = serializers.DateField(required=False)
-    discharged = serializers.DateField()
-    referred = serializers.BooleanField(default=True)
-    follow_up = serializers.BooleanField(default=False)
-    emergency = serializers.BooleanField(default=False)
-    major_disease = serializers.BooleanField(default=False)
+    admitted = Day(required=False, label=_label("admitted"))
+    discharged = Day(label=_label("discharged"))
+    referred = StrictBoolean(default=True, label=_label("referred"))
+    follow_up = StrictBoolean(default=False, label=_label("follow_up"))
+    emergency = StrictBoolean(default=False, label=_label("emergency"))
+    major_disease = StrictBoolean(default=False, label=_label("major_disease"))
     # The policy contract knows categories 1-3 only (medaid.policy.contract); anything else is
     # refused here, not stored (or overflowing the column on PostgreSQL).
     chronic_category = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=3, help_text="慢特病类别：1、2 或 3"
     )
-    total_cost = serializers.DecimalField(14, 2, required=False)
-    in_policy_cost = serializers.DecimalField(14, 2)
-    out_of_catalog_cost = serializers.DecimalField(14, 2, default=0)
-    basic_insurance_paid = serializers.DecimalField(14, 2, default=0)
-    critical_illness_paid = serializers.DecimalField(14, 2, default=0)
-    other_paid = serializers.DecimalField(14, 2, default=0)
-    receipt_numbers = serializers.CharField(max_length=500)
+    total_cost = Money(required=False, label=_label("total_cost"))
+    in_policy_cost = Money(label=_label("in_policy_cost"))
+    out_of_catalog_cost = Money(default=0, label=_label("out_of_catalog_cost"))
+    basic_insurance_paid = Money(default=0, label=_label("basic_insurance_paid"))
+    critical_illness_paid = Money(default=0, label=_label("critical_illness_paid"))
+    other_paid = Money(default=0, label=_label("other_paid"))
+    receipt_numbers = Text(max_length=500, label=_label("receipt_numbers"))
 
 
 class ApplicationCreateSerializer(serializers.Serializer):
-    id_number = serializers.CharField()
-    applied = serializers.DateField()
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    id_number = Text(max_length=18, label=_label("id_number"))
+    applied = Day(label=_label("applied"))
+    note = Text(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=500,
+        multiline=True,
+        label=_label("note"),
+    )
     claims = ApplicationClaimInSerializer(many=True)
 
 
@@ -264,7 +283,7 @@ class WarningDispatchSerializer(serializers.ModelSerializer):
 
 class AnswerSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(choices=WarningDispatch.Outcome.choices)
-    answer = serializers.CharField(max_length=1000)
+    answer = Text(max_length=1000, multiline=True, label=_label("answer"))
 
 
 class ClaimCorrectionSerializer(serializers.Serializer):
@@ -272,21 +291,21 @@ class ClaimCorrectionSerializer(serializers.Serializer):
     step), each optional; the rules of `claim_figures_errors` then check the whole claim."""
 
     kind = serializers.ChoiceField(choices=ClaimKind.choices, required=False)
-    admitted = serializers.DateField(required=False)
-    discharged = serializers.DateField(required=False)
-    referred = serializers.BooleanField(required=False)
-    follow_up = serializers.BooleanField(required=False)
-    emergency = serializers.BooleanField(required=False)
-    major_disease = serializers.BooleanField(required=False)
+    admitted = Day(required=False, label=_label("admitted"))
+    discharged = Day(required=False, label=_label("discharged"))
+    referred = StrictBoolean(required=False, label=_label("referred"))
+    follow_up = StrictBoolean(required=False, label=_label("follow_up"))
+    emergency = StrictBoolean(required=False, label=_label("emergency"))
+    major_disease = StrictBoolean(required=False, label=_label("major_disease"))
     # The policy contract knows categories 1-3 only (medaid.policy.contract); anything else is
     # refused here, not stored (or overflowing the column on PostgreSQL).
     chronic_category = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=3, help_text="慢特病类别：1、2 或 3"
     )
-    total_cost = serializers.DecimalField(14, 2, required=False)
-    in_policy_cost = serializers.DecimalField(14, 2, required=False)
-    out_of_catalog_cost = serializers.DecimalField(14, 2, required=False)
-    basic_insurance_paid = serializers.DecimalField(14, 2, required=False)
-    critical_illness_paid = serializers.DecimalField(14, 2, required=False)
-    other_paid = serializers.DecimalField(14, 2, required=False)
-    receipt_numbers = serializers.CharField(max_length=500, required=False)
+    total_cost = Money(required=False, label=_label("total_cost"))
+    in_policy_cost = Money(required=False, label=_label("in_policy_cost"))
+    out_of_catalog_cost = Money(required=False, label=_label("out_of_catalog_cost"))
+    basic_insurance_paid = Money(required=False, label=_label("basic_insurance_paid"))
+    critical_illness_paid = Money(required=False, label=_label("critical_illness_paid"))
+    other_paid = Money(required=False, label=_label("other_paid"))
+    receipt_numbers = Text(max_length=500, required=False, label=_label("receipt_numbers"))

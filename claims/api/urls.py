@@ -1,8 +1,7 @@
-from rest_framework.routers import DefaultRouter
-
 from claims.api import views
+from medaid.core.api import Router
 
-router = DefaultRouter()
+router = Router()
 router.register("hospitals", views.HospitalViewSet, basename="hospital")
 router.register("claims", views.ClaimViewSet, basename="claim")
 router.register("decisions", views.DecisionViewSet, basename="decision")

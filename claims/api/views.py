@@ -23,7 +23,7 @@ from rest_framework import mixins, permissions, status, viewsets
 from rest_framework import serializers as drf
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from beneficiaries.models import Person
@@ -38,7 +38,9 @@ from claims.models import (
     Warning,
     WarningDispatch,
 )
+from medaid.core import validators
 from medaid.core.api import HasOperation, OperationPermissionsMixin, SafeCursorPagination
+from medaid.core.api_errors import ObjectJSONParser
 from medaid.core.scoping import scope_to_user
 
 # --- the OpenAPI description of each endpoint (drf-spectacular), in Chinese -------------------
@@ -92,6 +94,16 @@ class ByIdCursor(SafeCursorPagination):
     ordering = "-id"
     page_size_query_param = "page_size"
     max_page_size = 1000
+
+
+def _text_of(data, name: str) -> str:
+    """A text field of a body read by hand: a number or a list is not text."""
+    value = data.get(name, "")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValidationError({name: "应为文字"})
+    return value
 
 
 def _error(exc: services.ClaimsError) -> ValidationError:
@@ -211,12 +223,15 @@ class ClaimViewSet(OperationPermissionsMixin, viewsets.ReadOnlyModelViewSet):
     def review(self, request, pk=None):
         """Resolve a claim in the review queue: {"accept": true|false, "note": "…"}."""
         claim = self.get_object()
+        validators.known_fields(request.data, ("accept", "note"), what="复核")
+        # `bool("false")` is true: only JSON's true and false decide a review.
+        accept = validators.boolean(request.data.get("accept"), field="accept", label="复核结论")
         try:
             claim = services.claim_review_resolve(
                 claim=claim,
                 by=request.user,
-                accept=bool(request.data.get("accept")),
-                note=str(request.data.get("note", "")),
+                accept=accept,
+                note=_text_of(request.data, "note"),
             )
         except services.ClaimsError as exc:
             raise _error(exc) from exc
@@ -227,14 +242,21 @@ class ClaimViewSet(OperationPermissionsMixin, viewsets.ReadOnlyModelViewSet):
         """Correct a claim's facts: {"changes": {"in_policy_cost": "…"}, "reason": "…"}; the
         person's later claims are recomputed and settled ones adjusted."""
         claim = self.get_object()
-        changes = s.ClaimCorrectionSerializer(data=request.data.get("changes") or {}, partial=True)
+        validators.known_fields(request.data, ("changes", "reason"), what="更正")
+        given = request.data.get("changes") or {}
+        if not isinstance(given, dict):
+            raise ValidationError({"changes": "应为一个 JSON 对象：{字段: 新值}"})
+        # A field the serializer would drop silently is refused by name (the service refuses
+        # it too: a change the sender thinks was made must not vanish).
+        validators.known_fields(given, services.CORRECTABLE_FIELDS, what="更正", prefix="changes.")
+        changes = s.ClaimCorrectionSerializer(data=given, partial=True)
         changes.is_valid(raise_exception=True)
         try:
             services.claim_correct(
                 claim=claim,
                 changes=dict(changes.validated_data),
                 by=request.user,
-                reason=str(request.data.get("reason", "")),
+                reason=_text_of(request.data, "reason"),
             )
         except services.ClaimsError as exc:
             raise _error(exc) from exc
@@ -324,7 +346,7 @@ class DeclarationViewSet(
         "upload": HasOperation("claims.add_declaration", hospital_accounts=True),
     }
     filterset_fields = ["hospital", "year", "month", "status", "channel"]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [ObjectJSONParser, MultiPartParser, FormParser]
 
     def get_queryset(self):
         if self.request.user.department_id:
@@ -512,19 +534,19 @@ class ApplicationViewSet(
 
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
-        note = str(request.data.get("reason", ""))
+        note = _text_of(request.data, "reason")
         return self._act(request, services.application_approve, note=note)
 
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         return self._act(
-            request, services.application_reject, reason=str(request.data.get("reason", ""))
+            request, services.application_reject, reason=_text_of(request.data, "reason")
         )
 
     @action(detail=True, methods=["post"], url_path="return")
     def send_back(self, request, pk=None):
         return self._act(
-            request, services.application_return, reason=str(request.data.get("reason", ""))
+            request, services.application_return, reason=_text_of(request.data, "reason")
         )
 
 

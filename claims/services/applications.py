@@ -24,9 +24,10 @@ from claims.models import (
     DecisionRun,
     Hospital,
 )
-from claims.services.checks import claim_figures_errors, policy_covers
+from claims.services.checks import claim_facts_check, claim_figures_errors, policy_covers
 from claims.services.errors import ClaimsError
 from claims.services.recompute import people_recompute, run_create, run_execute
+from medaid.core import validators
 from medaid.core.money import ZERO
 
 # --- counter applications ------------------------------------------------------------------
@@ -56,6 +57,8 @@ def application_create(
     clerk sees the decision and its trace. Claims are checked like declaration lines."""
     if not claims:
         raise ClaimsError("申请至少需要一笔费用明细", code="no_claims")
+    validators.day(applied, field="applied", label="申请日期", today=timezone.localdate())
+    note = validators.text(note, field="note", label="备注", max_length=500, multiline=True)
     with transaction.atomic():
         application = Application.objects.create(
             number=_next_application_number(person.county),
@@ -91,6 +94,7 @@ def application_claim_add(*, application: Application, data: dict, decide: bool 
         data["total_cost"] = (data.get("in_policy_cost") or ZERO) + (
             data.get("out_of_catalog_cost") or ZERO
         )
+    claim_facts_check(data, today=timezone.localdate())
     problems = claim_figures_errors(data)
     if problems:
         raise ClaimsError(problems[0][1], code=problems[0][0])
@@ -204,6 +208,12 @@ def _locked_for_decision(application: Application, by, permission: str) -> Appli
     return app
 
 
+def _reason_text(reason: str) -> str:
+    # 400, not the column's 500: a second approval's log line adds its own words before it.
+    label = "意见或理由"
+    return validators.text(reason, field="reason", label=label, max_length=400, multiline=True)
+
+
 def _decide(app: Application, transition, *, by, reason: str) -> None:
     """Run one FSM transition, keep the supervisor's reason, and log it."""
     source = app.state
@@ -217,6 +227,7 @@ def application_approve(*, application: Application, by, note: str = "") -> Appl
     """A supervisor approves. Lock: the application row (select_for_update, taken here), so of
     two supervisors approving at once exactly one wins; the other finds it already decided.
     Above SECOND_APPROVAL_THRESHOLD a second, different supervisor must approve too."""
+    note = _reason_text(note)
     with transaction.atomic():
         app = _locked_for_decision(application, by, "claims.approve_application")
         if app.approvals.filter(approver=by).exists():
@@ -243,6 +254,7 @@ def application_approve(*, application: Application, by, note: str = "") -> Appl
 
 def application_reject(*, application: Application, by, reason: str) -> Application:
     """Lock: the application row (taken here). Its claims leave the person's year."""
+    reason = _reason_text(reason)
     if not reason:
         raise ClaimsError("不予救助必须填写原因", code="reason_required")
     with transaction.atomic():
@@ -262,6 +274,7 @@ def application_reject(*, application: Application, by, reason: str) -> Applicat
 
 def application_return(*, application: Application, by, reason: str) -> Application:
     """Send back for correction. Lock: the application row (taken here)."""
+    reason = _reason_text(reason)
     if not reason:
         raise ClaimsError("退回必须填写原因", code="reason_required")
     with transaction.atomic():

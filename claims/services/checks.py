@@ -12,6 +12,7 @@ from claims.models import (
     CLAIM_PAID_FIELDS,
     LineError,
 )
+from medaid.core import validators
 from medaid.core.money import ZERO
 from medaid.policy import load_pack
 
@@ -142,6 +143,40 @@ FIGURE_RULES: tuple[Rule, ...] = (
         LineError.COST_MISMATCH, f("in_policy_cost") + f0("out_of_catalog_cost") > f("total_cost")
     ),
 )
+
+
+def claim_facts_check(data: dict, *, today: dt.date) -> None:
+    """The facts of one claim (a counter receipt, a correction) as `medaid.core.validators`
+    takes them: the stay happened (no later than today), lasted no longer than a stay can, each
+    amount has at most two decimals and a sane size, the receipt text fits and is clean. Raises
+    the first refusal, naming its field."""
+    from claims.models import Claim
+
+    def label(name: str) -> str:
+        return str(Claim._meta.get_field(name).verbose_name)
+
+    for name in ("admitted", "discharged"):
+        validators.day(data.get(name), field=name, label=label(name), today=today)
+    admitted, discharged = data.get("admitted"), data.get("discharged")
+    if admitted and discharged and admitted <= discharged:
+        validators.period(
+            admitted,
+            discharged,
+            field="discharged",
+            start_label=label("admitted"),
+            end_label=label("discharged"),
+            max_days=validators.MAX_STAY_DAYS,
+        )
+    for name in CLAIM_MONEY_FIELDS:
+        if name in data:
+            validators.money(data[name], field=name, label=label(name), negative=True)
+    if "receipt_numbers" in data:
+        validators.text(
+            data["receipt_numbers"],
+            field="receipt_numbers",
+            label=label("receipt_numbers"),
+            max_length=Claim._meta.get_field("receipt_numbers").max_length,
+        )
 
 
 def claim_figures_errors(data: dict) -> list[tuple[str, str]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
+from django.utils import timezone
 
 from beneficiaries.models import Person
 from claims.models import (
@@ -14,9 +15,10 @@ from claims.models import (
     DecisionRun,
     ReviewReason,
 )
-from claims.services.checks import claim_figures_errors
+from claims.services.checks import claim_facts_check, claim_figures_errors
 from claims.services.errors import ClaimsError
 from claims.services.recompute import people_recompute
+from medaid.core import validators
 
 # --- corrections and reviews ---------------------------------------------------------------
 
@@ -30,13 +32,13 @@ def claim_correct(*, claim: Claim, changes: dict, by, reason: str) -> list[Decis
     paid decision as history; the difference becomes an adjustment. Lock: the claim row."""
     if not reason:
         raise ClaimsError("更正必须填写原因", code="reason_required")
-    unknown = set(changes) - set(CORRECTABLE_FIELDS)
-    if unknown:
-        raise ClaimsError(f"不能更正的字段：{', '.join(sorted(unknown))}", code="not_correctable")
+    validators.known_fields(changes, CORRECTABLE_FIELDS, what="更正", prefix="changes.")
+    reason = validators.text(reason, field="reason", label="更正原因", max_length=150)
     with transaction.atomic():
         claim = Claim.objects.select_for_update().get(pk=claim.pk)
         old_year = claim.discharged.year
         data = {name: getattr(claim, name) for name in CORRECTABLE_FIELDS} | changes
+        claim_facts_check(data, today=timezone.localdate())
         problems = claim_figures_errors(data)
         if problems:
             raise ClaimsError(problems[0][1], code=problems[0][0])
@@ -55,6 +57,7 @@ def claim_review_resolve(*, claim: Claim, by, accept: bool, note: str) -> Claim:
     """A reviewer's answer for a claim in the review queue. Accepting keeps medaid's own figure
     (never the hospital's); refusing takes the claim out of the person's year, whose later claims
     are then recomputed. Lock: the claim row."""
+    note = validators.text(note, field="note", label="复核意见", max_length=400, multiline=True)
     if not note:
         raise ClaimsError("复核必须填写意见", code="note_required")
     with transaction.atomic():

@@ -14,6 +14,8 @@ Accounts:
 
 from __future__ import annotations
 
+import functools
+
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -21,10 +23,42 @@ from rest_framework import permissions, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
+from rest_framework.routers import DefaultRouter
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from medaid.core.pagination import InvalidCursor, SafeCursorPagination  # noqa: F401 (re-export)
 from medaid.core.scoping import is_city_wide, scope_to_user, user_county_id
+
+# --- the router ---------------------------------------------------------------------------
+
+
+class Router(DefaultRouter):
+    """DRF's DefaultRouter, every app's. Its format-suffix routes (`…/submit.json`,
+    `…/claims.json`) hand the suffix to the handler as `format=`, which the list and detail
+    handlers take and an `@action` method does not (a 500 on every custom action): here the
+    suffix travels as the `?format=` DRF also reads, so every route answers alike, and an
+    unknown suffix is DRF's JSON 404."""
+
+    def get_urls(self):
+        urls = super().get_urls()
+        for pattern in urls:
+            if "format" in pattern.pattern.regex.groupindex:
+                pattern.callback = _suffix_as_query(pattern.callback)
+        return urls
+
+
+def _suffix_as_query(callback):
+    @functools.wraps(callback)
+    def view(request, *args, format=None, **kwargs):
+        if format:
+            query = request.GET.copy()
+            query[api_settings.URL_FORMAT_OVERRIDE] = format
+            request.GET = query
+        return callback(request, *args, **kwargs)
+
+    return view
+
 
 # --- permissions ----------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import logging
 import re
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -121,6 +122,14 @@ def _validation_response(detail) -> Response:
 
 def exception_handler(exc, context):
     """DRF's EXCEPTION_HANDLER (settings.REST_FRAMEWORK)."""
+    if isinstance(exc, RequestDataTooBig | TooManyFieldsSent):
+        from medaid.core.views import too_large_message
+
+        set_rollback()
+        return Response(
+            error_body("too_large", too_large_message()),
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -173,13 +182,37 @@ def exception_handler(exc, context):
     )
 
 
+# No body of this API nests deeper than a declaration's rows (object → list → object → value);
+# a deeper one is refused before any view walks it.
+MAX_JSON_DEPTH = 16
+
+
+def json_depth_check(data, limit: int = MAX_JSON_DEPTH) -> None:
+    """Refuse JSON nested deeper than `limit` levels (walked without recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            raise exceptions.ParseError(f"JSON 嵌套层数过深（超过 {limit} 层）。")
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+
+
 class ObjectJSONParser(JSONParser):
     """DRF's JSON parser (the first of DEFAULT_PARSER_CLASSES) for bodies that must be one JSON
     object, as every endpoint of this API takes: an array, a bare string or number is refused
-    with 400 here instead of failing later in a view that reads `request.data.get(...)`."""
+    with 400 here instead of failing later in a view that reads `request.data.get(...)`; so is
+    JSON nested past `MAX_JSON_DEPTH` (thousands of `[` exhaust Python's recursion)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        data = super().parse(stream, media_type, parser_context)
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            message = f"JSON 嵌套层数过深（超过 {MAX_JSON_DEPTH} 层）。"
+            raise exceptions.ParseError(message) from None
         if not isinstance(data, dict):
             raise exceptions.ParseError("请求体必须是一个 JSON 对象（{…}）。")
+        json_depth_check(data)
         return data

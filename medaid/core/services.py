@@ -48,6 +48,9 @@ def benefit_preview(*, data) -> dict:
         case = parse_case(data) if isinstance(data, dict) else parse_case_json(data)
     except CaseError as error:
         raise PreviewError(error.code, error.message, error.field) from error
+    except RecursionError:
+        # Thousands of "[" exhaust the JSON reader's recursion: not a case, and not a 500.
+        raise PreviewError("invalid_json", "JSON 嵌套层数过深，无法读取。", None) from None
     return result_to_dict(decide(case))
 
 

@@ -16,6 +16,7 @@ API_PREFIX = "/api/"
 
 MESSAGES = {
     400: ("bad_request", "请求无法处理，请检查提交的内容。"),
+    413: ("too_large", "请求体过大。"),
     403: ("permission_denied", "您没有执行该操作的权限。"),
     404: ("not_found", "请求的页面或资源不存在。"),
     500: ("server_error", "服务器内部错误，请稍后重试或联系系统管理员。"),
@@ -39,8 +40,21 @@ def _page(request, status: int, template: str):
     return render(request, template, status=status)
 
 
+def too_large_message() -> str:
+    """The body limit in the words of the refusal (settings.DATA_UPLOAD_MAX_MEMORY_SIZE)."""
+    from django.conf import settings
+
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 1048576
+    return f"请求体过大：上限 {limit:.0f} MB；大批量数据请以文件上传或分批提交。"
+
+
 @requires_csrf_token
 def bad_request(request, exception=None):
+    from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+
+    # Django reports a body over its limit as a 400; the API says what it is.
+    if _is_api(request) and isinstance(exception, RequestDataTooBig | TooManyFieldsSent):
+        return api_error(413, code="too_large", message=too_large_message())
     return _page(request, 400, "400.html")
 
 
