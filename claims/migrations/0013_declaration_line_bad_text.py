@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('claims', '0011_partition_resend'),
+        ('claims', '0012_runs_decide_declaration_batches'),
     ]
 
     operations = [
