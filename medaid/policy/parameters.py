@@ -440,6 +440,9 @@ class Pack:
             self.profiles[pcode] = ProfileInfo(pcode, info["label"], int(info["rank"]))
         self.pool_labels: dict[str, str] = dict(meta.get("pools") or {})
         self.refs: dict[str, str] = dict(meta.get("refs") or {})
+        # The documents the refs cite, by the name they are cited by → the seed file's name
+        # (read by the pack checker, not by the rules).
+        self.sources: dict[str, str] = dict(meta.get("sources") or {})
 
         self.parameters: dict[str, Parameter] = {}
         files = sorted(p for p in directory.glob("*.yaml") if p.name != "pack.yaml")

@@ -165,8 +165,8 @@ def test_kunming_claim_after_its_validity_is_date_after_policy():
 
 
 def test_kunming_severe_disability_alone_is_premium_only():
-    """昆明办法 三 救助对象 (低收入家庭中的…重度残疾人 = low_income_other) and 四（一）2 表1: a grade
-    1–2 disability alone gets the 120-yuan premium subsidy and no assistance: a stay is
+    """昆明办法 三 救助对象 (低收入家庭中的…重度残疾人 = low_income_other) and 四（一）2
+    表1: a grade 1–2 disability alone gets the 120-yuan premium subsidy and no assistance: a stay is
     no_identity, 0.00."""
     alone = [identity("severe_disability", "2021-01-01")]
     a = _one(run(case("kunming", alone, [claim("a", "inpatient", "2021-05-01", "10000.00")])))
@@ -175,9 +175,10 @@ def test_kunming_severe_disability_alone_is_premium_only():
 
 
 def test_kunming_severe_disability_opens_general_outpatient_for_dibao_only():
-    """四（二）1（1） 普通门诊: 城乡低保对象中60周岁以上的老年人和一二级重度残疾人员, at level 1, 70 %,
-    200 a year. A 低保 aged 41 with a grade 1–2 disability: 100 × 70 % = 70.00; the same 低保
-    without it: age_requirement_not_met; at a level-2 hospital: hospital_level_not_covered."""
+    """四（二）1（1） 普通门诊: 城乡低保对象中60周岁以上的老年人和一二级重度残疾人员, at
+    level 1, 70 %, 200 a year. A 低保 aged 41 with a grade 1–2 disability: 100 × 70 % =
+    70.00; the same 低保 without it: age_requirement_not_met; at a level-2 hospital:
+    hospital_level_not_covered."""
     visit = [claim("a", "outpatient_general", "2021-05-01", "100.00", hospital_level=1)]
     both = [identity("dibao", "2021-01-01"), identity("severe_disability", "2021-01-01")]
     got = _one(run(case("kunming", both, visit, birth_date="1980-01-01")))
@@ -193,10 +194,11 @@ def test_kunming_severe_disability_opens_general_outpatient_for_dibao_only():
 
 
 def test_zhangye_outside_the_area_without_referral_is_not_covered():
-    """张政办发〔2022〕90号 七（三）"未按规定转诊的救助对象，所发生的的医疗费用原则上不纳入医疗救助范围"
-    (care outside the pooling area without a referral or a registered 异地安置): 0.00,
-    not_referred. Inside the area no referral is needed: 一二类低保 75 % × 40000 = 30000.00;
-    四（二）3 tilt: left 10000, (10000 − 6000) × 30 % = 1200.00; total 31200.00."""
+    """张政办发〔2022〕90号 七（三）"未按规定转诊的救助对象，所发生的的医疗费用原则上
+    不纳入医疗救助范围" (care outside the pooling area without a referral or a registered
+    异地安置): 0.00, not_referred. Inside the area no referral is needed: 一二类低保
+    75 % × 40000 = 30000.00; 四（二）3 tilt: left 10000, (10000 − 6000) × 30 % = 1200.00;
+    total 31200.00."""
     out = by_ref(
         run(
             case(
@@ -219,10 +221,11 @@ def test_zhangye_outside_the_area_without_referral_is_not_covered():
 
 
 def test_zhangye_referred_outside_gansu_is_assisted_but_not_tilted():
-    """七（三）按规定转诊的…按相应标准实行救助; 四（二）3 only care "在参保地定点医疗机构就医或规范转诊且在
-    省域内就医" counts toward and receives the 二次倾斜. Referred outside Gansu: 75 % × 40000 =
-    30000.00, tilt 0.00; a later local stay of 10000: 7500.00, left 2500 — the earlier 10000
-    does not count, 2500 < 6000, tilt 0.00."""
+    """七（三）按规定转诊的…按相应标准实行救助; 四（二）3 only care
+    "在参保地定点医疗机构就医或规范转诊且在省域内就医" counts toward and receives the
+    二次倾斜. Referred outside Gansu: 75 % × 40000 = 30000.00, tilt 0.00; a later local
+    stay of 10000: 7500.00, left 2500 — the earlier 10000 does not count, 2500 < 6000, tilt
+    0.00."""
     out = by_ref(
         run(
             case(
@@ -277,8 +280,8 @@ def test_pingshun_transition_identities_end_with_the_transition_period():
 
 
 def test_pingshun_dibao_keeps_its_tier_after_the_transition():
-    """第十条（一） 低保 is not a transition identity: 低保 + 易返贫致贫 on 2026-03-01, 70 % × 1000 =
-    700.00 as 低保."""
+    """第十条（一） 低保 is not a transition identity: 低保 + 易返贫致贫 on 2026-03-01,
+    70 % × 1000 = 700.00 as 低保."""
     both = [identity("dibao", "2023-01-07"), identity("rural_monitored", "2023-01-07")]
     a = _one(run(case("pingshun", both, [claim("a", "inpatient", "2026-03-01", "1000.00")])))
     assert (a["identity"], a["total"]) == ("dibao", "700.00")
@@ -335,8 +338,9 @@ def _pingshun_edge(parameters=None) -> dict:
 
 
 def test_pingshun_tilt_counts_chronic_self_pay_of_an_inpatient_only_identity():
-    """平顺细则 第二十条 "政策范围内个人自付住院和慢特病、特药费用仍超过全省上年居民人均可支配收入的50%
-    的部分…70%" (tilt.counts_uncovered_kinds); 低保边缘 is assisted for stays only (第十四条（五））.
+    """平顺细则 第二十条 "政策范围内个人自付住院和慢特病、特药费用仍超过全省上年居民
+    人均可支配收入的50%的部分…70%" (tilt.counts_uncovered_kinds); 低保边缘 is assisted for
+    stays only (第十四条（五））.
     Base 29178, threshold 14589.00. Chronic 20000 (no 门诊救助): tilt (20000 − 14589) × 70 % =
     3787.70. Stay 40000: deductible 2917.80, (40000 − 2917.80) × 60 % = 22249.32, left
     17750.68; year 37750.68 − 14589 = 23161.68 × 70 % = 16213.176 → 16213.18 − 3787.70 =
