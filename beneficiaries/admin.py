@@ -24,6 +24,7 @@ from beneficiaries.models import (
     IllnessPovertyApplication,
     Person,
     PoolingArea,
+    PoolingAreaPolicy,
     PremiumTransferRequest,
     RosterImport,
     RosterImportRow,
@@ -45,15 +46,34 @@ from medaid.core.scoping import mask_id_number, scope_to_user
 register_county_path("beneficiaries.county", "pk")
 register_county_path("beneficiaries.poolingarea", None)
 register_county_path("beneficiaries.fundingtier", None)
+register_county_path("beneficiaries.poolingareapolicy", None)
 register_county_path("beneficiaries.identity", "person__county")
 register_county_path("beneficiaries.township", "county")
 register_county_path("beneficiaries.subsidyline", "roster__county")
+
+
+class PoolingAreaPolicyInline(admin.TabularInline):
+    """Which pack decides the area's claims from which day. Read-only here: a change goes
+    through the policy office's four-eyes parameter change (issue #16 part 1)."""
+
+    model = PoolingAreaPolicy
+    fields = ["start", "policy_code", "parameters", "ref"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(PoolingArea)
 class PoolingAreaAdmin(admin.ModelAdmin):
     list_display = ["name", "code", "policy_code"]
     search_fields = ["name", "code"]
+    inlines = [PoolingAreaPolicyInline]
 
 
 @admin.register(FundingTier)

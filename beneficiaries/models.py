@@ -46,6 +46,37 @@ class PoolingArea(models.Model):
         return self.name
 
 
+@pghistory.track(*AUDIT_TRACKERS)
+class PoolingAreaPolicy(models.Model):
+    """Which pack decides a pooling area's claims from which day — dated data, like a pack's
+    values: in force from `start` until the next row's start; before the first row the area's
+    `policy_code` decides. Kunming's area: kunming until 2022-06-30, then yunnan with Kunming's
+    own figures (云政办发〔2022〕40号 （十八））. `parameters` are the area's own figures the
+    pack takes by name (yunnan: `pooling_area_per_capita_disposable_income`, （十二）); a new
+    figure is a new row from its date, with its document in `ref`."""
+
+    pooling_area = models.ForeignKey(
+        PoolingArea, on_delete=models.CASCADE, related_name="policies", verbose_name="统筹区"
+    )
+    start = models.DateField("起始日期")
+    policy_code = models.CharField("政策包", max_length=32)
+    parameters = models.JSONField("本统筹区参数", default=dict, blank=True)
+    ref = models.CharField("依据文件及条款", max_length=200)
+
+    class Meta:
+        verbose_name = "统筹区适用政策"
+        verbose_name_plural = "统筹区适用政策"
+        ordering = ["pooling_area", "start"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["pooling_area", "start"], name="uniq_pooling_area_policy_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pooling_area} {self.start} 起 {self.policy_code}"
+
+
 class FundingTier(models.Model):
     """City/county funding shares by county tier (Kunming §六), as data."""
 

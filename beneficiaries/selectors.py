@@ -1,13 +1,63 @@
 """Reads of the registry, and the engine's frozen facts built from rows (no query per person)."""
 
+import bisect
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date
 
 from django.db.models import Q
 
-from beneficiaries.models import County, Identity, Person
-from medaid.policy import IdentityPeriod, PersonFacts
+from beneficiaries.models import County, Identity, Person, PoolingArea, PoolingAreaPolicy
+from medaid.policy import Case, IdentityPeriod, PersonFacts
+
+
+@dataclass(frozen=True, slots=True)
+class AreaPolicy:
+    """The pack that decides a pooling area's claims over a stretch of days, with the area's
+    own figures as the pack's parameters (`Case.parameters` form). `start` None: the area's
+    `policy_code`, in force before its first dated assignment."""
+
+    start: date | None
+    code: str
+    parameters: tuple[tuple[str, str], ...] = ()
+
+
+class AreaSchedule:
+    """One pooling area's packs by date (`PoolingAreaPolicy` rows over its `policy_code`)."""
+
+    __slots__ = ("_starts", "policies")
+
+    def __init__(self, policies: list[AreaPolicy]) -> None:
+        self.policies = policies  # the default first, then by start
+        self._starts = [p.start for p in policies[1:]]
+
+    def on(self, day: date) -> AreaPolicy:
+        return self.policies[bisect.bisect_right(self._starts, day)]
+
+
+def area_schedules(*, pooling_areas: Iterable[int] | None = None) -> dict[int, AreaSchedule]:
+    """Every (or the given) pooling area's schedule of packs: two queries, whatever the count."""
+    areas = PoolingArea.objects.all()
+    rows = PoolingAreaPolicy.objects.order_by("pooling_area_id", "start")
+    if pooling_areas is not None:
+        areas = areas.filter(id__in=pooling_areas)
+        rows = rows.filter(pooling_area_id__in=pooling_areas)
+    dated: dict[int, list[AreaPolicy]] = defaultdict(list)
+    for area_id, start, code, parameters in rows.values_list(
+        "pooling_area_id", "start", "policy_code", "parameters"
+    ):
+        dated[area_id].append(AreaPolicy(start, code, Case.overrides(parameters or {})))
+    return {
+        area_id: AreaSchedule([AreaPolicy(None, code), *dated.get(area_id, ())])
+        for area_id, code in areas.values_list("id", "policy_code")
+    }
+
+
+def policy_on(*, pooling_area: PoolingArea | int, day: date) -> AreaPolicy:
+    """The pack (and the area's own figures) deciding the area's claims of `day`."""
+    area_id = pooling_area if isinstance(pooling_area, int) else pooling_area.pk
+    return area_schedules(pooling_areas=[area_id])[area_id].on(day)
 
 
 def identities_held_on(*, on: date):

@@ -14,6 +14,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from beneficiaries.models import Identity, Person
+from beneficiaries.selectors import AreaSchedule, area_schedules
 from claims.models import DECISION_FIGURES, Claim, Decision, ReviewReason, RunPerson
 from medaid.core.money import CENT
 from medaid.policy.facts import Case, ClaimFacts, PersonFacts
@@ -31,6 +32,8 @@ class ClaimRow:
     declared_assistance: Decimal | None
     review_reason: str
     facts: ClaimFacts
+    # The pooling area's own figures the pack takes for the claim's date (`Case.parameters`).
+    parameters: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +70,7 @@ COUNTED_STATUSES = (
 _CLAIM_COLUMNS = (
     "id",
     "person_id",
-    "county__pooling_area__policy_code",
+    "county__pooling_area_id",
     "status",
     "source",
     "declared_assistance",
@@ -95,11 +98,11 @@ _CLAIM_COLUMNS = (
 )
 
 
-def _claim_row(values: tuple) -> ClaimRow:
+def _claim_row(values: tuple, schedules: dict[int, AreaSchedule]) -> ClaimRow:
     (
         claim_id,
         person_id,
-        policy_code,
+        area_id,
         status,
         source,
         declared,
@@ -148,10 +151,13 @@ def _claim_row(values: tuple) -> ClaimRow:
         critical_illness_paid=critical,
         other_paid=other,
     )
+    # Which pack decides is dated data of the pooling area (beneficiaries.PoolingAreaPolicy).
+    area_policy = schedules[area_id].on(discharged)
     return ClaimRow(
         id=claim_id,
         person_id=person_id,
-        policy_code=policy_code,
+        policy_code=area_policy.code,
+        parameters=area_policy.parameters,
         status=status,
         source=source,
         declared_assistance=declared,
@@ -180,8 +186,9 @@ def year_claims(*, people: QuerySet | Iterable[int], year: int) -> Iterable[Clai
         .order_by("person_id", "discharged", "id")
         .values_list(*_CLAIM_COLUMNS)
     )
+    schedules = area_schedules()
     for values in rows.iterator(chunk_size=5000):
-        yield _claim_row(values)
+        yield _claim_row(values, schedules)
 
 
 def current_decisions(
@@ -219,8 +226,19 @@ def run_people(*, run_id: int, partition: int) -> QuerySet:
     return RunPerson.objects.filter(run_id=run_id, partition=partition).values("person_id")
 
 
-def build_case(*, policy_code: str, person: PersonFacts, claims: list[ClaimRow]) -> Case:
-    return Case(policy=policy_code, person=person, claims=tuple(c.facts for c in claims))
+def build_case(
+    *,
+    policy_code: str,
+    person: PersonFacts,
+    claims: list[ClaimRow],
+    parameters: tuple[tuple[str, str], ...] = (),
+) -> Case:
+    return Case(
+        policy=policy_code,
+        person=person,
+        claims=tuple(c.facts for c in claims),
+        parameters=parameters,
+    )
 
 
 def claims_overlapping(*, person_id: int, kind: str, admitted: date, discharged: date):

@@ -49,7 +49,7 @@ def subsidy_roster_build(*, county: County, year: int, decision_date: date, crea
     person decided by the pack's premium rule. Rebuilding a draft replaces its yearly lines;
     a confirmed roster is never rebuilt. Locks the roster row."""
     contribution_year = _contribution_year(county, year)
-    policy = county.pooling_area.policy_code
+    policy = selectors.policy_on(pooling_area=county.pooling_area_id, day=decision_date).code
     with transaction.atomic():
         roster, _ = SubsidyRoster.objects.select_for_update().get_or_create(
             county=county,

@@ -13,6 +13,7 @@ from django.db.models import Exists, OuterRef, Sum
 from django.utils import timezone
 
 from beneficiaries.models import Person
+from beneficiaries.selectors import policy_on
 from claims import selectors
 from claims.models import (
     Application,
@@ -98,7 +99,8 @@ def application_claim_add(*, application: Application, data: dict, decide: bool 
     problems = claim_figures_errors(data)
     if problems:
         raise ClaimsError(problems[0][1], code=problems[0][0])
-    if not policy_covers(application.county.pooling_area.policy_code, data["discharged"]):
+    area_policy = policy_on(pooling_area=application.county.pooling_area_id, day=data["discharged"])
+    if not policy_covers(area_policy.code, data["discharged"]):
         raise ClaimsError("就诊日期不在任何政策版本的有效期内", code="no_policy")
     if data["discharged"] > application.applied:
         raise ClaimsError("出院（就诊）日期不能晚于申请日期", code="future_date")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
+from beneficiaries.selectors import area_schedules
 from claims.models import (
     CLAIM_AMOUNT_FIELDS,
     CLAIM_MONEY_FIELDS,
@@ -218,8 +219,39 @@ def policy_covers(policy_code: str, day: dt.date) -> bool:
     return window is not None and window[0] <= day and (window[1] is None or day <= window[1])
 
 
-def counties_by_policy(county_model) -> dict[str, list[int]]:
+def counties_by_policy(county_model, on: dt.date | None = None) -> dict[str, list[int]]:
+    """Counties by the pack deciding their pooling area's claims on `on` (the area's dated
+    assignment, beneficiaries.PoolingAreaPolicy), or by the area's `policy_code`."""
+    schedules = area_schedules() if on is not None else {}
     out: dict[str, list[int]] = defaultdict(list)
-    for county_id, code in county_model.objects.values_list("id", "pooling_area__policy_code"):
-        out[code].append(county_id)
+    rows = county_model.objects.values_list("id", "pooling_area_id", "pooling_area__policy_code")
+    for county_id, area_id, code in rows:
+        out[schedules[area_id].on(on).code if on is not None else code].append(county_id)
+    return out
+
+
+def counties_by_coverage(county_model) -> dict[tuple, list[int]]:
+    """Counties by the days some pack of their pooling area covers: ((first, last or None), …)
+    — each dated assignment's stretch, cut to its pack's validity; an empty tuple: none."""
+    coverage: dict[int, tuple] = {}
+    for area_id, schedule in area_schedules().items():
+        ranges = []
+        policies = schedule.policies
+        for i, area_policy in enumerate(policies):
+            window = policy_window(area_policy.code)
+            if window is None:
+                continue
+            first, last = window
+            if area_policy.start is not None:
+                first = max(first, area_policy.start)
+            following = next((p.start for p in policies[i + 1 :]), None)
+            if following is not None:
+                until = following - dt.timedelta(days=1)
+                last = until if last is None else min(last, until)
+            if last is None or first <= last:
+                ranges.append((first, last))
+        coverage[area_id] = tuple(ranges)
+    out: dict[tuple, list[int]] = defaultdict(list)
+    for county_id, area_id in county_model.objects.values_list("id", "pooling_area_id"):
+        out[coverage[area_id]].append(county_id)
     return out

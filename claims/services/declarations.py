@@ -23,7 +23,7 @@ from claims.models import (
     Hospital,
     ReviewReason,
 )
-from claims.services.checks import counties_by_policy, figure_checks_sql, policy_window
+from claims.services.checks import counties_by_coverage, figure_checks_sql
 from claims.services.errors import ClaimsError
 from claims.services.recompute import (
     DEFAULT_PARTITIONS,
@@ -143,20 +143,21 @@ def declaration_check(*, declaration: Declaration) -> None:
     if declaration.hospital_id:
         _flag("hospital_code <> %s", LineError.HOSPITAL_MISMATCH, d, (declaration.hospital.code,))
     _flag(f"NOT EXISTS ({person_of_line})", LineError.UNKNOWN_PERSON, d)
-    # No pack covers the date: per pooling area, outside its pack's versions.
-    for code, county_ids in counties_by_policy(County).items():
-        window = policy_window(code)
+    # No pack covers the date: per pooling area, outside every stretch its packs cover (the
+    # area's packs are dated: Kunming's until 2022-06-30, then Yunnan's).
+    for ranges, county_ids in counties_by_coverage(County).items():
         placeholders = ", ".join(["%s"] * len(county_ids))
         in_area = f"EXISTS ({person_of_line} AND p.county_id IN ({placeholders}))"
-        if window is None:
+        if not ranges:
             _flag(in_area, LineError.NO_POLICY, d, county_ids)
             continue
-        first, expires = window
+        inside = " OR ".join(["discharged BETWEEN %s AND %s"] * len(ranges))
+        bounds = [day for first, last in ranges for day in (first, last or dt.date.max)]
         _flag(
-            f"(discharged < %s OR discharged > %s) AND {in_area}",
+            f"NOT ({inside}) AND {in_area}",
             LineError.NO_POLICY,
             d,
-            (first, expires or dt.date.max, *county_ids),
+            (*bounds, *county_ids),
         )
     _flag(
         f"EXISTS (SELECT 1 FROM {lines} o WHERE o.declaration_id = {lines}.declaration_id "

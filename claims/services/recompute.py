@@ -169,13 +169,18 @@ def _decide_person(
     now: dt.datetime,
     out: _PartitionWrites,
 ) -> None:
-    for policy_code, group in groupby(rows, key=lambda r: r.policy_code):
+    # A year that straddles a change of the area's pack is decided in one case per pack.
+    for (policy_code, parameters), group in groupby(
+        rows, key=lambda r: (r.policy_code, r.parameters)
+    ):
         group = list(group)
         out.claims += len(group)
         try:
             if person is None:
                 raise LookupError("救助对象不存在")
-            case = selectors.build_case(policy_code=policy_code, person=person, claims=group)
+            case = selectors.build_case(
+                policy_code=policy_code, person=person, claims=group, parameters=parameters
+            )
             result = policy.decide(case)
         except Exception as exc:
             logger.warning("engine refused person %s: %s", group[0].person_id, exc)

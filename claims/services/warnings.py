@@ -32,7 +32,9 @@ def burdens_monitor(*, today: dt.date | None = None, year: int | None = None) ->
     today = today or timezone.localdate()
     year = year or today.year
     created = 0
-    for code, county_ids in counties_by_policy(County).items():
+    for code, county_ids in counties_by_policy(
+        County, on=min(today, dt.date(year, 12, 31))
+    ).items():
         if not policy_covers(code, min(today, dt.date(year, 12, 31))):
             continue
         rule = selectors.monitoring_rule(policy_code=code, day=min(today, dt.date(year, 12, 31)))

@@ -7,7 +7,8 @@ and never raises for bad input: the management command and the API call it.
 
 Error codes: invalid_json, unknown_policy, unknown_identity, unknown_kind, unknown_parameter,
 missing_field, invalid_field, negative_amount, inconsistent_amounts, inconsistent_dates,
-date_before_policy, date_after_policy.
+date_before_policy. (A claim or premium dated after the pack's validity is decided with reason
+`date_after_policy`.)
 """
 
 from __future__ import annotations
@@ -121,10 +122,8 @@ def _check_date(pack: Pack, day: date, path: str) -> None:
             f"日期 {day} 早于{pack.title}最早版本的施行日期 {pack.first_day}",
             path,
         )
-    if pack.expires is not None and day > pack.expires:
-        raise CaseError(
-            "date_after_policy", f"日期 {day} 晚于{pack.title}的有效期（至 {pack.expires}）", path
-        )
+    # A date after the pack's validity is not bad input: the claim is decided as ineligible
+    # with reason date_after_policy (the contract's Result), never by the stale pack.
 
 
 def _identities(pack: Pack, person: dict) -> tuple[IdentityPeriod, ...]:

@@ -55,7 +55,7 @@ _DECIMAL_TEXT = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 # Each parameter name matches one pattern; the pattern fixes the type of its values.
 #   amount  decimal yuan >= 0; may declare `unit: share_of_base` (a share of the base income)
 #   share   decimal in [0, 1]          factor  decimal >= 0        count  whole number >= 0
-#   flag    true / false               month_day "MM-DD"
+#   flag    true / false               month_day "MM-DD"      date  "YYYY-MM-DD"
 #   one:<set> / many:<set>  one code or a list of codes from a fixed set; the sets named
 #   "profile", "pool" and "route" are the pack's own and are checked when the pack compiles.
 _LEVEL = r"level_[123]"
@@ -64,7 +64,13 @@ _DEADLINE = "(" + "|".join(sorted(FUND_DEADLINE_KINDS)) + ")"
 SCHEMA: tuple[tuple[str, str, bool], ...] = (
     # (pattern, type, nullable)
     (r"per_capita_disposable_income", "amount", False),
+    (r"base_rounding", "one:base_rounding", False),
+    (r"pooling_area_per_capita_disposable_income", "amount", True),
     (r"urban_per_capita_disposable_income", "amount", False),
+    (r"transition_period_end", "date", False),
+    (r"transition_identities", "many:identity", False),
+    (r"health_poverty_scheme\.identities", "many:identity", False),
+    (r"health_poverty_scheme\.exempt_identities", "many:identity", False),
     (rf"identity\.{_ID}", "one:profile", False),
     (rf"mode\.{_ID}", "one:mode", False),
     (rf"kinds\.{_ID}", "many:kind", False),
@@ -93,6 +99,7 @@ SCHEMA: tuple[tuple[str, str, bool], ...] = (
     (r"tilt\.outside_annual_cap", "flag", False),
     (r"tilt\.local_without_referral", "flag", False),
     (r"tilt\.requires_in_province", "flag", False),
+    (r"tilt\.counts_uncovered_kinds", "flag", False),
     (r"major_route\.profiles", "many:profile", False),
     (r"major_route\.kinds", "many:kind", False),
     (rf"major_route\.deductible\.{_ID}", "amount", False),
@@ -159,11 +166,14 @@ _FIXED_SETS: dict[str, frozenset[str]] = {
     "fund_account": FUND_ACCOUNTS,
     "fund_level": frozenset({"city", "county"}),
     "overspend_method": frozenset({"bands", "surplus_then_county", "tier_shares"}),
+    "base_rounding": frozenset({"cent", "yuan"}),
 }
 #: Sets whose members the pack itself defines; checked when the pack compiles.
 PACK_SETS = frozenset({"profile", "pool"})
 
-UNITS = frozenset({"yuan", "share_of_base"})
+# share_of_pooling_area_income: a share of `pooling_area_per_capita_disposable_income` (Yunnan
+# （十二）), or of the provincial base while the pooling area has not set its figure.
+UNITS = frozenset({"yuan", "share_of_base", "share_of_pooling_area_income"})
 
 
 def schema_for(name: str) -> tuple[str, bool] | None:
@@ -230,6 +240,10 @@ def parse_value(kind: str, raw: Any, where: str, file: Path | str) -> Any:
         if not isinstance(raw, bool):
             raise PackError(file, where, f"{raw!r} must be true or false")
         return raw
+    if kind == "date":
+        if not isinstance(raw, str):
+            raise PackError(file, where, f'{raw!r} must be a date "YYYY-MM-DD"')
+        return _as_date(raw, where, file)
     if kind == "month_day":
         if not isinstance(raw, str) or not _MONTH_DAY.match(raw):
             raise PackError(file, where, f'{raw!r} must be a month and day "MM-DD"')
@@ -261,7 +275,20 @@ def _as_date(raw: Any, where: str, file: Path | str) -> date:
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that leaves dates as text, so a bad date is reported with its key."""
+    """SafeLoader that leaves dates as text, so a bad date is reported with its key, and refuses
+    a key written twice in one mapping: plain YAML keeps the last one silently, which would
+    hide two values for the same parameter and date (an overlap)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is written twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -404,6 +431,7 @@ class Pack:
         self._version_starts = [v.start for v in self.versions]
         expires = meta.get("expires")
         self.expires: date | None = _as_date(expires, "expires", meta_file) if expires else None
+        self.expires_ref: str = meta.get("expires_ref", "")
         self.extra_identities = frozenset(meta.get("extra_identities") or ())
         self.profiles: dict[str, ProfileInfo] = {}
         for pcode, info in (meta["profiles"] or {}).items():
@@ -412,6 +440,9 @@ class Pack:
             self.profiles[pcode] = ProfileInfo(pcode, info["label"], int(info["rank"]))
         self.pool_labels: dict[str, str] = dict(meta.get("pools") or {})
         self.refs: dict[str, str] = dict(meta.get("refs") or {})
+        # The documents the refs cite, by the name they are cited by → the seed file's name
+        # (read by the pack checker, not by the rules).
+        self.sources: dict[str, str] = dict(meta.get("sources") or {})
 
         self.parameters: dict[str, Parameter] = {}
         files = sorted(p for p in directory.glob("*.yaml") if p.name != "pack.yaml")

@@ -21,6 +21,8 @@ class Reason(StrEnum):
     NOT_REFERRED = "not_referred"
     LATE_APPLICATION = "late_application"
     CAP_EXHAUSTED = "cap_exhausted"
+    HEALTH_POVERTY_SCHEME = "health_poverty_scheme"
+    DATE_AFTER_POLICY = "date_after_policy"
     # premium subsidy
     NOT_SUBSIDISED = "not_subsidised"
     AMOUNT_NOT_SET = "amount_not_set"
@@ -41,6 +43,8 @@ REASON_TEXT: dict[Reason, str] = {
     Reason.NOT_REFERRED: "未按规定转诊，费用不纳入医疗救助范围",
     Reason.LATE_APPLICATION: "超过手工报销申请时限",
     Reason.CAP_EXHAUSTED: "年度救助限额已用完",
+    Reason.HEALTH_POVERTY_SCHEME: "同时属于建档立卡贫困人口，仅享受健康扶贫医疗保障待遇",
+    Reason.DATE_AFTER_POLICY: "费用（决定）日期晚于本政策的有效期，不按本政策救助",
     Reason.NOT_SUBSIDISED: "该身份不享受资助参保",
     Reason.AMOUNT_NOT_SET: "定额资助标准未在政策文件中规定，需按上级标准设置参数",
     Reason.ALREADY_PAID: "已缴纳参保费用，不退不补",
@@ -50,8 +54,10 @@ REASON_TEXT: dict[Reason, str] = {
 # Order in which a claim is checked; when no identity qualifies, the reason reported is the
 # one from the identity that got furthest.
 REASON_STAGE: dict[Reason | None, int] = {
+    Reason.DATE_AFTER_POLICY: -1,
     Reason.NO_IDENTITY: 0,
     Reason.OUTSIDE_LOOKBACK: 1,
+    Reason.HEALTH_POVERTY_SCHEME: 1,
     Reason.KIND_NOT_COVERED: 2,
     Reason.HOSPITAL_LEVEL_NOT_COVERED: 3,
     Reason.AGE_REQUIREMENT_NOT_MET: 4,

@@ -124,6 +124,39 @@ def _identity_window_missed(code, applied, opens, ref) -> Line:
     )
 
 
+def _identity_transition_ended(code, end, terms) -> Line:
+    return (
+        f"身份 {ident(code)} 仅在过渡期内享受待遇，过渡期于 {end.isoformat()} 结束"
+        f"（{terms.transition_ref}），不予考虑",
+        [terms.transition_ref],
+    )
+
+
+def _health_poverty(dropped, exempt, ref) -> Line:
+    names = "、".join(ident(c) for c in dropped)
+    kept = "、".join(ident(c) for c in exempt)
+    return (
+        f"同时属于建档立卡贫困人口（脱贫人口），在健康扶贫医疗保障政策执行期间仅享受健康扶贫待遇，"
+        f"不再按 {names} 重复救助；{kept or '无'}除外（{ref}）",
+        [ref],
+    )
+
+
+def _expired(day, expires, ref) -> Line:
+    return (
+        f"费用日期 {day.isoformat()} 晚于本政策有效期（至 {expires.isoformat()}）{_paren(ref)}，"
+        "应按该日有效的政策救助",
+        _refs(ref),
+    )
+
+
+def _tilt_uncovered(ref) -> Line:
+    return (
+        f"该身份不享受此项目的医疗救助，但其政策范围内个人自付仍计入倾斜救助（{ref}）",
+        [ref],
+    )
+
+
 def _kind_label(kind: str) -> str:
     return KIND_LABELS.get(kind, kind)
 
@@ -215,7 +248,10 @@ def _deductible(amount, counted, left, applied, route) -> Line:
             text = _CACHE[key] = f"{name}：不设（{amount.ref}）"
         return text, [amount.ref]
     if amount.base is not None:
-        head = f"{name} {yuan(amount.value)} = {plain(amount.base)} × {pct(amount.share)}"
+        head = (
+            f"{name} {yuan(amount.value)} = {plain(amount.base)}{amount.base_note}"
+            f" × {pct(amount.share)}"
+        )
     else:
         head = f"{name} {yuan(amount.value)}"
     return (
@@ -277,7 +313,7 @@ def _cap(pool_label, cap, used, left, raw, exact) -> Line:
         return f"年度救助限额（{pool_label}）：不设限额；本次应救助 {yuan(raw)}", []
     head = f"年度救助限额（{pool_label}）{yuan(cap.value)}"
     if cap.base is not None:
-        head += f" = {plain(cap.base)} × {pct(cap.share)}"
+        head += f" = {plain(cap.base)}{cap.base_note} × {pct(cap.share)}"
     limited = "，受限额限制" if exact < raw else ""
     return (
         f"{head}（{cap.ref}）：本年已用 {yuan(used)}，剩余 {yuan(left)}；本次应救助 {yuan(raw)}"
@@ -330,7 +366,10 @@ def _tilt_parts(terms) -> tuple:
     if cached is None:
         threshold = terms.threshold
         if threshold.base is not None:
-            line = f"{yuan(threshold.value)}（= {plain(threshold.base)} × {pct(threshold.share)}）"
+            line = (
+                f"{yuan(threshold.value)}（= {plain(threshold.base)}{threshold.base_note}"
+                f" × {pct(threshold.share)}）"
+            )
         else:
             line = yuan(threshold.value)
         cap = (
@@ -405,6 +444,10 @@ RENDERERS: dict[str, Callable[..., Line]] = {
     "identity_not_held": _identity_not_held,
     "identity_lookback_missed": _identity_lookback_missed,
     "identity_window_missed": _identity_window_missed,
+    "identity_transition_ended": _identity_transition_ended,
+    "health_poverty": _health_poverty,
+    "expired": _expired,
+    "tilt_uncovered": _tilt_uncovered,
     "identity": _identity,
     "alternatives": _alternatives,
     "kind": _kind,

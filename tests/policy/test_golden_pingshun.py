@@ -324,7 +324,12 @@ def test_fanpin_over_dibao_and_dates_outside_the_rules():
         case("pingshun", [identity("dibao")], [claim("a", "inpatient", "2028-01-07", "1.00")])
     )
     assert early["error"]["code"] == "date_before_policy"
-    assert late["error"]["code"] == "date_after_policy"
+    late_claim = by_ref(late)["a"]
+    assert (late_claim["eligible"], late_claim["reason"], late_claim["total"]) == (
+        False,
+        "date_after_policy",
+        "0.00",
+    )
 
 
 def test_premium_refund_during_collection_period_only():

@@ -275,22 +275,22 @@ def test_baoshan_premium_highest_tier_unset_amount_and_no_refund():
 
 def test_kunming_general_outpatient_age_60_level_1_and_200_cap():
     """四（二）1（1）: 低保 60周岁以上 at 乡镇卫生院/村卫生室/社区 (level 1), 70 %, 200 a year.
-    Born 1963-03-02: 2023-03-01 (59) → age_requirement_not_met; 2023-03-02 (60) 100 → 70.00;
+    Born 1961-03-02: 2021-03-01 (59) → age_requirement_not_met; 2021-03-02 (60) 100 → 70.00;
     a level-2 visit → hospital_level_not_covered; 300 → 210 but 200 − 70 = 130.00 left;
-    then cap_exhausted; 2024 a new 200: 100 → 70.00."""
+    then cap_exhausted; 2022 a new 200: 100 → 70.00."""
     out = run(
         case(
             "kunming",
             [identity("dibao")],
             [
-                claim("young", "outpatient_general", "2023-03-01", "100.00", hospital_level=1),
-                claim("b60", "outpatient_general", "2023-03-02", "100.00", hospital_level=1),
-                claim("l2", "outpatient_general", "2023-03-03", "100.00", hospital_level=2),
-                claim("big", "outpatient_general", "2023-04-01", "300.00", hospital_level=1),
-                claim("none", "outpatient_general", "2023-05-01", "100.00", hospital_level=1),
-                claim("ny", "outpatient_general", "2024-01-02", "100.00", hospital_level=1),
+                claim("young", "outpatient_general", "2021-03-01", "100.00", hospital_level=1),
+                claim("b60", "outpatient_general", "2021-03-02", "100.00", hospital_level=1),
+                claim("l2", "outpatient_general", "2021-03-03", "100.00", hospital_level=2),
+                claim("big", "outpatient_general", "2021-04-01", "300.00", hospital_level=1),
+                claim("none", "outpatient_general", "2021-05-01", "100.00", hospital_level=1),
+                claim("ny", "outpatient_general", "2022-01-02", "100.00", hospital_level=1),
             ],
-            birth_date="1963-03-02",
+            birth_date="1961-03-02",
         )
     )
     c = by_ref(out)
@@ -307,16 +307,16 @@ def test_kunming_grade_1_2_disability_opens_general_outpatient_under_60():
         case(
             "kunming",
             [identity("dibao"), identity("severe_disability")],
-            [claim("a", "outpatient_general", "2023-03-01", "400.00", hospital_level=1)],
-            birth_date="1990-01-01",
+            [claim("a", "outpatient_general", "2021-03-01", "400.00", hospital_level=1)],
+            birth_date="1988-01-01",
         )
     )
     alone = run(
         case(
             "kunming",
             [identity("severe_disability")],
-            [claim("a", "outpatient_general", "2023-03-01", "400.00", hospital_level=1)],
-            birth_date="1990-01-01",
+            [claim("a", "outpatient_general", "2021-03-01", "400.00", hospital_level=1)],
+            birth_date="1988-01-01",
         )
     )
     assert (by_ref(both)["a"]["identity"], totals(both)["a"]) == ("dibao", D("200.00"))
@@ -336,12 +336,12 @@ def test_kunming_low_income_major_disease_route_takes_the_higher():
             [identity("low_income_other")],
             [
                 claim(
-                    "a", "inpatient", "2023-02-01", "30000.00", major_disease=True, hospital_level=3
+                    "a", "inpatient", "2021-02-01", "30000.00", major_disease=True, hospital_level=3
                 ),
                 claim(
-                    "b", "inpatient", "2023-04-01", "30000.00", major_disease=True, hospital_level=3
+                    "b", "inpatient", "2021-04-01", "30000.00", major_disease=True, hospital_level=3
                 ),
-                claim("c", "inpatient", "2023-05-01", "5000.00", hospital_level=1),
+                claim("c", "inpatient", "2021-05-01", "5000.00", hospital_level=1),
             ],
         )
     )
@@ -352,19 +352,19 @@ def test_kunming_low_income_major_disease_route_takes_the_higher():
 
 def test_kunming_major_disease_deductible_is_per_natural_year():
     """四（二）2（2）低收入 个人自付超过2万元的超出部分, level 2 (75 %):
-    2022-12-10 major 15000: general 11250 vs major 0 → 11250.00;
-    2023-01-10 major 25000: new year, new 20000 deductible and new pools: general 18750 vs
+    2021-12-10 major 15000: general 11250 vs major 0 → 11250.00;
+    2022-01-10 major 25000: new year, new 20000 deductible and new pools: general 18750 vs
       major (25000 − 20000) × 75 % = 3750 → 18750.00;
-    2023-02-10 major 25000: general 20000 − 18750 = 1250 vs major (counted 25000 ≥ 20000)
+    2022-02-10 major 25000: general 20000 − 18750 = 1250 vs major (counted 25000 ≥ 20000)
       25000 × 75 % = 18750 → 18750.00 from the major-disease pool."""
     out = run(
         case(
             "kunming",
             [identity("low_income_elderly")],
             [
-                claim("d22", "inpatient", "2022-12-10", "15000.00", major_disease=True),
-                claim("j23", "inpatient", "2023-01-10", "25000.00", major_disease=True),
-                claim("f23", "inpatient", "2023-02-10", "25000.00", major_disease=True),
+                claim("d22", "inpatient", "2021-12-10", "15000.00", major_disease=True),
+                claim("j23", "inpatient", "2022-01-10", "25000.00", major_disease=True),
+                claim("f23", "inpatient", "2022-02-10", "25000.00", major_disease=True),
             ],
         )
     )
@@ -380,8 +380,8 @@ def test_kunming_tekun_major_route_leaves_the_general_pool_free():
             "kunming",
             [identity("tekun")],
             [
-                claim("m", "inpatient", "2023-02-01", "50000.00", major_disease=True),
-                claim("g", "inpatient", "2023-03-01", "5000.00"),
+                claim("m", "inpatient", "2021-02-01", "50000.00", major_disease=True),
+                claim("g", "inpatient", "2021-03-01", "5000.00"),
             ],
         )
     )
@@ -398,9 +398,9 @@ def test_kunming_item_caps_are_independent_pools():
             "kunming",
             [identity("dibao")],
             [
-                claim("ch", "outpatient_chronic", "2023-02-01", "3000.00", hospital_level=1),
-                claim("sp", "outpatient_special", "2023-03-01", "8000.00", hospital_level=3),
-                claim("ip", "inpatient", "2023-04-01", "10000.00", hospital_level=2),
+                claim("ch", "outpatient_chronic", "2021-02-01", "3000.00", hospital_level=1),
+                claim("sp", "outpatient_special", "2021-03-01", "8000.00", hospital_level=3),
+                claim("ip", "inpatient", "2021-04-01", "10000.00", hospital_level=2),
             ],
         )
     )
@@ -416,8 +416,8 @@ def test_kunming_low_income_has_no_outpatient_and_nobody_has_emergency():
             "kunming",
             [identity("low_income_other")],
             [
-                claim("ch", "outpatient_chronic", "2023-02-01", "1000.00"),
-                claim("em", "outpatient_emergency", "2023-02-02", "1000.00"),
+                claim("ch", "outpatient_chronic", "2021-02-01", "1000.00"),
+                claim("em", "outpatient_emergency", "2021-02-02", "1000.00"),
             ],
         )
     )
@@ -428,8 +428,16 @@ def test_kunming_low_income_has_no_outpatient_and_nobody_has_emergency():
 def test_kunming_premium_table_1():
     """四（一）表1: 低保 and 低收入老年人 120.00; 低收入 重病患者 not in the table;
     职工医保 不予资助."""
-    assert premium("kunming", [identity("dibao")], on="2023-10-15")["subsidy"] == "120.00"
-    assert premium("kunming", [identity("low_income_elderly")])["subsidy"] == "120.00"
-    assert premium("kunming", [identity("low_income_other")])["reason"] == "not_subsidised"
-    employee = premium("kunming", [identity("tekun")], scheme="employee")
+    assert premium("kunming", [identity("dibao")], on="2021-10-15")["subsidy"] == "120.00"
+    assert (
+        premium("kunming", on="2021-10-15", identities=[identity("low_income_elderly")])["subsidy"]
+        == "120.00"
+    )
+    assert (
+        premium("kunming", on="2021-10-15", identities=[identity("low_income_other")])["reason"]
+        == "not_subsidised"
+    )
+    employee = premium(
+        "kunming", on="2021-10-15", identities=[identity("tekun")], scheme="employee"
+    )
     assert (employee["subsidy"], employee["reason"]) == ("0.00", "employee_insurance")

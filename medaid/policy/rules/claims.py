@@ -201,6 +201,12 @@ def _decide_one(
     if not found:
         steps.append(("refused", reason))
         return _refused(terms, claim, reason, None, None, steps, self_pay)
+    if terms.health_poverty is not None:
+        found = _health_poverty(terms, person, claim, found, steps)
+        if not found:
+            reason = Reason.HEALTH_POVERTY_SCHEME
+            steps.append(("refused", reason))
+            return _refused(terms, claim, reason, None, None, steps, self_pay)
 
     gate = referral_check(terms, claim)
     if gate is not None:
@@ -228,6 +234,17 @@ def _decide_one(
             steps.append(
                 ("kind_refused", claim.kind, claim.hospital_level, terms.covered_kinds[profile])
             )
+        tilt_terms = terms.tilt
+        if (
+            out.reason is Reason.KIND_NOT_COVERED
+            and gate is None
+            and tilt_terms is not None
+            and tilt_terms.counts_uncovered_kinds
+            and claim.kind in tilt_terms.kinds
+            and profile in tilt_terms.profiles
+            and tilt.qualifies(tilt_terms, claim)
+        ):
+            return _tilt_only(terms, claim, state, code, profile, steps, self_pay)
         steps.append(("refused", out.reason))
         return _refused(terms, claim, out.reason, code, profile, steps, self_pay)
 
@@ -289,6 +306,55 @@ def _decide_one(
     )
 
 
+def _health_poverty(terms: Terms, person: PersonFacts, claim: ClaimFacts, found, steps):
+    """Kunming 四（四）: someone who also holds a 建档立卡 identity keeps only the identities
+    exempt from it (特困供养人员); the others get the 健康扶贫 treatment instead."""
+    rule = terms.health_poverty
+    day = claim.discharged
+    if not any(person.holds(code, day) for code in rule.identities):
+        return found
+    kept = [c for c in found if c[0] in rule.exempt]
+    dropped = [c[0] for c in found if c[0] not in rule.exempt]
+    if dropped:
+        steps.append(("health_poverty", tuple(dropped), tuple(sorted(rule.exempt)), rule.ref))
+    return kept
+
+
+def _tilt_only(terms, claim, state, code, profile, steps, self_pay) -> ClaimDecision:
+    """Pingshun 第二十条 (`tilt.counts_uncovered_kinds`): a kind the profile is not assisted for
+    still counts its whole self-pay toward the year's tilt, and receives the increase it makes."""
+    tilt_terms = terms.tilt
+    amount, cumulative, entitled = tilt.increase(
+        tilt_terms, self_pay, state.tilt_left, state.tilt_paid, None
+    )
+    paid_before = state.tilt_paid
+    state.tilt_left = cumulative
+    state.tilt_paid += amount
+    steps.append(("tilt_uncovered", tilt_terms.uncovered_ref))
+    steps.append(("tilt", tilt_terms, self_pay, cumulative, entitled, paid_before, amount))
+    if not amount:
+        steps.append(("refused", Reason.KIND_NOT_COVERED))
+        return _refused(terms, claim, Reason.KIND_NOT_COVERED, code, profile, steps, self_pay)
+    steps.append(("total", ZERO_CENTS, amount))
+    return ClaimDecision(
+        ref=claim.ref,
+        eligible=True,
+        reason=None,
+        identity=code,
+        profile=profile,
+        year=claim.discharged.year,
+        policy_self_pay=self_pay,
+        deductible_applied=ZERO_CENTS,
+        ratio=None,
+        assistance=ZERO_CENTS,
+        tilted_assistance=amount,
+        policy=terms.pack_code,
+        policy_version=terms.version_iso,
+        parameters_hash=terms.digest,
+        steps=tuple(steps),
+    )
+
+
 def _refused(terms, claim, reason, code, profile, steps, self_pay) -> ClaimDecision:
     return ClaimDecision(
         ref=claim.ref,
@@ -327,12 +393,21 @@ def decide_claims(
     years = {} if states is None else states
     decisions: list[ClaimDecision | None] = [None] * len(claims)
     terms = None
+    expires = pack.expires
     for index in order:
         claim = claims[index]
         day = days[index]
         # A person's claims mostly fall in one date-range: look the terms up only on a change.
         if terms is None or day < terms.start or (terms.end is not None and day >= terms.end):
             terms = pack.terms(day, overrides)
+        if expires is not None and day > expires:
+            # Never decided by a stale pack: the caller must send it to the pack in force.
+            steps = [terms.policy_step, ("expired", day, expires, pack.expires_ref)]
+            steps.append(("refused", Reason.DATE_AFTER_POLICY))
+            decisions[index] = _refused(
+                terms, claim, Reason.DATE_AFTER_POLICY, None, None, steps, claim.policy_self_pay
+            )
+            continue
         state = years.get(day.year)
         if state is None:
             state = years[day.year] = YearState()

@@ -56,10 +56,21 @@ def candidates(
     admitted = claim.admitted
     both_ends = terms.stay_rule == "admission_or_discharge" and admitted is not None
     applied = claim.applied
+    # 过渡期: after its last day the transition identities have no tier (Pingshun 第十条（二）,
+    # Zhangye 二（一）4、5).
+    transition_end = terms.transition_end
+    ended = (
+        terms.transition_identities
+        if transition_end is not None and discharged > transition_end
+        else None
+    )
     for period in person.identities:
         mapped = terms.profile_of.get(period.code)
         if mapped is None:
             skipped.append(("identity_not_covered", period.code, terms.pack_short))
+            continue
+        if ended and period.code in ended:
+            skipped.append(("identity_transition_ended", period.code, transition_end, terms))
             continue
         profile = mapped[0]
         how = ""

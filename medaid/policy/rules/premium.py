@@ -116,10 +116,41 @@ def decide_premium(
         steps.append(("text", "参加职工基本医疗保险", employee.ref if employee else ""))
         return done(None, ZERO, Reason.EMPLOYEE_INSURANCE)
 
+    if pack.expires is not None and on > pack.expires:
+        steps.append(("expired", on, pack.expires, pack.expires_ref))
+        return done(None, ZERO, Reason.DATE_AFTER_POLICY)
+
     held = [p.code for p in person.identities if p.holds_on(on)]
     held = list(dict.fromkeys(held))
+    transition_end = snap.get("transition_period_end")
+    if transition_end is not None and on > transition_end.value:
+        ended = set(snap.value("transition_identities", ()))
+        for code in [c for c in held if c in ended]:
+            steps.append(
+                (
+                    "text",
+                    f"身份 {ident(code)} 仅在过渡期内享受资助（过渡期至 "
+                    f"{transition_end.value.isoformat()}）",
+                    transition_end.ref,
+                )
+            )
+        held = [c for c in held if c not in ended]
     if not held:
         return done(None, ZERO, Reason.NO_IDENTITY)
+    poverty = snap.get("health_poverty_scheme.identities")
+    if poverty is not None and any(c in poverty.value for c in held):
+        exempt = set(snap.value("health_poverty_scheme.exempt_identities", ()))
+        kept = [c for c in held if c in exempt]
+        if not kept:
+            steps.append(
+                (
+                    "text",
+                    "同时属于建档立卡贫困人口，仅享受健康扶贫医疗保障待遇，不再资助参保",
+                    poverty.ref,
+                )
+            )
+            return done(held[0], ZERO, Reason.HEALTH_POVERTY_SCHEME)
+        held = kept
 
     best: tuple[str, Decimal] | None = None
     unset: str | None = None

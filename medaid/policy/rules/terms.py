@@ -30,6 +30,7 @@ class Amount:
     ref: str
     base: Decimal | None = None  # set when the parameter is a share of the base income
     share: Decimal | None = None
+    base_note: str = ""  # how the base was read, when not as the pack's plain figure
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,19 @@ class TiltTerms:
     outside_annual_cap: bool
     local_without_referral: bool
     requires_in_province: bool
+    counts_uncovered_kinds: bool  # Pingshun 第二十条: self-pay of kinds the profile is not
+    # assisted for still counts toward the year's tilt (and the claim receives the increase)
+    uncovered_ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class HealthPovertyTerms:
+    """Kunming 四（四）: holders of `identities` get only the 健康扶贫 treatment from this pack,
+    unless they also hold one of `exempt` (特困供养人员 get both)."""
+
+    identities: frozenset[str]
+    exempt: frozenset[str]
+    ref: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +138,10 @@ class Terms:
     ooc_requires_in_province: bool
     tie_prefers_major: bool
     deductible_kinds: frozenset[str]
+    health_poverty: HealthPovertyTerms | None
+    transition_end: date | None  # 过渡期: after this day `transition_identities` have no tier
+    transition_identities: frozenset[str]
+    transition_ref: str
 
     def rank(self, profile: str) -> int:
         return self.profiles[profile].rank
@@ -164,7 +182,28 @@ class _Reader:
 
     def _base(self) -> Amount | None:
         found = self.snap.values.get("per_capita_disposable_income")
-        return None if found is None else Amount(found.value, found.ref)
+        if found is None:
+            return None
+        rounding = self.snap.values.get("base_rounding")
+        if rounding is not None and rounding.value == "yuan":
+            # Pingshun 第四十七条: the published figure 四舍五入取整 before anything is computed
+            # from it — a case's override of the base included.
+            whole = found.value.quantize(Decimal("1"), ROUND_HALF_UP)
+            note = ""
+            if whole != found.value:
+                note = f"（公布数 {found.value.normalize():f} 四舍五入取整，{rounding.ref}）"
+            return Amount(whole, f"{found.ref}；{rounding.ref}", base_note=note)
+        return Amount(found.value, found.ref)
+
+    def _area_income(self, name: str) -> tuple[Decimal, str]:
+        """Yunnan （十二）: the pooling area's own per-capita income, or the provincial base
+        (with the trace saying so) while the area has not set it."""
+        found = self.snap.values.get("pooling_area_per_capita_disposable_income")
+        if found is not None and found.value is not None:
+            return found.value, f"（统筹地区城乡居民人均可支配收入，{found.ref}）"
+        if self.base is None:
+            raise self.fail(name, "needs pooling_area_per_capita_disposable_income or the base")
+        return self.base.value, "（统筹地区未设定城乡居民人均可支配收入，按全省基数）"
 
     def amount(self, name: str, found: Value | None = None) -> Amount | None:
         """A yuan amount; a share of the base is multiplied out and rounded to 0.01 here."""
@@ -175,8 +214,15 @@ class _Reader:
             if self.base is None:
                 raise self.fail(name, "is a share of the base but per_capita_disposable_income")
             return Amount(
-                cents(self.base.value * found.value), found.ref, self.base.value, found.value
+                cents(self.base.value * found.value),
+                found.ref,
+                self.base.value,
+                found.value,
+                self.base.base_note,
             )
+        if found.unit == "share_of_pooling_area_income":
+            income, note = self._area_income(name)
+            return Amount(cents(income * found.value), found.ref, income, found.value, note)
         return Amount(found.value, found.ref)
 
     def rate(self, name: str) -> Rate | None:
@@ -238,6 +284,8 @@ def compile_terms(snap: Snapshot) -> Terms:
             outside_annual_cap=r.need("tilt.outside_annual_cap").value,
             local_without_referral=r.need("tilt.local_without_referral").value,
             requires_in_province=r.need("tilt.requires_in_province").value,
+            counts_uncovered_kinds=bool(r.value("tilt.counts_uncovered_kinds", False)),
+            uncovered_ref=(r.get("tilt.counts_uncovered_kinds") or r.need("tilt.ratio")).ref,
         )
         unknown = tilt.profiles - set(pack.profiles)
         if unknown:
@@ -344,6 +392,21 @@ def compile_terms(snap: Snapshot) -> Terms:
             raise r.fail(name, f"profile {profile!r} is not declared in pack.yaml")
         windows[profile] = (value.value, value.ref)
 
+    health_poverty = None
+    if r.get("health_poverty_scheme.identities") is not None:
+        excluded = r.need("health_poverty_scheme.identities")
+        health_poverty = HealthPovertyTerms(
+            identities=frozenset(excluded.value),
+            exempt=frozenset(r.value("health_poverty_scheme.exempt_identities", ()) or ()),
+            ref=excluded.ref,
+        )
+    transition = r.get("transition_period_end")
+    transition_identities = r.get("transition_identities")
+    if (transition is None) != (transition_identities is None):
+        raise r.fail(
+            "transition_period_end", "needs transition_identities beside it (both or none)"
+        )
+
     referral = r.need("referral.required")
     stay = r.need("identity_on_stay")
     deadline = r.get("manual_claim.deadline_days")
@@ -382,4 +445,10 @@ def compile_terms(snap: Snapshot) -> Terms:
         ooc_requires_in_province=bool(r.value("out_of_catalog.requires_in_province", True)),
         tie_prefers_major=r.value("major_route.tie_prefers", "major_disease") == "major_disease",
         deductible_kinds=deductible_kinds,
+        health_poverty=health_poverty,
+        transition_end=transition.value if transition else None,
+        transition_identities=frozenset(transition_identities.value)
+        if transition_identities
+        else frozenset(),
+        transition_ref=f"{transition.ref}；{transition_identities.ref}" if transition else "",
     )
