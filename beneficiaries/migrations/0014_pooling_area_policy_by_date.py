@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('beneficiaries', '0011_operation_permissions'),
+        ('beneficiaries', '0013_premium_transfer_posted_has_entry'),
         ('pghistory', '0007_auto_20250421_0444'),
     ]
 
