@@ -188,6 +188,12 @@ def _records(header: list, rows: Iterable[list]) -> Iterator[dict]:
 
 
 def read_csv(path: Path) -> Iterator[dict]:
+    rows = csv_rows(path)
+    yield from _records(next(rows, []), rows)
+
+
+def csv_rows(path: Path) -> Iterator[list]:
+    """A .csv's rows (the header first), UTF-8 or GBK; the platform's reader reads them too."""
     with open(path, "rb") as raw:
         head = raw.read(3)
         encoding = "utf-8-sig" if head == codecs.BOM_UTF8 else None
@@ -200,19 +206,20 @@ def read_csv(path: Path) -> Iterator[dict]:
             continue
     f = open(path, encoding=enc, newline="")  # noqa: SIM115 — closed when the generator ends
     with f:
-        reader = csv.reader(f)
-        header = next(reader, [])
-        yield from _records(header, reader)
+        yield from csv.reader(f)
 
 
 def read_xlsx(path: Path) -> Iterator[dict]:
+    rows = xlsx_rows(path)
+    yield from _records(next(rows, []), rows)
+
+
+def xlsx_rows(path: Path) -> Iterator[list]:
+    """The first sheet's rows (the header first)."""
     from python_calamine import CalamineWorkbook
 
     workbook = CalamineWorkbook.from_path(str(path))
-    sheet = workbook.get_sheet_by_index(0)
-    rows = sheet.iter_rows()
-    header = next(rows, [])
-    yield from _records(header, rows)
+    yield from workbook.get_sheet_by_index(0).iter_rows()
 
 
 def file_hash(path: Path) -> str:

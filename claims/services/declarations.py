@@ -23,6 +23,7 @@ from claims.models import (
     Hospital,
     ReviewReason,
 )
+from claims.platform.models import LINE_NOTES
 from claims.services.checks import counties_by_policy, figure_checks_sql, policy_window
 from claims.services.errors import ClaimsError
 from claims.services.recompute import (
@@ -238,6 +239,22 @@ def declaration_merge(*, declaration: Declaration) -> int:
         return cursor.rowcount
 
 
+# A declaration format's own steps (claims.platform: re-sends and reversals after the checks,
+# its facts after the merge), registered by that module on import, run in the same transaction.
+_AFTER_CHECK: list = []
+_AFTER_MERGE: list = []
+
+
+def on_declaration_checked(step) -> None:
+    if step not in _AFTER_CHECK:
+        _AFTER_CHECK.append(step)
+
+
+def on_declaration_merged(step) -> None:
+    if step not in _AFTER_MERGE:
+        _AFTER_MERGE.append(step)
+
+
 def declaration_prepare(*, declaration_id: int) -> list[DecisionRun]:
     """Check and merge a staged declaration and stage the runs that decide it; returns the runs
     still to execute. Safe to repeat: a declaration past the merge only returns its runs."""
@@ -252,7 +269,11 @@ def declaration_prepare(*, declaration_id: int) -> list[DecisionRun]:
                 with connection.cursor() as cursor:
                     cursor.execute(f"ANALYZE {DeclarationLine._meta.db_table}")
             declaration_check(declaration=declaration)
+            for step in _AFTER_CHECK:
+                step(declaration)
             declaration_merge(declaration=declaration)
+            for step in _AFTER_MERGE:
+                step(declaration)
             declaration.status = Declaration.Status.PROCESSING
             declaration.save(update_fields=["status"])
             claims = Claim.objects.filter(declaration=declaration)
@@ -303,7 +324,7 @@ def declaration_finish(*, declaration_id: int) -> Declaration:
         )
         declaration.claims_accepted = counts.get(Claim.Status.ACCEPTED, 0)
         declaration.claims_review = counts.get(Claim.Status.REVIEW, 0)
-        declaration.lines_refused = declaration.lines.exclude(error="").count()
+        declaration.lines_refused = declaration.lines.exclude(error__in=LINE_NOTES).count()
         declaration.declared_total = claims.aggregate(s=Sum("declared_assistance"))["s"] or 0
         declaration.computed_total = (
             Decision.objects.filter(claim__declaration=declaration, is_current=True).aggregate(
