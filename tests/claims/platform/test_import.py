@@ -173,3 +173,15 @@ def test_a_file_that_is_not_a_settlement_list_is_refused_whole(pingshun, tmp_pat
         services.platform_upload(path=path, file_name="other.csv", year=YEAR, month=MONTH)
     assert exc.value.code == "bad_header" and "setl_id（结算ID）" in exc.value.message
     assert not Declaration.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_demo_imports_a_platform_list_for_each_pooling_area(pingshun):
+    from claims.demo import demo_platform_import
+    from tests.claims.platform.conftest import jurisdiction
+
+    jurisdiction("baoshan")
+    with committed():
+        summary = demo_platform_import(seed=1, year=YEAR, month=MONTH, per_area=20)
+    assert len(summary) == 2
+    assert PlatformSettlement.objects.exclude(outcome="pending").count() >= 30
