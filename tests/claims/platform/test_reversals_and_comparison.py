@@ -147,3 +147,20 @@ def test_the_clearing_summary_adds_up_the_cleared_claims(pingshun):
     assert sum(r.visits for r in summary) == 25
     assert sum(r.total_cost for r in summary) == sum(D(r["medfee_sumamt"]) for r in rows)
     assert sum(r.assistance for r in summary) == sum(D(r["maf_pay"]) for r in rows)
+
+
+@pytest.mark.django_db
+def test_the_two_reports_write_excel(pingshun, tmp_path):
+    from openpyxl import load_workbook
+
+    from claims.platform.exports import platform_clearing_build, platform_mismatches_build
+    from medaid.core.xlsx import write_workbook
+
+    declare(records(pingshun, n=30, wrong_identity=0.5, seed=3))
+    user = make_user("fin", pingshun, ["claims.view_platformsettlement"])
+    for build in (platform_mismatches_build, platform_clearing_build):
+        report = build(user=user, county=pingshun, parameters={"period": "2024-03"})
+        path = tmp_path / report.filename
+        write_workbook(path, report.reports)
+        sheet = load_workbook(path).active
+        assert sheet.max_row > 3
