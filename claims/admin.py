@@ -33,6 +33,7 @@ from claims.models import (
     Warning,
     WarningDispatch,
 )
+from claims.platform import services as platform_services
 from medaid.core.admin import (
     CountyListFilter,
     CountyScopedAdmin,
@@ -289,6 +290,12 @@ class DeclarationUploadForm(forms.Form):
     )
     year = forms.IntegerField(label="申报年度", min_value=2000, max_value=2100)
     month = forms.IntegerField(label="申报月份", min_value=1, max_value=12)
+    layout = forms.ChoiceField(
+        label="文件格式",
+        choices=[("medaid", "医院申报模板"), ("platform", "国家医保信息平台结算清单")],
+        initial="medaid",
+        help_text="平台结算清单可含多家机构（按 fixmedins_code），冲销、重发按平台规则处理",
+    )
     file = forms.FileField(label="申报文件（.xlsx 或 .csv）")
 
 
@@ -332,8 +339,14 @@ class DeclarationAdmin(CountyScopedAdmin):
         operation_required(request, "claims.add_declaration")
         form = DeclarationUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
+            platform = form.cleaned_data["layout"] == "platform"
+            upload = (
+                platform_services.platform_upload_file
+                if platform
+                else imports.declaration_upload_file
+            )
             try:
-                declaration = imports.declaration_upload_file(
+                declaration = upload(
                     upload=form.cleaned_data["file"],
                     year=form.cleaned_data["year"],
                     month=form.cleaned_data["month"],
@@ -762,3 +775,7 @@ class DecisionRunAdmin(CountyScopedAdmin):
                 request, f"已重新执行{run}：未完成的分区已重新提交后台计算。", messages.SUCCESS
             )
         return HttpResponseRedirect(reverse("admin:claims_decisionrun_change", args=[pk]))
+
+
+# The platform's settlement lists: code mappings, comparisons and the mismatch report.
+from claims.platform import admin as platform_admin  # noqa: E402,F401

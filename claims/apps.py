@@ -11,4 +11,7 @@ class ClaimsConfig(AppConfig):
         # (medaid.core.jobs.task_send) and a name must never be sent nowhere.
         from claims import handlers, tasks  # noqa: F401
 
+        # The platform format's steps in the declaration pipeline register on import.
+        from claims.platform import services  # noqa: F401
+
         handlers.register()

@@ -238,3 +238,43 @@ def _applications(rng, counties, people_by_county, hospitals, months) -> int:
 
 def demo_claims_counts() -> dict:
     return {status: Claim.objects.filter(status=status).count() for status in Claim.Status.values}
+
+
+def demo_platform_import(*, seed: int, year: int, month: int, per_area: int = 60) -> dict:
+    """One platform settlement list per pooling area (claims.platform.fixtures: the area's mix
+    of 医疗类别, a few reversals, a few maf_pay computed under the wrong identity), imported
+    through the platform format for people with no claim that year yet (so the platform's figure
+    needs no history). Returns each area's declaration summary."""
+    from beneficiaries.models import PoolingArea
+    from claims.platform import fixtures
+    from claims.platform import services as platform_services
+
+    rng = random.Random(seed + 17)
+    out = {}
+    for area in PoolingArea.objects.order_by("code"):
+        counties = County.objects.filter(pooling_area=area).order_by("code")
+        people = Person.objects.filter(county__in=counties).exclude(claims__discharged__year=year)[
+            :400
+        ]
+        records = fixtures.settlement_records(
+            policy_code=area.policy_code,
+            insured=fixtures.insured_from_db(Person.objects.filter(pk__in=people)),
+            facilities=fixtures.facilities_from_db(Hospital.objects.filter(county__in=counties)),
+            year=year,
+            month=month,
+            n=per_area,
+            area=counties[0].code[:6],
+            rng=rng,
+            prefix=f"P{area.code}",
+            reversals=0.05,
+            wrong_identity=0.05,
+        )
+        declaration = platform_services.platform_from_rows(
+            rows=list(records), year=year, month=month
+        )
+        declaration.refresh_from_db()
+        out[area.name] = (
+            f"平台结算清单 {declaration.lines_total} 行，受理 {declaration.claims_accepted}，"
+            f"与平台金额不一致转复核 {declaration.claims_review}，拒收 {declaration.lines_refused}"
+        )
+    return out

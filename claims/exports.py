@@ -18,6 +18,7 @@ from django.db.models import F, FilteredRelation, Q
 from django.utils import timezone
 
 from claims.models import Claim, Declaration, LineError, Warning, WarningDispatch
+from claims.platform.models import LINE_NOTES
 from medaid.core.reports import (
     ReportBuild,
     county_required,
@@ -335,7 +336,7 @@ def declaration_errors_file(*, declaration: Declaration) -> None:
     labels = dict(LineError.choices)
     rows = (
         [n, h, i, name, ref, labels.get(e, e), detail]
-        for n, h, i, name, ref, e, detail in declaration.lines.exclude(error="")
+        for n, h, i, name, ref, e, detail in declaration.lines.exclude(error__in=LINE_NOTES)
         .order_by("line_no")
         .values_list(
             "line_no", "hospital_code", "id_number", "name", "external_ref", "error", "error_detail"
@@ -497,3 +498,7 @@ def warning_list_build(*, user, county, parameters) -> ReportBuild:
             )
         ],
     )
+
+
+# The platform comparison's reports (mismatches, 清算 summary) register with the same centre.
+from claims.platform import exports as platform_exports  # noqa: E402,F401

@@ -249,12 +249,17 @@ def _records(header: list, rows: Iterable[list]) -> Iterator[dict]:
 
 
 def read_csv(path: Path) -> Iterator[dict]:
+    rows = csv_rows(path)
+    yield from _records(next(rows, []), rows)
+
+
+def csv_rows(path: Path) -> Iterator[list]:
+    """A .csv's rows (the header first), UTF-8 or GB18030 as its content says
+    (`medaid.core.files`); the platform's reader reads them too."""
     handle = files.open_text(path)
     with handle:
         try:
-            reader = csv.reader(handle)
-            header = next(reader, [])
-            yield from _records(header, reader)
+            yield from csv.reader(handle)
         except UnicodeDecodeError:
             raise files.encoding_refused() from None
         except csv.Error as exc:
@@ -264,6 +269,12 @@ def read_csv(path: Path) -> Iterator[dict]:
 
 
 def read_xlsx(path: Path) -> Iterator[dict]:
+    rows = xlsx_rows(path)
+    yield from _records(next(rows, []), rows)
+
+
+def xlsx_rows(path: Path) -> Iterator[list]:
+    """The first sheet's rows (the header first)."""
     from python_calamine import CalamineWorkbook
 
     try:
@@ -276,8 +287,7 @@ def read_xlsx(path: Path) -> Iterator[dict]:
         raise
     except Exception as exc:  # calamine raises its own error types for damaged archives
         raise files.xlsx_refused(exc) from None
-    header = next(rows, [])
-    yield from _records(header, rows)
+    yield from rows
 
 
 def file_hash(path: Path) -> str:

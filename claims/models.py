@@ -63,6 +63,7 @@ class ReviewReason(models.TextChoices):
     NOT_ELIGIBLE = "not_eligible", "系统计算不符合救助条件，医院却申报了救助金额"
     ENGINE_REFUSED = "engine_refused", "政策引擎无法计算（数据不完整或超出政策范围）"
     MANUAL = "manual", "经办人员标记复核"
+    PLATFORM_RESEND = "platform_resend", "平台重发的结算记录与已受理的内容不同"
 
 
 # The columns a claim event copies (every concrete column of Claim; a test keeps this in step).
@@ -593,6 +594,13 @@ class LineError(models.TextChoices):
     NO_POLICY = "no_policy", "就诊日期不在任何政策版本的有效期内"
     DUPLICATE_IN_FILE = "duplicate_in_file", "同一结算单号在文件中重复出现"
     ALREADY_DECLARED = "already_declared", "该结算单号已申报过"
+    # The platform's settlement list (claims.platform): a reversal line is a note, not refused.
+    UNKNOWN_CODE = "unknown_code", "平台代码无法映射"
+    SUM_MISMATCH = "sum_mismatch", "医疗费总额≠基金支付+个人现金+个人账户（差额超过1分）"
+    RESENT_SAME = "resent_same", "结算记录重复发送（内容相同），未重复计入"
+    RESENT_CHANGED = "resent_changed", "结算记录重发且内容不同，原明细转人工复核"
+    REVERSAL = "reversal", "冲销：原结算已冲销"
+    UNKNOWN_REVERSAL = "unknown_reversal", "冲销的原结算记录不存在或已冲销"
 
 
 class DeclarationLine(models.Model):
@@ -884,3 +892,7 @@ class WarningDispatch(models.Model):
 
     def is_overdue(self, today) -> bool:
         return self.answered_on is None and today > self.due_on
+
+
+# The platform's settlement-list models (claims.platform), registered with this app.
+from claims.platform.models import CodeMapping, PlatformLine, PlatformSettlement  # noqa: E402,F401

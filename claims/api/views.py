@@ -38,6 +38,7 @@ from claims.models import (
     Warning,
     WarningDispatch,
 )
+from claims.platform import services as platform_services
 from medaid.core import validators
 from medaid.core.api import HasOperation, OperationPermissionsMixin, SafeCursorPagination
 from medaid.core.api_errors import ObjectJSONParser
@@ -326,6 +327,19 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet):
         request={"multipart/form-data": s.DeclarationFileSerializer},
         responses={201: s.DeclarationSerializer, 409: _conflict("该申报已接收过")},
     ),
+    platform=extend_schema(
+        summary="申报费用（平台结算清单 JSON）",
+        description="以国家医保信息平台结算清单字段（setl_id、certno、med_type、maf_pay 等）"
+        "提交记录；可含多家机构，冲销、重发按平台规则处理。",
+        request=s.DeclarationRowsSerializer,
+        responses={201: s.DeclarationSerializer, 409: _conflict("该申报已接收过")},
+    ),
+    platform_upload=extend_schema(
+        summary="申报费用（平台结算清单文件）",
+        description="以 multipart 上传平台结算清单 .xlsx 或 .csv（UTF-8 或 GBK）。",
+        request={"multipart/form-data": s.DeclarationFileSerializer},
+        responses={201: s.DeclarationSerializer, 409: _conflict("该申报已接收过")},
+    ),
     errors=extend_schema(
         summary="申报的出错行",
         description="申报中未通过校验的行及原因（最多 5000 行）。",
@@ -344,6 +358,8 @@ class DeclarationViewSet(
     operations = {
         "create": HasOperation("claims.add_declaration", hospital_accounts=True),
         "upload": HasOperation("claims.add_declaration", hospital_accounts=True),
+        "platform": HasOperation("claims.add_declaration", hospital_accounts=True),
+        "platform_upload": HasOperation("claims.add_declaration", hospital_accounts=True),
     }
     filterset_fields = ["hospital", "year", "month", "status", "channel"]
     parser_classes = [ObjectJSONParser, MultiPartParser, FormParser]
@@ -358,7 +374,7 @@ class DeclarationViewSet(
             hospital_field="hospital",
         )
 
-    def _hospital(self, code: str | None) -> Hospital:
+    def _hospital(self, code: str | None, required: bool = True) -> Hospital | None:
         user = self.request.user
         if user.hospital_id:
             if code and code != user.hospital.code:
@@ -366,6 +382,8 @@ class DeclarationViewSet(
             return user.hospital
         if not user.has_perm("claims.add_declaration"):
             raise PermissionDenied("无申报上传权限")
+        if not code and not required:
+            return None  # a platform list may hold every hospital of the county
         if not code:
             raise ValidationError({"hospital": "请填写机构编码"})
         hospital = Hospital.objects.filter(code=code).first()
@@ -392,7 +410,31 @@ class DeclarationViewSet(
             lambda data, **common: imports.declaration_upload_file(upload=data["file"], **common),
         )
 
-    def _declare(self, request, serializer_class, receive):
+    @action(detail=False, methods=["post"])
+    def platform(self, request):
+        """The platform's settlement list as JSON: {"year", "month", "rows": [{setl_id, …}]}."""
+        return self._declare(
+            request,
+            s.DeclarationRowsSerializer,
+            lambda data, **common: platform_services.platform_from_rows(
+                rows=data["rows"], **common
+            ),
+            hospital_required=False,
+        )
+
+    @action(detail=False, methods=["post"], url_path="platform-upload")
+    def platform_upload(self, request):
+        """Multipart upload of a platform settlement list (.xlsx or .csv)."""
+        return self._declare(
+            request,
+            s.DeclarationFileSerializer,
+            lambda data, **common: platform_services.platform_upload_file(
+                upload=data["file"], **common
+            ),
+            hospital_required=False,
+        )
+
+    def _declare(self, request, serializer_class, receive, hospital_required: bool = True):
         """Check the request, receive the declaration and answer with it (201), or 409 when
         the same declaration was already received."""
         serializer = serializer_class(data=request.data)
@@ -403,7 +445,7 @@ class DeclarationViewSet(
                 data,
                 year=data["year"],
                 month=data["month"],
-                hospital=self._hospital(data.get("hospital")),
+                hospital=self._hospital(data.get("hospital"), hospital_required),
                 uploaded_by=request.user,
             )
         except services.DuplicateDeclaration as exc:

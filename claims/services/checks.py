@@ -71,7 +71,9 @@ class Sum(Term):
         return None if None in values else sum(values, ZERO)
 
     def sql(self) -> str:
-        return "(" + " + ".join(p.sql() for p in self.parts) + ")"
+        # Rounded to the cent: SQLite adds decimals as binary floats (1162.96 + 96.88 is a hair
+        # above 1259.84), PostgreSQL's numeric is exact either way.
+        return "ROUND(" + " + ".join(p.sql() for p in self.parts) + ", 2)"
 
 
 class Zero(Term):

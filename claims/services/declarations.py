@@ -23,6 +23,7 @@ from claims.models import (
     Hospital,
     ReviewReason,
 )
+from claims.platform.models import LINE_NOTES
 from claims.services.checks import counties_by_coverage, figure_checks_sql
 from claims.services.errors import ClaimsError
 from claims.services.recompute import (
@@ -239,6 +240,22 @@ def declaration_merge(*, declaration: Declaration) -> int:
         return cursor.rowcount
 
 
+# A declaration format's own steps (claims.platform: re-sends and reversals after the checks,
+# its facts after the merge), registered by that module on import, run in the same transaction.
+_AFTER_CHECK: list = []
+_AFTER_MERGE: list = []
+
+
+def on_declaration_checked(step) -> None:
+    if step not in _AFTER_CHECK:
+        _AFTER_CHECK.append(step)
+
+
+def on_declaration_merged(step) -> None:
+    if step not in _AFTER_MERGE:
+        _AFTER_MERGE.append(step)
+
+
 # Declarations of at most this many lines that wait together are checked and merged in one
 # transaction and decided in one run (per year) over all their people: under a hospital
 # system's steady stream of small declarations, one task and one pass over each person's year
@@ -272,25 +289,37 @@ def declaration_prepare(*, declaration_id: int) -> list[DecisionRun]:
                 cursor.execute(f"ANALYZE {DeclarationLine._meta.db_table}")
         for member in batch:
             declaration_check(declaration=member)
+            for step in _AFTER_CHECK:
+                step(member)
             declaration_merge(declaration=member)
+            for step in _AFTER_MERGE:
+                step(member)
         ids = [member.pk for member in batch]
         Declaration.objects.filter(pk__in=ids).update(status=Declaration.Status.PROCESSING)
         claims = Claim.objects.filter(declaration_id__in=ids)
-        runs, decided = [], set()
         for year, declared in _declarations_by_year(claims).items():
-            decided.update(declared)
             people = claims.filter(discharged__year=year).order_by().values("person_id").distinct()
-            runs.append(
-                run_create(
-                    kind=DecisionRun.Kind.DECLARATION,
-                    year=year,
-                    people=people,
-                    reason=f"{declaration} 计算"
-                    + (f"（同批 {len(declared)} 份申报）" if len(declared) > 1 else ""),
-                    declarations=declared,
-                    partitions=DEFAULT_PARTITIONS if lines_total > 5000 else 1,
-                )
+            run_create(
+                kind=DecisionRun.Kind.DECLARATION,
+                year=year,
+                people=people,
+                reason=f"{declaration} 计算"
+                + (f"（同批 {len(declared)} 份申报）" if len(declared) > 1 else ""),
+                declarations=declared,
+                partitions=DEFAULT_PARTITIONS if lines_total > 5000 else 1,
             )
+    # A format's own steps may have staged runs of their own (claims.platform's reversals).
+    runs = list(
+        DecisionRun.objects.filter(declarations__in=ids)
+        .exclude(status=DecisionRun.Status.DONE)
+        .distinct()
+        .order_by("pk")
+    )
+    decided = set(
+        DecisionRun.declarations.through.objects.filter(
+            decisionrun__in=runs, declaration_id__in=ids
+        ).values_list("declaration_id", flat=True)
+    )
     for member_id in set(ids) - decided:  # every line refused: nothing to decide
         declaration_finish(declaration_id=member_id)
     return runs
@@ -353,7 +382,7 @@ def declaration_finish(*, declaration_id: int) -> Declaration:
         )
         declaration.claims_accepted = counts.get(Claim.Status.ACCEPTED, 0)
         declaration.claims_review = counts.get(Claim.Status.REVIEW, 0)
-        declaration.lines_refused = declaration.lines.exclude(error="").count()
+        declaration.lines_refused = declaration.lines.exclude(error__in=LINE_NOTES).count()
         declaration.declared_total = claims.aggregate(s=Sum("declared_assistance"))["s"] or 0
         declaration.computed_total = (
             Decision.objects.filter(claim__declaration=declaration, is_current=True).aggregate(

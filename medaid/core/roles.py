@@ -197,7 +197,9 @@ OPERATIONS: tuple[Operation, ...] = (
     # Claims.
     Operation("claims.review_claim", "复核待人工复核的明细（通过/不予受理）", (_SUP, _CITY)),
     Operation("claims.correct_claim", "更正救助明细", (_SUP, _CITY)),
-    Operation("claims.add_declaration", "上传医院月度申报", (_CITY,)),
+    Operation("claims.add_declaration", "上传医院月度申报（含平台结算清单）", (_CITY,)),
+    Operation("claims.add_codemapping", "新增平台代码映射", (_CITY,)),
+    Operation("claims.change_codemapping", "修改平台代码映射（启用、停用日期）", (_CITY,)),
     Operation("claims.change_hospital", "维护医疗机构目录", (_CITY,)),
     Operation("claims.change_warningdispatch", "答复监测预警", (_CITY,)),
     Operation("claims.start_recompute", "发起救助重算", (_CITY,)),
@@ -309,6 +311,8 @@ ADMIN_URLS: dict[str, str | tuple[str, ...]] = {
     "beneficiaries_roster_review": "beneficiaries.review_rosterimport",
     "beneficiaries_roster_reverse": "beneficiaries.reverse_rosterimport",
     "claims_declaration_upload": "claims.add_declaration",
+    "claims_platformsettlement_resolve": "claims.review_claim",
+    "claims_platformsettlement_mismatches": READ,
     "claims_application_decide": (
         "claims.approve_application",
         "claims.reject_application",
@@ -344,6 +348,8 @@ API_ROUTES: dict[tuple[str, str], str] = {
     ("declaration-list", "POST"): "claims.add_declaration",
     ("declaration-detail", "GET"): READ,
     ("declaration-upload", "POST"): "claims.add_declaration",
+    ("declaration-platform", "POST"): "claims.add_declaration",
+    ("declaration-platform-upload", "POST"): "claims.add_declaration",
     ("declaration-errors", "GET"): READ,
     ("application-list", "GET"): READ,
     ("application-list", "POST"): "claims.add_application",

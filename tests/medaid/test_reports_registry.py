@@ -1,4 +1,5 @@
-"""What the report centre offers: the seven reports of the issue, registered by their apps."""
+"""What the report centre offers: the seven reports of the issue and the platform comparison's
+two (issue 17), registered by their apps."""
 
 import pytest
 
@@ -6,7 +7,7 @@ from medaid.core.reports import REPORTS, ReportRequestError, period_of, year_of
 from medaid.core.workdays import month_range
 
 
-def test_the_seven_reports_are_registered_with_what_they_need():
+def test_the_reports_are_registered_with_what_they_need():
     assert {k: (s.label, s.needs) for k, s in REPORTS.items()} == {
         "person_roster": ("救助对象名册", ("county",)),
         "subsidy_roster": ("资助参保名册", ("county", "year")),
@@ -15,6 +16,8 @@ def test_the_seven_reports_are_registered_with_what_they_need():
         "year_end_sharing": ("年度超支分担表", ("year",)),
         "claims_register": ("救助明细台账", ("county", "period")),
         "warning_list": ("预警名单", ("county", "period")),
+        "platform_mismatches": ("平台医疗救助金额比对差异", ("county", "period")),
+        "platform_clearing": ("医疗救助清算汇总（平台格式）", ("county", "period")),
     }
     assert all(s.permission and s.description for s in REPORTS.values())
 

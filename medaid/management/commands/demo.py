@@ -79,6 +79,11 @@ class Command(BaseCommand):
 
         self._say(demo_claims_create(seed=seed, months=DEMO_MONTHS, per_hospital=40))
 
+        self._step("医保信息平台结算清单（每个统筹区一份，与平台医疗救助金额比对）")
+        from claims.demo import demo_platform_import
+
+        self._say(demo_platform_import(seed=seed, year=DEMO_YEAR, month=DEMO_MONTHS[-1][1]))
+
         self._step("当月任务：变动名册检查、监测预警、按月结算（制单、复核后记账）")
         self._month_jobs(users)
 
