@@ -20,6 +20,8 @@ from django.utils import timezone
 from claims import imports
 from claims.models import LineError
 from claims.platform.models import CodeMapping
+from medaid.core import validators
+from medaid.core.errors import Refusal
 from medaid.core.money import CENT, ZERO
 
 # The platform's field → its Chinese name (the header of a platform export, and the column a row
@@ -161,10 +163,13 @@ def read_record(line_no: int, raw: dict, mappings: Mappings) -> tuple[tuple, tup
     money: dict[str, Decimal | None] = {}
     for name in MONEY:
         try:
-            money[name] = imports._money(raw.get(name))
-        except ValueError:
+            # Negative amounts are a reversal's (冲销), judged with the reversal's rules below.
+            money[name] = validators.money(
+                raw.get(name), field=name, label=column(name), negative=True
+            )
+        except Refusal as exc:
             money[name] = None
-            problem(LineError.BAD_AMOUNT, f"{column(name)}={text[name]}")
+            problem(LineError.BAD_AMOUNT, exc.message)
     days: dict[str, dt.date | None] = {}
     for name in ("begndate", "enddate"):
         try:

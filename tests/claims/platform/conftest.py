@@ -17,6 +17,9 @@ JURISDICTIONS = {
     "zhangye": ("620702", "甘州区"),
 }
 YEAR, MONTH = 2024, 3
+# The kunming pack decides up to 2022-06-30 (云政办发〔2022〕40号 （十八））: its records are
+# of a month inside that.
+YEAR_OF_PACK = {"kunming": 2022}
 
 
 def jurisdiction(policy_code: str, people: int = 20):
@@ -44,7 +47,7 @@ def records(county, *, n=30, seed=1, month=MONTH, **kw) -> list[dict]:
             policy_code=county.pooling_area.policy_code,
             insured=fixtures.insured_from_db(Person.objects.filter(county=county)),
             facilities=fixtures.facilities_from_db(Hospital.objects.filter(county=county)),
-            year=YEAR,
+            year=YEAR_OF_PACK.get(county.pooling_area.policy_code, YEAR),
             month=month,
             n=n,
             area=county.code,
@@ -55,9 +58,9 @@ def records(county, *, n=30, seed=1, month=MONTH, **kw) -> list[dict]:
     )
 
 
-def declare(rows, month=MONTH, **kw):
+def declare(rows, month=MONTH, year=YEAR, **kw):
     with committed():
-        declaration = services.platform_from_rows(rows=rows, year=YEAR, month=month, **kw)
+        declaration = services.platform_from_rows(rows=rows, year=year, month=month, **kw)
     declaration.refresh_from_db()
     return declaration
 

@@ -68,7 +68,10 @@ def test_bad_rows_are_row_errors_naming_their_column_and_good_rows_stay(pingshun
     assert "不属于医疗救助范围" in _line(declaration, rows[1]["setl_id"]).error_detail
     assert "hosp_lv（医院等级）=99" in _line(declaration, rows[2]["setl_id"]).error_detail
     assert "medfee_sumamt（医疗费总额）" in _line(declaration, rows[3]["setl_id"]).error_detail
-    assert "maf_pay（医疗救助基金支出）=abc" in _line(declaration, rows[4]["setl_id"]).error_detail
+    assert (
+        "maf_pay（医疗救助基金支出）应为金额：abc"
+        in _line(declaration, rows[4]["setl_id"]).error_detail
+    )
     assert declaration.lines_refused == 6
     assert Claim.objects.count() == 2
     assert declaration.error_file  # the Chinese error file

@@ -10,7 +10,14 @@ from claims.platform import fixtures, selectors, services
 from claims.platform.models import PlatformSettlement
 from claims.services import ClaimsError
 from tests.claims.conftest import make_user
-from tests.claims.platform.conftest import JURISDICTIONS, declare, jurisdiction, records
+from tests.claims.platform.conftest import (
+    JURISDICTIONS,
+    YEAR,
+    YEAR_OF_PACK,
+    declare,
+    jurisdiction,
+    records,
+)
 
 D = Decimal
 
@@ -95,7 +102,7 @@ def test_our_figure_against_maf_pay_on_each_jurisdiction(policy_code):
     county = jurisdiction(policy_code, people=24)
     rows = records(county, n=40, wrong_identity=0.5, seed=7)
     assert any(r["psn_idet_type"] for r in rows)
-    declare(rows)
+    declare(rows, year=YEAR_OF_PACK.get(policy_code, YEAR))
     settlements = PlatformSettlement.objects.filter(claim__county=county)
     assert settlements.count() == 40
     assert not settlements.filter(outcome="pending").exists()
