@@ -174,7 +174,10 @@ def parse_line(line_no: int, record: dict) -> tuple:
             label=LABELS[name],
             max_length=width,
         )
-        out[name] = value if value is not None else _text(record.get(name))[:width]
+        # A refused text is kept for the error file as sent, but for a NUL, which PostgreSQL
+        # cannot store in any text column.
+        kept = _text(record.get(name)).replace("\x00", "")[:width]
+        out[name] = value if value is not None else kept
     kind_raw = _text(record.get("kind"))
     out["kind"] = KIND_BY_LABEL.get(kind_raw, "")
     for name in ("admitted", "discharged"):

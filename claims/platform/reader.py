@@ -155,10 +155,16 @@ def content_hash(raw: dict) -> str:
 def read_record(line_no: int, raw: dict, mappings: Mappings) -> tuple[tuple, tuple]:
     """One platform record → (declaration line tuple, platform line tuple)."""
     problems: list[tuple[str, str]] = []
-    text = {name: imports._text(raw.get(name)) for name in FIELDS}
+    sent = {name: imports._text(raw.get(name)) for name in FIELDS}
+    # A NUL refuses the line; it is kept out of what is stored (PostgreSQL cannot hold it).
+    text = {name: value.replace("\x00", "") for name, value in sent.items()}
 
     def problem(code: str, detail: str) -> None:
         problems.append((code, detail))
+
+    for name, value in sent.items():
+        if "\x00" in value:
+            problem(LineError.BAD_TEXT, f"{column(name)}含有空字符（NUL），请删除后重新上传")
 
     money: dict[str, Decimal | None] = {}
     for name in MONEY:

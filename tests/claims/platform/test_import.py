@@ -54,6 +54,7 @@ def test_bad_rows_are_row_errors_naming_their_column_and_good_rows_stay(pingshun
     rows[3]["medfee_sumamt"] = str(D(rows[3]["medfee_sumamt"]) + D("0.02"))
     rows[4]["maf_pay"] = "abc"
     rows[5]["enddate"] = "2024-13-40"
+    rows[6]["psn_name"] = "张\x00三"  # PostgreSQL cannot store a NUL: refused, not a 500
     declaration = declare(rows)
     errors = dict(declaration.lines.exclude(error="").values_list("external_ref", "error"))
     assert errors == {
@@ -63,6 +64,7 @@ def test_bad_rows_are_row_errors_naming_their_column_and_good_rows_stay(pingshun
         rows[3]["setl_id"]: LineError.SUM_MISMATCH,
         rows[4]["setl_id"]: LineError.BAD_AMOUNT,
         rows[5]["setl_id"]: LineError.BAD_DATE,
+        rows[6]["setl_id"]: LineError.BAD_TEXT,
     }
     assert "med_type（医疗类别）=77" in _line(declaration, rows[0]["setl_id"]).error_detail
     assert "不属于医疗救助范围" in _line(declaration, rows[1]["setl_id"]).error_detail
@@ -72,8 +74,8 @@ def test_bad_rows_are_row_errors_naming_their_column_and_good_rows_stay(pingshun
         "maf_pay（医疗救助基金支出）应为金额：abc"
         in _line(declaration, rows[4]["setl_id"]).error_detail
     )
-    assert declaration.lines_refused == 6
-    assert Claim.objects.count() == 2
+    assert declaration.lines_refused == 7
+    assert Claim.objects.count() == 1
     assert declaration.error_file  # the Chinese error file
 
 
