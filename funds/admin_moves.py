@@ -13,7 +13,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from beneficiaries.models import PoolingArea, PremiumTransferRequest
 from funds import moves
@@ -324,10 +324,14 @@ class MoneyMoveAdmin(CountyScopedAdmin):
 
     @admin.display(description="记账凭证")
     def vouchers_display(self, obj):
-        links = format_html("")
-        for entry in obj.entries.order_by("pk")[:50]:
-            url = reverse("admin:funds_entry_print", args=[entry.pk])
-            links += format_html('<a href="{}">{}</a><br>', url, entry.document_ref)
+        links = format_html_join(
+            "",
+            '<a href="{}">{}</a><br>',
+            (
+                (reverse("admin:funds_entry_print", args=[entry.pk]), entry.document_ref)
+                for entry in obj.entries.order_by("pk")[:50]
+            ),
+        )
         return links or "—"
 
     @admin.display(description="复核")

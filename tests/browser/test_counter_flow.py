@@ -39,6 +39,7 @@ def counter_world():
     make_user("clerk", "counter_clerk", county=county, last_name="王")
     make_user("supervisor", "supervisor", county=county, last_name="李")
     make_user("finance", "finance", county=county, last_name="赵")
+    make_user("finance2", "finance", county=county, last_name="钱")
     return {"county": county, "person": person}
 
 
@@ -99,10 +100,31 @@ def test_register_submit_approve_settle_and_download_the_statement(
     page.shots.take("finance-start")
     page.click("input[type=submit]")
     page.shots.take("finance-settled")
-    from funds.models import SettlementRun
+    from funds.models import MoneyMove, SettlementRun
 
+    # The run stages its statements and waits: its posting is proposed with a reason …
     run = SettlementRun.objects.get(county=counter_world["county"], year=YEAR, month=MONTH)
+    assert run.status == SettlementRun.Status.STAGED, run.error
+    page.goto(f"{live_server.url}/admin/funds/settlementrun/")
+    page.check(f"input[name=_selected_action][value='{run.pk}']")
+    page.select_option("select[name=action]", "propose_posting")
+    page.click("button[name=index]")
+    page.shots.take("finance-confirm-posting")
+    page.fill("textarea[name=maker_reason]", "本月结算单已与医院核对")
+    page.click("input[value=提交复核]")
+    assert "待复核" in page.locator("ul.messagelist").inner_text()
+    move = MoneyMove.objects.get(settlement_run=run)
+    page.context.clear_cookies()
+
+    # … and a second person of finance approves it; only then is the month paid.
+    log_in(page, live_server, "finance2")
+    page.goto(f"{live_server.url}/admin/funds/moneymove/{move.pk}/decide/")
+    page.shots.take("finance2-decide")
+    page.fill("textarea[name=checker_reason]", "金额与账户无误")
+    page.click("input[name=approve]")
+    run.refresh_from_db()
     assert run.status == SettlementRun.Status.SUCCEEDED, run.error
+    page.goto(f"{live_server.url}/admin/funds/settlementrun/")
     page.check(f"input[name=_selected_action][value='{run.pk}']")
     page.select_option("select[name=action]", "export_statements")
     with page.expect_download() as download_info:
