@@ -105,7 +105,7 @@ def max_rows() -> int:
     return int(getattr(settings, "CLAIMS_MAX_ROWS", MAX_ROWS_DEFAULT))
 
 
-def _limited(lines: Iterator[tuple]) -> Iterator[tuple]:
+def limited(lines: Iterator) -> Iterator:
     """The lines of a file, refused as a whole past `max_rows()` (the staging rolls back)."""
     limit = max_rows()
     for count, line in enumerate(lines, start=1):
@@ -251,11 +251,6 @@ def _records(header: list, rows: Iterable[list]) -> Iterator[dict]:
         yield {f: v for f, v in zip(fields, row, strict=False) if f}
 
 
-def read_csv(path: Path) -> Iterator[dict]:
-    rows = csv_rows(path)
-    yield from _records(next(rows, []), rows)
-
-
 def csv_rows(path: Path) -> Iterator[list]:
     """A .csv's rows (the header first), UTF-8 or GB18030 as its content says
     (`medaid.core.files`); the platform's reader reads them too."""
@@ -271,9 +266,22 @@ def csv_rows(path: Path) -> Iterator[list]:
             ) from None
 
 
-def read_xlsx(path: Path) -> Iterator[dict]:
-    rows = xlsx_rows(path)
-    yield from _records(next(rows, []), rows)
+def file_rows(path: Path, file_name: str) -> Iterator[list]:
+    """The rows (header first) of an uploaded declaration file, once it has passed what every
+    declaration file passes, whatever its layout: its format judged by content
+    (`medaid.core.files`: .xls, renamed and binary files refused) and the size limit."""
+    head, _complete = files.read_head(path)
+    fmt = files.file_format(head, file_name, text_suffixes=(".csv", ".txt"))
+    size = path.stat().st_size
+    if size > max_upload_bytes():
+        raise files.too_large(size, max_upload_bytes())
+    return xlsx_rows(path) if fmt == "xlsx" else csv_rows(path)
+
+
+def read_records(path: Path, file_name: str) -> Iterator[dict]:
+    """A declaration file in our own layout, record by record (field → raw value)."""
+    rows = file_rows(path, file_name)
+    return _records(next(rows, []), rows)
 
 
 def xlsx_rows(path: Path) -> Iterator[list]:
@@ -301,8 +309,8 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _guess_hospital(path: Path, reader) -> Hospital | None:
-    for record in reader(path):
+def _guess_hospital(records: Iterator[dict]) -> Hospital | None:
+    for record in records:
         code = _text(record.get("hospital_code"))
         if code:
             return Hospital.objects.filter(code=code).first()
@@ -341,16 +349,11 @@ def declaration_upload(
 ) -> Declaration:
     """Stage a declaration file and (after commit) process it. The hospital is the uploader's;
     staff uploading on a hospital's behalf may leave it to the file's 机构编码."""
-    head, _complete = files.read_head(path)
-    fmt = files.file_format(head, file_name, text_suffixes=(".csv", ".txt"))
-    reader = read_xlsx if fmt == "xlsx" else read_csv
-    size = path.stat().st_size
-    if size > max_upload_bytes():
-        raise files.too_large(size, max_upload_bytes())
+    records = read_records(path, file_name)
     digest = file_hash(path)
     if hospital is None:
-        hospital = _guess_hospital(path, reader)
-    lines = _limited(parse_line(n, rec) for n, rec in enumerate(reader(path), start=2))
+        hospital = _guess_hospital(read_records(path, file_name))
+    lines = limited(parse_line(n, rec) for n, rec in enumerate(records, start=2))
     declaration = services.declaration_receive(
         hospital=hospital,
         year=year,
@@ -362,7 +365,7 @@ def declaration_upload(
         uploaded_by=uploaded_by,
     )
     if process:
-        _send(declaration)
+        send(declaration)
     return declaration
 
 
@@ -370,9 +373,7 @@ def declaration_from_rows(
     *, rows: list[dict], year: int, month: int, hospital: Hospital, uploaded_by=None
 ) -> Declaration:
     """The API's JSON upload: rows with the English field names (or the Chinese headers)."""
-    if len(rows) > max_rows():
-        raise files.too_many_rows(max_rows())
-    records = ({HEADERS.get(k, k): v for k, v in row.items()} for row in rows)
+    records = ({HEADERS.get(k, k): v for k, v in row.items()} for row in limited(rows))
     lines = (parse_line(n, rec) for n, rec in enumerate(records, start=1))
     digest = services.json_hash(
         {"hospital": hospital.code, "year": year, "month": month, "rows": rows}
@@ -387,11 +388,12 @@ def declaration_from_rows(
         lines=lines,
         uploaded_by=uploaded_by,
     )
-    _send(declaration)
+    send(declaration)
     return declaration
 
 
-def _send(declaration: Declaration) -> None:
+def send(declaration: Declaration) -> None:
+    """Process a received declaration once its transaction commits."""
     task_send("claims.tasks.process_declaration", declaration.pk)
 
 

@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from beneficiaries.models import Person
+from claims import imports
 from claims.models import (
     Adjustment,
     Claim,
@@ -43,7 +44,6 @@ from claims.services.errors import ClaimsError
 from claims.services.recompute import DEFAULT_PARTITIONS, on_run_finished, run_create
 from claims.services.review import claim_review_resolve
 from medaid.core.bulk import insert_rows
-from medaid.core.jobs import task_send
 
 _SPOOL_CHUNK = 5000
 
@@ -57,7 +57,7 @@ def _receive(*, records, first_line: int, **common) -> Declaration:
         pending: list[tuple] = []
 
         def lines():
-            for number, raw in enumerate(records, start=first_line):
+            for number, raw in enumerate(imports.limited(records), start=first_line):
                 line, platform = reader.read_record(number, raw, mappings)
                 pending.append(platform)
                 if len(pending) >= _SPOOL_CHUNK:
@@ -83,7 +83,7 @@ def _receive(*, records, first_line: int, **common) -> Declaration:
                 ("declaration_id", *reader.PLATFORM_LINE_COLUMNS),
                 spooled(),
             )
-            task_send("claims.tasks.process_declaration", declaration.pk)
+            imports.send(declaration)
     return declaration
 
 
@@ -98,8 +98,6 @@ def platform_upload(
 ) -> Declaration:
     """A platform settlement-list file (.xlsx / .csv). It may hold several hospitals' records
     (a county's monthly list); `hospital` narrows it to one."""
-    from claims import imports
-
     records = reader.file_records(path, file_name)
     return _receive(
         records=records,

@@ -190,3 +190,22 @@ def test_the_demo_imports_a_platform_list_for_each_pooling_area(pingshun):
         summary = demo_platform_import(seed=1, year=YEAR, month=MONTH, per_area=20)
     assert len(summary) == 2
     assert PlatformSettlement.objects.exclude(outcome="pending").count() >= 30
+
+
+@pytest.mark.django_db
+def test_a_platform_file_passes_the_checks_every_declaration_file_passes(
+    pingshun, tmp_path, settings
+):
+    from medaid.core.errors import Refusal
+
+    xls = tmp_path / "list.xls"
+    xls.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600)
+    with pytest.raises(Refusal) as exc:
+        services.platform_upload(path=xls, file_name="list.xls", year=YEAR, month=MONTH)
+    assert exc.value.code == "xls_format" and "另存为 .xlsx" in exc.value.message
+
+    settings.CLAIMS_MAX_ROWS = 3
+    with pytest.raises(Refusal) as exc:
+        declare(records(pingshun, n=4))
+    assert exc.value.code == "too_many_rows"
+    assert not Declaration.objects.exists()
