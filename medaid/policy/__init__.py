@@ -24,8 +24,8 @@ from medaid.policy.facts import (
     PersonFacts,
     PremiumRequest,
 )
-from medaid.policy.loader import available_policies, load_pack
-from medaid.policy.parameters import Pack
+from medaid.policy.loader import amend_pack, available_policies, load_pack
+from medaid.policy.parameters import Amendment, Pack
 from medaid.policy.reasons import Reason
 from medaid.policy.results import (
     CaseResult,
@@ -42,6 +42,7 @@ from medaid.policy.rules.claims import YearState, decide_claims
 from medaid.policy.rules.funds import DeadlineRule, FundingShares, OverspendSplit, PaidFrom
 
 __all__ = [
+    "Amendment",
     "Case",
     "CaseResult",
     "CertificationFacts",
@@ -62,6 +63,7 @@ __all__ = [
     "Reason",
     "RuleNotInPack",
     "YearState",
+    "amend_pack",
     "available_policies",
     "certify_illness_poverty",
     "decide",
@@ -83,7 +85,7 @@ def decide(case: Case, *, states: dict[int, YearState] | None = None) -> CaseRes
     updated in place. Raises KeyError for an unknown policy and LookupError for a date before
     the pack's first version — the preview contract refuses both before calling this.
     """
-    pack = load_pack(case.policy)
+    pack = amend_pack(case.policy, case.amendments)
     claims = tuple(decide_claims(pack, case.person, case.claims, case.parameters, states))
     premium = None
     if case.premium is not None:
@@ -104,9 +106,10 @@ def decide_premium(
     request: PremiumRequest,
     *,
     parameters: Mapping[str, str] | None = None,
+    amendments: tuple[Amendment, ...] = (),
 ) -> PremiumDecision:
     return _premium.decide_premium(
-        load_pack(policy), person, request, Case.overrides(dict(parameters or {}))
+        amend_pack(policy, amendments), person, request, Case.overrides(dict(parameters or {}))
     )
 
 

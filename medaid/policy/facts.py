@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 
 from medaid.policy.glossary import CLAIM_KINDS, FEE_CLASSES, IDENTITY_CODES, SETTLEMENTS
+from medaid.policy.parameters import Amendment
 
 ZERO = Decimal("0")
 
@@ -124,7 +125,8 @@ class Case:
     """Everything one decision needs: a person, their claims and optionally a premium request.
 
     `parameters` are per-case overrides of pack parameters by name (decimal strings), e.g.
-    `{"per_capita_disposable_income": "29178"}`; `annual_cap` is always in yuan.
+    `{"per_capita_disposable_income": "29178"}`; `annual_cap` is always in yuan. They hold
+    from the pack's first day; `amendments` are dated (see `parameters.Amendment`).
     """
 
     policy: str
@@ -132,6 +134,8 @@ class Case:
     claims: tuple[ClaimFacts, ...] = ()
     parameters: tuple[tuple[str, str], ...] = ()
     premium: PremiumRequest | None = None
+    #: Dated parameter changes laid over the pack (approved ones, or a draft being replayed).
+    amendments: tuple[Amendment, ...] = ()
 
     @staticmethod
     def overrides(mapping: dict[str, str] | None) -> tuple[tuple[str, str], ...]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from medaid.policy.parameters import Pack
+from medaid.policy.parameters import Amendment, Pack
 from medaid.policy.rules.funds import compile_funds
 from medaid.policy.rules.terms import compile_terms
 
@@ -40,6 +40,20 @@ def load_pack(code: str, directory: Path | None = None) -> Pack:
         pack = Pack(code, PACKS_DIR / code, compile_terms)
         _validate(pack)
         _PACKS[code] = pack
+    return pack
+
+
+def amend_pack(code: str, amendments: tuple[Amendment, ...]) -> Pack:
+    """The pack `code` with `amendments` laid over it, validated like a shipped pack.
+
+    Raises OverrideError (naming the amendment's key) for a change the pack cannot take, or
+    PackError if the amended pack can no longer decide on some date-range.
+    """
+    base = load_pack(code)
+    pack = base.amended(amendments)
+    if pack is not base and not getattr(pack, "_validated", False):
+        _validate(pack)
+        pack._validated = True
     return pack
 
 

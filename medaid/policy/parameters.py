@@ -23,6 +23,7 @@ re-reads YAML or walks dates. Finding, validating and caching packs is `loader.p
 from __future__ import annotations
 
 import bisect
+import copy
 import hashlib
 import re
 from collections.abc import Callable
@@ -192,6 +193,27 @@ class Value:
     value: Any
     ref: str
     unit: str = "yuan"
+    #: The parameter change this value came from (`Amendment.key`); "" for the YAML's own.
+    amendment: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Amendment:
+    """A dated value entered after the pack shipped (a parameter change, approved or a draft).
+
+    It overlays the pack's YAML: from `start` the parameter takes `value` (text, parsed by the
+    parameter's kind; an amount in the unit of the value it follows unless `unit` says) and the
+    trace cites `ref`, the document that published it. `key` names the change (e.g. "变更12"),
+    so a decision can say which changes it was made under. A node name (e.g. `annual_cap`)
+    sets every amount leaf under it that has a value, as the preview contract's overrides do.
+    """
+
+    parameter: str
+    start: date
+    value: str
+    ref: str
+    key: str
+    unit: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -465,9 +487,74 @@ class Pack:
         self._snapshots: dict[tuple[int, tuple[tuple[str, str], ...]], Snapshot] = {}
         self._overrides: dict[tuple[tuple[str, str], ...], dict[str, Parameter]] = {}
         self._terms: dict[tuple[int, tuple[tuple[str, str], ...]], Any] = {}
+        # The approved or draft changes laid over the YAML (see `amended`); () for the base.
+        self.amendments: tuple[Amendment, ...] = ()
+        self._amended: dict[tuple[Amendment, ...], Pack] = {}
 
     def __repr__(self) -> str:
         return f"<Pack {self.code} {self.versions[0].start}…>"
+
+    def amended(self, amendments: tuple[Amendment, ...]) -> Pack:
+        """This pack with `amendments` laid over its YAML values (a new, separately cached pack).
+
+        An amendment on a date the YAML already has replaces that value; otherwise it starts a
+        new date-range. Raises OverrideError naming the amendment's key for an unknown
+        parameter, a value its kind refuses, or a date before the pack's first version.
+        """
+        if not amendments:
+            return self
+        key = tuple(sorted(amendments, key=lambda a: (a.start, a.parameter, a.key)))
+        found = self._amended.get(key)
+        if found is not None:
+            return found
+        params = dict(self.parameters)
+        for change in key:
+            if change.start < self.first_day:
+                raise OverrideError(
+                    change.key, "date_before_policy", f"生效日期早于本政策首个版本 {self.first_day}"
+                )
+            for param in self._targets(change.parameter):
+                param = params[param.name]
+                typed: Any = change.value
+                if param.kind == "flag":
+                    typed = {"true": True, "false": False}.get(change.value, change.value)
+                try:
+                    value = parse_value(param.kind, typed, change.parameter, "(amendment)")
+                except PackError as exc:
+                    raise OverrideError(change.key, "invalid_field", exc.problem) from exc
+                before = param.at(change.start)
+                unit = change.unit or (before.unit if before is not None else "yuan")
+                if unit not in UNITS or (unit != "yuan" and param.kind != "amount"):
+                    raise OverrideError(change.key, "invalid_field", f"单位 {unit} 不适用于该参数")
+                kept = tuple(v for v in param.values if v.start != change.start)
+                new = Value(change.start, value, change.ref, unit, change.key)
+                values = tuple(sorted((*kept, new), key=lambda v: v.start))
+                params[param.name] = Parameter(param.name, param.kind, values, "(amendment)")
+        pack = copy.copy(self)
+        pack.parameters = params
+        pack.amendments = key
+        pack._breakpoints = sorted(
+            {v.start for v in self.versions} | {v.start for p in params.values() for v in p.values}
+        )
+        pack.__dict__.pop("ranges", None)
+        pack._snapshots, pack._overrides, pack._terms, pack._amended = {}, {}, {}, {}
+        self._amended[key] = pack
+        return pack
+
+    def _targets(self, name: str) -> list[Parameter]:
+        """The parameters a name sets: the leaf itself, or every amount leaf under a node."""
+        if name in self.parameters:
+            return [self.parameters[name]]
+        targets = [
+            p
+            for n, p in self.parameters.items()
+            if n.startswith(name + ".") and any(v.value is not None for v in p.values)
+        ]
+        if not targets:
+            raise OverrideError(name, "unknown_parameter", "本政策没有这个参数")
+        if any(p.kind != "amount" for p in targets):
+            raise OverrideError(name, "unknown_parameter", "只能按名称覆盖金额类参数组")
+        return targets
 
     def version_on(self, day: date) -> Version:
         i = bisect.bisect_right(self._version_starts, day) - 1
@@ -502,19 +589,7 @@ class Pack:
             return cached
         parsed: dict[str, Parameter] = {}
         for name, raw in overrides:
-            if name in self.parameters:
-                targets = [self.parameters[name]]
-            else:
-                targets = [
-                    p
-                    for n, p in self.parameters.items()
-                    if n.startswith(name + ".") and any(v.value is not None for v in p.values)
-                ]
-                if not targets:
-                    raise OverrideError(name, "unknown_parameter", "本政策没有这个参数")
-                if any(p.kind != "amount" for p in targets):
-                    raise OverrideError(name, "unknown_parameter", "只能按名称覆盖金额类参数组")
-            for param in targets:
+            for param in self._targets(name):
                 # A case gives every override as text; a flag is written "true" or "false".
                 typed = (
                     {"true": True, "false": False}.get(raw, raw) if param.kind == "flag" else raw

@@ -189,11 +189,11 @@ class _Reader:
             # Pingshun 第四十七条: the published figure 四舍五入取整 before anything is computed
             # from it — a case's override of the base included.
             whole = found.value.quantize(Decimal("1"), ROUND_HALF_UP)
-            note = ""
+            note = _changed(found)
             if whole != found.value:
-                note = f"（公布数 {found.value.normalize():f} 四舍五入取整，{rounding.ref}）"
+                note += f"（公布数 {found.value.normalize():f} 四舍五入取整，{rounding.ref}）"
             return Amount(whole, f"{found.ref}；{rounding.ref}", base_note=note)
-        return Amount(found.value, found.ref)
+        return Amount(found.value, found.ref, base_note=_changed(found))
 
     def _area_income(self, name: str) -> tuple[Decimal, str]:
         """Yunnan （十二）: the pooling area's own per-capita income, or the provincial base
@@ -215,19 +215,19 @@ class _Reader:
                 raise self.fail(name, "is a share of the base but per_capita_disposable_income")
             return Amount(
                 cents(self.base.value * found.value),
-                found.ref,
+                _cite(found),
                 self.base.value,
                 found.value,
                 self.base.base_note,
             )
         if found.unit == "share_of_pooling_area_income":
             income, note = self._area_income(name)
-            return Amount(cents(income * found.value), found.ref, income, found.value, note)
-        return Amount(found.value, found.ref)
+            return Amount(cents(income * found.value), _cite(found), income, found.value, note)
+        return Amount(found.value, _cite(found))
 
     def rate(self, name: str) -> Rate | None:
         found = self.get(name)
-        return None if found is None else Rate(found.value, found.ref)
+        return None if found is None else Rate(found.value, _cite(found))
 
     def first_rate(self, names: list[str]) -> Rate | None:
         for name in names:
@@ -235,6 +235,19 @@ class _Reader:
             if found is not None:
                 return found
         return None
+
+
+def _cite(found: Value) -> str:
+    """The article a value cites, and the parameter change that set it, if one did."""
+    return f"{found.ref}，参数变更 {found.amendment}" if found.amendment else found.ref
+
+
+def _changed(found: Value) -> str:
+    """A base that a parameter change set says so, with its document: the shipped pack's
+    articles are cited anyway, but a clerk must see which published figure was used."""
+    if not found.amendment:
+        return ""
+    return f"（基数 {found.value.normalize():f} 依{found.ref}，参数变更 {found.amendment}）"
 
 
 def _ratios(r: _Reader, prefix: str, profile: str, kind: str | None) -> tuple[Rate | None, ...]:
