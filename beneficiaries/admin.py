@@ -41,6 +41,7 @@ from medaid.core.admin import (
     register_county_path,
 )
 from medaid.core.errors import Refusal
+from medaid.core.fields import ServiceCheckedForm
 from medaid.core.scoping import mask_id_number, scope_to_user
 
 register_county_path("beneficiaries.county", "pk")
@@ -111,8 +112,21 @@ class HouseholdAdmin(CountyScopedAdmin):
     raw_id_fields = ["township"]
 
 
+class IdentityForm(ServiceCheckedForm):
+    def service_check(self, data):
+        # On the identity page the person is a field; inline, the person being edited.
+        person = data.get("person") or getattr(self.instance, "person", None)
+        services.identity_check(
+            start=data.get("start"),
+            end=data.get("end"),
+            certified_on=data.get("certified_on"),
+            birth_date=getattr(person, "birth_date", None),
+        )
+
+
 class IdentityInline(ScopedChoices, admin.TabularInline):
     model = Identity
+    form = IdentityForm
     extra = 0
     fields = ["code", "start", "end", "department", "certified_on", "source_line"]
     readonly_fields = ["source_line"]
@@ -145,12 +159,15 @@ class PersonAdmin(CountyScopedAdmin):
         # A number typed with full-width digits or a lower-case x still finds the person.
         return super().get_search_results(request, queryset, normalise(search_term) or search_term)
 
-    def save_model(self, request, obj, form, change):
+    def save_form(self, request, form, change):
         from beneficiaries import id_numbers
 
+        # Before the inlines are built, so an identity's dates are checked against the birth
+        # date of the number just typed.
+        obj = super().save_form(request, form, change)
         parsed = id_numbers.parse(obj.id_number)
         obj.id_number, obj.sex, obj.birth_date = parsed.number, parsed.sex, parsed.birth_date
-        super().save_model(request, obj, form, change)
+        return obj
 
     def save_formset(self, request, form, formset, change):
         if formset.model is not Identity:
@@ -196,6 +213,7 @@ class IdentityAdmin(CountyScopedAdmin):
     raw_id_fields = ["person"]
     list_select_related = ["person", "department"]
     date_hierarchy = "start"
+    form = IdentityForm
 
     @admin.display(description="公民身份号码")
     def person_id_number(self, obj):
@@ -659,6 +677,20 @@ class PremiumTransferRequestAdmin(CountyScopedAdmin):
 # --- 因病致贫 --------------------------------------------------------------------------------
 
 
+class IllnessPovertyApplicationForm(ServiceCheckedForm):
+    def service_check(self, data):
+        person = data.get("person")
+        services.illness_application_check(
+            applied_on=data.get("applied_on"),
+            household_size=data.get("household_size"),
+            household_income=data.get("household_income"),
+            financial_assets=data.get("financial_assets"),
+            cost_90_days=data.get("cost_90_days"),
+            urban_dibao_standard=data.get("urban_dibao_standard"),
+            birth_date=getattr(person, "birth_date", None),
+        )
+
+
 @admin.register(IllnessPovertyApplication)
 class IllnessPovertyApplicationAdmin(CountyScopedAdmin):
     list_display = ["person", "applied_on", "eligible", "status", "created_by", "approved_by"]
@@ -693,6 +725,7 @@ class IllnessPovertyApplicationAdmin(CountyScopedAdmin):
         "identity",
     ]
     actions = ["approve", "reject"]
+    form = IllnessPovertyApplicationForm
 
     def save_model(self, request, obj, form, change):
         if change:

@@ -30,6 +30,7 @@ from funds.models import (
     YearEndClose,
 )
 from medaid.core.admin import CountyScopedAdmin, may, money, operation_required
+from medaid.core.fields import ServiceCheckedForm
 from medaid.core.scoping import scope_to_user
 from medaid.core.xlsx import report_filename
 
@@ -305,6 +306,16 @@ class DeadlineAdmin(CountyScopedAdmin):
         self.message_user(request, f"已办结 {n} 项。", messages.SUCCESS)
 
 
+class BudgetForm(ServiceCheckedForm):
+    def service_check(self, data):
+        services.budget_check(
+            year=data.get("year"),
+            amount=data.get("amount"),
+            county_matching=data.get("county_matching") or 0,
+            document_ref=data.get("document_ref") or "",
+        )
+
+
 @admin.register(Budget)
 class BudgetAdmin(CountyScopedAdmin):
     list_display = (
@@ -317,6 +328,7 @@ class BudgetAdmin(CountyScopedAdmin):
     )
     list_filter = ("year",)
     fields = ("county", "year", "amount", "county_matching", "document_ref")
+    form = BudgetForm
 
     def get_queryset(self, request):
         return (

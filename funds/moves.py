@@ -41,7 +41,9 @@ from funds.models import (
 from funds.services import (
     FLOWS,
     FundsError,
+    entry_date_check,
     entry_reverse,
+    entry_texts_check,
     period_open_check,
     premium_transfer_post,
     receipt_check,
@@ -106,11 +108,8 @@ def manual_entry_prepare(
     """A manual entry (资金收入, 下达, 上解, 拨付 …) checked as `receipt_post` /
     `transfer_post` will check it. `entry_kind` is the entry's 业务类型."""
     kind = entry_kind
-    document_ref = (document_ref or "").strip()
-    if not document_ref:
-        raise FundsError(
-            "记账凭证必须填写单据文号。", code="missing_document", field="document_ref"
-        )
+    entry_date_check(date)
+    document_ref = entry_texts_check(document_ref=document_ref, related_ref=related_ref, memo=memo)
     if kind not in EntryKind.values:
         raise FundsError("未知的业务类型。", code="unknown_kind", field="kind")
     if kind == EntryKind.RECEIPT:

@@ -36,7 +36,7 @@ from funds.models import (
     sum_money,
 )
 from medaid import policy
-from medaid.core import topics
+from medaid.core import topics, validators
 from medaid.core.errors import Refusal
 from medaid.core.money import to_yuan
 from medaid.core.outbox import event_emit
@@ -175,11 +175,31 @@ def account_available(account: Account, *, on: dt.date) -> Decimal:
 # --- Entries ---------------------------------------------------------------------------------
 
 
-def _checked(document_ref: str, postings) -> tuple[str, list[tuple[Account, Decimal]]]:
-    """The invariants of one entry, checked before anything is written."""
-    document_ref = (document_ref or "").strip()
+def entry_date_check(date: dt.date) -> dt.date:
+    """A voucher is dated the day its money moved: never after today (a future-dated entry
+    is what `reconcile` reports as entry_future), never before FAR_PAST."""
+    return validators.day(date, field="date", label="记账日期", today=timezone.localdate())
+
+
+def entry_texts_check(*, document_ref: str, related_ref: str = "", memo: str = "") -> str:
+    """An entry's texts refused (never cut) past their columns; returns the document ref."""
+    document_ref = validators.text(
+        document_ref, field="document_ref", label="单据文号", max_length=128
+    )
     if not document_ref:
-        raise FundsError("记账凭证必须填写单据文号。", code="missing_document")
+        raise FundsError(
+            "记账凭证必须填写单据文号。", code="missing_document", field="document_ref"
+        )
+    validators.text(related_ref, field="related_ref", label="关联文号", max_length=128)
+    validators.text(memo, field="memo", label="摘要", max_length=500, multiline=True)
+    return document_ref
+
+
+def _checked(
+    document_ref: str, postings, *, related_ref: str = "", memo: str = ""
+) -> tuple[str, list[tuple[Account, Decimal]]]:
+    """The invariants of one entry, checked before anything is written."""
+    document_ref = entry_texts_check(document_ref=document_ref, related_ref=related_ref, memo=memo)
     lines = [(account, to_yuan(amount)) for account, amount in postings]
     if len(lines) < 2:
         raise FundsError("记账凭证至少需要两条分录。", code="too_few_postings")
@@ -253,8 +273,12 @@ def entries_post_many(
     every item is a dict of kind, document_ref, postings, and optionally memo, source and
     idempotency_key. Overdrafts are judged on the net of all of them. For set-based jobs
     (the monthly settlement); the caller makes sure no key was posted before."""
+    entry_date_check(date)
     period_open_check(pooling_area=pooling_area, county=county, on=date)
-    checked = [(item, *_checked(item["document_ref"], item["postings"])) for item in entries]
+    checked = [
+        (item, *_checked(item["document_ref"], item["postings"], memo=item.get("memo", "")))
+        for item in entries
+    ]
     _check_balances([line for _, _, lines in checked for line in lines], on=date)
     rows = Entry.objects.bulk_create(
         Entry(
@@ -305,8 +329,9 @@ def entry_post(
         existing = Entry.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             return existing
+    entry_date_check(date)
     period_open_check(pooling_area=pooling_area, county=county, on=date)
-    document_ref, lines = _checked(document_ref, postings)
+    document_ref, lines = _checked(document_ref, postings, related_ref=related_ref, memo=memo)
     _check_balances(lines, on=date)
     try:
         with transaction.atomic():
@@ -660,13 +685,25 @@ def _deadlines_after_entry(entry: Entry) -> None:
 
 
 @transaction.atomic
+def budget_check(*, year, amount, county_matching=0, document_ref: str = "") -> None:
+    """The checks of `budget_set`, also run by the admin's form so it shows them in place."""
+    validators.year(year, field="year", label="预算年度", today=timezone.localdate())
+    validators.money(amount, field="amount", label="支出预算", kind="fund")
+    validators.money(county_matching, field="county_matching", label="县级配套资金", kind="fund")
+    validators.text(document_ref, field="document_ref", label="预算批复文号", max_length=128)
+
+
 def budget_set(
     *, county: County, year: int, amount, county_matching=0, document_ref: str = ""
 ) -> Budget:
     """Set a county's budget for a year, and open the year's deadlines its pack sets:
     county matching funds (Baoshan Art.20), the quarter-end surplus returns (Baoshan
     Art.18(一)(四)), premium-subsidy headcount and transfer and the expenditure account's
-    year-end return (Kunming §六(二)(五))."""
+    year-end return (Kunming §六(二)(五)). Refuses a year outside ten back and one ahead,
+    an amount that is negative, has a third decimal or is past the fund maximum."""
+    budget_check(
+        year=year, amount=amount, county_matching=county_matching, document_ref=document_ref
+    )
     budget, _ = Budget.objects.update_or_create(
         county=county,
         year=year,

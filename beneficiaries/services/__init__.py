@@ -13,10 +13,11 @@ surface for the other apps, the admin, the API and the tasks.
 from beneficiaries.imports import FileRefused
 from beneficiaries.services.certification import (
     ApprovalError,
+    illness_application_check,
     illness_application_create,
     illness_application_decide,
 )
-from beneficiaries.services.identities import identities_change, identity_open
+from beneficiaries.services.identities import identities_change, identity_check, identity_open
 from beneficiaries.services.premium import (
     premium_transfer_request_create,
     premium_transfer_request_mark_posted,
@@ -47,7 +48,9 @@ __all__ = [
     "feed_checks_run",
     "feed_due_date",
     "identities_change",
+    "identity_check",
     "identity_open",
+    "illness_application_check",
     "illness_application_create",
     "illness_application_decide",
     "premium_transfer_request_create",

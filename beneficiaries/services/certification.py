@@ -17,6 +17,7 @@ from beneficiaries.models import (
 )
 from beneficiaries.services.identities import identity_open
 from medaid import policy as engine
+from medaid.core import validators
 from medaid.core.errors import Refusal
 from medaid.core.money import to_yuan
 
@@ -25,6 +26,41 @@ class ApprovalError(Refusal):
     """An application that cannot be entered or decided as asked."""
 
     code = "approval"
+
+
+def illness_application_check(
+    *,
+    applied_on: date | None,
+    household_size,
+    household_income,
+    financial_assets,
+    cost_90_days,
+    urban_dibao_standard,
+    birth_date: date | None = None,
+) -> None:
+    """The figures of a 因病致贫 application: received by today and not before the applicant
+    was born, a household of at least one, amounts not negative, to the cent, within the
+    income maximum. The admin's form calls it too, to show a refusal under its field."""
+    today = timezone.localdate()
+    since = {"earliest": birth_date, "earliest_label": "出生日期"} if birth_date else {}
+    if applied_on is None:
+        raise ApprovalError("请填写申请日期", code="required", field="applied_on")
+    validators.day(applied_on, field="applied_on", label="申请日期", today=today, **since)
+    if isinstance(household_size, bool) or not isinstance(household_size, int):
+        raise ApprovalError("家庭人口数应为整数", code="bad_number", field="household_size")
+    if not 1 <= household_size <= 50:
+        raise ApprovalError(
+            f"家庭人口数应在 1–50 之间：{household_size}",
+            code="household_size_out_of_range",
+            field="household_size",
+        )
+    for field, label, value in (
+        ("household_income", "家庭年收入", household_income),
+        ("financial_assets", "家庭金融资产", financial_assets),
+        ("cost_90_days", "近90天目录内个人负担医疗费用", cost_90_days),
+        ("urban_dibao_standard", "当地城市低保标准", urban_dibao_standard),
+    ):
+        validators.money(value, field=field, label=label, kind="income")
 
 
 def illness_application_create(
@@ -40,9 +76,17 @@ def illness_application_create(
     created_by,
 ):
     """Enter an application and check it with the pack's certification rule at once, so the
-    supervisor sees each test with its figures."""
-    if household_size < 1:
-        raise ApprovalError("家庭人口数至少为1")
+    supervisor sees each test with its figures. Refuses what `illness_application_check`
+    refuses, before anything is written."""
+    illness_application_check(
+        applied_on=applied_on,
+        household_size=household_size,
+        household_income=household_income,
+        financial_assets=financial_assets,
+        cost_90_days=cost_90_days,
+        urban_dibao_standard=urban_dibao_standard,
+        birth_date=person.birth_date,
+    )
     facts = engine.CertificationFacts(
         application_date=applied_on,
         insured_in_province=insured_in_province,

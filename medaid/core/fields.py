@@ -95,3 +95,21 @@ def form_refusal(form, exc: Refusal) -> None:
     """A service's refusal on the form: under its field when the form has it, else above the
     form (never a constraint name, never a 500)."""
     form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+
+
+class ServiceCheckedForm(forms.ModelForm):
+    """An admin form that runs its service's own check in `clean`, so the clerk sees a refusal
+    under its field before anything is saved — the same check the service runs again when it
+    writes (one rule, never a second copy in the form)."""
+
+    def service_check(self, data: dict) -> None:
+        raise NotImplementedError
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors:
+            try:
+                self.service_check(data)
+            except Refusal as exc:
+                form_refusal(self, exc)
+        return data
