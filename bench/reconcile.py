@@ -175,6 +175,11 @@ def settle_year(counties, year: int, workers: int) -> None:
 
     from django.db import connections
 
+    from bench._money import bench_people
+
+    # The maker and the checker exist before the workers fork (two workers creating them at
+    # once collided on the username).
+    bench_people()
     connections.close_all()
     with multiprocessing.get_context("fork").Pool(workers, maxtasksperchild=1) as pool:
         for _ in pool.imap_unordered(_settle_county, [(c.pk, year) for c in counties]):
@@ -195,7 +200,10 @@ def setup(args, year: int) -> tuple[float, float]:
     token = f"{int(time.time()) % 100000:05d}"
     t0 = time.perf_counter()
     area, counties = generate(args.n, token, year)
-    print(f"生成 {args.n} 笔救助明细、{max(1, args.n // 5)} 人：{time.perf_counter() - t0:.1f} 秒")
+    print(
+        f"生成 {args.n} 笔救助明细、{max(1, args.n // 5)} 人：{time.perf_counter() - t0:.1f} 秒",
+        flush=True,
+    )
 
     t = time.perf_counter()
     run = claims_services.year_recompute_start(year=year, reason="基准：首次计算")
