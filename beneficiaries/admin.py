@@ -12,7 +12,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from beneficiaries import exports, services
+from beneficiaries import exports, selectors, services
 from beneficiaries.models import (
     ContributionYear,
     County,
@@ -22,6 +22,7 @@ from beneficiaries.models import (
     Household,
     Identity,
     IllnessPovertyApplication,
+    ParameterChange,
     Person,
     PoolingArea,
     PoolingAreaPolicy,
@@ -48,6 +49,7 @@ register_county_path("beneficiaries.county", "pk")
 register_county_path("beneficiaries.poolingarea", None)
 register_county_path("beneficiaries.fundingtier", None)
 register_county_path("beneficiaries.poolingareapolicy", None)
+register_county_path("beneficiaries.parameterchange", None)
 register_county_path("beneficiaries.identity", "person__county")
 register_county_path("beneficiaries.township", "county")
 register_county_path("beneficiaries.subsidyline", "roster__county")
@@ -72,9 +74,62 @@ class PoolingAreaPolicyInline(admin.TabularInline):
 
 @admin.register(PoolingArea)
 class PoolingAreaAdmin(admin.ModelAdmin):
-    list_display = ["name", "code", "policy_code"]
+    list_display = ["name", "code", "policy_code", "history_link"]
     search_fields = ["name", "code"]
+    readonly_fields = ["history_link"]
     inlines = [PoolingAreaPolicyInline]
+
+    @admin.display(description="参数历史")
+    def history_link(self, obj):
+        if obj.pk is None:
+            return "—"
+        return format_html(
+            '<a href="{}">查看政策参数历史（原政策包与已批准的变更）</a>',
+            reverse("admin:beneficiaries_poolingarea_parameters", args=[obj.pk]),
+        )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<int:pk>/parameters/",
+                view(self.parameters_view),
+                name="beneficiaries_poolingarea_parameters",
+            ),
+            *super().get_urls(),
+        ]
+
+    def parameters_view(self, request, pk):
+        """One parameter history page per pack deciding the area: the YAML values and the
+        approved changes overlaid, each with its citation."""
+        if not may(request, "beneficiaries.view_poolingarea"):
+            raise PermissionDenied
+        area = get_object_or_404(PoolingArea, pk=pk)
+        schedule = selectors.area_schedules(pooling_areas=[area.pk])[area.pk]
+        codes = list(dict.fromkeys(p.code for p in schedule.policies))
+        code = request.GET.get("policy") if request.GET.get("policy") in codes else codes[-1]
+        only_changed = request.GET.get("changed") == "1"
+        rows = selectors.parameter_history(pooling_area=area, policy_code=code)
+        if only_changed:
+            rows = [r for r in rows if r.changed]
+        pending = ParameterChange.objects.filter(
+            pooling_area=area,
+            policy_code=code,
+            state__in=[ParameterChange.State.DRAFT, ParameterChange.State.SUBMITTED],
+        ).order_by("effective_date")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{area} 政策参数历史：{code}",
+            "area": area,
+            "codes": codes,
+            "code": code,
+            "only_changed": only_changed,
+            "rows": rows,
+            "pending": pending,
+            "schedule": schedule.policies,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "beneficiaries/parameter_history.html", context)
 
 
 @admin.register(FundingTier)
@@ -764,3 +819,283 @@ class IllnessPovertyApplicationAdmin(CountyScopedAdmin):
     @admin.action(description="不予认定", permissions=["decide"])
     def reject(self, request, queryset):
         self._decide(request, queryset, False)
+
+
+# --- 参数变更 --------------------------------------------------------------------------------
+
+PROPOSE = "beneficiaries.propose_parameterchange"
+APPROVE = "beneficiaries.approve_parameterchange"
+
+
+class ParameterChangeForm(forms.Form):
+    """What a policy officer enters; the parameter list is the pack's in force for the area on
+    the date entered (or the publication date, or today)."""
+
+    pooling_area = forms.ModelChoiceField(PoolingArea.objects.all(), label="统筹区")
+    kind = forms.ChoiceField(label="变更类型", choices=ParameterChange.Kind.choices)
+    parameter = forms.ChoiceField(label="参数", required=False)
+    value = forms.CharField(
+        label="取值",
+        required=False,
+        max_length=200,
+        help_text="金额以元计（如 32000）；按基数比例计的参数填比例（如 0.10）；比例 0～1",
+    )
+    policy_code = forms.ChoiceField(label="适用政策包", required=False, help_text="仅“适用政策包”")
+    issuer = forms.CharField(label="发文机关", max_length=100, required=False)
+    document_number = forms.CharField(label="文号", max_length=100, required=False)
+    article = forms.CharField(label="条款", max_length=100, required=False)
+    published_on = forms.DateField(label="公布日期", required=False)
+    start = forms.DateField(
+        label="生效日期",
+        required=False,
+        help_text="政策包对该参数规定了生效规则的（如平顺细则第四十七条：公布次月1日），按规则计算",
+    )
+    reason = forms.CharField(
+        label="变更事由", max_length=500, required=False, widget=forms.Textarea
+    )
+
+    def __init__(self, *args, choices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        from medaid import policy as engine
+
+        self.fields["parameter"].choices = [("", "—"), *choices]
+        self.fields["policy_code"].choices = [("", "—")] + [
+            (c, f"{c} {engine.load_pack(c).short}") for c in engine.available_policies()
+        ]
+
+
+def _form_day(data) -> tuple[int | None, timezone.datetime]:
+    from datetime import date
+
+    area = data.get("pooling_area")
+    for field in ("start", "published_on"):
+        try:
+            return area, date.fromisoformat(data.get(field) or "")
+        except ValueError:
+            continue
+    return area, timezone.localdate()
+
+
+@admin.register(ParameterChange)
+class ParameterChangeAdmin(admin.ModelAdmin):
+    """The change list; entering goes through 录入参数变更 (the service), deciding through the
+    change's 审核 page — nothing here saves a change directly."""
+
+    list_display = [
+        "number",
+        "pooling_area",
+        "kind",
+        "subject",
+        "value",
+        "effective_date",
+        "state",
+        "proposed_by",
+        "approved_by",
+        "decide_link",
+    ]
+    list_filter = ["state", "kind", "pooling_area", "policy_code"]
+    search_fields = ["parameter", "document_number", "issuer"]
+    readonly_fields = [f.name for f in ParameterChange._meta.fields]
+
+    def has_add_permission(self, request):
+        return may(request, PROPOSE)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="编号", ordering="pk")
+    def number(self, obj):
+        return obj.key
+
+    @admin.display(description="参数")
+    def subject(self, obj):
+        return obj.subject
+
+    @admin.display(description="操作")
+    def decide_link(self, obj):
+        return format_html(
+            '<a href="{}">查看 / 审核</a>',
+            reverse("admin:beneficiaries_parameterchange_decide", args=[obj.pk]),
+        )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("propose/", view(self.propose_view), name="beneficiaries_parameterchange_propose"),
+            path(
+                "<int:pk>/decide/",
+                view(self.decide_view),
+                name="beneficiaries_parameterchange_decide",
+            ),
+            *super().get_urls(),
+        ]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return redirect("admin:beneficiaries_parameterchange_propose")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return redirect("admin:beneficiaries_parameterchange_decide", object_id)
+
+    def propose_view(self, request):
+        """录入 (or, with ?change=N, revise a draft or a change sent back)."""
+        operation_required(request, PROPOSE)
+        revising = None
+        if request.GET.get("change"):
+            revising = get_object_or_404(ParameterChange, pk=request.GET["change"])
+        source = request.POST if request.method == "POST" else request.GET
+        area_id, day = _form_day(source)
+        if area_id is None and revising is not None:
+            area_id, day = revising.pooling_area_id, revising.effective_date
+        area = PoolingArea.objects.filter(pk=area_id).first() if area_id else None
+        area = area or PoolingArea.objects.order_by("pk").first()
+        choices = services.parameter_choices(pooling_area=area, day=day) if area else []
+        initial = {"pooling_area": area, "kind": ParameterChange.Kind.PARAMETER}
+        if revising is not None:
+            initial.update(
+                {
+                    f: getattr(revising, f)
+                    for f in (
+                        "kind",
+                        "parameter",
+                        "value",
+                        "policy_code",
+                        "issuer",
+                        "document_number",
+                        "article",
+                        "published_on",
+                        "reason",
+                    )
+                },
+                start=revising.entered_start,
+            )
+        form = ParameterChangeForm(
+            request.POST if request.method == "POST" else None, initial=initial, choices=choices
+        )
+        if request.method == "POST" and form.is_valid():
+            data = dict(form.cleaned_data)
+            area = data.pop("pooling_area")
+            try:
+                if revising is not None:
+                    change = services.parameter_change_revise(
+                        change=revising, by=request.user, **data
+                    )
+                else:
+                    change = services.parameter_change_propose(
+                        pooling_area=area, by=request.user, **data
+                    )
+            except services.ParameterChangeError as exc:
+                field = exc.field if exc.field in form.fields else None
+                form.add_error(field, exc.message)
+            else:
+                messages.success(
+                    request,
+                    f"已保存{change.key}（草稿），生效日期 {change.effective_date}"
+                    f"（{change.effective_rule}）。核对后请提交审核。",
+                )
+                return redirect("admin:beneficiaries_parameterchange_decide", change.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"修改{revising.key}" if revising else "录入参数变更",
+            "form": form,
+            "area": area,
+            "day": day,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "beneficiaries/parameterchange_propose.html", context)
+
+    def decide_view(self, request, pk):
+        """The change with its document and rule; the proposer submits or withdraws it, a
+        second person approves (after ticking the confirmation) or sends it back."""
+        if request.method == "POST":
+            operation_required(request, PROPOSE, APPROVE)
+        change = get_object_or_404(ParameterChange, pk=pk)
+        if request.method == "POST":
+            action = request.POST.get("action")
+            note = request.POST.get("note", "")
+            try:
+                if action == "submit":
+                    services.parameter_change_submit(change=change, by=request.user)
+                    messages.success(request, f"{change.key}已提交审核。")
+                elif action == "withdraw":
+                    services.parameter_change_withdraw(change=change, by=request.user)
+                    messages.warning(request, f"{change.key}已撤回。")
+                elif action == "send_back":
+                    services.parameter_change_send_back(change=change, by=request.user, note=note)
+                    messages.warning(request, f"{change.key}已退回录入人。")
+                elif action == "approve":
+                    if not request.POST.get("confirm"):
+                        raise services.ParameterChangeError(
+                            "请先核对取值、依据文件和生效日期（及试算结果），勾选确认后再批准"
+                        )
+                    services.parameter_change_approve(change=change, by=request.user, note=note)
+                    messages.success(
+                        request,
+                        f"{change.key}已批准，自 {change.effective_date} 起生效"
+                        + (
+                            "；生效日已到，该统筹区自生效日起的救助将重新计算。"
+                            if change.effective_date <= timezone.localdate()
+                            else "。"
+                        ),
+                    )
+                else:
+                    messages.error(request, "未知操作")
+            except services.ParameterChangeError as exc:
+                messages.error(request, exc.message)
+            return redirect("admin:beneficiaries_parameterchange_decide", change.pk)
+        from medaid import policy as engine
+        from medaid.policy.parameters import describe
+
+        pack = engine.load_pack(change.policy_code)
+        before = None
+        if change.kind == ParameterChange.Kind.PARAMETER and change.parameter in pack.parameters:
+            found = (
+                pack.amended(
+                    tuple(
+                        a
+                        for a in selectors.amendments_for(
+                            pooling_area=change.pooling_area_id, policy_code=change.policy_code
+                        )
+                        if a.key != change.key
+                    )
+                )
+                .parameters[change.parameter]
+                .at(change.effective_date)
+            )
+            before = found
+        is_proposer = change.proposed_by_id == request.user.pk
+        open_state = change.state in (ParameterChange.State.DRAFT, ParameterChange.State.RETURNED)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"参数变更{change.key}",
+            "change": change,
+            "description": describe(pack, change.parameter) if change.parameter else "",
+            "pack": pack,
+            "before": before,
+            "is_proposer": is_proposer,
+            "can_submit": is_proposer and open_state and may(request, PROPOSE),
+            "can_withdraw": is_proposer
+            and change.state != ParameterChange.State.APPROVED
+            and change.state != ParameterChange.State.WITHDRAWN
+            and may(request, PROPOSE),
+            "can_decide": change.state == ParameterChange.State.SUBMITTED
+            and not is_proposer
+            and may(request, APPROVE),
+            "replay_url": _replay_url(change),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "beneficiaries/parameterchange_decide.html", context)
+
+
+def _replay_url(change) -> str:
+    """The replay of this change (claims.ReplayRun, another app's page reached by its URL
+    name only); "" while that page does not exist."""
+    from django.urls import NoReverseMatch
+
+    try:
+        base = reverse("admin:claims_replayrun_changelist")
+    except NoReverseMatch:
+        return ""
+    return f"{base}?parameter_change__id__exact={change.pk}"

@@ -218,3 +218,36 @@ def _history(rng: random.Random, person_id: int, code: str, departments) -> list
     if roll > 0.95 and code in ("tekun", "dibao"):
         periods.append(_period(person_id, "severe_disability", start, None, departments))
     return periods
+
+
+def demo_parameter_change(*, proposer, approver, area_name: str = "保山市") -> dict:
+    """One dated parameter change entered and approved by two people (issue #16 part 1), so the
+    area's parameter history page shows it: Baoshan's base for 2026 from 2026-08-01 (保政办规
+    〔2022〕2号 第十二条 动态调整; the pack sets no effective-date rule, so the date entered
+    holds). The figure is demo data, not the published statistic. Its day has come, so its
+    approval recomputes the area's claims from that day (parameter.changed)."""
+    from beneficiaries.services import (
+        parameter_change_approve,
+        parameter_change_propose,
+        parameter_change_submit,
+    )
+
+    area = PoolingArea.objects.get(name=area_name)
+    change = parameter_change_propose(
+        pooling_area=area,
+        by=proposer,
+        parameter="per_capita_disposable_income",
+        value="30500",
+        issuer="云南省统计局",
+        document_number="云统公报〔2026〕1号（演示）",
+        article="全省居民人均可支配收入",
+        published_on=dt.date(2026, 7, 15),
+        start=dt.date(2026, 8, 1),
+        reason="演示：按省统计部门公布的数据动态调整起付标准基数（演示数据，非真实统计值）",
+    )
+    parameter_change_submit(change=change, by=proposer)
+    parameter_change_approve(change=change, by=approver, note="演示：复核无误")
+    return {
+        "参数变更": f"{change.key} {change.parameter} = {change.value}，"
+        f"{change.effective_date} 起（{change.effective_rule}），已由第二人批准"
+    }

@@ -825,3 +825,104 @@ class IllnessPovertyApplication(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person} {self.applied_on}"
+
+
+@pghistory.track(*AUDIT_TRACKERS)
+class ParameterChange(models.Model):
+    """参数变更: a dated policy value entered after the pack shipped — which parameter of the
+    pack in force for a pooling area, its value, the document that published it — or a change
+    of which pack decides the area (适用政策包). Entered by one person, approved by a second
+    holding `beneficiaries.approve_parameterchange`; only approved changes are laid over the
+    pack's YAML (`selectors.amendments_for`). The effective date follows the pack's rule for
+    the parameter (Pingshun 第四十七条: the 1st of the month after publication), else the date
+    entered; `effective_rule` says which."""
+
+    class Kind(models.TextChoices):
+        PARAMETER = "parameter", "政策参数"
+        POLICY = "policy", "适用政策包"
+
+    class State(models.TextChoices):
+        DRAFT = "draft", "草稿"
+        SUBMITTED = "submitted", "待审核"
+        APPROVED = "approved", "已批准"
+        RETURNED = "returned", "已退回"
+        WITHDRAWN = "withdrawn", "已撤回"
+
+    pooling_area = models.ForeignKey(
+        PoolingArea,
+        on_delete=models.PROTECT,
+        related_name="parameter_changes",
+        verbose_name="统筹区",
+    )
+    kind = models.CharField("变更类型", max_length=16, choices=Kind.choices, default=Kind.PARAMETER)
+    policy_code = models.CharField(
+        "政策包",
+        max_length=32,
+        help_text="参数变更：生效日适用的政策包；适用政策包变更：新的政策包",
+    )
+    parameter = models.CharField("参数", max_length=120, blank=True)
+    value = models.CharField("取值", max_length=200, blank=True)
+    issuer = models.CharField("发文机关", max_length=100)
+    document_number = models.CharField("文号", max_length=100)
+    article = models.CharField("条款", max_length=100)
+    published_on = models.DateField("公布日期")
+    entered_start = models.DateField("录入的生效日期", null=True, blank=True)
+    effective_date = models.DateField("生效日期", db_index=True)
+    effective_rule = models.CharField("生效日期依据", max_length=200)
+    state = models.CharField(
+        "状态", max_length=16, choices=State.choices, default=State.DRAFT, db_index=True
+    )
+    reason = models.CharField("变更事由", max_length=500)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="录入人"
+    )
+    submitted_at = models.DateTimeField("提交时间", null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="审核人",
+    )
+    decided_at = models.DateTimeField("审核时间", null=True, blank=True)
+    decision_note = models.CharField("审核意见", max_length=500, blank=True)
+    created_at = models.DateTimeField("录入时间", auto_now_add=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "参数变更"
+        verbose_name_plural = "参数变更"
+        ordering = ["-created_at"]
+        permissions = [
+            ("propose_parameterchange", "可录入、提交、撤回参数变更"),
+            ("approve_parameterchange", "可审核参数变更（批准/退回）"),
+        ]
+        constraints = [
+            # Two live changes of one parameter of one area from one day are one too many.
+            models.UniqueConstraint(
+                fields=["pooling_area", "kind", "parameter", "effective_date"],
+                condition=~models.Q(state="withdrawn"),
+                name="uniq_parameter_change_per_day",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"变更#{self.pk} {self.pooling_area} {self.subject} {self.effective_date} 起"
+
+    @property
+    def key(self) -> str:
+        """How a decision's trace and the history page name this change."""
+        return f"变更#{self.pk}"
+
+    @property
+    def subject(self) -> str:
+        return self.parameter if self.kind == self.Kind.PARAMETER else "适用政策包"
+
+    @property
+    def citation(self) -> str:
+        """The document, as a trace cites it."""
+        return (
+            f"{self.issuer} {self.document_number} {self.article}"
+            f"（{self.published_on:%Y-%m-%d} 公布）"
+        )

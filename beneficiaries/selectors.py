@@ -6,10 +6,17 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import Q
+from django.db.models import Count, Max, Q
 
-from beneficiaries.models import County, Identity, Person, PoolingArea, PoolingAreaPolicy
-from medaid.policy import Case, IdentityPeriod, PersonFacts
+from beneficiaries.models import (
+    County,
+    Identity,
+    ParameterChange,
+    Person,
+    PoolingArea,
+    PoolingAreaPolicy,
+)
+from medaid.policy import Amendment, Case, IdentityPeriod, PersonFacts
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +28,8 @@ class AreaPolicy:
     start: date | None
     code: str
     parameters: tuple[tuple[str, str], ...] = ()
+    #: The approved parameter changes of the area laid over this pack (`Case.amendments`).
+    amendments: tuple[Amendment, ...] = ()
 
 
 class AreaSchedule:
@@ -43,15 +52,63 @@ def area_schedules(*, pooling_areas: Iterable[int] | None = None) -> dict[int, A
     if pooling_areas is not None:
         areas = areas.filter(id__in=pooling_areas)
         rows = rows.filter(pooling_area_id__in=pooling_areas)
+    approved = approved_amendments()
     dated: dict[int, list[AreaPolicy]] = defaultdict(list)
     for area_id, start, code, parameters in rows.values_list(
         "pooling_area_id", "start", "policy_code", "parameters"
     ):
-        dated[area_id].append(AreaPolicy(start, code, Case.overrides(parameters or {})))
+        changes = approved.get((area_id, code), ())
+        dated[area_id].append(AreaPolicy(start, code, Case.overrides(parameters or {}), changes))
     return {
-        area_id: AreaSchedule([AreaPolicy(None, code), *dated.get(area_id, ())])
+        area_id: AreaSchedule(
+            [AreaPolicy(None, code, (), approved.get((area_id, code), ())), *dated.get(area_id, ())]
+        )
         for area_id, code in areas.values_list("id", "policy_code")
     }
+
+
+def change_amendment(change: ParameterChange) -> Amendment:
+    """A parameter change as the engine lays it over the pack."""
+    return Amendment(
+        parameter=change.parameter,
+        start=change.effective_date,
+        value=change.value,
+        ref=change.citation,
+        key=change.key,
+    )
+
+
+# The approved changes by (pooling area, pack), cached per process and read again only when
+# the approved set moved: one aggregate query per call, never a query per person. Approved is
+# final (a change is never un-approved), so the count and the last approval name the set.
+_APPROVED: dict[str, object] = {"token": None, "changes": {}}
+
+
+def approved_amendments() -> dict[tuple[int, str], tuple[Amendment, ...]]:
+    approved = ParameterChange.objects.filter(
+        state=ParameterChange.State.APPROVED, kind=ParameterChange.Kind.PARAMETER
+    )
+    token = tuple(approved.aggregate(n=Count("id"), last=Max("decided_at"), top=Max("id")).values())
+    if _APPROVED["token"] != token:
+        found: dict[tuple[int, str], list[Amendment]] = defaultdict(list)
+        for change in approved.order_by("effective_date", "id"):
+            found[(change.pooling_area_id, change.policy_code)].append(change_amendment(change))
+        _APPROVED["changes"] = {key: tuple(value) for key, value in found.items()}
+        _APPROVED["token"] = token
+    return _APPROVED["changes"]  # type: ignore[return-value]
+
+
+def amendments_for(
+    *, pooling_area: PoolingArea | int, policy_code: str, drafts: Iterable[ParameterChange] = ()
+) -> tuple[Amendment, ...]:
+    """The approved changes of the area's pack `policy_code` (what decides its claims), with
+    `drafts` — changes not yet approved, e.g. a replay's — laid over them too (a draft of the
+    same parameter and day replaces the approved one)."""
+    area_id = pooling_area if isinstance(pooling_area, int) else pooling_area.pk
+    approved = approved_amendments().get((area_id, policy_code), ())
+    extra = tuple(change_amendment(c) for c in drafts if c.kind == ParameterChange.Kind.PARAMETER)
+    replaced = {(a.parameter, a.start) for a in extra}
+    return tuple(a for a in approved if (a.parameter, a.start) not in replaced) + extra
 
 
 def policy_on(*, pooling_area: PoolingArea | int, day: date) -> AreaPolicy:
@@ -101,3 +158,62 @@ def premium_facts(*, county: County, on: date, chunk: int = 5000) -> Iterator[tu
         facts = person_facts(people=part)
         for pk in part:
             yield pk, schemes[pk], facts[pk]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryValue:
+    start: date
+    value: object
+    unit: str
+    ref: str
+    source: str  # "原政策包" or "变更#N"
+    superseded_by: str = ""  # a YAML value a change of the same day replaced
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    name: str
+    description: str
+    values: tuple[HistoryValue, ...]
+    changed: bool
+
+
+def parameter_history(*, pooling_area: PoolingArea, policy_code: str) -> list[HistoryRow]:
+    """Each parameter of the pack `policy_code` as it decides `pooling_area`, over time: the
+    shipped YAML values with the area's approved changes overlaid, each with its citation and
+    whether it is the pack's own (原政策包) or a change (变更#N)."""
+    from medaid.policy import load_pack
+    from medaid.policy.parameters import describe
+
+    pack = load_pack(policy_code)
+    approved = ParameterChange.objects.filter(
+        pooling_area=pooling_area,
+        policy_code=policy_code,
+        kind=ParameterChange.Kind.PARAMETER,
+        state=ParameterChange.State.APPROVED,
+    ).order_by("effective_date", "id")
+    by_name: dict[str, list[ParameterChange]] = defaultdict(list)
+    for change in approved:
+        by_name[change.parameter].append(change)
+    rows = []
+    for name, param in sorted(pack.parameters.items()):
+        changes = by_name.get(name, [])
+        starts = {c.effective_date: c.key for c in changes}
+        values = [
+            HistoryValue(v.start, v.value, v.unit, v.ref, "原政策包", starts.get(v.start, ""))
+            for v in param.values
+        ]
+        for change in changes:
+            before = param.at(change.effective_date)
+            values.append(
+                HistoryValue(
+                    change.effective_date,
+                    change.value,
+                    before.unit if before is not None else "yuan",
+                    f"{change.citation}；{change.effective_rule}",
+                    change.key,
+                )
+            )
+        values.sort(key=lambda v: (v.start, v.source != "原政策包"))
+        rows.append(HistoryRow(name, describe(pack, name), tuple(values), bool(changes)))
+    return rows

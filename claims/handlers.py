@@ -70,9 +70,44 @@ def on_identity_changed(payload: dict) -> None:
         )
 
 
+def on_parameter_changed(payload: dict) -> None:
+    """An approved parameter change (or change of the area's pack) whose day has come: every
+    person of the area with a claim discharged on or after that day is decided again — one
+    partitioned run per year from that day's year (a run is a year's), settled claims getting
+    adjustments that the next settlement pays or recovers."""
+    since = dt.date.fromisoformat(payload["start"])
+    area = payload["pooling_area"]
+    reason = f"政策参数变更（变更#{payload.get('change', '')}）"
+    for year in range(since.year, max(timezone.localdate().year, since.year) + 1):
+        people = (
+            Claim.objects.filter(
+                county__pooling_area_id=area,
+                discharged__gte=max(since, dt.date(year, 1, 1)),
+                discharged__lte=dt.date(year, 12, 31),
+            )
+            .order_by()
+            .values("person_id")
+            .distinct()
+        )
+        staged = people.count()
+        if staged == 0:
+            continue
+        partitions = max(1, min(services.DEFAULT_PARTITIONS, staged // PEOPLE_PER_PARTITION))
+        services.people_recompute(
+            people=people,
+            since=max(since, dt.date(year, 1, 1)),
+            until_year=year,
+            reason=reason,
+            kind=DecisionRun.Kind.PARAMETER,
+            partitions=partitions,
+            dispatch=True,
+        )
+
+
 def register() -> None:
     handler_register(topics.IDENTITY_CHANGED, "身份变动后重算救助", on_identity_changed)
     handler_register(topics.SETTLEMENT_POSTED, "救助申请标记已支付", on_settlement_posted)
     handler_register(topics.VOUCHER_REVERSED, "救助申请恢复待支付", on_voucher_reversed)
+    handler_register(topics.PARAMETER_CHANGED, "参数变更后重算救助", on_parameter_changed)
     # Partitions whose worker died are sent again by the job sweeper (beat, every minute).
     sweeper_register("claims.partitions", services.partitions_sweep)

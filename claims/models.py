@@ -435,6 +435,7 @@ class DecisionRun(models.Model):
         CORRECTION = "correction", "更正重算"
         APPLICATION = "application", "窗口申请计算"
         IDENTITY = "identity", "身份变动重算"
+        PARAMETER = "parameter", "参数变更重算"
 
     class Status(models.TextChoices):
         PENDING = "pending", "等待中"

@@ -34,6 +34,8 @@ class ClaimRow:
     facts: ClaimFacts
     # The pooling area's own figures the pack takes for the claim's date (`Case.parameters`).
     parameters: tuple[tuple[str, str], ...] = ()
+    # The area's approved parameter changes laid over that pack (`Case.amendments`).
+    amendments: tuple = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +160,7 @@ def _claim_row(values: tuple, schedules: dict[int, AreaSchedule]) -> ClaimRow:
         person_id=person_id,
         policy_code=area_policy.code,
         parameters=area_policy.parameters,
+        amendments=area_policy.amendments,
         status=status,
         source=source,
         declared_assistance=declared,
@@ -232,12 +235,14 @@ def build_case(
     person: PersonFacts,
     claims: list[ClaimRow],
     parameters: tuple[tuple[str, str], ...] = (),
+    amendments: tuple = (),
 ) -> Case:
     return Case(
         policy=policy_code,
         person=person,
         claims=tuple(c.facts for c in claims),
         parameters=parameters,
+        amendments=amendments,
     )
 
 

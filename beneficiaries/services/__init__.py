@@ -7,7 +7,9 @@ surface for the other apps, the admin, the API and the tasks.
   reversal of an apply (撤销本次导入);
 - `identities`: identity periods one at a time (the counter, the admin);
 - `certification`: 因病致贫 applications and their decision;
-- `premium`: subsidy rosters, the monthly additions, the premium transfer request.
+- `premium`: subsidy rosters, the monthly additions, the premium transfer request;
+- `parameter_changes`: dated policy values and the area's pack by date, entered, checked and
+  approved by a second person (issue #16 part 1).
 """
 
 from beneficiaries.imports import FileRefused
@@ -18,6 +20,16 @@ from beneficiaries.services.certification import (
     illness_application_decide,
 )
 from beneficiaries.services.identities import identities_change, identity_check, identity_open
+from beneficiaries.services.parameter_changes import (
+    ParameterChangeError,
+    parameter_change_approve,
+    parameter_change_propose,
+    parameter_change_revise,
+    parameter_change_send_back,
+    parameter_change_submit,
+    parameter_change_withdraw,
+    parameter_choices,
+)
 from beneficiaries.services.premium import (
     premium_transfer_request_create,
     premium_transfer_request_mark_posted,
@@ -45,6 +57,7 @@ __all__ = [
     "ApprovalError",
     "FileRefused",
     "ImportStateError",
+    "ParameterChangeError",
     "feed_checks_run",
     "feed_due_date",
     "identities_change",
@@ -53,6 +66,13 @@ __all__ = [
     "illness_application_check",
     "illness_application_create",
     "illness_application_decide",
+    "parameter_change_approve",
+    "parameter_change_propose",
+    "parameter_change_revise",
+    "parameter_change_send_back",
+    "parameter_change_submit",
+    "parameter_change_withdraw",
+    "parameter_choices",
     "premium_transfer_request_create",
     "premium_transfer_request_mark_posted",
     "roster_import_apply",

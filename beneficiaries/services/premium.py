@@ -30,7 +30,9 @@ def _decisions(
     *, county, on: date, policy: str, year: int, contribution, parameters, listed=(), paid=()
 ):
     """(person id, premium decision) for everyone of `county` holding an identity on `on` who
-    is not in `listed`; `paid` are those who already paid their contribution."""
+    is not in `listed`; `paid` are those who already paid their contribution. The area's
+    approved parameter changes of `policy` hold from their dates."""
+    amendments = selectors.amendments_for(pooling_area=county.pooling_area_id, policy_code=policy)
     for person_id, scheme, facts in selectors.premium_facts(county=county, on=on):
         if person_id in listed:
             continue
@@ -41,7 +43,12 @@ def _decisions(
             already_paid=person_id in paid,
             scheme=scheme if scheme in ("resident", "employee") else "resident",
         )
-        yield person_id, engine.decide_premium(policy, facts, request, parameters=parameters)
+        yield (
+            person_id,
+            engine.decide_premium(
+                policy, facts, request, parameters=parameters, amendments=amendments
+            ),
+        )
 
 
 def subsidy_roster_build(*, county: County, year: int, decision_date: date, created_by=None):

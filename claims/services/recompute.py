@@ -170,8 +170,8 @@ def _decide_person(
     out: _PartitionWrites,
 ) -> None:
     # A year that straddles a change of the area's pack is decided in one case per pack.
-    for (policy_code, parameters), group in groupby(
-        rows, key=lambda r: (r.policy_code, r.parameters)
+    for (policy_code, parameters, amendments), group in groupby(
+        rows, key=lambda r: (r.policy_code, r.parameters, r.amendments)
     ):
         group = list(group)
         out.claims += len(group)
@@ -179,7 +179,11 @@ def _decide_person(
             if person is None:
                 raise LookupError("救助对象不存在")
             case = selectors.build_case(
-                policy_code=policy_code, person=person, claims=group, parameters=parameters
+                policy_code=policy_code,
+                person=person,
+                claims=group,
+                parameters=parameters,
+                amendments=amendments,
             )
             result = policy.decide(case)
         except Exception as exc:

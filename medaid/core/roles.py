@@ -218,6 +218,16 @@ OPERATIONS: tuple[Operation, ...] = (
         "因病致贫认定（认定/不予认定）",
         (_SUP, _CITY),
     ),
+    Operation(
+        "beneficiaries.propose_parameterchange",
+        "录入、提交、撤回政策参数变更（含适用政策包）",
+        (_CITY,),
+    ),
+    Operation(
+        "beneficiaries.approve_parameterchange",
+        "审核政策参数变更（批准/退回；不能审核本人录入的）",
+        (_CITY,),
+    ),
     Operation("beneficiaries.build_subsidyroster", "生成资助参保名册（含每月新增）", (_CC, _CITY)),
     Operation("beneficiaries.confirm_subsidyroster", "确认资助参保名册", (_SUP, _CITY)),
     Operation(
@@ -305,6 +315,12 @@ ADMIN_URLS: dict[str, str | tuple[str, ...]] = {
     "medaid_job_download": READ,
     "medaid_job_cancel": "medaid.cancel_job",
     "beneficiaries_roster_upload": "beneficiaries.add_rosterimport",
+    "beneficiaries_poolingarea_parameters": READ,
+    "beneficiaries_parameterchange_propose": "beneficiaries.propose_parameterchange",
+    "beneficiaries_parameterchange_decide": (
+        "beneficiaries.propose_parameterchange",
+        "beneficiaries.approve_parameterchange",
+    ),
     "beneficiaries_roster_template": READ,
     "beneficiaries_roster_preview": "beneficiaries.apply_rosterimport",
     "beneficiaries_roster_errors": READ,

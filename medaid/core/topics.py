@@ -15,8 +15,14 @@ SETTLEMENT_POSTED = "settlement.posted"
 # Payload: {"entry": id, "reversal": id, "claims": [ids]}.
 VOUCHER_REVERSED = "voucher.reversed"
 
+# beneficiaries → claims: an approved parameter change (or change of the area's pack) whose
+# effective date has come. Payload: {"pooling_area": id, "start": "YYYY-MM-DD", "change": id};
+# the claims of the area discharged on or after `start` are decided again.
+PARAMETER_CHANGED = "parameter.changed"
+
 LABELS = {
     IDENTITY_CHANGED: "救助身份变动",
     SETTLEMENT_POSTED: "结算单已入账",
     VOUCHER_REVERSED: "结算支付凭证已冲销",
+    PARAMETER_CHANGED: "政策参数变更已批准",
 }

@@ -222,6 +222,8 @@ def check_citations(pack: Pack, sources: dict[str, Seed], report: Report) -> Non
         seen.setdefault(pack.expires_ref, "pack.yaml: expires_ref")
     for name, ref in pack.refs.items():
         seen.setdefault(ref, f"pack.yaml: refs.{name}")
+    for name, rule in pack.change_rules.items():
+        seen.setdefault(rule.ref, f"pack.yaml: parameter_changes.{name}")
     report.refs = len(seen)
     for ref, where in seen.items():
         cited = 0

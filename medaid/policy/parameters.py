@@ -413,6 +413,23 @@ class Snapshot:
         return [n for n in self.values if n.startswith(dotted)]
 
 
+#: How a change's effective date follows from its document (pack.yaml `parameter_changes`).
+CHANGE_RULES = {
+    "month_after_publication": "自公布次月1日起执行",
+    "as_entered": "按录入的生效日期",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRule:
+    effective: str
+    ref: str
+
+
+def _month_after(day: date) -> date:
+    return date(day.year + 1, 1, 1) if day.month == 12 else date(day.year, day.month + 1, 1)
+
+
 class Pack:
     """One jurisdiction's rules: metadata, versions and date-ranged parameters.
 
@@ -465,6 +482,19 @@ class Pack:
         # The documents the refs cite, by the name they are cited by → the seed file's name
         # (read by the pack checker, not by the rules).
         self.sources: dict[str, str] = dict(meta.get("sources") or {})
+        # How a parameter change entered after shipping takes effect (`change_effective`):
+        # parameter name (or "*") → its rule and the article that sets it.
+        self.change_rules: dict[str, ChangeRule] = {}
+        for pname, entry in (meta.get("parameter_changes") or {}).items():
+            if not isinstance(entry, dict) or not entry.get("ref"):
+                raise PackError(meta_file, f"parameter_changes.{pname}", "needs {effective, ref}")
+            if entry.get("effective") not in CHANGE_RULES:
+                raise PackError(
+                    meta_file,
+                    f"parameter_changes.{pname}.effective",
+                    f"one of {sorted(CHANGE_RULES)}",
+                )
+            self.change_rules[str(pname)] = ChangeRule(entry["effective"], entry["ref"])
 
         self.parameters: dict[str, Parameter] = {}
         files = sorted(p for p in directory.glob("*.yaml") if p.name != "pack.yaml")
@@ -540,6 +570,18 @@ class Pack:
         pack._snapshots, pack._overrides, pack._terms, pack._amended = {}, {}, {}, {}
         self._amended[key] = pack
         return pack
+
+    def change_effective(
+        self, parameter: str, published: date, entered: date | None
+    ) -> tuple[date | None, str]:
+        """The day a change of `parameter` published on `published` takes effect, and the rule
+        it followed (Chinese, citing the article): the pack's rule for that parameter (or its
+        "*" rule), else the date as entered."""
+        rule = self.change_rules.get(parameter) or self.change_rules.get("*")
+        if rule is None or rule.effective == "as_entered":
+            where = f"（{rule.ref}）" if rule is not None else "（本政策包未规定生效规则）"
+            return entered, CHANGE_RULES["as_entered"] + where
+        return _month_after(published), f"{rule.ref}：{CHANGE_RULES[rule.effective]}"
 
     def _targets(self, name: str) -> list[Parameter]:
         """The parameters a name sets: the leaf itself, or every amount leaf under a node."""
@@ -636,3 +678,84 @@ class Pack:
             found = self._compile_terms(self.snapshot(day, overrides))
             self._terms[key] = found
         return found
+
+
+# --- descriptions -------------------------------------------------------------------------------
+# The Chinese words for a parameter name's first part(s), longest prefix first; the remaining
+# parts are read as a profile, identity, claim kind or hospital level.
+_DESCRIPTIONS: tuple[tuple[str, str], ...] = (
+    ("pooling_area_per_capita_disposable_income", "统筹地区居民人均可支配收入"),
+    ("urban_per_capita_disposable_income", "城镇居民人均可支配收入"),
+    ("per_capita_disposable_income", "全省上年居民人均可支配收入（起付标准基数）"),
+    ("base_rounding", "基数取整方式"),
+    ("transition_period_end", "过渡期截止日期"),
+    ("transition_identities", "过渡期内享受的身份"),
+    ("health_poverty_scheme", "健康扶贫衔接"),
+    ("annual_cap_major_disease", "重特大疾病年度救助限额"),
+    ("annual_cap", "年度救助限额"),
+    ("deductible_kinds", "设起付标准的救助项目"),
+    ("deductible", "起付标准"),
+    ("ratio", "救助比例"),
+    ("identity", "身份对应的救助类别"),
+    ("mode", "救助方式"),
+    ("kinds", "救助项目"),
+    ("hospital_levels", "定点医疗机构级别"),
+    ("min_age_waived_by", "年龄条件豁免身份"),
+    ("min_age", "最低年龄"),
+    ("pool", "共用限额的项目"),
+    ("referral", "转诊规定"),
+    ("identity_on_stay", "跨身份住院的认定时点"),
+    ("reach_back_days", "可追溯天数"),
+    ("application_window_months", "申请时限（月）"),
+    ("manual_claim", "手工报销"),
+    ("tilt", "倾斜救助"),
+    ("major_route", "重特大疾病救助"),
+    ("top_up", "托底保障"),
+    ("out_of_catalog", "目录外费用"),
+    ("premium", "资助参保"),
+    ("monitoring", "防范化解因病返贫致贫监测"),
+    ("funds", "基金管理"),
+    ("certification", "因病致贫认定"),
+)
+_PART_WORDS = {
+    "threshold": "起付金额",
+    "ratio": "比例",
+    "annual_cap": "年度限额",
+    "amount": "金额",
+    "share": "比例",
+    "floor": "最低金额",
+    "full": "全额资助",
+    "all": "共用限额",
+    "level_1": "一级医院",
+    "level_2": "二级医院",
+    "level_3": "三级医院",
+    "key_threshold": "重点监测对象标准",
+    "kinds": "项目",
+    "combined_ratio": "综合保障比例",
+    "control": "控制比例",
+    "assistance": "救助比例",
+    "profiles": "适用类别",
+    "required": "须转诊",
+    "other_threshold": "其他监测对象标准",
+}
+
+
+def describe(pack: Pack, name: str) -> str:
+    """A parameter's name in Chinese for a choice list: 起付标准 · 低保边缘家庭成员."""
+    from medaid.policy.glossary import IDENTITY_LABELS, KIND_LABELS
+
+    words: list[str] = []
+    rest = name
+    for prefix, label in _DESCRIPTIONS:
+        if name == prefix or name.startswith(prefix + "."):
+            words.append(label)
+            rest = name[len(prefix) + 1 :]
+            break
+    for part in [p for p in rest.split(".") if p]:
+        info = pack.profiles.get(part)
+        words.append(
+            info.label
+            if info is not None
+            else IDENTITY_LABELS.get(part) or KIND_LABELS.get(part) or _PART_WORDS.get(part, part)
+        )
+    return " · ".join(words) or name

@@ -84,6 +84,13 @@ class Command(BaseCommand):
 
         self._say(demo_platform_import(seed=seed, year=DEMO_YEAR, month=DEMO_MONTHS[-1][1]))
 
+        self._step("参数变更：录入、第二人批准、生效日起重算")
+        from beneficiaries.demo import demo_parameter_change
+
+        self._say(
+            demo_parameter_change(proposer=users["city_admin"], approver=users["city_admin2"])
+        )
+
         self._step("当月任务：变动名册检查、监测预警、按月结算（制单、复核后记账）")
         self._month_jobs(users)
 
