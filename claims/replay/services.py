@@ -266,6 +266,18 @@ def _decide(rows, person, pack_of: Callable, amend: Callable) -> dict[int, objec
     return out
 
 
+def _detail(row, old, new) -> dict:
+    return {
+        "claim": row.id,
+        "discharged": row.facts.discharged.isoformat(),
+        "kind": row.facts.kind,
+        "current": str(old.total),
+        "draft": str(new.total),
+        "current_trace": list(old.trace),
+        "draft_trace": list(new.trace),
+    }
+
+
 class _Tally:
     """A partition's (and, merged, a replay's) figures: per dimension value [claims, current,
     draft, changed], the people seen and affected, claims refused, and the largest changes."""
@@ -309,17 +321,7 @@ class _Tally:
             cur_sum += old.total
             dr_sum += new.total
             if changed and len(details) < DETAILS_PER_PERSON:
-                details.append(
-                    {
-                        "claim": row.id,
-                        "discharged": row.facts.discharged.isoformat(),
-                        "kind": row.facts.kind,
-                        "current": str(old.total),
-                        "draft": str(new.total),
-                        "current_trace": list(old.trace),
-                        "draft_trace": list(new.trace),
-                    }
-                )
+                details.append((row, old, new))
         if not details:
             return
         self.affected += 1
@@ -337,10 +339,15 @@ class _Tally:
         self._push((abs(difference), -pid, entry))
 
     def _push(self, item) -> None:
-        # A person is in one partition only: (|difference|, -person id) never ties.
+        # A person is in one partition only: (|difference|, -person id) never ties. Traces are
+        # rendered (the engine renders them lazily) only for a person who makes the list.
+        if len(self.top) >= TOP and item[:2] <= self.top[0][:2]:
+            return
+        entry = item[2]
+        entry["details"] = [d if isinstance(d, dict) else _detail(*d) for d in entry["details"]]
         if len(self.top) < TOP:
             heapq.heappush(self.top, item)
-        elif item[:2] > self.top[0][:2]:
+        else:
             heapq.heapreplace(self.top, item)
 
     def as_json(self) -> dict:
