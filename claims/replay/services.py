@@ -395,11 +395,13 @@ def partition_tally(replay: ReplayRun, first: int, last: int) -> _Tally:
     def draft_pack_of(row):
         return draft_pack if draft_pack and row.area_id == area_id else row.policy_code
 
-    def no_amendments(row):
-        return ()
+    def approved(row):
+        # The area's approved parameter changes, once the loader carries them on each row
+        # (branch `params`: `ClaimRow.amendments`); none before that.
+        return getattr(row, "amendments", ())
 
     def draft_of(row):
-        return amendments if row.area_id == area_id else ()
+        return (*approved(row), *amendments) if row.area_id == area_id else approved(row)
 
     people = (
         _scoped_claims(replay)
@@ -415,7 +417,7 @@ def partition_tally(replay: ReplayRun, first: int, last: int) -> _Tally:
         if not scoped:
             continue
         person = persons.get(pid)
-        current = _decide(rows, person, pack_of, no_amendments)
+        current = _decide(rows, person, pack_of, approved)
         draft = _decide(rows, person, draft_pack_of, draft_of)
         tally.add_person(pid, scoped, current, draft)
     return tally
