@@ -47,6 +47,7 @@ bench: install
 	$(BIN)/python bench/engine.py
 	DATABASE_URL=$(PG_URL) $(BIN)/python bench/roster_import.py
 	DATABASE_URL=$(PG_URL) $(BIN)/python bench/claims.py
+	DATABASE_URL=$(PG_URL) $(BIN)/python bench/replay.py
 	DATABASE_URL=$(PG_URL) $(BIN)/python bench/backdate.py
 	DATABASE_URL=$(PG_URL) $(BIN)/python bench/reconcile.py
 	DATABASE_URL=$(PG_URL) $(BIN)/python bench/settlement.py

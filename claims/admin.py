@@ -779,3 +779,4 @@ class DecisionRunAdmin(CountyScopedAdmin):
 
 # The platform's settlement lists: code mappings, comparisons and the mismatch report.
 from claims.platform import admin as platform_admin  # noqa: E402,F401
+from claims.replay import admin as replay_admin  # noqa: E402,F401

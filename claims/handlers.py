@@ -5,14 +5,18 @@ delivered, so what it writes and the delivery commit together; each is idempoten
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from django.utils import timezone
 
 from claims import services
 from claims.models import Claim, DecisionRun
 from medaid.core import topics
+from medaid.core.errors import Refusal
 from medaid.core.jobs import sweeper_register
 from medaid.core.outbox import handler_register
+
+logger = logging.getLogger(__name__)
 
 
 def on_settlement_posted(payload: dict) -> None:
@@ -104,10 +108,35 @@ def on_parameter_changed(payload: dict) -> None:
         )
 
 
+def on_parameter_change_submitted(payload: dict) -> None:
+    """A parameter change waiting for its second person: replay its area's year of the change's
+    date with the change as the draft (the approval page links to it). A change the pack cannot
+    take starts nothing (its own validation refuses it); the event is not retried for that."""
+    from beneficiaries.models import PoolingArea
+    from claims.replay import services as replay
+
+    start = dt.date.fromisoformat(payload["start"])
+    change = {k: payload.get(k, "") for k in ("parameter", "start", "value", "ref", "key")}
+    try:
+        replay.replay_start(
+            pooling_area=PoolingArea.objects.get(pk=payload["pooling_area"]),
+            start=dt.date(start.year, 1, 1),
+            end=dt.date(start.year, 12, 31),
+            draft=[change],
+            title=f"参数变更{payload.get('key', '')}提交审批"[:200],
+            parameter_change_id=payload.get("change"),
+        )
+    except Refusal as exc:
+        logger.warning("parameter change %s: no replay (%s)", payload.get("change"), exc.message)
+
+
 def register() -> None:
     handler_register(topics.IDENTITY_CHANGED, "身份变动后重算救助", on_identity_changed)
     handler_register(topics.SETTLEMENT_POSTED, "救助申请标记已支付", on_settlement_posted)
     handler_register(topics.VOUCHER_REVERSED, "救助申请恢复待支付", on_voucher_reversed)
     handler_register(topics.PARAMETER_CHANGED, "参数变更后重算救助", on_parameter_changed)
+    handler_register(
+        topics.PARAMETER_CHANGE_SUBMITTED, "参数变更草案模拟测算", on_parameter_change_submitted
+    )
     # Partitions whose worker died are sent again by the job sweeper (beat, every minute).
     sweeper_register("claims.partitions", services.partitions_sweep)

@@ -895,5 +895,6 @@ class WarningDispatch(models.Model):
         return self.answered_on is None and today > self.due_on
 
 
-# The platform's settlement-list models (claims.platform), registered with this app.
+# The platform's settlement-list models (claims.platform) and the replays, registered here.
 from claims.platform.models import CodeMapping, PlatformLine, PlatformSettlement  # noqa: E402,F401
+from claims.replay.models import ReplayChange, ReplayPartition, ReplayRun  # noqa: E402,F401

@@ -8,16 +8,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from itertools import groupby
 
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from beneficiaries.models import Identity, Person
-from beneficiaries.selectors import AreaSchedule, area_schedules
+from beneficiaries.selectors import AreaSchedule, area_schedules, person_facts
 from claims.models import DECISION_FIGURES, Claim, Decision, ReviewReason, RunPerson
 from medaid.core.money import CENT
 from medaid.policy.facts import Case, ClaimFacts, PersonFacts
+from medaid.policy.parameters import Amendment
 
 
 @dataclass(slots=True)
@@ -36,6 +38,9 @@ class ClaimRow:
     parameters: tuple[tuple[str, str], ...] = ()
     # The area's approved parameter changes laid over that pack (`Case.amendments`).
     amendments: tuple = ()
+    # The pooling area of the claim's county (a replay lays its draft over that area's only).
+    area_id: int | None = None
+    county_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +78,7 @@ _CLAIM_COLUMNS = (
     "id",
     "person_id",
     "county__pooling_area_id",
+    "county_id",
     "status",
     "source",
     "declared_assistance",
@@ -105,6 +111,7 @@ def _claim_row(values: tuple, schedules: dict[int, AreaSchedule]) -> ClaimRow:
         claim_id,
         person_id,
         area_id,
+        county_id,
         status,
         source,
         declared,
@@ -166,6 +173,8 @@ def _claim_row(values: tuple, schedules: dict[int, AreaSchedule]) -> ClaimRow:
         declared_assistance=declared,
         review_reason=review_reason,
         facts=facts,
+        area_id=area_id,
+        county_id=county_id,
     )
 
 
@@ -192,6 +201,17 @@ def year_claims(*, people: QuerySet | Iterable[int], year: int) -> Iterable[Clai
     schedules = area_schedules()
     for values in rows.iterator(chunk_size=5000):
         yield _claim_row(values, schedules)
+
+
+def people_year(
+    *, people: QuerySet | Iterable[int], year: int
+) -> tuple[dict[int, PersonFacts], list[tuple[int, list[ClaimRow]]]]:
+    """What every pass over a partition decides from (a run, its dry run, a replay): the
+    engine's facts of `people` and their counted claims of `year`, by person, in the order the
+    engine decides them."""
+    persons = person_facts(people=people)
+    rows = year_claims(people=people, year=year)
+    return persons, [(pid, list(g)) for pid, g in groupby(rows, key=lambda r: r.person_id)]
 
 
 def current_decisions(
@@ -235,7 +255,7 @@ def build_case(
     person: PersonFacts,
     claims: list[ClaimRow],
     parameters: tuple[tuple[str, str], ...] = (),
-    amendments: tuple = (),
+    amendments: tuple[Amendment, ...] = (),
 ) -> Case:
     return Case(
         policy=policy_code,

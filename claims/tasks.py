@@ -32,3 +32,17 @@ def send_warning_lists(self) -> list:
     from claims.services import warning_lists_send
 
     return warning_lists_send()
+
+
+@app.task(bind=True, acks_late=True, reject_on_worker_lost=True)
+def replay_prepare(self, replay_id: int) -> None:
+    from claims.replay.services import replay_prepare
+
+    replay_prepare(replay_id=replay_id)
+
+
+@app.task(bind=True, acks_late=True, reject_on_worker_lost=True)
+def replay_partition(self, replay_id: int, number: int) -> None:
+    from claims.replay.services import replay_partition
+
+    replay_partition(replay_id=replay_id, number=number)

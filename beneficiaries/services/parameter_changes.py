@@ -384,6 +384,22 @@ def parameter_change_submit(*, change: ParameterChange, by) -> ParameterChange:
         locked.state = State.SUBMITTED
         locked.submitted_at = timezone.now()
         locked.save(update_fields=["state", "submitted_at", "updated_at"])
+        if locked.kind != Kind.POLICY:
+            # The approver sees what the change would cost before deciding: claims replays
+            # the area's year under it (a pack change has no single value to replay).
+            event_emit(
+                topics.PARAMETER_CHANGE_SUBMITTED,
+                {
+                    "change": locked.pk,
+                    "pooling_area": locked.pooling_area_id,
+                    "parameter": locked.parameter,
+                    "start": locked.effective_date.isoformat(),
+                    "value": locked.value,
+                    "ref": locked.citation,
+                    "key": locked.key,
+                },
+                key=f"pooling_area:{locked.pooling_area_id}",
+            )
     return locked
 
 

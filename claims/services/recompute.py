@@ -24,7 +24,6 @@ from django.db.models import Count, F, QuerySet, Sum
 from django.utils import timezone
 
 from beneficiaries.models import Person
-from beneficiaries.selectors import person_facts
 from claims import selectors
 from claims.models import (
     DECISION_FIGURES,
@@ -297,9 +296,7 @@ def _gc_paused():
 
 
 def _decide_people(*, people, year: int, run_id: int | None, reason: str) -> _PartitionWrites:
-    persons = person_facts(people=people)
-    claim_rows = selectors.year_claims(people=people, year=year)
-    rows_by_person = [(pid, list(g)) for pid, g in groupby(claim_rows, key=lambda r: r.person_id)]
+    persons, rows_by_person = selectors.people_year(people=people, year=year)
     current = selectors.current_decisions(
         claim_ids=[row.id for _, rows in rows_by_person for row in rows]
     )

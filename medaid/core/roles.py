@@ -203,6 +203,9 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("claims.change_hospital", "维护医疗机构目录", (_CITY,)),
     Operation("claims.change_warningdispatch", "答复监测预警", (_CITY,)),
     Operation("claims.start_recompute", "发起救助重算", (_CITY,)),
+    Operation(
+        "claims.start_replay", "发起政策模拟测算（草案下重算一个期间，不写入决定）", (_CITY,)
+    ),
     # The registry.
     Operation("beneficiaries.change_identity", "变更救助对象身份", (_CC, _DEP, _CITY)),
     Operation("beneficiaries.add_rosterimport", "上传、校验部门名册", (_CC, _DEP, _CITY)),
@@ -336,6 +339,8 @@ ADMIN_URLS: dict[str, str | tuple[str, ...]] = {
     ),
     "claims_application_notice": READ,
     "claims_decisionrun_retry": "claims.start_recompute",
+    "claims_replayrun_start": "claims.start_replay",
+    "claims_replayrun_export": READ,
     "funds_settlementrun_start": "funds.settle_month",
     "funds_settlementrun_reconcile": READ,
     "funds_entry_print": READ,

@@ -20,9 +20,16 @@ VOUCHER_REVERSED = "voucher.reversed"
 # the claims of the area discharged on or after `start` are decided again.
 PARAMETER_CHANGED = "parameter.changed"
 
+# beneficiaries → claims: a parameter change was submitted for approval (four eyes). Payload:
+# {"change": id, "pooling_area": id, "parameter": name, "start": "YYYY-MM-DD", "value": text,
+# "ref": document, "key": the change's label}. Claims replays the area's year of `start` with
+# the change as the draft, so the approval page can show what it would cost.
+PARAMETER_CHANGE_SUBMITTED = "parameter_change.submitted"
+
 LABELS = {
     IDENTITY_CHANGED: "救助身份变动",
     SETTLEMENT_POSTED: "结算单已入账",
     VOUCHER_REVERSED: "结算支付凭证已冲销",
     PARAMETER_CHANGED: "政策参数变更已批准",
+    PARAMETER_CHANGE_SUBMITTED: "参数变更已提交审批",
 }
