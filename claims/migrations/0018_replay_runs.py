@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('beneficiaries', '0014_pooling_area_policy_by_date'),
-        ('claims', '0016_line_errors_bad_text_and_platform'),
+        ('claims', '0017_decision_run_parameter_kind'),
         ('medaid', '0007_operation_permissions'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
