@@ -8,7 +8,14 @@ from datetime import date
 
 from django.db.models import Q
 
-from beneficiaries.models import County, Identity, Person, PoolingArea, PoolingAreaPolicy
+from beneficiaries.models import (
+    County,
+    Identity,
+    IdentityTypeMapping,
+    Person,
+    PoolingArea,
+    PoolingAreaPolicy,
+)
 from medaid.policy import Case, IdentityPeriod, PersonFacts
 
 
@@ -101,3 +108,14 @@ def premium_facts(*, county: County, on: date, chunk: int = 5000) -> Iterator[tu
         facts = person_facts(people=part)
         for pk in part:
             yield pk, schemes[pk], facts[pk]
+
+
+def identity_type_mappings() -> dict[str, list[tuple]]:
+    """The platform's 人员身份类别 codes (`IdentityTypeMapping`), each with its dated rows
+    (valid_from, valid_to or None, our identity or "" for a code outside assistance, label)."""
+    rows: dict[str, list[tuple]] = {}
+    for code, start, end, identity, label in IdentityTypeMapping.objects.order_by(
+        "code", "valid_from"
+    ).values_list("code", "valid_from", "valid_to", "identity", "label"):
+        rows.setdefault(code, []).append((start, end, identity, label))
+    return rows

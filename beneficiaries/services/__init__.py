@@ -7,6 +7,7 @@ surface for the other apps, the admin, the API and the tasks.
   reversal of an apply (撤销本次导入);
 - `identities`: identity periods one at a time (the counter, the admin);
 - `certification`: 因病致贫 applications and their decision;
+- `platform_numbers`: the platform's person number recorded from other apps' platform files;
 - `premium`: subsidy rosters, the monthly additions, the premium transfer request.
 """
 
@@ -17,6 +18,7 @@ from beneficiaries.services.certification import (
     illness_application_decide,
 )
 from beneficiaries.services.identities import identities_change, identity_open
+from beneficiaries.services.platform_numbers import people_psn_no_record
 from beneficiaries.services.premium import (
     premium_transfer_request_create,
     premium_transfer_request_mark_posted,
@@ -50,6 +52,7 @@ __all__ = [
     "identity_open",
     "illness_application_create",
     "illness_application_decide",
+    "people_psn_no_record",
     "premium_transfer_request_create",
     "premium_transfer_request_mark_posted",
     "roster_import_apply",
