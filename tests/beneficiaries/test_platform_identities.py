@@ -3,6 +3,7 @@ psn_no finding (and being recorded on) the person, backdating and ending periods
 identity.changed event from the earliest day, and bad records as row errors beside good ones."""
 
 import datetime as dt
+import io
 
 import pytest
 
@@ -293,3 +294,23 @@ def test_the_fixture_generator_writes_files_the_import_reads(county, medical, tm
     batch.refresh_from_db()
     assert batch.rows_total == count
     assert batch.rows_error == 0, errors(batch)
+
+
+def test_the_management_command_imports_and_applies(county, medical, tmp_path):
+    from django.core.management import call_command
+
+    target = tmp_path / "idet.csv"
+    target.write_text(
+        ",".join(HEADERS)
+        + f"\nP001,{make_id(1)},张三,2303,2024-02-01,,\nP002,,李四,2303,2024-02-01,,\n",
+        encoding="utf-8",
+    )
+    out = io.StringIO()
+    call_command(
+        "import_identities", str(target), county=county.code, stated=STATED, apply=True, stdout=out
+    )
+    assert "已入库" in out.getvalue() and "错误 1" in out.getvalue()
+    assert Person.objects.get(psn_no="P001").identities.get().code == "dibao"
+    out = io.StringIO()
+    call_command("import_identities", str(target), county=county.code, stdout=out)
+    assert "未重复导入" in out.getvalue()
