@@ -21,6 +21,7 @@ from beneficiaries.models import (
     FundingTier,
     Household,
     Identity,
+    IdentityTypeMapping,
     IllnessPovertyApplication,
     ParameterChange,
     Person,
@@ -50,6 +51,7 @@ register_county_path("beneficiaries.poolingarea", None)
 register_county_path("beneficiaries.fundingtier", None)
 register_county_path("beneficiaries.poolingareapolicy", None)
 register_county_path("beneficiaries.parameterchange", None)
+register_county_path("beneficiaries.identitytypemapping", None)
 register_county_path("beneficiaries.identity", "person__county")
 register_county_path("beneficiaries.township", "county")
 register_county_path("beneficiaries.subsidyline", "roster__county")
@@ -202,7 +204,7 @@ class PersonAdmin(CountyScopedAdmin):
     id_number_fields = ("id_number",)
     id_number_field = "id_number"
     list_filter = [county_filter("county"), "sex", "insurance_scheme", "identities__code"]
-    search_fields = ["=id_number", "name", "household__code"]
+    search_fields = ["=id_number", "=psn_no", "name", "household__code"]
     search_help_text = "按公民身份号码（完整18位）、姓名或户编号检索"
     raw_id_fields = ["household", "township"]
     readonly_fields = ["sex", "birth_date", "created_at", "updated_at"]
@@ -290,6 +292,24 @@ class IdentityAdmin(CountyScopedAdmin):
             services.identities_change(
                 person=identity.person, delete=[identity], changed_by=request.user
             )
+
+
+@admin.register(IdentityTypeMapping)
+class IdentityTypeMappingAdmin(CountyScopedAdmin):
+    """人员身份类别 of the national platform → our identities: reference data of the whole
+    pooling area, read by the platform identity import and the settlement lists. A change of
+    the platform's dictionary is a new row from the day it applies (and an end date on the old
+    one), never an edit of history."""
+
+    county_field = None
+    list_display = ["code", "label", "identity", "valid_from", "valid_to", "note"]
+    list_filter = ["identity"]
+    search_fields = ["code", "label", "identity"]
+    search_help_text = "按平台代码、名称或本系统身份检索"
+    ordering = ["code", "valid_from"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 # --- Rosters and change feeds ----------------------------------------------------------------

@@ -15,6 +15,8 @@ from django.utils import timezone
 from beneficiaries.imports import (
     COLUMNS,
     HEADER_KEYS,
+    PLATFORM_COLUMNS,
+    PLATFORM_HEADER_KEYS,
     cell_text,
     header_key,
     open_rows,
@@ -87,10 +89,13 @@ def errors_xlsx(batch: RosterImport, target, *, user=None) -> int:
     The cells come from the kept file, read again: staging keeps only the parsed values (the
     raw cells of a million good rows would double what COPY writes), and the refused lines,
     in line order, are picked out of the file as it streams past."""
-    headers = list(batch.headers) or [c.header for c in COLUMNS]
+    platform = batch.kind == RosterImport.Kind.PLATFORM
+    columns = PLATFORM_COLUMNS if platform else COLUMNS
+    keys = PLATFORM_HEADER_KEYS if platform else HEADER_KEYS
+    headers = list(batch.headers) or [c.header for c in columns]
     masked = set()
     if user is not None and not may_see_full_id_number(user):
-        masked = {i for i, h in enumerate(headers) if HEADER_KEYS.get(header_key(h)) == "id_number"}
+        masked = {i for i, h in enumerate(headers) if keys.get(header_key(h)) == "id_number"}
     book = xlsxwriter.Workbook(target, {"constant_memory": True, "in_memory": False})
     text = book.add_format({"num_format": "@"})
     bold = book.add_format({"bold": True})
@@ -109,7 +114,7 @@ def errors_xlsx(batch: RosterImport, target, *, user=None) -> int:
     count = 0
     first = next(refused, None)
     if first is not None:  # an .xlsx is read whole: only when there is something to copy
-        delivered = open_rows(batch.file.path, batch.file_format).rows
+        delivered = open_rows(batch.file.path, batch.file_format, batch.kind).rows
         line, cells = 0, []
         for line_no, message in itertools.chain([first], refused):
             while line < line_no:

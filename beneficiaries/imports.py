@@ -142,6 +142,51 @@ for _column in COLUMNS:
         HEADER_KEYS[header_key(_text)] = _column.key
 HEADER_KEYS[header_key("乡镇(街道)")] = "township"
 
+# The national platform's person-identity records (人员身份信息): the platform's field names,
+# and the Chinese names its exports print. `certno` may be absent: `psn_no` then finds the
+# person by the platform number a settlement list or an earlier identity file recorded.
+PLATFORM_COLUMNS: tuple[Column, ...] = (
+    Column(
+        "psn_no",
+        "psn_no",
+        ("人员编号",),
+        "医保平台人员编号，必填",
+        (RosterImport.Kind.PLATFORM,),
+        "P53050200001",
+    ),
+    Column("id_number", "certno", ("证件号码", "人员证件号码"), "18位身份证号；可不填", (), ""),
+    Column(
+        "name",
+        "psn_name",
+        ("人员姓名", "姓名"),
+        "须与登记簿一致",
+        (RosterImport.Kind.PLATFORM,),
+        "张三",
+    ),
+    Column(
+        "code",
+        "psn_idet_type",
+        ("人员身份类别", "人员身份类别代码"),
+        "平台代码，按“平台人员身份类别映射”对应本系统身份",
+        (RosterImport.Kind.PLATFORM,),
+        "2303",
+    ),
+    Column(
+        "start",
+        "begntime",
+        ("开始时间", "开始日期"),
+        "必填；如 2024-01-01",
+        (RosterImport.Kind.PLATFORM,),
+        "",
+    ),
+    Column("end", "endtime", ("结束时间", "结束日期"), "可不填（至今）", (), ""),
+    Column("memo", "memo", ("备注",), "可不填", (), ""),
+)
+PLATFORM_HEADER_KEYS: dict[str, str] = {}
+for _column in PLATFORM_COLUMNS:
+    for _text in (_column.header, *_column.aliases):
+        PLATFORM_HEADER_KEYS[header_key(_text)] = _column.key
+
 ACTIONS = {
     "新增": RowAction.ADD,
     "增加": RowAction.ADD,
@@ -207,6 +252,26 @@ SCHEMES = {
     "none": Person.InsuranceScheme.NONE,
 }
 
+
+@dataclass(frozen=True)
+class Layout:
+    """Which header texts name which staged column, and the column that finds the header row."""
+
+    header_keys: dict[str, str]
+    anchor: str
+    no_header: str
+
+
+DEPARTMENT_LAYOUT = Layout(
+    HEADER_KEYS, "id_number", "未找到表头：前10行中没有“公民身份号码”列，请使用名册模板"
+)
+PLATFORM_LAYOUT = Layout(
+    PLATFORM_HEADER_KEYS,
+    "psn_no",
+    "未找到表头：前10行中没有“psn_no（人员编号）”列，请上传平台导出的人员身份信息",
+)
+
+
 # Row-level reason codes with the Chinese text a department reads in 错误原因.
 ROW_REASONS: dict[str, str] = {
     **id_numbers.REASONS,
@@ -243,6 +308,12 @@ ROW_REASONS: dict[str, str] = {
     "end_before_registered_start": "终止日期早于该身份在册的起始日期",
     "change_not_registered": "变更前身份不在册，无法变更",
     "person_unknown": "登记簿中无此人，无法退出或变更",
+    # The platform's identity records.
+    "psn_no_missing": "人员编号（psn_no）为空",
+    "psn_no_invalid": "人员编号（psn_no）应为1至32位字母或数字",
+    "psn_no_unknown": "人员编号（psn_no）在登记簿中无对应人员，且未提供证件号码（certno）",
+    "psn_no_conflict": "人员编号（psn_no）与登记簿中该人员（或另一人员）已登记的人员编号不一致",
+    "memo_too_long": "备注超过200个字符",
 }
 
 MAX_TEXT = 64
@@ -323,23 +394,26 @@ class Sheet:
     formulas: set[tuple[int, int]] = field(default_factory=set)  # (line, column index)
 
 
-def open_rows(path: str, fmt: str) -> Sheet:
+def open_rows(path: str, fmt: str, kind: str = "") -> Sheet:
+    """The rows of a kept file; `kind` (a `RosterImport.Kind`) says which layout's header
+    row to look for: the department template's or the platform's identity records'."""
+    layout = PLATFORM_LAYOUT if kind == RosterImport.Kind.PLATFORM else DEPARTMENT_LAYOUT
     if fmt == "xlsx":
-        return _open_xlsx(path)
-    return _open_csv(path)
+        return _open_xlsx(path, layout)
+    return _open_csv(path, layout)
 
 
-def _find_header(rows: Iterator[tuple[int, list]]) -> tuple[list[str], int]:
+def _find_header(rows: Iterator[tuple[int, list]], layout: Layout) -> tuple[list[str], int]:
     for line, cells in rows:
         texts = [header_key(cell_text(c)) for c in cells]
-        if any(HEADER_KEYS.get(t) == "id_number" for t in texts):
+        if any(layout.header_keys.get(t) == layout.anchor for t in texts):
             return [cell_text(c).strip() for c in cells], line
         if line >= HEADER_SEARCH_ROWS:
             break
-    raise FileRefused("未找到表头：前10行中没有“公民身份号码”列，请使用名册模板", code="no_header")
+    raise FileRefused(layout.no_header, code="no_header")
 
 
-def _open_csv(path: str) -> Sheet:
+def _open_csv(path: str, layout: Layout) -> Sheet:
     head, _complete = files.read_head(path)
     first_line = head.split(b"\n", 1)[0]
     delimiter = "\t" if first_line.count(b"\t") > first_line.count(b",") else ","
@@ -357,7 +431,7 @@ def _open_csv(path: str) -> Sheet:
             handle.close()
 
     rows = numbered()
-    headers, header_line = _find_header(rows)
+    headers, header_line = _find_header(rows, layout)
     return Sheet(headers=headers, header_line=header_line, rows=rows)
 
 
@@ -393,7 +467,7 @@ def _xlsx_formulas(path: str) -> set[tuple[int, int]]:
     return found
 
 
-def _open_xlsx(path: str) -> Sheet:
+def _open_xlsx(path: str, layout: Layout) -> Sheet:
     from python_calamine import CalamineError, load_workbook
 
     # calamine reads the whole sheet without holding the GIL (about 7 s for a million rows):
@@ -425,7 +499,7 @@ def _open_xlsx(path: str) -> Sheet:
             yield first_row + offset, ([None] * first_col + list(cells)) if first_col else cells
 
     rows = numbered()
-    headers, header_line = _find_header(rows)
+    headers, header_line = _find_header(rows, layout)
     return Sheet(headers=headers, header_line=header_line, rows=rows, formulas=formulas)
 
 
@@ -655,6 +729,8 @@ class RowChecker:
             township_id,
             scheme,
             place,
+            "",  # psn_no: the platform's identity records only
+            "",  # memo
             error_code,
             message,
         )
@@ -717,6 +793,174 @@ class RowChecker:
         return township, township_id, None
 
 
+_PSN_NO = re.compile(r"^[0-9A-Za-z]{1,32}$")
+
+
+@dataclass
+class PlatformRowChecker:
+    """Checks one of the platform's person-identity records: the same staged values as a
+    department's line (an addition of a dated period, `action` add), so staging, the checks
+    against the registry and the merge are the roster's. `psn_idet_type` is read through the
+    dated mapping (`IdentityTypeMapping` rows: (code, valid_from, valid_to, identity, label))
+    on the record's `begntime`."""
+
+    stated_date: date
+    headers: list[str]
+    mappings: dict[str, list[tuple]]
+    formulas: set[tuple[int, int]] = field(default_factory=set)
+    kind: str = RosterImport.Kind.PLATFORM
+
+    _KEYS = ("psn_no", "id_number", "name", "code", "start", "end", "memo")
+
+    def __post_init__(self):
+        self.index = {}
+        for position, text in enumerate(self.headers):
+            key = PLATFORM_HEADER_KEYS.get(header_key(text))
+            if key and key not in self.index:
+                self.index[key] = position
+        missing = [
+            c.header
+            for c in PLATFORM_COLUMNS
+            if self.kind in c.required and c.key not in self.index
+        ]
+        if missing:
+            raise FileRefused("缺少必填列：" + "、".join(missing), code="missing_columns")
+        self.latest = self.stated_date + timedelta(days=366)
+        self.formula_lines = {line for line, _ in self.formulas}
+        self._pick = operator.itemgetter(*(self.index.get(key, -1) for key in self._KEYS))
+        self._min_width = max(self.index.values()) + 1
+        self._start = _Memo(self._date_reader("begntime"))
+        self._end = _Memo(self._date_reader("endtime"))
+
+    def is_blank(self, cells: list) -> bool:
+        return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
+
+    def code_on(self, code: str, day: date | None) -> tuple[str, tuple[str, str] | None]:
+        """Our identity for a platform code on `day`, or the row error saying why none."""
+        if not code:
+            return "", ("code_missing", "人员身份类别（psn_idet_type）为空")
+        rows = self.mappings.get(code)
+        if not rows:
+            return "", ("code_unknown", f"人员身份类别（psn_idet_type）无法识别：“{code}”")
+        if day is None:
+            return "", None  # the date's own error is reported
+        for start, end, identity, label in rows:
+            if start <= day and (end is None or day <= end):
+                if not identity:
+                    return "", (
+                        "code_unknown",
+                        f"人员身份类别“{code}”（{label}）不属于医疗救助对象",
+                    )
+                return identity, None
+        return "", (
+            "code_unknown",
+            f"人员身份类别（psn_idet_type）“{code}”在 {day.isoformat()} 不在映射的有效期内",
+        )
+
+    def check(self, line: int, cells: list) -> tuple:
+        errors: list[tuple[str, str]] = []
+
+        def fail(code: str, detail: str = "") -> None:
+            errors.append((code, ROW_REASONS[code] + detail))
+
+        if line in self.formula_lines:
+            fail("formula")
+        if len(cells) < self._min_width:
+            cells = [*cells, *([None] * (self._min_width - len(cells)))]
+        raw_psn, raw_id, raw_name, raw_code, raw_start, raw_end, raw_memo = self._pick(
+            [*cells, None]
+        )
+        psn_no = _text(raw_psn)
+        if not psn_no:
+            fail("psn_no_missing")
+        elif not _PSN_NO.match(psn_no):
+            fail("psn_no_invalid")
+            psn_no = psn_no[:32]
+
+        id_number = sex = ""
+        birth = None
+        raw_id = _stripped(raw_id) if raw_id is not None else None
+        if raw_id is not None:
+            try:
+                id_number, birth, sex, _region = id_numbers.parse(raw_id)
+            except id_numbers.IdNumberError as exc:
+                errors.append((exc.code, exc.message))
+                if isinstance(raw_id, str):
+                    id_number = id_numbers.normalise(raw_id)[:18]
+
+        name = _text(raw_name).translate(_DROP_SPACES)
+        if not name:
+            fail("name_missing")
+        elif len(name) > MAX_TEXT or _NAME_BAD.search(name):
+            fail("name_invalid")
+            name = name[:MAX_TEXT]
+
+        start, start_problem = self._start[raw_start.__class__, raw_start]
+        end, end_problem = self._end[raw_end.__class__, raw_end]
+        for problem in (start_problem, end_problem):
+            if problem:
+                errors.append(problem)
+        if start is None and not start_problem:
+            errors.append(("start_missing", "开始时间（begntime）为空"))
+        code, problem = self.code_on(_text(raw_code), start)
+        if problem:
+            errors.append(problem)
+        if start and end and end < start:
+            fail("end_before_start", f"（{start.isoformat()} 至 {end.isoformat()}）")
+        for value in (start, end):
+            if value is None:
+                continue
+            if birth and value < birth:
+                fail("date_before_birth", f"（{value.isoformat()}）")
+            elif value > self.latest:
+                fail("date_too_late", f"（{value.isoformat()}）")
+            elif value < _FAR_PAST:
+                fail("date_too_early", f"（{value.isoformat()}）")
+        memo = _text(raw_memo)
+        if len(memo) > 200:
+            fail("memo_too_long")
+            memo = memo[:200]
+        if errors:
+            error_code = errors[0][0]
+            message = "；".join(dict.fromkeys(m for _, m in errors))[:200]
+        else:
+            error_code = message = ""
+        return (
+            line,
+            RowAction.ADD.value,
+            id_number,
+            name,
+            sex,
+            birth,
+            code,
+            "",  # old_code
+            start,
+            end,
+            None,  # prev_end
+            None,  # certified_on
+            "",  # household_code
+            "",  # township
+            None,  # township_id
+            "",  # insurance_scheme
+            "",  # insured_place
+            psn_no,
+            memo,
+            error_code,
+            message,
+        )
+
+    def _date_reader(self, header: str):
+        def read(value) -> tuple[date | None, tuple[str, str] | None]:
+            if value is None:
+                return None, None
+            try:
+                return parse_date(value), None
+            except (ValueError, OverflowError):
+                return None, ("date_invalid", f"{header}无效：“{cell_text(value)}”")
+
+        return read
+
+
 def _stripped(value):
     """A cell as `check` reads it: text without surrounding spaces, and blank text as None."""
     if value.__class__ is str:
@@ -760,6 +1004,8 @@ STAGING_COLUMNS = (
     "township_id",
     "insurance_scheme",
     "insured_place",
+    "psn_no",
+    "memo",
     "error_code",
     "error_message",
     "outcome",
@@ -768,6 +1014,12 @@ STAGING_COLUMNS = (
 
 def template_rows(kind: str) -> tuple[list[str], list[list[str]]]:
     """Headers and two example rows of the documented template."""
+    if kind == RosterImport.Kind.PLATFORM:
+        headers = [c.header for c in PLATFORM_COLUMNS]
+        return headers, [
+            ["P53050200001", "530502199001011236", "张三", "2303", "2024-01-01", "", ""],
+            ["P53050200002", "", "李四", "2301", "2023-07-01", "2024-03-31", "转入特困"],
+        ]
     headers = [c.header for c in COLUMNS]
     first = [c.example for c in COLUMNS]
     if kind == RosterImport.Kind.FEED:

@@ -202,6 +202,7 @@ class TrustedKeys:
 
 # Merge errors: the fixed reason each code carries into the staged row's 错误原因.
 MERGE_ERRORS = (
+    "psn_no_conflict",
     "township_unknown",
     "name_mismatch",
     "other_county",
@@ -293,6 +294,14 @@ def end_absent_refusal(
 
 def _scope_open(cursor, batch: RosterImport) -> int:
     """Open identities of the batch's county that the department registered or certifies."""
+    if batch.kind == RosterImport.Kind.PLATFORM:
+        # The platform speaks for every identity of the county.
+        cursor.execute(
+            f"""SELECT COUNT(*) FROM {T["identity"]} i JOIN {T["person"]} p ON p.id = i.person_id
+                WHERE i."end" IS NULL AND p.county_id = %s""",
+            [batch.county_id],
+        )
+        return cursor.fetchone()[0]
     codes = sorted(DEPARTMENT_IDENTITIES.get(batch.department.kind, ()))
     marks = ", ".join(["%s"] * len(codes)) or "''"
     cursor.execute(
@@ -342,10 +351,12 @@ def merge_batch(batch: RosterImport) -> dict:
             CREATE TEMP TABLE {w} AS
             SELECT s.line_no, s.action, s.id_number, s.name, s.sex, s.birth_date, s.code,
                 s.old_code, s.start, s."end", s.prev_end, s.certified_on, s.household_code,
-                s.township_id, s.insurance_scheme, s.insured_place, p.id AS person_id,
+                s.township_id, s.insurance_scheme, s.insured_place, s.psn_no,
+                p.id AS person_id,
                 CASE WHEN p.id IS NULL THEN ''
                     WHEN p.name <> s.name THEN 'name_mismatch'
                     WHEN p.county_id <> %s THEN 'other_county'
+                    WHEN s.psn_no <> '' AND p.psn_no <> s.psn_no THEN 'psn_no_conflict'
                     ELSE '' END AS error_code,
                 CAST('' AS VARCHAR(16)) AS outcome, 0 AS fresh
             FROM {stg} s LEFT JOIN {person} p ON p.id_number = s.id_number
@@ -418,10 +429,10 @@ def merge_batch(batch: RosterImport) -> dict:
             Person,
             f"""
             INSERT INTO {person} (id_number, name, sex, birth_date, county_id, township_id,
-                household_id, insurance_scheme, insured_place, created_at, updated_at)
+                household_id, insurance_scheme, insured_place, psn_no, created_at, updated_at)
             SELECT s.id_number, s.name, s.sex, s.birth_date, %s, s.township_id, h.id,
                 CASE WHEN s.insurance_scheme = '' THEN 'resident' ELSE s.insurance_scheme END,
-                s.insured_place, %s, %s
+                s.insured_place, NULLIF(s.psn_no, ''), %s, %s
             FROM ({first_lines}) s
             LEFT JOIN {household} h ON h.county_id = %s AND h.code = s.household_code
             ORDER BY s.id_number
@@ -465,6 +476,13 @@ def merge_batch(batch: RosterImport) -> dict:
         result["people_updated"] = 0
         if lines_with_person > result["people_created"]:
             result["people_updated"] = _update_people(cursor, county, now)
+        if batch.kind == RosterImport.Kind.PLATFORM:
+            result["psn_no_recorded"] = _record_psn_no(cursor, now)
+            _platform_periods(cursor)
+            cursor.execute(f"SELECT DISTINCT action FROM {w} WHERE error_code = ''")
+            actions = {action for (action,) in cursor.fetchall()}
+            if "end" in actions:
+                scope_open = _scope_open(cursor, batch)
         if actions & {"end", "change"}:
             _fail(cursor, "person_unknown", "action IN ('end', 'change') AND person_id IS NULL")
         if "end" in actions:
@@ -586,6 +604,60 @@ def _end_absent(cursor, batch: RosterImport) -> list[tuple[int, date]]:
         [batch.pk, RosterImportEnd.Reason.ABSENT],
     )
     return [(person_id, last_day) for (person_id,) in cursor.fetchall()]
+
+
+def _record_psn_no(cursor, now) -> int:
+    """Registered people without a platform number take the one their lines give (a person
+    created by this list got it when created). A number another person holds is left alone
+    (validation refused such lines; this guards against a change since)."""
+    person, w = T["person"], WORK
+    cursor.execute(
+        f"""UPDATE {person} SET psn_no = u.psn_no, updated_at = %s
+            FROM (SELECT person_id, MIN(psn_no) AS psn_no FROM {w}
+                  WHERE error_code = '' AND person_id IS NOT NULL AND psn_no <> ''
+                  GROUP BY person_id) u
+            WHERE {person}.id = u.person_id AND {person}.psn_no IS NULL
+              AND NOT EXISTS (SELECT 1 FROM {person} o WHERE o.psn_no = u.psn_no)""",
+        [now],
+    )
+    return max(cursor.rowcount, 0)
+
+
+def _platform_periods(cursor) -> None:
+    """What a platform period says about a registered person's periods of that identity.
+
+    - It has an end, and the person holds that identity open from a day on or before it: the
+      open period ends there (the line becomes an exit: `_merge_exits`, reversible, counted
+      by the review bound). Its first day is then not compared with ours.
+    - No period of that identity covers its first day but a later one overlaps it: the
+      identity is backdated — a period is opened from its first day to the day before the
+      registered one starts (history is not rewritten: the registered period stays).
+    Anything else is an addition as a department's line is (`unchanged` when covered)."""
+    identity, w = T["identity"], WORK
+    cursor.execute(
+        f"""UPDATE {w} SET action = 'end', start = NULL
+            WHERE error_code = '' AND action = 'add' AND fresh = 0 AND "end" IS NOT NULL
+              AND EXISTS (SELECT 1 FROM {identity} i WHERE i.person_id = {w}.person_id
+                AND i.code = {w}.code AND i."end" IS NULL AND i.start <= {w}."end")"""
+    )
+    day_before = (
+        "MIN(i.start) - 1"
+        if connection.vendor == "postgresql"
+        else ("date(MIN(i.start), '-1 day')")
+    )
+    covered = (
+        f"SELECT 1 FROM {identity} i WHERE i.person_id = {w}.person_id AND i.code = {w}.code"
+        f' AND i.start <= {w}.start AND (i."end" IS NULL OR i."end" >= {w}.start)'
+    )
+    later = (
+        f"FROM {identity} i WHERE i.person_id = {w}.person_id AND i.code = {w}.code"
+        f" AND i.start > {w}.start AND i.start <= COALESCE({w}.\"end\", '9999-12-31')"
+    )
+    cursor.execute(
+        f"""UPDATE {w} SET "end" = (SELECT {day_before} {later})
+            WHERE error_code = '' AND action = 'add' AND fresh = 0
+              AND NOT EXISTS ({covered}) AND EXISTS (SELECT 1 {later})"""
+    )
 
 
 def _merge_exits(cursor, batch: RosterImport) -> None:
@@ -742,7 +814,11 @@ def _identities_changed(cursor, batch: RosterImport, changed: set[tuple[int, dat
             topics.IDENTITY_CHANGED,
             {
                 "people": [[pid, day.isoformat()] for pid, day in sorted(earliest.items())],
-                "source": f"名册导入 #{batch.pk}",
+                "source": (
+                    f"医保平台人员身份 #{batch.pk}"
+                    if batch.kind == RosterImport.Kind.PLATFORM
+                    else f"名册导入 #{batch.pk}"
+                ),
             },
             key=f"county:{batch.county_id}",
         )

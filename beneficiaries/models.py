@@ -223,6 +223,12 @@ class Person(models.Model):
     insured_place = models.CharField(
         "参保地区划代码", max_length=12, blank=True, help_text="参保地与认定地不同的，依申请救助"
     )
+    # The national platform's person number: filled from the pairs (certno, psn_no) that the
+    # platform's identity records and settlement lists carry; a platform record naming only
+    # psn_no finds its person here.
+    psn_no = models.CharField(
+        "医保平台人员编号", max_length=32, null=True, blank=True, unique=True, default=None
+    )
     created_at = models.DateTimeField("登记时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
 
@@ -341,6 +347,9 @@ class RosterImport(models.Model):
     class Kind(models.TextChoices):
         ROSTER = "roster", "全量名册"
         FEED = "feed", "月度变动名册"
+        # The national medical-insurance platform's person-identity records (psn_no,
+        # psn_idet_type, begntime, endtime), delivered by the county's 医疗保障 department.
+        PLATFORM = "platform", "医保平台人员身份"
 
     class Status(models.TextChoices):
         RECEIVED = "received", "已接收待校验"
@@ -469,6 +478,45 @@ class RosterImport(models.Model):
         )
 
 
+@pghistory.track()
+class IdentityTypeMapping(models.Model):
+    """人员身份类别: one platform identity code and which of our identities it is, for a range
+    of dates — data, edited in the admin: a province that changes its codes adds a row from the
+    day of the change. Read by the platform identity import and by the platform settlement
+    lists of the claims app (which asks `selectors.identity_type_mappings`)."""
+
+    code = models.CharField("平台代码", max_length=32)
+    label = models.CharField("平台名称", max_length=64)
+    identity = models.CharField(
+        "本系统身份",
+        max_length=32,
+        choices=IdentityCode.choices,
+        blank=True,
+        help_text="留空表示平台有此代码但不属于医疗救助对象（该行作为错误退回）",
+    )
+    valid_from = models.DateField("启用日期")
+    valid_to = models.DateField("停用日期", null=True, blank=True, help_text="含当日；空为长期")
+    note = models.CharField("说明", max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = "平台人员身份类别映射"
+        verbose_name_plural = "平台人员身份类别映射"
+        ordering = ["code", "valid_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["code", "valid_from"], name="uniq_identity_type_mapping_start"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(valid_to__isnull=True)
+                | models.Q(valid_to__gte=models.F("valid_from")),
+                name="identity_type_mapping_range_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.label}"
+
+
 class RowAction(models.TextChoices):
     ADD = "add", "新增"
     END = "end", "退出"
@@ -515,6 +563,8 @@ class RosterImportRow(models.Model):
     insurance_scheme = models.CharField("参保险种", max_length=16, blank=True)
     insured_place = models.CharField("参保地区划代码", max_length=12, blank=True)
     person_id = models.BigIntegerField("救助对象ID", null=True, blank=True)
+    psn_no = models.CharField("医保平台人员编号", max_length=32, blank=True, default="")
+    memo = models.CharField("备注", max_length=200, blank=True, default="")
     error_code = models.CharField("错误代码", max_length=32, blank=True)
     error_message = models.CharField("错误原因", max_length=200, blank=True)
     outcome = models.CharField(

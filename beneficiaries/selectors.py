@@ -11,6 +11,7 @@ from django.db.models import Count, Max, Q
 from beneficiaries.models import (
     County,
     Identity,
+    IdentityTypeMapping,
     ParameterChange,
     Person,
     PoolingArea,
@@ -216,4 +217,15 @@ def parameter_history(*, pooling_area: PoolingArea, policy_code: str) -> list[Hi
             )
         values.sort(key=lambda v: (v.start, v.source != "原政策包"))
         rows.append(HistoryRow(name, describe(pack, name), tuple(values), bool(changes)))
+    return rows
+
+
+def identity_type_mappings() -> dict[str, list[tuple]]:
+    """The platform's 人员身份类别 codes (`IdentityTypeMapping`), each with its dated rows
+    (valid_from, valid_to or None, our identity or "" for a code outside assistance, label)."""
+    rows: dict[str, list[tuple]] = {}
+    for code, start, end, identity, label in IdentityTypeMapping.objects.order_by(
+        "code", "valid_from"
+    ).values_list("code", "valid_from", "valid_to", "identity", "label"):
+        rows.setdefault(code, []).append((start, end, identity, label))
     return rows

@@ -7,6 +7,7 @@ surface for the other apps, the admin, the API and the tasks.
   reversal of an apply (撤销本次导入);
 - `identities`: identity periods one at a time (the counter, the admin);
 - `certification`: 因病致贫 applications and their decision;
+- `platform_numbers`: the platform's person number recorded from other apps' platform files;
 - `premium`: subsidy rosters, the monthly additions, the premium transfer request;
 - `parameter_changes`: dated policy values and the area's pack by date, entered, checked and
   approved by a second person (issue #16 part 1).
@@ -30,6 +31,7 @@ from beneficiaries.services.parameter_changes import (
     parameter_change_withdraw,
     parameter_choices,
 )
+from beneficiaries.services.platform_numbers import people_psn_no_record
 from beneficiaries.services.premium import (
     premium_transfer_request_create,
     premium_transfer_request_mark_posted,
@@ -73,6 +75,7 @@ __all__ = [
     "parameter_change_submit",
     "parameter_change_withdraw",
     "parameter_choices",
+    "people_psn_no_record",
     "premium_transfer_request_create",
     "premium_transfer_request_mark_posted",
     "roster_import_apply",

@@ -25,12 +25,14 @@ from beneficiaries.models import (
     FEED_DEPARTMENTS,
     County,
     Department,
+    DepartmentKind,
     FeedCheck,
     RosterImport,
     RosterImportRow,
     RowOutcome,
     Township,
 )
+from beneficiaries.selectors import identity_type_mappings
 from medaid.core import files, validators
 from medaid.core.bulk import insert_rows
 from medaid.core.errors import Refusal, Rollback
@@ -116,6 +118,12 @@ def roster_import_receive(
     fmt = files.file_format(head, file_name)
     if kind not in RosterImport.Kind.values:
         raise FileRefused("名单类型无效", code="kind_unknown")
+    if kind == RosterImport.Kind.PLATFORM and department.kind != DepartmentKind.MEDICAL_SECURITY:
+        raise Refusal(
+            "医保平台人员身份信息由本县医疗保障部门报送，请选择医疗保障部门",
+            code="department_kind",
+            field="department",
+        )
     delivered_at = delivered_at or timezone.now()
     if period is None:
         period = stated_date.replace(day=1)
@@ -176,6 +184,8 @@ def roster_import_validate(*, batch: RosterImport, progress=None, preview: bool 
     with transaction.atomic(), connection.cursor() as raw_cursor:
         cursor = TimedCursor(raw_cursor)
         bulk_settings(cursor, total)
+        if batch.kind == RosterImport.Kind.PLATFORM:
+            _check_platform_numbers(cursor, batch)
         _check_within_file(cursor, batch)
         _check_against_registry(cursor, batch)
     batch.headers = headers
@@ -190,15 +200,23 @@ def roster_import_validate(*, batch: RosterImport, progress=None, preview: bool 
 
 def _stage(batch: RosterImport, progress) -> tuple[int, int, list[str]]:
     path = batch.file.path
-    sheet = imports.open_rows(path, batch.file_format)
-    checker = imports.RowChecker(
-        kind=batch.kind,
-        department_kind=batch.department.kind,
-        stated_date=batch.stated_date,
-        headers=sheet.headers,
-        formulas=sheet.formulas,
-        townships=_township_keys(batch.county_id),
-    )
+    sheet = imports.open_rows(path, batch.file_format, batch.kind)
+    if batch.kind == RosterImport.Kind.PLATFORM:
+        checker = imports.PlatformRowChecker(
+            stated_date=batch.stated_date,
+            headers=sheet.headers,
+            mappings=identity_type_mappings(),
+            formulas=sheet.formulas,
+        )
+    else:
+        checker = imports.RowChecker(
+            kind=batch.kind,
+            department_kind=batch.department.kind,
+            stated_date=batch.stated_date,
+            headers=sheet.headers,
+            formulas=sheet.formulas,
+            townships=_township_keys(batch.county_id),
+        )
     max_rows = _max_rows()
     counts = {"total": 0, "errors": 0}
 
@@ -229,7 +247,7 @@ def _stage(batch: RosterImport, progress) -> tuple[int, int, list[str]]:
     with transaction.atomic():
         insert_rows(T["stg"], imports.STAGING_COLUMNS, staged_rows(), plain=True)
     total, errors = counts["total"], counts["errors"]
-    if total == 0 and batch.kind == RosterImport.Kind.ROSTER:
+    if total == 0 and batch.kind in (RosterImport.Kind.ROSTER, RosterImport.Kind.PLATFORM):
         raise FileRefused("文件中没有数据行（只有表头）", code="no_rows")
     return total, errors, sheet.headers
 
@@ -247,22 +265,67 @@ def _township_keys(county_id: int) -> dict[str, int]:
     return keys
 
 
+def _check_platform_numbers(cursor, batch: RosterImport) -> None:
+    """A platform record names its person by `psn_no`, and by `certno` when it has one: a
+    record without certno takes the ID number of the person holding that psn_no (none: a row
+    error); a pair that contradicts the registry's or another line's pair is refused."""
+    stg, person = T["stg"], T["person"]
+    analyze(cursor, stg)
+    b = batch.pk
+    cursor.execute(
+        f"""UPDATE {stg} SET id_number = p.id_number FROM {person} p
+            WHERE {stg}.batch_id = %s AND {stg}.error_code = '' AND {stg}.id_number = ''
+              AND {stg}.psn_no <> '' AND p.psn_no = {stg}.psn_no""",
+        [b],
+    )
+    cursor.execute(
+        f"""UPDATE {stg} SET error_code = 'psn_no_unknown', error_message = %s
+            WHERE batch_id = %s AND error_code = '' AND id_number = ''""",
+        [ROW_REASONS["psn_no_unknown"], b],
+    )
+    # The registry holds another number for this person, or this number for another person.
+    cursor.execute(
+        f"""UPDATE {stg} SET error_code = 'psn_no_conflict', error_message = %s
+            WHERE batch_id = %s AND error_code = '' AND (
+                EXISTS (SELECT 1 FROM {person} p WHERE p.id_number = {stg}.id_number
+                    AND p.psn_no IS NOT NULL AND p.psn_no <> {stg}.psn_no)
+                OR EXISTS (SELECT 1 FROM {person} p WHERE p.psn_no = {stg}.psn_no
+                    AND p.id_number <> {stg}.id_number))""",
+        [ROW_REASONS["psn_no_conflict"], b],
+    )
+    # Within the file: one number for two people, or two numbers for one person.
+    cursor.execute(
+        f"""UPDATE {stg} SET error_code = 'psn_no_conflict', error_message = %s
+            WHERE batch_id = %s AND error_code = '' AND (
+                psn_no IN (SELECT psn_no FROM {stg} WHERE batch_id = %s AND error_code = ''
+                    GROUP BY psn_no HAVING MIN(id_number) <> MAX(id_number))
+                OR id_number IN (SELECT id_number FROM {stg} WHERE batch_id = %s
+                    AND error_code = '' GROUP BY id_number HAVING MIN(psn_no) <> MAX(psn_no)))""",
+        [ROW_REASONS["psn_no_conflict"], b, b, b],
+    )
+
+
 def _check_within_file(cursor, batch: RosterImport) -> None:
     stg = T["stg"]
     analyze(cursor, stg)
     # The same person, action and identity twice: the first line stands, later ones are marked.
+    # The platform's records are periods: the same person may hold an identity twice, from
+    # two different days.
+    same = "id_number, action, code"
+    if batch.kind == RosterImport.Kind.PLATFORM:
+        same += ", start"
+    on = " AND ".join(f"{stg}.{c} = d.{c}" for c in same.split(", "))
     cursor.execute(
         f"""
         UPDATE {stg} SET error_code = 'duplicate',
             error_message = %s || CAST(d.first_line AS VARCHAR(12)) || %s
         FROM (
-            SELECT id_number, action, code, MIN(line_no) AS first_line
+            SELECT {same}, MIN(line_no) AS first_line
             FROM {stg} WHERE batch_id = %s AND error_code = ''
-            GROUP BY id_number, action, code HAVING COUNT(*) > 1
+            GROUP BY {same} HAVING COUNT(*) > 1
         ) d
         WHERE {stg}.batch_id = %s AND {stg}.error_code = ''
-          AND {stg}.id_number = d.id_number AND {stg}.action = d.action
-          AND {stg}.code = d.code AND {stg}.line_no > d.first_line
+          AND {on} AND {stg}.line_no > d.first_line
         """,
         ["文件中重复：与第", "行为同一人、同一身份、同一变动类型", batch.pk, batch.pk],
     )

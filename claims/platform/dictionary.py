@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from beneficiaries import platform_codes
+
 SEEDED_FROM = dt.date(2020, 1, 1)
 
 MED_TYPE = (
@@ -72,23 +74,9 @@ INSU_ADMDVS = (
     ("620724", "张掖市高台县", "620724"),
     ("620725", "张掖市山丹县", "620725"),
 )
-# 人员身份类别: the province's extension of the national dictionary (our reading; a province
-# whose codes differ adds its own rows).
-PSN_IDET_TYPE = (
-    ("2301", "特困供养人员", "tekun"),
-    ("2302", "孤儿（含事实无人抚养儿童）", "orphan"),
-    ("2303", "低保对象", "dibao"),
-    ("2304", "低保边缘家庭成员", "dibao_edge"),
-    ("2305", "返贫致贫人口", "fanpin"),
-    ("2306", "纳入监测范围的农村易返贫致贫人口", "rural_monitored"),
-    ("2307", "过渡期内已脱贫人口", "poverty_lifted"),
-    ("2308", "因病致贫重病患者", "illness_poverty"),
-    ("2309", "突发严重困难人口", "sudden_hardship"),
-    ("2310", "丧失劳动能力的一二级重度残疾人", "severe_disability"),
-    ("2311", "深度困难职工", "deep_hardship_worker"),
-    ("2312", "相对困难职工", "relative_hardship_worker"),
-    ("2399", "其他特殊困难人员", "other_special"),
-)
+# 人员身份类别 is the registry's dictionary (beneficiaries.IdentityTypeMapping, seeded from
+# beneficiaries.platform_codes): one mapping for the identity records and the settlement lists.
+PSN_IDET_TYPE = platform_codes.PSN_IDET_TYPE
 # 清算类别 as the platform sends it: not mapped (nothing of ours depends on it), only grouped
 # and labelled in the 清算 summary.
 CLR_TYPE = {
@@ -109,6 +97,8 @@ DICTIONARY = {
 def seed_rows():
     """(dictionary, code, label, value, valid_from) for every seeded mapping."""
     for dictionary, rows in DICTIONARY.items():
+        if dictionary == "psn_idet_type":
+            continue  # seeded by the registry (beneficiaries.IdentityTypeMapping)
         for code, label, value in rows:
             yield dictionary, code, label, value, SEEDED_FROM
 

@@ -26,7 +26,6 @@ class CodeMapping(models.Model):
         INSUTYPE = "insutype", "险种类型 → 参保险种"
         HOSP_LV = "hosp_lv", "医院等级 → 医疗机构级别"
         INSU_ADMDVS = "insu_admdvs", "参保地医保区划 → 区县编码"
-        PSN_IDET_TYPE = "psn_idet_type", "人员身份类别 → 救助对象身份"
 
     dictionary = models.CharField("字典", max_length=16, choices=Dictionary.choices)
     code = models.CharField("平台代码", max_length=32)
@@ -35,7 +34,7 @@ class CodeMapping(models.Model):
         "本系统取值",
         max_length=32,
         blank=True,
-        help_text="救助项目、参保险种、医疗机构级别（1–3）、区县编码或身份代码；"
+        help_text="救助项目、参保险种、医疗机构级别（1–3）或区县编码；"
         "留空表示平台有此代码但不属于医疗救助范围（该行作为错误退回）",
     )
     valid_from = models.DateField("启用日期")

@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from beneficiaries.selectors import identity_type_mappings
 from claims import imports
 from claims.models import LineError
 from claims.platform.models import CodeMapping
@@ -111,14 +112,24 @@ def column(name: str) -> str:
     return f"{name}（{FIELDS[name]}）"
 
 
+PSN_IDET_TYPE = "psn_idet_type"
+
+
 class Mappings:
-    """Every CodeMapping row, read once per file: (dictionary, code) → its dated values."""
+    """Every CodeMapping row, read once per file: (dictionary, code) → its dated values; and
+    the registry's 人员身份类别 mapping (`beneficiaries.IdentityTypeMapping`) as the
+    `psn_idet_type` dictionary."""
 
     def __init__(self, rows: Iterable[tuple] | None = None):
         if rows is None:
-            rows = CodeMapping.objects.values_list(
-                "dictionary", "code", "valid_from", "valid_to", "value", "label"
+            rows = list(
+                CodeMapping.objects.values_list(
+                    "dictionary", "code", "valid_from", "valid_to", "value", "label"
+                )
             )
+            for code, periods in identity_type_mappings().items():
+                for start, end, identity, label in periods:
+                    rows.append((PSN_IDET_TYPE, code, start, end, identity, label))
         self.by_code: dict[tuple[str, str], list[tuple]] = defaultdict(list)
         for dictionary, code, start, end, value, label in rows:
             self.by_code[(dictionary, code)].append((start, end or dt.date.max, value, label))
@@ -209,7 +220,7 @@ def read_record(line_no: int, raw: dict, mappings: Mappings) -> tuple[tuple, tup
     mapped(CodeMapping.Dictionary.INSUTYPE, "insutype")
     mapped(CodeMapping.Dictionary.HOSP_LV, "hosp_lv")
     mapped(CodeMapping.Dictionary.INSU_ADMDVS, "insu_admdvs")
-    identity = mapped(CodeMapping.Dictionary.PSN_IDET_TYPE, "psn_idet_type", required=False)
+    identity = mapped(PSN_IDET_TYPE, "psn_idet_type", required=False)
 
     def amount(name: str) -> Decimal:
         return money.get(name) or ZERO

@@ -19,6 +19,7 @@ from pathlib import Path
 from django.db import connection, transaction
 from django.utils import timezone
 
+from beneficiaries import services as beneficiaries
 from beneficiaries.models import Person
 from claims import imports
 from claims.models import (
@@ -362,6 +363,25 @@ def platform_merged(declaration: Declaration) -> None:
             """,
             (PlatformSettlement.Outcome.PENDING, declaration.pk, declaration.pk),
         )
+        # The platform's person number, where the record gave it beside its certno: recorded on
+        # the person (the registry's service), so an identity record naming only psn_no finds
+        # its person. Only people without one are read.
+        cursor.execute(
+            f"""
+            SELECT DISTINCT c.person_id, p.psn_no
+            FROM {lines} l
+            JOIN {platform} p ON p.declaration_id = l.declaration_id AND p.line_no = l.line_no
+            JOIN {hospitals} h ON h.code = l.hospital_code
+            JOIN {claims} c ON c.hospital_id = h.id AND c.external_ref = l.external_ref
+            JOIN {Person._meta.db_table} pe ON pe.id = c.person_id
+            WHERE l.declaration_id = %s AND l.error = '' AND c.declaration_id = %s
+              AND p.psn_no <> '' AND pe.psn_no IS NULL
+            """,
+            (declaration.pk, declaration.pk),
+        )
+        pairs = cursor.fetchall()
+    if pairs:
+        beneficiaries.people_psn_no_record(pairs=pairs)
 
 
 # --- after the runs: our figure against maf_pay -----------------------------------------------

@@ -200,6 +200,12 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("claims.add_declaration", "上传医院月度申报（含平台结算清单）", (_CITY,)),
     Operation("claims.add_codemapping", "新增平台代码映射", (_CITY,)),
     Operation("claims.change_codemapping", "修改平台代码映射（启用、停用日期）", (_CITY,)),
+    Operation("beneficiaries.add_identitytypemapping", "新增平台人员身份类别映射", (_CITY,)),
+    Operation(
+        "beneficiaries.change_identitytypemapping",
+        "修改平台人员身份类别映射（启用、停用日期）",
+        (_CITY,),
+    ),
     Operation("claims.change_hospital", "维护医疗机构目录", (_CITY,)),
     Operation("claims.change_warningdispatch", "答复监测预警", (_CITY,)),
     Operation("claims.start_recompute", "发起救助重算", (_CITY,)),

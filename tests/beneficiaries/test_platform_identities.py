@@ -1,0 +1,316 @@
+"""The platform's person-identity records through the roster pipeline: the dated code mapping,
+psn_no finding (and being recorded on) the person, backdating and ending periods with the
+identity.changed event from the earliest day, and bad records as row errors beside good ones."""
+
+import datetime as dt
+import io
+
+import pytest
+
+from beneficiaries import services
+from beneficiaries.imports import FileRefused
+from beneficiaries.models import (
+    Department,
+    DepartmentKind,
+    Identity,
+    IdentityTypeMapping,
+    Person,
+    RosterImport,
+    RosterImportRow,
+)
+from beneficiaries.platform_fixtures import Holder, identity_records, psn_no_for, write_csv
+from medaid.core.errors import Refusal
+from medaid.core.models import OutboxEvent
+from tests.beneficiaries.conftest import csv_upload, make_id
+
+pytestmark = pytest.mark.django_db
+
+HEADERS = ["psn_no", "certno", "psn_name", "psn_idet_type", "begntime", "endtime", "memo"]
+STATED = dt.date(2024, 9, 5)
+
+
+@pytest.fixture
+def medical(county):
+    for code, label, identity in (("2301", "特困供养人员", "tekun"), ("2303", "低保对象", "dibao")):
+        IdentityTypeMapping.objects.get_or_create(
+            code=code,
+            valid_from=dt.date(2020, 1, 1),
+            defaults={"label": label, "identity": identity},
+        )
+    return Department.objects.create(
+        county=county, kind=DepartmentKind.MEDICAL_SECURITY, name="隆阳区医疗保障局"
+    )
+
+
+def person(county, n, name, psn_no=None):
+    return Person.objects.create(
+        id_number=make_id(n),
+        name=name,
+        sex="M",
+        birth_date=dt.date(1980, 1, 1),
+        county=county,
+        psn_no=psn_no,
+    )
+
+
+def load(department, rows, *, apply=True, headers=HEADERS, name="idet.csv") -> RosterImport:
+    batch, _ = services.roster_import_receive(
+        department=department,
+        kind="platform",
+        upload=csv_upload(rows, headers=headers, name=name),
+        file_name=name,
+        stated_date=STATED,
+        channel="admin",
+    )
+    services.roster_import_validate(batch=batch)
+    if apply:
+        services.roster_import_apply(batch=batch)
+    batch.refresh_from_db()
+    return batch
+
+
+def errors(batch) -> dict[int, str]:
+    return dict(
+        RosterImportRow.objects.filter(batch=batch)
+        .exclude(error_code="")
+        .values_list("line_no", "error_code")
+    )
+
+
+def periods(p) -> list[tuple]:
+    return list(
+        Identity.objects.filter(person=p).order_by("start").values_list("code", "start", "end")
+    )
+
+
+def test_the_mapping_is_dated_data_read_on_the_records_first_day(county, medical):
+    # From 2024 the province splits 低保: the same code now means 全额低保.
+    IdentityTypeMapping.objects.filter(code="2303").update(valid_to=dt.date(2023, 12, 31))
+    IdentityTypeMapping.objects.create(
+        code="2303", label="低保对象（全额）", identity="dibao_full", valid_from=dt.date(2024, 1, 1)
+    )
+    IdentityTypeMapping.objects.create(
+        code="2398", label="医疗保障对象（非救助）", identity="", valid_from=dt.date(2020, 1, 1)
+    )
+    a, b, c = make_id(1), make_id(2), make_id(3)
+    batch = load(
+        medical,
+        [
+            ["P001", a, "张三", "2303", "2023-03-01 00:00:00", "2023-12-31 23:59:59", ""],
+            ["P002", b, "李四", "2303", "2024-02-01", "", ""],
+            ["P003", c, "王五", "2398", "2024-02-01", "", ""],
+        ],
+    )
+    assert periods(Person.objects.get(id_number=a)) == [
+        ("dibao", dt.date(2023, 3, 1), dt.date(2023, 12, 31))
+    ]
+    assert periods(Person.objects.get(id_number=b)) == [("dibao_full", dt.date(2024, 2, 1), None)]
+    assert errors(batch) == {4: "code_unknown"}
+    assert "不属于医疗救助对象" in RosterImportRow.objects.get(batch=batch, line_no=4).error_message
+    # The pair certno + psn_no is recorded on the people it created.
+    assert Person.objects.get(id_number=a).psn_no == "P001"
+
+
+def test_a_record_naming_only_psn_no_backdates_the_identity_and_recomputes_from_that_day(
+    county, medical
+):
+    p = person(county, 1, "张三", psn_no="P001")
+    Identity.objects.create(person=p, code="dibao", start=dt.date(2024, 6, 1))
+    batch = load(medical, [["P001", "", "张三", "2303", "2024-02-01", "", "补认定"]])
+    assert errors(batch) == {}
+    assert periods(p) == [
+        ("dibao", dt.date(2024, 2, 1), dt.date(2024, 5, 31)),
+        ("dibao", dt.date(2024, 6, 1), None),
+    ]
+    event = OutboxEvent.objects.get(topic="identity.changed")
+    assert event.payload["people"] == [[p.pk, "2024-02-01"]]
+    assert event.payload["source"] == f"医保平台人员身份 #{batch.pk}"
+
+    # The same records again (a new export): nothing changes, no event.
+    again = load(medical, [["P001", "", "张三", "2303", "2024-02-01", "", "补认定（重发）"]])
+    assert again.result["counts"] == {"unchanged": 1}
+    assert OutboxEvent.objects.filter(topic="identity.changed").count() == 1
+
+
+def test_an_end_on_the_platform_ends_the_open_period_and_recomputes_from_the_end(county, medical):
+    p = person(county, 1, "张三")
+    Identity.objects.create(person=p, code="dibao", start=dt.date(2024, 1, 1))
+    batch = load(
+        medical,
+        [
+            [
+                "P001",
+                make_id(1),
+                "张三",
+                "2303",
+                "2024-01-01 00:00:00",
+                "2024-06-30 23:59:59",
+                "",
+            ],
+            ["P001", make_id(1), "张三", "2301", "2024-07-01 00:00:00", "", "转特困"],
+        ],
+    )
+    assert errors(batch) == {}
+    assert periods(p) == [
+        ("dibao", dt.date(2024, 1, 1), dt.date(2024, 6, 30)),
+        ("tekun", dt.date(2024, 7, 1), None),
+    ]
+    p.refresh_from_db()
+    assert p.psn_no == "P001"  # a registered person takes the number of the pair
+    assert batch.result["counts"] == {"ended": 1, "added": 1}
+    event = OutboxEvent.objects.get(topic="identity.changed")
+    assert event.payload["people"] == [[p.pk, "2024-06-30"]]
+
+
+def test_bad_records_are_row_errors_and_the_good_rows_are_kept(county, medical):
+    person(county, 5, "赵六", psn_no="P005")
+    person(county, 6, "钱七", psn_no="P006")
+    batch = load(
+        medical,
+        [
+            ["P001", make_id(1), "张三", "9999", "2024-02-01", "", ""],  # unknown code
+            ["P002", make_id(2), "李四", "2303", "2024-05-01", "2024-04-30", ""],  # end < begin
+            ["P003", "", "王五", "2303", "2024-02-01", "", ""],  # psn_no nobody has
+            ["P004", make_id(4), "孙八", "2303", "2024-02-01", "", ""],  # good
+            ["P005", "", "赵六", "2303", "2024-02-01", "", ""],  # good: found by psn_no
+            ["P006", make_id(7), "周九", "2303", "2024-02-01", "", ""],  # P006 is 钱七's
+            ["", make_id(8), "吴十", "2303", "2024-02-01", "", ""],  # no psn_no
+            ["P009", make_id(9), "郑一", "2303", "二〇二四年", "", ""],  # bad date
+        ],
+    )
+    assert errors(batch) == {
+        2: "code_unknown",
+        3: "end_before_start",
+        4: "psn_no_unknown",
+        7: "psn_no_conflict",
+        8: "psn_no_missing",
+        9: "date_invalid",
+    }
+    messages = dict(
+        RosterImportRow.objects.filter(batch=batch).values_list("line_no", "error_message")
+    )
+    assert "9999" in messages[2] and "终止日期早于起始日期" in messages[3]
+    assert "无对应人员" in messages[4]
+    assert batch.status == RosterImport.Status.APPLIED
+    assert periods(Person.objects.get(id_number=make_id(4))) == [
+        ("dibao", dt.date(2024, 2, 1), None)
+    ]
+    assert periods(Person.objects.get(psn_no="P005")) == [("dibao", dt.date(2024, 2, 1), None)]
+    assert not Person.objects.filter(id_number__in=[make_id(1), make_id(2), make_id(7)]).exists()
+
+
+def test_a_file_without_the_platform_header_is_refused_whole(county, medical):
+    batch, _ = services.roster_import_receive(
+        department=medical,
+        kind="platform",
+        upload=csv_upload([["P1", "张三", "2303"]], headers=["编号", "姓名", "类别"]),
+        file_name="x.csv",
+        stated_date=STATED,
+        channel="admin",
+    )
+    with pytest.raises(FileRefused) as refused:
+        services.roster_import_validate(batch=batch)
+    assert refused.value.code == "no_header"
+    batch.refresh_from_db()
+    assert batch.status == RosterImport.Status.REJECTED and "psn_no" in batch.error
+
+    missing = ["psn_no", "certno", "psn_name", "begntime"]
+    batch, _ = services.roster_import_receive(
+        department=medical,
+        kind="platform",
+        upload=csv_upload([["P1", "", "张三", "2024-01-01"]], headers=missing, name="y.csv"),
+        file_name="y.csv",
+        stated_date=STATED,
+        channel="admin",
+    )
+    with pytest.raises(FileRefused) as refused:
+        services.roster_import_validate(batch=batch)
+    assert refused.value.code == "missing_columns" and "psn_idet_type" in refused.value.message
+
+
+def test_only_the_medical_security_department_sends_platform_records(county, medical, civil):
+    with pytest.raises(Refusal) as refused:
+        services.roster_import_receive(
+            department=civil,
+            kind="platform",
+            upload=csv_upload([["P1", "", "张三", "2303", "2024-01-01", "", ""]], headers=HEADERS),
+            file_name="x.csv",
+            stated_date=STATED,
+            channel="admin",
+        )
+    assert refused.value.field == "department"
+
+
+def test_settlement_pairs_record_psn_no_once_and_never_overwrite(county):
+    a, b, c = (
+        person(county, 1, "张三"),
+        person(county, 2, "李四", psn_no="P2"),
+        person(county, 3, "王五"),
+    )
+    d = person(county, 4, "孙八")
+    recorded = services.people_psn_no_record(
+        pairs=[(a.pk, "P1"), (b.pk, "P9"), (c.pk, "P2"), (d.pk, "P4"), (d.pk, "P5")]
+    )
+    assert recorded == 1
+    assert dict(Person.objects.values_list("pk", "psn_no")) == {
+        a.pk: "P1",  # recorded
+        b.pk: "P2",  # already had one
+        c.pk: None,  # P2 is 李四's
+        d.pk: None,  # two numbers for one person: neither
+    }
+
+
+def test_the_fixture_generator_writes_files_the_import_reads(county, medical, tmp_path):
+    holders = [
+        Holder(make_id(n), f"测试{chr(0x4E00 + n)}", psn_no_for(make_id(n))) for n in range(1, 41)
+    ]
+    for holder in holders[:20]:  # half of them registered with their number already
+        Person.objects.create(
+            id_number=holder.id_number,
+            name=holder.name,
+            sex="M",
+            birth_date=dt.date(1980, 1, 1),
+            county=county,
+            psn_no=holder.psn_no,
+        )
+    records = list(identity_records(holders, seed=3))
+    records = [r for r in records if r["certno"] or r["psn_no"] <= holders[19].psn_no]
+    target = tmp_path / "idet.csv"
+    count = write_csv(records, target)
+    with open(target, "rb") as handle:
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        upload = SimpleUploadedFile("idet.csv", handle.read())
+    batch, _ = services.roster_import_receive(
+        department=medical,
+        kind="platform",
+        upload=upload,
+        file_name="idet.csv",
+        stated_date=STATED,
+        channel="admin",
+    )
+    services.roster_import_validate(batch=batch)
+    services.roster_import_apply(batch=batch)
+    batch.refresh_from_db()
+    assert batch.rows_total == count
+    assert batch.rows_error == 0, errors(batch)
+
+
+def test_the_management_command_imports_and_applies(county, medical, tmp_path):
+    from django.core.management import call_command
+
+    target = tmp_path / "idet.csv"
+    target.write_text(
+        ",".join(HEADERS)
+        + f"\nP001,{make_id(1)},张三,2303,2024-02-01,,\nP002,,李四,2303,2024-02-01,,\n",
+        encoding="utf-8",
+    )
+    out = io.StringIO()
+    call_command(
+        "import_identities", str(target), county=county.code, stated=STATED, apply=True, stdout=out
+    )
+    assert "已入库" in out.getvalue() and "错误 1" in out.getvalue()
+    assert Person.objects.get(psn_no="P001").identities.get().code == "dibao"
+    out = io.StringIO()
+    call_command("import_identities", str(target), county=county.code, stdout=out)
+    assert "未重复导入" in out.getvalue()
