@@ -12,7 +12,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from beneficiaries import exports, services
+from beneficiaries import exports, selectors, services
 from beneficiaries.models import (
     ContributionYear,
     County,
@@ -620,6 +620,7 @@ class PremiumTransferRequestAdmin(CountyScopedAdmin):
         "amount",
         "headcount",
         "status",
+        "holder",
         "created_at",
         "posted_entry_id",
     ]
@@ -649,6 +650,10 @@ class PremiumTransferRequestAdmin(CountyScopedAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    @admin.display(description="当前办理人")
+    def holder(self, obj):
+        return selectors.premium_transfer_holder(obj)
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.status != PremiumTransferRequest.Status.REQUESTED:

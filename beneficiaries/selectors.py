@@ -101,3 +101,13 @@ def premium_facts(*, county: County, on: date, chunk: int = 5000) -> Iterator[tu
         facts = person_facts(people=part)
         for pk in part:
             yield pk, schemes[pk], facts[pk]
+
+
+def premium_transfer_holder(request) -> str:
+    """Who a premium transfer request waits for: finance proposing the transfer (posted only
+    when a second person checks it, in the fund's 资金变动复核), or nobody."""
+    from beneficiaries.models import PremiumTransferRequest
+
+    if request.status == PremiumTransferRequest.Status.REQUESTED:
+        return "财务：提交资助参保划转，经第二人复核后记账"
+    return "已办结"

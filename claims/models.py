@@ -654,10 +654,13 @@ class Application(FSMModelMixin, models.Model):
 
     class State(models.TextChoices):
         DRAFT = "draft", "草稿"
-        SUBMITTED = "submitted", "已提交待审批"
-        APPROVED = "approved", "已审批"
+        SUBMITTED = "submitted", "待初审"
+        # Above SECOND_APPROVAL_THRESHOLD: one supervisor has approved, a second, different one
+        # decides (approve, reject or return) — the state says so, and the queue 待我复审 finds it.
+        SECOND_REVIEW = "second_review", "待复审"
+        APPROVED = "approved", "已批准"
         REJECTED = "rejected", "不予救助"
-        RETURNED = "returned", "退回补正"
+        RETURNED = "returned", "已退回"
         PAID = "paid", "已支付"
 
     number = models.CharField("受理编号", max_length=32, unique=True)
@@ -719,15 +722,19 @@ class Application(FSMModelMixin, models.Model):
     def submit(self):
         pass
 
-    @transition(field=state, source=State.SUBMITTED, target=State.APPROVED)
+    @transition(field=state, source=State.SUBMITTED, target=State.SECOND_REVIEW)
+    def first_approve(self):
+        pass
+
+    @transition(field=state, source=[State.SUBMITTED, State.SECOND_REVIEW], target=State.APPROVED)
     def approve(self):
         pass
 
-    @transition(field=state, source=State.SUBMITTED, target=State.REJECTED)
+    @transition(field=state, source=[State.SUBMITTED, State.SECOND_REVIEW], target=State.REJECTED)
     def reject(self):
         pass
 
-    @transition(field=state, source=State.SUBMITTED, target=State.RETURNED)
+    @transition(field=state, source=[State.SUBMITTED, State.SECOND_REVIEW], target=State.RETURNED)
     def send_back(self):
         pass
 
@@ -739,6 +746,10 @@ class Application(FSMModelMixin, models.Model):
     @transition(field=state, source=State.PAID, target=State.APPROVED)
     def payment_reversed(self):
         pass
+
+
+# The states in which an application waits for a supervisor (初审 or 复审).
+APPLICATION_WAITING_STATES = (Application.State.SUBMITTED, Application.State.SECOND_REVIEW)
 
 
 @pghistory.track()

@@ -391,6 +391,7 @@ class SettlementRunAdmin(ReadOnlyMixin, CountyScopedAdmin):
         "county",
         "period",
         "status",
+        "holder",
         "progress_display",
         "total_display",
         "attempts",
@@ -407,6 +408,7 @@ class SettlementRunAdmin(ReadOnlyMixin, CountyScopedAdmin):
         "month",
         "period_display",
         "status",
+        "holder",
         "job",
         "staged_at",
         "finished_at",
@@ -444,6 +446,10 @@ class SettlementRunAdmin(ReadOnlyMixin, CountyScopedAdmin):
 
     def has_settle_permission(self, request) -> bool:
         return may(request, "funds.settle_month")
+
+    @admin.display(description="当前办理人")
+    def holder(self, obj):
+        return selectors.settlement_run_holder(obj)
 
     @admin.display(description="进度")
     def progress_display(self, obj):

@@ -20,3 +20,11 @@ def role_names(context) -> str:
     if request is None:
         return ""
     return "、".join(ROLES_BY_KEY[k].name for k in sorted(user_roles(request.user)))
+
+
+@register.filter
+def yuan(value) -> str:
+    """An amount as people read it (`medaid.core.money.yuan_text`): `12,345.60`, `—` if none."""
+    from medaid.core.money import yuan_text
+
+    return yuan_text(value)
