@@ -239,3 +239,39 @@ def test_the_citizens_notice_is_in_words_without_internal_identifiers(
         assert login not in notice
     assert not re.search(r"[（(](tekun|dibao[a-z_]*|inpatient)[）)]", notice)
     assert "@page" in notice and "A4" in notice
+
+
+def _text(html: str) -> str:
+    """What a person reads of a page: no tags, scripts, styles or attribute values."""
+    html = re.sub(r"(?s)<(script|style)\b.*?</\1>", " ", html)
+    return re.sub(r"<[^>]+>", " ", html)
+
+
+@pytest.mark.django_db
+def test_application_claim_and_decision_pages_show_no_raw_codes(application, clerk, supervisor):
+    from medaid.policy.glossary import IDENTITY_CODES
+    from medaid.policy.reasons import Reason
+
+    services.application_submit(application=application, by=clerk)
+    claim = application.claims.get()
+    for perm in ("view_claim", "view_decision"):
+        from django.contrib.auth.models import Permission
+
+        clerk.user_permissions.add(
+            Permission.objects.get(content_type__app_label="claims", codename=perm)
+        )
+    client = _client(clerk)
+    codes = {*IDENTITY_CODES, *(r.value for r in Reason), "inpatient", "submitted"}
+    pattern = re.compile(r"(?<![A-Za-z0-9_])(" + "|".join(sorted(codes)) + r")(?![A-Za-z0-9_])")
+    for url in (
+        f"/admin/claims/application/{application.pk}/change/",
+        "/admin/claims/application/",
+        f"/admin/claims/claim/{claim.pk}/change/",
+        "/admin/claims/decision/",
+        _url(application, "submit"),
+        _url(application, "notice"),
+    ):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        found = pattern.findall(_text(response.content.decode()))
+        assert not found, (url, found)
