@@ -713,6 +713,7 @@ class PremiumTransferRequestAdmin(CountyScopedAdmin):
         "amount",
         "headcount",
         "status",
+        "holder",
         "created_at",
         "posted_entry_id",
     ]
@@ -742,6 +743,10 @@ class PremiumTransferRequestAdmin(CountyScopedAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    @admin.display(description="当前办理人")
+    def holder(self, obj):
+        return selectors.premium_transfer_holder(obj)
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.status != PremiumTransferRequest.Status.REQUESTED:

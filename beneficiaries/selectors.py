@@ -229,3 +229,13 @@ def identity_type_mappings() -> dict[str, list[tuple]]:
     ).values_list("code", "valid_from", "valid_to", "identity", "label"):
         rows.setdefault(code, []).append((start, end, identity, label))
     return rows
+
+
+def premium_transfer_holder(request) -> str:
+    """Who a premium transfer request waits for: finance proposing the transfer (posted only
+    when a second person checks it, in the fund's 资金变动复核), or nobody."""
+    from beneficiaries.models import PremiumTransferRequest
+
+    if request.status == PremiumTransferRequest.Status.REQUESTED:
+        return "财务：提交资助参保划转，经第二人复核后记账"
+    return "已办结"

@@ -6,6 +6,7 @@ querysets go through `scope_to_user`, big lists are counted to a cap, ID numbers
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django import forms
 from django.contrib import admin, messages
@@ -17,8 +18,9 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from claims import imports, services
+from claims import imports, selectors, services
 from claims.models import (
+    APPLICATION_WAITING_STATES,
     Adjustment,
     Application,
     ApplicationApproval,
@@ -44,6 +46,7 @@ from medaid.core.admin import (
 )
 from medaid.core.errors import Refusal
 from medaid.core.fields import form_refusal
+from medaid.core.money import yuan_text
 from medaid.core.scoping import scope_to_user
 from medaid.core.workdays import month_range
 
@@ -111,14 +114,13 @@ class DecisionInline(admin.TabularInline):
 def _trace_html(decision: Decision | None):
     if decision is None:
         return "尚未计算"
+    # The policy and its version are the trace's first line, in words; the pack's code and
+    # parameter fingerprint stay on the decision's own page (历次救助决定) for the auditor.
     return format_html(
-        "<div><b>救助合计 {}</b>（医疗救助 {}，倾斜救助 {}）；政策 {} 版本 {}，参数指纹 {}</div>{}",
-        decision.total,
-        decision.assistance,
-        decision.tilted_assistance,
-        decision.policy_code,
-        decision.policy_version,
-        decision.parameters_hash,
+        "<div><b>救助合计 {} 元</b>（医疗救助 {} 元，倾斜救助 {} 元）</div>{}",
+        yuan_text(decision.total),
+        yuan_text(decision.assistance),
+        yuan_text(decision.tilted_assistance),
         format_trace(decision.trace),
     )
 
@@ -429,22 +431,120 @@ ReceiptFormSet = forms.formset_factory(ReceiptForm, extra=3, min_num=1, validate
 
 
 class ApplicationDecideForm(forms.Form):
-    ACTIONS = [("approve", "审批通过"), ("return", "退回补正"), ("reject", "不予救助")]
+    ACTIONS = [("approve", "批准"), ("return", "退回补正"), ("reject", "不予救助")]
     action = forms.ChoiceField(label="审批", choices=ACTIONS, widget=forms.RadioSelect)
     reason = forms.CharField(
         label="意见/原因", max_length=500, required=False, widget=forms.Textarea
     )
 
 
+class ApplicationQueueFilter(admin.SimpleListFilter):
+    """我的审批队列: what waits for this supervisor — 待我初审 (not their own registration or
+    submission) and 待我复审 (approved once by someone else). The dashboard's counts link here."""
+
+    title = "我的审批队列"
+    parameter_name = "queue"
+
+    def lookups(self, request, model_admin):
+        return [("first", "待我初审"), ("second", "待我复审")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "first":
+            return selectors.applications_first_review(queryset, request.user)
+        if self.value() == "second":
+            return selectors.applications_second_review(queryset, request.user)
+        return queryset
+
+
+class ApplicationConfirmForm(forms.Form):
+    reason = forms.CharField(
+        label="意见/原因", max_length=400, required=False, widget=forms.Textarea
+    )
+
+
+@dataclass(frozen=True)
+class ApplicationStep:
+    """One button of an application's page: what it does, from which states, with which
+    permission, whether a reason is required, and the service that does it."""
+
+    key: str
+    label: str
+    permission: str
+    states: tuple[str, ...]
+    reason_required: bool
+    question: str
+
+
+APPLICATION_STEPS = {
+    step.key: step
+    for step in (
+        ApplicationStep(
+            "submit",
+            "提交",
+            "claims.submit_application",
+            (Application.State.DRAFT, Application.State.RETURNED),
+            False,
+            "提交后申请进入初审，明细不能再修改。确定提交？",
+        ),
+        ApplicationStep(
+            "approve",
+            "批准",
+            "claims.approve_application",
+            APPLICATION_WAITING_STATES,
+            False,
+            "确定批准该申请？救助合计超过复审金额的，还需另一位审批人复审。",
+        ),
+        ApplicationStep(
+            "return",
+            "退回",
+            "claims.return_application",
+            APPLICATION_WAITING_STATES,
+            True,
+            "退回后由窗口经办补正材料重新提交，已有的审批意见作废。请填写退回原因。",
+        ),
+        ApplicationStep(
+            "reject",
+            "不予救助",
+            "claims.reject_application",
+            APPLICATION_WAITING_STATES,
+            True,
+            "不予救助是最终决定，其费用明细不计入救助。请填写理由。",
+        ),
+    )
+}
+
+
+def application_outcome(app: Application) -> str:
+    """What just happened to the application, as the success message says it."""
+    State = Application.State
+    return {
+        State.SUBMITTED: "已提交，等待初审",
+        State.SECOND_REVIEW: "初审已批准，等待另一位审批人复审",
+        State.APPROVED: f"已批准，救助合计 {yuan_text(app.total)} 元，等待月度结算支付",
+        State.RETURNED: "已退回，等待窗口经办补正后重新提交",
+        State.REJECTED: "已作出不予救助决定",
+    }.get(app.state, app.get_state_display())
+
+
 @admin.register(Application)
 class ApplicationAdmin(CountyScopedAdmin):
-    list_display = ["number", "person", "applied", "state", "total", "created_by", "submitted_by"]
-    list_filter = ["state", CountyListFilter]
+    list_display = [
+        "number",
+        "person",
+        "applied",
+        "state",
+        "holder",
+        "total",
+        "created_by",
+        "submitted_by",
+    ]
+    list_filter = [ApplicationQueueFilter, "state", CountyListFilter]
     search_fields = ["=number", "=person__id_number", "=person__name"]
     raw_id_fields = ["person"]
     readonly_fields = [
         "number",
         "state",
+        "holder",
         "total",
         "created_by",
         "submitted_by",
@@ -459,6 +559,7 @@ class ApplicationAdmin(CountyScopedAdmin):
         "applied",
         "note",
         "state",
+        "holder",
         "total",
         "reason",
         "created_by",
@@ -482,9 +583,38 @@ class ApplicationAdmin(CountyScopedAdmin):
     def may_decide(self, request) -> bool:
         return any(may(request, p) for p in self.DECIDE)
 
+    def steps_for(self, request, app: Application) -> list[ApplicationStep]:
+        """The buttons the application's state allows and this user may press: submit for
+        the clerk; approve, return and reject for a supervisor who is neither the clerk who
+        registered or submitted it nor, at 复审, the first approver."""
+        user = request.user
+        steps = []
+        for step in APPLICATION_STEPS.values():
+            if app.state not in step.states or not may(request, step.permission):
+                continue
+            if step.key != "submit":
+                if user.pk in (app.created_by_id, app.submitted_by_id):
+                    continue
+                if app.approvals.filter(approver=user).exists():
+                    continue
+            steps.append(step)
+        return steps
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "may_decide": self.may_decide(request)}
+        app = self.get_object(request, object_id)
+        steps = self.steps_for(request, app) if app is not None else []
+        extra_context = {
+            **(extra_context or {}),
+            "may_decide": self.may_decide(request),
+            "application_steps": steps,
+        }
         return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="当前办理人")
+    def holder(self, obj):
+        if obj is None or obj.pk is None:
+            return ""
+        return selectors.application_holder(obj)
 
     def add_view(self, request, form_url="", extra_context=None):
         """The counter screen: the applicant, the date applied and the receipts; medaid decides
@@ -573,11 +703,16 @@ class ApplicationAdmin(CountyScopedAdmin):
 
     @admin.action(description="提交审批", permissions=["submit"])
     def submit_selected(self, request, queryset):
+        done = 0
         for app in queryset:
             try:
                 services.application_submit(application=app, by=request.user)
             except Refusal as exc:
                 self.message_user(request, f"{app}：{exc.message}", messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"已提交 {done} 件申请，等待初审")
 
     def get_urls(self):
         return [
@@ -590,6 +725,15 @@ class ApplicationAdmin(CountyScopedAdmin):
                 "<int:pk>/notice/",
                 self.admin_site.admin_view(self.notice_view),
                 name="claims_application_notice",
+            ),
+            *(
+                path(
+                    f"<int:pk>/{key}/",
+                    self.admin_site.admin_view(self.step_view),
+                    {"key": key},
+                    name=f"claims_application_{key}",
+                )
+                for key in APPLICATION_STEPS
             ),
             *super().get_urls(),
         ]
@@ -620,7 +764,8 @@ class ApplicationAdmin(CountyScopedAdmin):
             except PermissionDenied as exc:
                 self.message_user(request, str(exc) or "无权审批", messages.ERROR)
             else:
-                self.message_user(request, "已处理")
+                app.refresh_from_db()
+                self.message_user(request, f"{app.number}：{application_outcome(app)}")
                 return HttpResponseRedirect(reverse("admin:claims_application_change", args=[pk]))
         context = {
             **self.admin_site.each_context(request),
@@ -632,6 +777,51 @@ class ApplicationAdmin(CountyScopedAdmin):
             "threshold": services.second_approval_threshold(),
         }
         return render(request, "claims/application_decide.html", context)
+
+    def step_view(self, request, pk, key):
+        """One button of the application's page: a confirmation page (GET), then the service
+        (POST), and a message saying what happened. The permission is checked first: a user
+        without it gets 403 and nothing changes."""
+        step = APPLICATION_STEPS[key]
+        operation_required(request, step.permission)
+        app = get_object_or_404(self.get_queryset(request), pk=pk)
+        change_url = reverse("admin:claims_application_change", args=[app.pk])
+        # Bound on every POST: submitting has no fields, and an empty POST still confirms.
+        form = ApplicationConfirmForm(request.POST if request.method == "POST" else None)
+        if step.reason_required:
+            form.fields["reason"].required = True
+        if request.method == "POST" and form.is_valid():
+            reason = form.cleaned_data["reason"]
+            by = request.user
+            try:
+                if key == "submit":
+                    services.application_submit(application=app, by=by)
+                elif key == "approve":
+                    services.application_approve(application=app, by=by, note=reason)
+                elif key == "return":
+                    services.application_return(application=app, by=by, reason=reason)
+                else:
+                    services.application_reject(application=app, by=by, reason=reason)
+            except Refusal as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            except PermissionDenied as exc:
+                self.message_user(request, str(exc) or "无权办理", messages.ERROR)
+            else:
+                app.refresh_from_db()
+                self.message_user(request, f"{app.number}：{application_outcome(app)}")
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "step": step,
+            "application": app,
+            "holder": selectors.application_holder(app),
+            "change_url": change_url,
+            "title": f"{step.label}救助申请 {app.number}",
+            "opts": self.model._meta,
+            "threshold": services.second_approval_threshold(),
+        }
+        return render(request, "claims/application_confirm.html", context)
 
     def notice_view(self, request, pk):
         app = get_object_or_404(self.get_queryset(request), pk=pk)

@@ -7,7 +7,8 @@ from django.conf import settings
 from django.db import models
 from django_fsm import FSMField, FSMModelMixin, transition
 
-from medaid.policy.glossary import CLAIM_KIND_CHOICES, FEE_CLASS_CHOICES
+from medaid.policy.glossary import CLAIM_KIND_CHOICES, FEE_CLASS_CHOICES, IDENTITY_CHOICES
+from medaid.policy.reasons import REASON_TEXT
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
@@ -335,8 +336,14 @@ class Decision(models.Model):
     )
     is_current = models.BooleanField("当前有效", default=True)
     eligible = models.BooleanField("符合救助条件")
-    reason = models.CharField("不予救助原因", max_length=32, blank=True)
-    identity = models.CharField("适用身份", max_length=32, blank=True)
+    # Choices only to show words (a pack may add identity codes of its own: shown as stored).
+    reason = models.CharField(
+        "不予救助原因",
+        max_length=32,
+        blank=True,
+        choices=[(reason.value, text) for reason, text in REASON_TEXT.items()],
+    )
+    identity = models.CharField("适用身份", max_length=32, blank=True, choices=IDENTITY_CHOICES)
     policy_code = models.CharField("政策包", max_length=32)
     policy_version = models.CharField("政策版本", max_length=32)
     parameters_hash = models.CharField("参数指纹", max_length=64)
@@ -479,11 +486,15 @@ class DecisionRun(models.Model):
 class RunPerson(models.Model):
     """Staging: who a run decides, and in which partition."""
 
-    run = models.ForeignKey(DecisionRun, on_delete=models.CASCADE, related_name="run_people")
-    partition = models.PositiveSmallIntegerField()
-    person_id = models.BigIntegerField()
+    run = models.ForeignKey(
+        DecisionRun, on_delete=models.CASCADE, related_name="run_people", verbose_name="计算批次"
+    )
+    partition = models.PositiveSmallIntegerField("分区")
+    person_id = models.BigIntegerField("救助对象ID")
 
     class Meta:
+        verbose_name = "计算批次对象"
+        verbose_name_plural = "计算批次对象"
         constraints = [models.UniqueConstraint(fields=["run", "person_id"], name="uniq_run_person")]
         indexes = [models.Index(fields=["run", "partition"])]
 
@@ -492,7 +503,12 @@ class RunPerson(models.Model):
 
 
 class RunPartition(models.Model):
-    run = models.ForeignKey(DecisionRun, on_delete=models.CASCADE, related_name="partition_rows")
+    run = models.ForeignKey(
+        DecisionRun,
+        on_delete=models.CASCADE,
+        related_name="partition_rows",
+        verbose_name="计算批次",
+    )
     number = models.PositiveSmallIntegerField("分区")
     done = models.BooleanField("已完成", default=False)
     people = models.PositiveIntegerField("人数", default=0)
@@ -620,19 +636,19 @@ class DeclarationLine(models.Model):
     kind = models.CharField("救助项目", max_length=32, blank=True)
     admitted = models.DateField("入院日期", null=True)
     discharged = models.DateField("出院日期", null=True)
-    referred = models.BooleanField(default=True)
-    follow_up = models.BooleanField(default=False)
-    emergency = models.BooleanField(default=False)
-    major_disease = models.BooleanField(default=False)
-    chronic_category = models.PositiveSmallIntegerField(null=True)
-    total_cost = models.DecimalField(**MONEY, null=True)
-    in_policy_cost = models.DecimalField(**MONEY, null=True)
-    out_of_catalog_cost = models.DecimalField(**MONEY, null=True)
-    basic_insurance_paid = models.DecimalField(**MONEY, null=True)
-    critical_illness_paid = models.DecimalField(**MONEY, null=True)
-    other_paid = models.DecimalField(**MONEY, null=True)
-    declared_assistance = models.DecimalField(**MONEY, null=True)
-    receipt_numbers = models.CharField(max_length=500, blank=True)
+    referred = models.BooleanField("按规定转诊", default=True)
+    follow_up = models.BooleanField("复诊", default=False)
+    emergency = models.BooleanField("急诊抢救", default=False)
+    major_disease = models.BooleanField("重大疾病首诊", default=False)
+    chronic_category = models.PositiveSmallIntegerField("慢特病类别", null=True)
+    total_cost = models.DecimalField("医疗总费用", **MONEY, null=True)
+    in_policy_cost = models.DecimalField("政策范围内费用", **MONEY, null=True)
+    out_of_catalog_cost = models.DecimalField("目录外费用", **MONEY, null=True)
+    basic_insurance_paid = models.DecimalField("基本医保统筹支付", **MONEY, null=True)
+    critical_illness_paid = models.DecimalField("大病保险支付", **MONEY, null=True)
+    other_paid = models.DecimalField("其他保障支付", **MONEY, null=True)
+    declared_assistance = models.DecimalField("医院申报救助金额", **MONEY, null=True)
+    receipt_numbers = models.CharField("票据号", max_length=500, blank=True)
     error = models.CharField("拒收原因", max_length=32, choices=LineError.choices, blank=True)
     error_detail = models.CharField("说明", max_length=200, blank=True)
 
@@ -655,10 +671,13 @@ class Application(FSMModelMixin, models.Model):
 
     class State(models.TextChoices):
         DRAFT = "draft", "草稿"
-        SUBMITTED = "submitted", "已提交待审批"
-        APPROVED = "approved", "已审批"
+        SUBMITTED = "submitted", "待初审"
+        # Above SECOND_APPROVAL_THRESHOLD: one supervisor has approved, a second, different one
+        # decides (approve, reject or return) — the state says so, and the queue 待我复审 finds it.
+        SECOND_REVIEW = "second_review", "待复审"
+        APPROVED = "approved", "已批准"
         REJECTED = "rejected", "不予救助"
-        RETURNED = "returned", "退回补正"
+        RETURNED = "returned", "已退回"
         PAID = "paid", "已支付"
 
     number = models.CharField("受理编号", max_length=32, unique=True)
@@ -720,15 +739,19 @@ class Application(FSMModelMixin, models.Model):
     def submit(self):
         pass
 
-    @transition(field=state, source=State.SUBMITTED, target=State.APPROVED)
+    @transition(field=state, source=State.SUBMITTED, target=State.SECOND_REVIEW)
+    def first_approve(self):
+        pass
+
+    @transition(field=state, source=[State.SUBMITTED, State.SECOND_REVIEW], target=State.APPROVED)
     def approve(self):
         pass
 
-    @transition(field=state, source=State.SUBMITTED, target=State.REJECTED)
+    @transition(field=state, source=[State.SUBMITTED, State.SECOND_REVIEW], target=State.REJECTED)
     def reject(self):
         pass
 
-    @transition(field=state, source=State.SUBMITTED, target=State.RETURNED)
+    @transition(field=state, source=[State.SUBMITTED, State.SECOND_REVIEW], target=State.RETURNED)
     def send_back(self):
         pass
 
@@ -740,6 +763,10 @@ class Application(FSMModelMixin, models.Model):
     @transition(field=state, source=State.PAID, target=State.APPROVED)
     def payment_reversed(self):
         pass
+
+
+# The states in which an application waits for a supervisor (初审 or 复审).
+APPLICATION_WAITING_STATES = (Application.State.SUBMITTED, Application.State.SECOND_REVIEW)
 
 
 @pghistory.track()

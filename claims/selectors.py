@@ -365,18 +365,86 @@ def dispatches_overdue(*, today: date):
 
 
 def application_notice(*, application, user) -> dict:
-    """Everything the printed decision notice (救助决定通知书) shows."""
+    """Everything the printed decision notice (救助决定通知书) shows the citizen: the county,
+    the person (ID masked as the reader's role requires), each claim's amounts and the
+    articles that decided it, the steps by date — no internal code, fingerprint or login."""
     from medaid.core.scoping import mask_id_number
+    from medaid.policy.trace import CLOSING_PREFIX, cited, for_people
 
     rows = []
     for claim in application.claims.select_related("hospital").order_by("discharged", "id"):
         decision = claim.decisions.filter(is_current=True).first()
-        rows.append({"claim": claim, "decision": decision})
+        trace = decision.trace if decision else []
+        rows.append(
+            {
+                "claim": claim,
+                "decision": decision,
+                "steps": [s for s in for_people(trace) if not s.startswith(CLOSING_PREFIX)],
+                "articles": cited(trace),
+            }
+        )
+    county = application.county
     return {
         "application": application,
+        "county": county,
+        "issuer": f"{county.name}医疗保障局",
         "person": application.person,
         "id_number": mask_id_number(application.person.id_number, user),
         "rows": rows,
         "total": application.total,
-        "transitions": application.transitions.select_related("by"),
+        "transitions": application.transitions.all(),
     }
+
+
+# --- counter applications: who holds one now, and each supervisor's queue ------------------
+
+
+def staff_name(user) -> str:
+    """A member of staff as colleagues read them (None: the system)."""
+    return "系统" if user is None else user.display_name
+
+
+def application_holder(application) -> str:
+    """Who the application waits for now, in words: the role (and person) that acts next."""
+    from claims.models import Application
+
+    State = Application.State
+    state = application.state
+    if state == State.DRAFT:
+        return f"窗口经办（{staff_name(application.created_by)}）：补齐材料后提交"
+    if state == State.RETURNED:
+        return f"窗口经办（{staff_name(application.created_by)}）：补正后重新提交"
+    if state == State.SUBMITTED:
+        return "审核审批：初审（受理人、提交人以外的审批人）"
+    if state == State.SECOND_REVIEW:
+        first = ", ".join(
+            staff_name(a.approver) for a in application.approvals.select_related("approver")
+        )
+        return f"审核审批：复审（{first}以外的另一位审批人）"
+    if state == State.APPROVED:
+        return "财务：月度结算支付"
+    return "已办结"
+
+
+def applications_first_review(queryset: QuerySet, user) -> QuerySet:
+    """待我初审: waiting for a first approval, neither registered nor submitted by `user`."""
+    from claims.models import Application
+
+    return (
+        queryset.filter(state=Application.State.SUBMITTED)
+        .exclude(submitted_by=user)
+        .exclude(created_by=user)
+    )
+
+
+def applications_second_review(queryset: QuerySet, user) -> QuerySet:
+    """待我复审: approved once, waiting for a second supervisor who is not `user` (not the
+    first approver, not the clerk who registered or submitted it)."""
+    from claims.models import Application
+
+    return (
+        queryset.filter(state=Application.State.SECOND_REVIEW)
+        .exclude(approvals__approver=user)
+        .exclude(submitted_by=user)
+        .exclude(created_by=user)
+    )

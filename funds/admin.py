@@ -403,6 +403,7 @@ class SettlementRunAdmin(ReadOnlyMixin, CountyScopedAdmin):
         "county",
         "period",
         "status",
+        "holder",
         "progress_display",
         "total_display",
         "attempts",
@@ -419,6 +420,7 @@ class SettlementRunAdmin(ReadOnlyMixin, CountyScopedAdmin):
         "month",
         "period_display",
         "status",
+        "holder",
         "job",
         "staged_at",
         "finished_at",
@@ -456,6 +458,10 @@ class SettlementRunAdmin(ReadOnlyMixin, CountyScopedAdmin):
 
     def has_settle_permission(self, request) -> bool:
         return may(request, "funds.settle_month")
+
+    @admin.display(description="当前办理人")
+    def holder(self, obj):
+        return selectors.settlement_run_holder(obj)
 
     @admin.display(description="进度")
     def progress_display(self, obj):

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from beneficiaries.models import PoolingArea, PremiumTransferRequest
-from funds import moves
+from funds import moves, selectors
 from funds.models import Account, AccountKind, EntryKind, FundSource, MoneyMove
 from funds.services import FundsError
 from medaid.core.admin import CountyScopedAdmin, may, money, operation_required
@@ -230,6 +230,7 @@ class MoneyMoveAdmin(CountyScopedAdmin):
         "summary",
         "amount_display",
         "state_display",
+        "holder",
         "maker",
         "checker",
         "checked_at",
@@ -239,6 +240,7 @@ class MoneyMoveAdmin(CountyScopedAdmin):
     fields = (
         "kind",
         "state_display",
+        "holder",
         "summary",
         "amount_display",
         "lines_display",
@@ -310,6 +312,10 @@ class MoneyMoveAdmin(CountyScopedAdmin):
             obj.state, "#333"
         )
         return format_html('<b style="color:{}">{}</b>', colour, obj.get_state_display())
+
+    @admin.display(description="当前办理人")
+    def holder(self, obj):
+        return selectors.move_holder(obj)
 
     @admin.display(description="账户与金额（元）")
     def lines_display(self, obj):

@@ -392,8 +392,8 @@ class SettlementRun(models.Model):
         # Statements staged, waiting for their posting to be proposed and approved
         # (`funds.moves`): no money has moved yet.
         STAGED = "staged", "待复核记账"
-        SUCCEEDED = "succeeded", "已完成"
-        FAILED = "failed", "失败"
+        SUCCEEDED = "succeeded", "已结算"
+        FAILED = "failed", "结算失败"
 
     county = models.ForeignKey(
         "beneficiaries.County",

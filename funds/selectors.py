@@ -99,3 +99,45 @@ def ledger_rows(*, account: Account, start: dt.date, end: dt.date):
         balance += posting.amount
         rows.append((posting, balance))
     return opening, rows
+
+
+# --- who holds a settlement run or a money move now ---------------------------------------
+
+
+def _name(user) -> str:
+    return "系统" if user is None else user.display_name
+
+
+def move_holder(move) -> str:
+    """Who a money move waits for, in words: a checker who is not the maker, the posting, or
+    nobody (posted); a refused move goes back to its maker."""
+    from funds.models import MoneyMove
+
+    State = MoneyMove.State
+    if move.state == State.PENDING:
+        return f"资金复核人：{_name(move.maker)}（制单人）以外持有复核权限的人"
+    if move.state == State.APPROVED:
+        return "系统：记账中"
+    if move.state == State.REFUSED:
+        return f"制单人（{_name(move.maker)}）：按复核意见修改后重新提交"
+    return "已办结"
+
+
+def settlement_run_holder(run) -> str:
+    """Who a month's settlement waits for: the job, finance proposing its posting, a second
+    person checking it, or nobody (settled)."""
+    from funds.models import MOVE_OPEN_STATES, SettlementRun
+
+    Status = SettlementRun.Status
+    if run.status == Status.RUNNING:
+        return "系统：后台结算任务进行中"
+    if run.status == Status.FAILED:
+        return "财务：查看错误后继续/重新执行结算"
+    if run.status == Status.SUCCEEDED:
+        return "已办结"
+    move = (
+        run.moves.filter(state__in=MOVE_OPEN_STATES).select_related("maker").order_by("-pk").first()
+    )
+    if move is None:
+        return "财务：提交结算记账复核"
+    return move_holder(move)

@@ -109,17 +109,17 @@ def approval_queue(request) -> Panel:
     Application = _model("claims.Application")
     Claim = _model("claims.Claim")
     panel = Panel("approvals", "审批队列")
-    waiting = scope_to_user(Application.objects.filter(state="submitted"), user)
-    # A supervisor never approves their own submission: count what is theirs to decide.
-    mine = waiting.exclude(submitted_by=user).count()
-    panel.items.append(
-        Item(
-            "救助申请待审批",
-            mine,
-            _url("admin:claims_application_changelist", "state__exact=submitted"),
-            "warning" if mine else "",
-        )
-    )
+    from claims import selectors as claims_selectors
+
+    scoped = scope_to_user(Application.objects.all(), user)
+    url = "admin:claims_application_changelist"
+    # Each count is the rows of its link: the queue filter runs the same selector.
+    first = claims_selectors.applications_first_review(scoped, user).count()
+    second = claims_selectors.applications_second_review(scoped, user).count()
+    panel.items += [
+        Item("救助申请待我初审", first, _url(url, "queue=first"), "warning" if first else ""),
+        Item("救助申请待我复审", second, _url(url, "queue=second"), "warning" if second else ""),
+    ]
     try:
         IllnessApp = _model("beneficiaries.IllnessPovertyApplication")
     except LookupError:
@@ -158,13 +158,18 @@ def my_applications(request) -> Panel:
     drafts = scoped.filter(state="draft", created_by=user).count()
     returned = scoped.filter(state="returned").count()
     submitted = scoped.filter(state="submitted").count()
+    second = scoped.filter(state="second_review").count()
     url = "admin:claims_application_changelist"
     panel.items += [
-        Item("我的草稿", drafts, _url(url, "state__exact=draft")),
+        Item("我的草稿", drafts, _url(url, f"state__exact=draft&created_by__exact={user.pk}")),
         Item(
-            "退回补正", returned, _url(url, "state__exact=returned"), "danger" if returned else ""
+            "已退回待补正",
+            returned,
+            _url(url, "state__exact=returned"),
+            "danger" if returned else "",
         ),
-        Item("已提交待审批", submitted, _url(url, "state__exact=submitted")),
+        Item("待初审", submitted, _url(url, "state__exact=submitted")),
+        Item("待复审", second, _url(url, "state__exact=second_review")),
     ]
     return panel
 

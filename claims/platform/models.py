@@ -65,7 +65,10 @@ class PlatformLine(models.Model):
     the declaration line of the same number)."""
 
     declaration = models.ForeignKey(
-        "claims.Declaration", on_delete=models.CASCADE, related_name="platform_lines"
+        "claims.Declaration",
+        on_delete=models.CASCADE,
+        related_name="platform_lines",
+        verbose_name="申报批次",
     )
     line_no = models.PositiveIntegerField("行号")
     setl_id = models.CharField("结算ID", max_length=64, blank=True)

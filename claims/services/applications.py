@@ -16,6 +16,7 @@ from beneficiaries.models import Person
 from beneficiaries.selectors import policy_on
 from claims import selectors
 from claims.models import (
+    APPLICATION_WAITING_STATES,
     Application,
     ApplicationApproval,
     ApplicationTransition,
@@ -204,7 +205,7 @@ def _locked_for_decision(application: Application, by, permission: str) -> Appli
     """The application row, locked, still waiting for a supervisor who may decide it (holding
     `permission`: approve, reject or return)."""
     app = _locked(application.pk)
-    if app.state != Application.State.SUBMITTED:
+    if app.state not in APPLICATION_WAITING_STATES:
         raise ClaimsError(f"该申请已处理（{app.get_state_display()}）", code="already_decided")
     _check_supervisor(app, by, permission)
     return app
@@ -239,12 +240,17 @@ def application_approve(*, application: Application, by, note: str = "") -> Appl
         ApplicationApproval.objects.create(application=app, approver=by, total=total, note=note)
         needed = 2 if total > second_approval_threshold() else 1
         if app.approvals.count() < needed:
+            # 待初审 → 待复审: the state itself says a second supervisor is awaited.
+            source = app.state
+            if source == Application.State.SUBMITTED:
+                app.first_approve()
+                app.save()
             _log(
                 app,
-                app.state,
+                source,
                 by,
-                f"一审通过，救助合计 {total} 超过 "
-                f"{second_approval_threshold()}，待第二审批人审批。{note}",
+                f"初审通过，救助合计 {total} 超过 "
+                f"{second_approval_threshold()}，待另一位审批人复审。{note}",
             )
             return app
         _decide(app, app.approve, by=by, reason=note or "审批通过")

@@ -41,7 +41,7 @@ CHECKS = {
     "settled_without_line": "已结算无结算单",
     "line_not_settled": "已支付未标记结算",
     "unsettled": "应结未结",
-    "application_not_paid": "申请已审批已结算未支付",
+    "application_not_paid": "申请已批准已结算未支付",
     "application_paid_twice": "已支付申请的明细未恰好结算一次",
     "recompute_differs": "救助决定与重新计算不符",
     "year_end_actual": "决算实际支出与账簿不符",

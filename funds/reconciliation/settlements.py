@@ -680,7 +680,7 @@ def check_applications(result: ReconcileResult, scope: Scope) -> None:
         (
             "application_not_paid",
             unpaid,
-            "申请已审批且全部明细已结算，状态仍为“已审批”，应为“已支付”",
+            "申请已批准且全部明细已结算，状态仍为“已批准”，应为“已支付”",
         ),
         (
             "application_paid_twice",

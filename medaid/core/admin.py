@@ -316,12 +316,15 @@ def money(value) -> str:
 
 
 def format_trace(lines) -> str:
-    """The engine's trace (a list of Chinese lines) as an ordered list for a change page."""
+    """The engine's trace (a list of Chinese lines) as an ordered list for a change page, in
+    words: without the parameter fingerprint or the codes (`policy.trace.for_people`)."""
+    from medaid.policy.trace import for_people
+
     if not lines:
         return "—"
     return format_html(
         '<ol class="decision-trace">{}</ol>',
-        format_html_join("", "<li>{}</li>", ((line,) for line in lines)),
+        format_html_join("", "<li>{}</li>", ((line,) for line in for_people(lines))),
     )
 
 

@@ -50,6 +50,11 @@ class User(AbstractUser):
     def is_city_wide(self) -> bool:
         return self.county_id is None
 
+    @property
+    def display_name(self) -> str:
+        """How colleagues read this account on a screen: the person's name, else the login."""
+        return f"{self.last_name}{self.first_name}" or self.get_username()
+
 
 class Job(models.Model):
     """A long job (import, settlement, recomputation, report) with its progress.

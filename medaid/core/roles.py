@@ -344,6 +344,11 @@ ADMIN_URLS: dict[str, str | tuple[str, ...]] = {
         "claims.return_application",
     ),
     "claims_application_notice": READ,
+    # The buttons of an application's page, each with its confirmation page.
+    "claims_application_submit": "claims.submit_application",
+    "claims_application_approve": "claims.approve_application",
+    "claims_application_return": "claims.return_application",
+    "claims_application_reject": "claims.reject_application",
     "claims_decisionrun_retry": "claims.start_recompute",
     "claims_replayrun_start": "claims.start_replay",
     "claims_replayrun_export": READ,

@@ -12,6 +12,7 @@ cached; amounts take a fast path for the common two-decimal case.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 
@@ -497,3 +498,25 @@ def render(steps: Iterable[tuple]) -> list[str]:
             closing = _CACHE[key] = "依据条款：" + "；".join(dict.fromkeys(refs))
         out.append(closing)
     return out
+
+
+# --- a stored trace as a person reads it ----------------------------------------------------
+
+CLOSING_PREFIX = "依据条款："
+_FINGERPRINT = re.compile(r"[；;，,]\s*参数指纹\s*[0-9a-fA-F]+")
+# A canonical code in brackets after its Chinese label: 「低保边缘家庭成员（dibao_edge）」.
+_CODE = re.compile(r"\s?[（(][a-z][a-z0-9_]*[）)]")
+
+
+def for_people(lines: Iterable[str]) -> list[str]:
+    """A stored trace as staff and citizens read it: every step in words, without the
+    parameter fingerprint or the codes (the decision keeps both in its own fields)."""
+    return [_CODE.sub("", _FINGERPRINT.sub("", line)) for line in lines or ()]
+
+
+def cited(lines: Iterable[str]) -> str:
+    """The articles a decision rests on (the trace's closing line), or ""."""
+    for line in lines or ():
+        if line.startswith(CLOSING_PREFIX):
+            return line[len(CLOSING_PREFIX) :]
+    return ""

@@ -24,7 +24,7 @@ def role_names(context) -> str:
 
 @register.filter
 def yuan(value) -> str:
-    """An amount as people read it (`medaid.core.money.yuan_text`): `-1,300.00`."""
+    """An amount as people read it (`medaid.core.money.yuan_text`): `12,345.60`, `—` if none."""
     from medaid.core.money import yuan_text
 
     return yuan_text(value)

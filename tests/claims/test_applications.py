@@ -76,7 +76,8 @@ def test_large_amount_needs_a_second_approver(
     settings.SECOND_APPROVAL_THRESHOLD = "1000.00"
     services.application_submit(application=application, by=clerk)
     app = services.application_approve(application=application, by=supervisor)
-    assert app.state == Application.State.SUBMITTED
+    assert app.state == Application.State.SECOND_REVIEW
+    assert app.get_state_display() == "待复审"
     with pytest.raises(services.ClaimsError):
         services.application_approve(application=application, by=supervisor)
     app = services.application_approve(application=application, by=supervisor2)

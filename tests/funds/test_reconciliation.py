@@ -189,7 +189,7 @@ def test_the_command_prints_each_difference_and_exits_1(county, month):
         call_command("reconcile", "--year", str(month.year), "--full", stdout=out)
     assert exit_.value.code == 1
     text = out.getvalue()
-    assert "申请已审批已结算未支付" in text and "claims.Application#" in text
+    assert "申请已批准已结算未支付" in text and "claims.Application#" in text
     assert json.loads(text.strip().splitlines()[-1])["differences"] == 1
 
 

@@ -552,7 +552,7 @@ class Town:
             claims.application_submit(application=application, by=self.clerk)
             first, second = self.supervisors if i % 2 == 0 else self.supervisors[::-1]
             app = claims.application_approve(application=application, by=first, note="同意")
-            if app.state == Application.State.SUBMITTED:
+            if app.state == Application.State.SECOND_REVIEW:
                 assert app.total > THRESHOLD
                 app = claims.application_approve(application=app, by=second, note="复核同意")
                 stats["second_approvals"] += 1
