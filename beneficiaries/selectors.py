@@ -1,14 +1,23 @@
 """Reads of the registry, and the engine's frozen facts built from rows (no query per person)."""
 
 import bisect
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
 from django.db.models import Q
+from django.db.models.functions import Substr
 
-from beneficiaries.models import County, Identity, Person, PoolingArea, PoolingAreaPolicy
+from beneficiaries.models import (
+    County,
+    Household,
+    Identity,
+    Person,
+    PoolingArea,
+    PoolingAreaPolicy,
+)
 from medaid.policy import Case, IdentityPeriod, PersonFacts
 
 
@@ -101,3 +110,28 @@ def premium_facts(*, county: County, on: date, chunk: int = 5000) -> Iterator[tu
         facts = person_facts(people=part)
         for pk in part:
             yield pk, schemes[pk], facts[pk]
+
+
+_TAIL = re.compile(r"^(?:\d{3}|\d{5})[\dX]$")
+
+
+def people_search(queryset, term: str):
+    """The people of `queryset` a counter's search names: a full ID number (18 characters), its
+    last 6 or last 4 characters (the check character may be X), or a name (exact, or its
+    beginning). Each form is read off an index (Person.Meta.indexes: the ID number's unique
+    index, its last-6 and last-4 expression indexes, (county, name)), on PostgreSQL and SQLite.
+    Full-width digits, a lower-case x and spaces are normalised first."""
+    from beneficiaries.id_numbers import normalise
+
+    term = (term or "").strip()
+    number = normalise(term).upper()
+    if len(number) == 18 and number[:17].isdigit():
+        return queryset.filter(id_number=number)
+    if _TAIL.match(number):
+        if len(number) == 6:
+            return queryset.alias(_last6=Substr("id_number", 13, 6)).filter(_last6=number)
+        return queryset.alias(_last4=Substr("id_number", 15, 4)).filter(_last4=number)
+    if not term:
+        return queryset
+    households = Household.objects.filter(code=term).values("pk")
+    return queryset.filter(Q(name__startswith=term) | Q(household__in=households))
