@@ -29,7 +29,7 @@ from funds.models import (
     SettlementStatement,
     YearEndClose,
 )
-from medaid.core.admin import CountyScopedAdmin, may, money, operation_required
+from medaid.core.admin import CountyScopedAdmin, amount_html, may, operation_required
 from medaid.core.fields import ServiceCheckedForm
 from medaid.core.scoping import scope_to_user
 from medaid.core.xlsx import report_filename
@@ -86,7 +86,7 @@ class AccountAdmin(CountyScopedAdmin):
 
     @admin.display(description="余额（元）", ordering="balance_value")
     def balance_display(self, obj):
-        return money(obj.balance_value)
+        return amount_html(obj.balance_value)
 
     @admin.action(description="导出本年基金收支明细表", permissions=["view"])
     def export_ledger(self, request, queryset):
@@ -200,7 +200,7 @@ class EntryAdmin(CountyScopedAdmin):
     @admin.display(description="金额（元）")
     def amount_display(self, obj):
         total = sum((p.amount for p in obj.postings.all() if p.amount > 0), 0)
-        return money(total)
+        return amount_html(total)
 
     @admin.display(description="冲销")
     def reversal_state(self, obj):
@@ -350,16 +350,20 @@ class BudgetAdmin(CountyScopedAdmin):
 
     @admin.display(description="支出预算（元）", ordering="amount")
     def amount_display(self, obj):
-        return money(obj.amount)
+        return amount_html(obj.amount)
 
     @admin.display(description="市/县分担（元）")
     def split_display(self, obj):
         split = selectors.budget_funding_split(obj)
-        return "—" if split is None else f"{money(split[0])} / {money(split[1])}"
+        return (
+            "—"
+            if split is None
+            else format_html("{} / {}", amount_html(split[0]), amount_html(split[1]))
+        )
 
     @admin.display(description="已支出（元）")
     def spent_display(self, obj):
-        return money(services.county_spending(county=obj.county, year=obj.year))
+        return amount_html(services.county_spending(county=obj.county, year=obj.year))
 
 
 class StatementInline(admin.TabularInline):
@@ -474,7 +478,7 @@ class SettlementRunAdmin(ReadOnlyMixin, CountyScopedAdmin):
     def total_display(self, obj):
         from funds.models import sum_money
 
-        return money(sum_money(obj.statements.all(), "total"))
+        return amount_html(sum_money(obj.statements.all(), "total"))
 
     @admin.display(description="对账")
     def reconcile_link(self, obj):

@@ -19,7 +19,7 @@ from beneficiaries.models import PoolingArea, PremiumTransferRequest
 from funds import moves, selectors
 from funds.models import Account, AccountKind, EntryKind, FundSource, MoneyMove
 from funds.services import FundsError
-from medaid.core.admin import CountyScopedAdmin, may, money, operation_required
+from medaid.core.admin import CountyScopedAdmin, amount_html, may, operation_required
 from medaid.core.scoping import scope_to_user
 
 CONFIRM_TEMPLATE = "funds/move_confirm.html"
@@ -304,7 +304,7 @@ class MoneyMoveAdmin(CountyScopedAdmin):
 
     @admin.display(description="金额（元）", ordering="amount")
     def amount_display(self, obj):
-        return money(obj.amount)
+        return amount_html(obj.amount)
 
     @admin.display(description="状态", ordering="state")
     def state_display(self, obj):

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.urls import path
 
 from medaid import views
+from medaid.core.admin import LabelledAutocompleteView
 
 
 def _with_medaid_pages(get_urls):
@@ -27,3 +28,11 @@ def _with_medaid_pages(get_urls):
 
 
 admin.site.get_urls = _with_medaid_pages(admin.site.get_urls)
+
+
+def _labelled_autocomplete(request):
+    # Options read 「name（county·level）」 where the admin says so (medaid.core.admin).
+    return LabelledAutocompleteView.as_view(admin_site=admin.site)(request)
+
+
+admin.site.autocomplete_view = _labelled_autocomplete

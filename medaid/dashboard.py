@@ -20,6 +20,7 @@ from django.db.models import Q, Sum
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from medaid.core.admin import amount_html
 from medaid.core.jobs import broker_reachable
 from medaid.core.models import Job
 from medaid.core.roles import user_roles
@@ -282,7 +283,7 @@ def fund_balances(request) -> Panel:
         panel.items.append(
             Item(
                 account.name,
-                f"{balance:,.2f}",
+                amount_html(balance),
                 _url("admin:funds_account_changelist"),
                 "danger" if balance < 0 else "",
             )

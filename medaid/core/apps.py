@@ -14,7 +14,10 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from medaid.core import signals, tasks  # noqa: F401  (tasks: in every process, see jobs.py)
+        from medaid.core.admin import install_amount_display
         from medaid.core.roles import sync_roles_after_migrate
+
+        install_amount_display()
 
         # Every app's permissions exist only after its own migrate: sync the roles each time.
         post_migrate.connect(sync_roles_after_migrate, dispatch_uid="medaid.sync_roles")

@@ -13,6 +13,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from medaid.core.money import yuan_text
+
 DEMO_PASSWORD = "medaid-demo-2026"
 DEMO_YEAR = 2026
 DEMO_MONTHS = [(DEMO_YEAR, m) for m in range(7, 11)]
@@ -214,7 +216,7 @@ class Command(BaseCommand):
             )
             people += request.headcount
             amount += request.amount
-        return {"资助人数": people, "划转金额": f"{amount:,.2f} 元"}
+        return {"资助人数": people, "划转金额": f"{yuan_text(amount)} 元"}
 
     def _month_jobs(self, users) -> None:
         # The tasks production's beat sends, sent the same way (eager without a broker).
@@ -249,7 +251,7 @@ class Command(BaseCommand):
         )
         self._say(
             f"{year}年{month}月按月结算：{County.objects.count()} 个区县，"
-            f"结算单 {paid['n']} 张，应付合计 {paid['total'] or 0:,.2f} 元"
+            f"结算单 {paid['n']} 张，应付合计 {yuan_text(paid['total'] or 0)} 元"
         )
         monitor_burdens.delay()
         send_warning_lists.delay()
