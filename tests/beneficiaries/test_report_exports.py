@@ -232,3 +232,34 @@ def test_subsidy_class_is_read_from_the_engines_explanation():
     assert subsidy_class(["定额资助 200.00 元（不超过个人缴费）"]) == "定额资助"
     assert subsidy_class(["380.00 元 × 80% = 304.00 元，低于 280.00 元"]) == "按比例资助"
     assert subsidy_class([]) == ""
+
+
+@pytest.mark.parametrize("may_start", [True, False])
+def test_finance_exports_the_roster_from_the_list_as_a_report_job(
+    client, county, registry, contribution, may_start, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    from medaid.core.models import Job
+
+    roster = services.subsidy_roster_build(
+        county=county, year=2024, decision_date=dt.date(2023, 9, 1)
+    )
+    user = User.objects.create_user("fin", password="x" * 12, county=county, is_staff=True)
+    codenames = ["view_subsidyroster"] + (["start_report"] if may_start else [])
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    client.force_login(user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:beneficiaries_subsidyroster_changelist"),
+            {"action": "export_xlsx", "_selected_action": [roster.pk]},
+        )
+    jobs = Job.objects.filter(kind="report.subsidy_roster")
+    if not may_start:
+        assert not jobs.exists()  # the action is not offered without the permission
+        return
+    job = jobs.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:medaid_job_change", args=[job.pk])
+    assert job.status == Job.Status.SUCCEEDED and job.parameters["year"] == 2024
+    assert job.result["totals"]["资助参保名册"]["资助金额"] == str(roster.total)
