@@ -690,19 +690,32 @@ class SubsidyRosterAdmin(CountyScopedAdmin):
             if made:
                 messages.success(request, f"已生成划转申请：{made}")
 
-    @admin.action(description="导出资助名册 Excel", permissions=["view"])
-    def export_xlsx(self, request, queryset):
-        import tempfile
+    def has_start_report_permission(self, request) -> bool:
+        return may(request, "medaid.start_report")
 
-        roster = queryset.first()
-        handle = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes it
-        exports.subsidy_roster_xlsx(roster, handle, mask=lambda n: mask_id_number(n, request.user))
-        handle.seek(0)
-        return FileResponse(
-            handle,
-            as_attachment=True,
-            filename=f"资助参保名册-{roster.county.name}-{roster.year}.xlsx",
-        )
+    @admin.action(description="导出资助参保名册 Excel（后台任务）", permissions=["start_report"])
+    def export_xlsx(self, request, queryset):
+        """The 资助参保名册 that goes with the transfer to the tax and insurance side, as a
+        report job (a county's roster may be large): ID numbers as the user's role may see
+        them, a 小计 per identity and the 合计."""
+        from medaid.core.reports import ReportRequestError, report_job_start
+
+        job = None
+        for roster in queryset.select_related("county"):
+            try:
+                job = report_job_start(
+                    kind="subsidy_roster",
+                    user=request.user,
+                    county=roster.county,
+                    parameters={"year": roster.year},
+                )
+            except ReportRequestError as exc:
+                messages.error(request, str(exc))
+                continue
+            messages.success(request, f"已开始导出 {roster} 的资助参保名册，完成后在后台任务中下载")
+        if job is not None and queryset.count() == 1:
+            return redirect(reverse("admin:medaid_job_change", args=[job.pk]))
+        return None
 
 
 @admin.register(SubsidyLine)

@@ -158,41 +158,12 @@ def feed_checks_xlsx(checks: QuerySet[FeedCheck], target) -> None:
     )
 
 
-def subsidy_roster_xlsx(roster: SubsidyRoster, target, *, mask=None) -> None:
-    """The roster the tax and insurance side enrols from; ID numbers in full unless masked."""
-    lines = roster.lines.select_related("person").order_by("kind", "person__id_number")
-    mask = mask or (lambda number: number)
-    rows = (
-        (
-            line.person.name,
-            mask(line.person.id_number),
-            line.get_identity_display(),
-            line.get_kind_display(),
-            line.decided_on,
-            line.amount,
-        )
-        for line in lines.iterator(chunk_size=5000)
-    )
-    xlsx.write_report(
-        target,
-        title=f"{roster.county.name}{roster.year}年度城乡居民医保资助参保名册",
-        meta=[
-            f"个人缴费标准：{roster.individual_contribution} 元",
-            f"认定基准日：{roster.decision_date:%Y-%m-%d}",
-        ],
-        columns=[
-            xlsx.Column("姓名", 10),
-            xlsx.Column("公民身份号码", 20),
-            xlsx.Column("资助身份", 22),
-            xlsx.Column("类型", 10),
-            xlsx.Column("认定日期", 12, "date"),
-            xlsx.Column("资助金额", 12, "money"),
-        ],
-        rows=rows,
-        row_count=roster.lines.count(),
-        sheet_name="资助名册",
-        footer=["制表人：", "审核人："],
-    )
+def subsidy_roster_xlsx(roster: SubsidyRoster, target, *, user=None) -> None:
+    """The roster the tax and insurance side enrols from, as `user` may see it (ID numbers in
+    full for finance, masked for a role that does not need them): the report centre's
+    资助参保名册, written at once."""
+    lines = roster.lines.all()
+    xlsx.write_workbook(target, [subsidy_report(roster, _subsidy_rows(lines, user), lines=lines)])
 
 
 # --- the report centre's reports (medaid.core.reports) -------------------------------------------
@@ -291,7 +262,8 @@ def person_roster_build(*, user, county, parameters) -> ReportBuild:
                 columns=ROSTER_COLUMNS,
                 rows=person_roster_rows(people, user, on=today),
                 row_count=people.count(),
-                footer=("制表人：", "审核人："),
+                county=county.name,
+                period=f"截至{today:%Y-%m-%d}",
             )
         ],
     )
@@ -300,14 +272,38 @@ def person_roster_build(*, user, county, parameters) -> ReportBuild:
 SUBSIDY_COLUMNS = [
     xlsx.Column("姓名", 10),
     xlsx.Column("公民身份号码", 20),
-    xlsx.Column("资助身份", 22),
+    xlsx.Column("资助身份", 26),
+    xlsx.Column("资助类别", 12),
     xlsx.Column("类型", 10),
     xlsx.Column("认定日期", 12, "date"),
+    xlsx.Column("参保年度", 8, "year"),
     xlsx.Column("资助金额", 12, "money"),
 ]
 
+# The engine's explanation of a subsidy (medaid.policy.rules.premium._subsidy) names its class.
+SUBSIDY_CLASSES = (("全额资助", "全额资助"), ("定额资助", "定额资助"), ("%", "按比例资助"))
 
-def subsidy_report(roster: SubsidyRoster, rows, *, row_count: int, trial=False) -> xlsx.Report:
+
+def subsidy_class(trace) -> str:
+    """全额资助 / 定额资助 / 按比例资助, read from a line's computation trace."""
+    for step in reversed(trace or []):
+        for mark, label in SUBSIDY_CLASSES:
+            if mark in str(step):
+                return label
+    return ""
+
+
+def subsidy_report(roster: SubsidyRoster, rows, *, lines=None, trial=False) -> xlsx.Report:
+    """资助参保名册: one row per line, grouped by identity with a 小计 (amount and headcount)
+    after each identity and the 合计 at the end, to the cent. `lines` (a queryset) declares
+    the row and group counts; a trial passes its rows as a list."""
+    if lines is not None:
+        row_count = lines.count()
+        groups = lines.values("identity").distinct().count()
+    else:
+        rows = list(rows)
+        row_count = len(rows)
+        groups = len({r[2] for r in rows})
     return xlsx.Report(
         title=f"{roster.county.name}{roster.year}年度城乡居民医保资助参保名册"
         + ("（试算）" if trial else ""),
@@ -319,26 +315,41 @@ def subsidy_report(roster: SubsidyRoster, rows, *, row_count: int, trial=False) 
         columns=SUBSIDY_COLUMNS,
         rows=rows,
         row_count=row_count,
-        sheet_name="资助名册",
-        footer=["制表人：", "审核人："],
+        subtotal_by="资助身份",
+        subtotal_groups=groups,
+        sheet_name="资助参保名册",
+        county=roster.county.name,
+        period=f"{roster.year}年度",
     )
 
 
 def _subsidy_rows(lines, user) -> Iterator[tuple]:
+    """Rows in identity order (a group per identity), then kind, then ID number."""
     from beneficiaries.models import IdentityCode, SubsidyLine
 
     identities = dict(IdentityCode.choices)
     kinds = dict(SubsidyLine.Kind.choices)
-    values = lines.order_by("kind", "person__id_number").values_list(
-        "person__name", "person__id_number", "identity", "kind", "decided_on", "amount"
+    values = lines.order_by("identity", "kind", "person__id_number").values_list(
+        "person__name",
+        "person__id_number",
+        "identity",
+        "kind",
+        "decided_on",
+        "roster__year",
+        "amount",
+        "trace",
     )
-    for name, id_number, identity, kind, decided_on, amount in values.iterator(chunk_size=5000):
+    for name, id_number, identity, kind, decided_on, year, amount, trace in values.iterator(
+        chunk_size=5000
+    ):
         yield (
             name,
             mask_id_number(id_number, user),
             identities.get(identity, identity),
+            subsidy_class(trace),
             kinds.get(kind, kind),
             decided_on,
+            year,
             amount,
         )
 
@@ -379,11 +390,10 @@ def subsidy_roster_build_report(*, user, county, parameters) -> ReportBuild:
     trial = roster is None
     if trial:
         roster, rows = subsidy_roster_trial(county=county, year=year, user=user)
-        report = subsidy_report(roster, rows, row_count=len(rows), trial=True)
+        report = subsidy_report(roster, rows, trial=True)
     else:
-        report = subsidy_report(
-            roster, _subsidy_rows(roster.lines.all(), user), row_count=roster.lines.count()
-        )
+        lines = roster.lines.all()
+        report = subsidy_report(roster, _subsidy_rows(lines, user), lines=lines)
     return ReportBuild(
         filename=report_filename(
             "资助参保名册" + ("-试算" if trial else ""), county=county.name, period=str(year)

@@ -26,7 +26,12 @@ from medaid.core.reports import (
     register_report,
     year_of,
 )
-from medaid.core.scoping import mask_id_number, may_see_full_id_number, scope_to_user
+from medaid.core.scoping import (
+    mask_id_number,
+    may_see_full_id_number,
+    scope_to_user,
+    user_county_id,
+)
 from medaid.core.workdays import month_range
 from medaid.core.xlsx import Column, Report, report_filename, write_report, write_workbook
 
@@ -192,21 +197,31 @@ def _stream(values, itersize: int = 10_000):
         worker.join()
 
 
-def register_sheet(queryset, user, *, title: str, meta=()) -> Report:
+def register_sheet(queryset, user, *, title: str, meta=(), county=None, period=None) -> Report:
     return Report(
         title=title,
         sheet_name="救助明细台账",
         meta=meta,
+        county=county,
+        period=period,
         columns=REGISTER_COLUMNS,
         rows=register_rows(queryset, user),
         row_count=queryset.count(),
     )
 
 
-def claims_register_write(target, *, queryset, user, title: str, meta=()) -> int:
+def claims_register_write(
+    target, *, queryset, user, title: str, meta=(), county=None, period=None
+) -> int:
     """The register as one workbook (streamed; past a sheet's rows it continues on the next).
-    Returns the number of claims written."""
-    report = register_sheet(queryset, user, title=title, meta=meta)
+    Returns the number of claims written. The page header names `county` (default: the
+    user's own county; a city-wide user's is 全市) and `period`."""
+    if county is None:
+        from beneficiaries.models import County
+
+        county_id = user_county_id(user)
+        county = County.objects.filter(pk=county_id).values_list("name", flat=True).first()
+    report = register_sheet(queryset, user, title=title, meta=meta, county=county, period=period)
     (stats,) = write_workbook(target, [report], engine="stream")
     return stats.rows
 
@@ -218,11 +233,15 @@ def claims_register_file(*, user, target, **filters) -> int:
         title += (
             f"（{filters['year']}年{str(filters['month']) + '月' if filters.get('month') else ''}）"
         )
+    period = None
+    if filters.get("year"):
+        period = f"{filters['year']}年" + (f"{filters['month']}月" if filters.get("month") else "")
     return claims_register_write(
         target,
         queryset=qs,
         user=user,
         title=f"{title} 导出时间 {timezone.localtime():%Y-%m-%d %H:%M}",
+        period=period,
     )
 
 
@@ -234,7 +253,7 @@ WARNING_COLUMNS = (
     Column("区县", 10),
     Column("监测类别", 12),
     Column("预警类型", 22),
-    Column("年度", 8, "int", total=False),
+    Column("年度", 8, "year", total=False),
     Column("个人负担", 14, "money"),
     Column("预警标准", 14, "money", total=False),
     Column("发现日期", 12, "date"),
@@ -387,6 +406,8 @@ def claims_register_build(*, user, county, parameters) -> ReportBuild:
                 queryset,
                 user,
                 title=f"{where}医疗救助明细台账（{when}）",
+                county=where,
+                period=when,
                 meta=(
                     f"区县：{where}",
                     f"出院（就诊）日期：{when}",
@@ -402,7 +423,7 @@ WARNING_LIST_COLUMNS = (
     Column("公民身份号码", 20),
     Column("监测类别", 12),
     Column("预警类型", 22),
-    Column("年度", 8, "int", total=False),
+    Column("年度", 8, "year", total=False),
     Column("个人负担", 14, "money"),
     Column("预警标准", 14, "money", total=False),
     Column("超出金额", 14, "money"),
@@ -494,7 +515,8 @@ def warning_list_build(*, user, county, parameters) -> ReportBuild:
                 columns=WARNING_LIST_COLUMNS,
                 rows=warning_list_rows(warnings, user, today=today),
                 row_count=warnings.count(),
-                footer=("制表人：", "审核人："),
+                county=county.name,
+                period=f"{year}年{month}月",
             )
         ],
     )

@@ -31,9 +31,10 @@ from medaid.core.reports import (
     year_of,
 )
 from medaid.core.scoping import mask_id_number, scope_to_user
-from medaid.core.xlsx import Column, Report, report_filename, write_workbook
+from medaid.core.xlsx import Column, Report, report_filename, sheet_title, write_workbook
 
-SIGNATURES = ("制表人：", "审核人：", "经办机构（盖章）：")
+# Before the signature line every report ends with (medaid.core.xlsx: 制表人/复核人/负责人/日期).
+SIGNATURES = ("经办机构（盖章）：",)
 
 
 def statement_report(statement: SettlementStatement, *, user=None) -> Report:
@@ -56,7 +57,9 @@ def statement_report(statement: SettlementStatement, *, user=None) -> Report:
     )
     return Report(
         title=f"医疗救助结算单（{who}）",
-        sheet_name=(statement.hospital.code if statement.hospital else "个人支付")[:31],
+        sheet_name=sheet_title(statement.hospital.name if statement.hospital else "个人支付"),
+        county=statement.county.name,
+        period=str(run.period),
         meta=(
             f"结算单号：{statement.number}",
             f"结算区县：{statement.county.name}",
@@ -106,6 +109,8 @@ def county_statement_summary(run: SettlementRun, statements=None) -> Report:
     return Report(
         title=f"{run.county.name}{run.period}医疗救助结算汇总表",
         sheet_name="汇总",
+        county=run.county.name,
+        period=str(run.period),
         meta=(f"结算区县：{run.county.name}", f"结算期间：{run.period}"),
         columns=(
             Column("结算单号", 22),
@@ -139,7 +144,7 @@ def write_ledger(target, account: Account, *, start: dt.date, end: dt.date):
 
 
 def ledger_report(
-    account: Account, *, start: dt.date, end: dt.date, sheet_name: str = "Sheet1"
+    account: Account, *, start: dt.date, end: dt.date, sheet_name: str = "收支明细"
 ) -> Report:
     """基金收支明细表: opening balance, each receipt and payment, running balance."""
     opening, rows = ledger_rows(account=account, start=start, end=end)
@@ -160,6 +165,8 @@ def ledger_report(
     return Report(
         title=f"{account.name}基金收支明细表",
         sheet_name=sheet_name,
+        county=account.county.name if account.county_id else None,
+        period=f"{start:%Y-%m-%d} 至 {end:%Y-%m-%d}",
         meta=(f"账户：{account.name}（{account.code}）", f"期间：{start} 至 {end}"),
         columns=(
             Column("记账日期", 12, "date"),
@@ -196,6 +203,8 @@ def year_end_report(
     return Report(
         title=f"{year}年度医疗救助基金年终决算及超支分担表" + ("（试算）" if trial else ""),
         sheet_name="超支分担",
+        county=closes[0].county.name if len({c.county_id for c in closes}) == 1 else None,
+        period=f"{year}年度",
         meta=(("尚未决算：按当前账面数试算，正式数以年终决算为准。",) if trial else ()),
         columns=(
             Column("区县", 14),

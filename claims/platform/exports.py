@@ -139,7 +139,8 @@ def platform_clearing_build(*, user, county, parameters) -> ReportBuild:
                     f"区县：{where}",
                     f"导出时间：{timezone.localtime():%Y-%m-%d %H:%M}",
                 ),
-                footer=("制表人：", "审核人："),
+                county=where,
+                period=f"{year}年{month}月",
             )
         ],
     )

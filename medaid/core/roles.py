@@ -290,7 +290,7 @@ ADMIN_ACTIONS: dict[str, str] = {
     "beneficiaries.subsidyroster.build": "beneficiaries.build_subsidyroster",
     "beneficiaries.subsidyroster.additions": "beneficiaries.build_subsidyroster",
     "beneficiaries.subsidyroster.transfer": "beneficiaries.create_premiumtransferrequest",
-    "beneficiaries.subsidyroster.export_xlsx": READ,
+    "beneficiaries.subsidyroster.export_xlsx": "medaid.start_report",
     "beneficiaries.illnesspovertyapplication.approve": (
         "beneficiaries.approve_illnesspovertyapplication"
     ),

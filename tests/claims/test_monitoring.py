@@ -76,7 +76,7 @@ def test_lists_are_sent_to_each_department_with_a_working_day_deadline(hospital,
 
     rows = CalamineWorkbook.from_path(files[0]["file"]).get_sheet_by_index(0).to_python()
     assert rows[1][0] == "姓名" and rows[2][0] == person.name
-    assert str(rows[-1][0]).startswith("合计")
+    assert any(str(r[0]).startswith("合计") for r in rows)
     # Sending again the same month adds nothing.
     services.warning_lists_send(today=dt.date(2024, 10, 8))
     assert WarningDispatch.objects.count() == 3

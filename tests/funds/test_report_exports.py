@@ -44,9 +44,9 @@ def test_settlement_statement_totals_equal_the_statements(
     assert job.result["filename"] == "医疗救助结算单_隆阳区_2024-05.xlsx"
     db = SettlementStatement.objects.filter(run=settled).aggregate(t=Sum("total"))["t"]
     assert total(sheets["汇总"], "应付合计") == db == Decimal("330.65")
-    assert set(sheets) == {"汇总", "H001", "H002", "个人支付"}
+    assert set(sheets) == {"汇总", "医院1", "医院2", "个人支付"}  # named, not by code
     for st in settled.statements.select_related("hospital"):
-        sheet = sheets[st.hospital.code if st.hospital else "个人支付"]
+        sheet = sheets[st.hospital.name if st.hospital else "个人支付"]
         assert total(sheet, "应付金额") == st.total
         assert len(column(sheet, "应付金额")) == st.lines.count()
 

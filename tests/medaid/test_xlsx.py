@@ -86,6 +86,7 @@ def test_rows_past_a_sheets_capacity_continue_on_further_sheets(tmp_path, engine
         rows=iter(rows),
         row_count=10,
         sheet_name="名册",
+        signatures=False,
         engine=engine,
     )
     sheets = read(tmp_path / "r.xlsx")
@@ -198,3 +199,119 @@ def test_text_that_looks_like_a_formula_is_written_as_text(tmp_path, engine):
     with zipfile.ZipFile(path) as book:
         sheet_xml = book.read("xl/worksheets/sheet1.xml").decode()
     assert "<f>" not in sheet_xml and "<f " not in sheet_xml
+
+
+# --- printing (print_setup), dates, years, sheet names ------------------------------------
+
+WIDE = [Column("结算单号", 20), Column("姓名", 10)] + [
+    Column(f"金额{i}", 14, "money") for i in range(24)
+]
+
+
+@pytest.mark.parametrize("engine", ["stream", "openpyxl"])
+def test_every_sheet_prints_on_a4_landscape_fit_to_width_with_header_footer(tmp_path, engine):
+    path = tmp_path / "r.xlsx"
+    write_report(
+        path,
+        title="救助明细台账",
+        meta=["区县：隆阳区"],
+        columns=COLUMNS,
+        rows=ROWS,
+        sheet_name="台账",
+        county="隆阳区",
+        period="2026年10月",
+        engine=engine,
+    )
+    ws = openpyxl.load_workbook(path)["台账"]
+    assert ws.page_setup.paperSize == 9
+    assert ws.page_setup.orientation == "landscape"
+    # fitToWidth 1 is OOXML's default: the stream engine leaves the attribute out.
+    assert (ws.page_setup.fitToWidth or 1) == 1 and ws.page_setup.fitToHeight == 0
+    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    assert ws.print_title_rows == "$1:$3"
+    assert ws.print_title_cols is None
+    assert ws.oddHeader.left.text == "区县：隆阳区"
+    assert ws.oddHeader.right.text == "期间：2026年10月"
+    assert ws.oddFooter.center.text == "第 &P 页 共 &N 页"
+    assert [c.value for c in ws[ws.max_row] if c.value] == list(xlsx.SIGNATURE_LABELS)
+
+
+@pytest.mark.parametrize("engine", ["stream", "openpyxl"])
+def test_a_wide_register_spreads_across_pages_repeating_its_key_columns(tmp_path, engine):
+    path = tmp_path / "wide.xlsx"
+    rows = [("J1", "张三", *[Decimal("1.00")] * 24)]
+    write_report(path, title="台账", columns=WIDE, rows=rows, sheet_name="台账", engine=engine)
+    ws = openpyxl.load_workbook(path)["台账"]
+    assert ws.page_setup.paperSize == 9 and ws.page_setup.orientation == "landscape"
+    # 366 width units: three A4 landscape pages across at a readable scale, not one.
+    assert ws.page_setup.fitToWidth == 3 and ws.page_setup.fitToHeight == 0
+    assert ws.print_title_cols == "$A:$B"
+
+
+@pytest.mark.parametrize("engine", ["stream", "openpyxl"])
+def test_dates_are_dates_years_have_no_separator_times_are_shanghai(tmp_path, engine):
+    path = tmp_path / "d.xlsx"
+    at = dt.datetime(2026, 10, 31, 17, 30, tzinfo=dt.UTC)  # 01:30 on 1 November in Shanghai
+    write_report(
+        path,
+        title="表",
+        columns=[
+            Column("姓名", 10),
+            Column("年度", 8, "year"),
+            Column("日期", 12, "date"),
+            Column("时间", 16, "datetime"),
+        ],
+        rows=[("张三", 2026, at, at)],
+        sheet_name="表",
+        engine=engine,
+    )
+    ws = openpyxl.load_workbook(path)["表"]
+    year, day, time = ws["B3"], ws["C3"], ws["D3"]
+    assert year.value == 2026 and year.data_type == "n" and year.number_format == "0"
+    assert day.value == dt.datetime(2026, 11, 1) and day.number_format == "yyyy-mm-dd"
+    assert time.value == dt.datetime(2026, 11, 1, 1, 30)
+    assert time.number_format == "yyyy-mm-dd hh:mm"
+
+
+def test_sheet_names_are_chinese_and_unique(tmp_path):
+    with pytest.raises(ReportError, match="中文"):
+        write_report(tmp_path / "x.xlsx", title="表", columns=COLUMNS, rows=ROWS, sheet_name="H001")
+    reports = [
+        Report(title="甲", columns=COLUMNS, rows=ROWS, sheet_name="第一人民医院"),
+        Report(title="乙", columns=COLUMNS, rows=ROWS, sheet_name="第一人民医院"),
+    ]
+    stats = write_workbook(tmp_path / "y.xlsx", reports)
+    assert [s.sheets for s in stats] == [["第一人民医院"], ["第一人民医院(2)"]]
+    assert xlsx.sheet_title("a/b:c" * 10) == ("a-b-c" * 10)[:28]
+
+
+@pytest.mark.parametrize("engine", ["stream", "openpyxl"])
+def test_subtotals_per_group_are_not_counted_in_the_grand_total(tmp_path, engine):
+    path = tmp_path / "s.xlsx"
+    cols = [Column("姓名", 10), Column("身份", 10), Column("金额", 12, "money")]
+    rows = [
+        ("甲", "特困人员", Decimal("380.00")),
+        ("乙", "特困人员", Decimal("380.01")),
+        ("丙", "低保对象", Decimal("200.00")),
+    ]
+    (stats,) = write_workbook(
+        path,
+        [
+            Report(
+                title="名册",
+                columns=cols,
+                rows=rows,
+                row_count=3,
+                subtotal_by="身份",
+                subtotal_groups=2,
+                sheet_name="名册",
+            )
+        ],
+        engine=engine,
+    )
+    assert stats.rows == 3 and stats.totals == {"金额": Decimal("960.01")}
+    sheet = read(path)["名册"]
+    labels = [r[0] for r in sheet[2:7]]
+    assert labels == ["甲", "乙", "小计：特困人员（2人）", "丙", "小计：低保对象（1人）"]
+    assert sheet[4][2] == 760.01 and sheet[6][2] == 200.0
+    assert sheet[7][0] == "合计" and sheet[7][2] == 960.01
