@@ -12,6 +12,7 @@ from collections import defaultdict
 from django.db.models import Exists, OuterRef
 
 from beneficiaries.models import County, Identity, Person
+from beneficiaries.selectors import policy_on
 from claims import imports, services
 from claims.models import Claim, Hospital
 from medaid import policy
@@ -22,7 +23,9 @@ FEE_CLASS = {1: "class_3", 2: "county_2", 3: "provincial_municipal_2"}
 LEVEL_NAME = {1: "中心卫生院", 2: "人民医院", 3: "中医医院"}
 
 
-def _hospitals(counties) -> dict[int, list[Hospital]]:
+def demo_hospitals_create(counties) -> dict[int, list[Hospital]]:
+    """A township health centre, a people's hospital and a hospital of Chinese medicine in each
+    county (levels 1–3), each with its fee class; existing ones are kept."""
     out: dict[int, list[Hospital]] = defaultdict(list)
     for county in counties:
         for level in (1, 2, 3):
@@ -69,17 +72,31 @@ def _claim_facts(rng: random.Random, day: dt.date, level: int) -> dict:
     }
 
 
-def demo_claims_create(*, seed: int, months: list[tuple[int, int]], per_hospital: int = 12) -> dict:
+def demo_claims_create(
+    *,
+    seed: int,
+    months: list[tuple[int, int]],
+    per_hospital: int = 12,
+    counties=None,
+    monitor: bool = True,
+) -> dict:
     """Create hospitals, declare `per_hospital` claims per hospital and month for existing
-    people with an identity, register a few counter applications, then run the monitoring and
-    send the warning lists. Returns a summary of what was created."""
+    people with an identity, register a few counter applications, then (`monitor`) run the
+    monitoring and send the warning lists. `counties`: those of one jurisdiction (default every
+    county); each month's claims are decided by the pack of the county's pooling area on that
+    month's last day (beneficiaries.PoolingAreaPolicy). Returns a summary of what was
+    created."""
     rng = random.Random(seed)
-    counties = list(County.objects.select_related("pooling_area").order_by("code"))
-    hospitals = _hospitals(counties)
+    if counties is None:
+        counties = County.objects.all()
+    counties = list(counties.select_related("pooling_area").order_by("code"))
+    hospitals = demo_hospitals_create(counties)
     with_identity = Identity.objects.filter(person_id=OuterRef("pk"))
     people_by_county: dict[int, list[Person]] = defaultdict(list)
     for person in (
-        Person.objects.filter(Exists(with_identity)).order_by("id").prefetch_related("identities")
+        Person.objects.filter(Exists(with_identity), county__in=counties)
+        .order_by("id")
+        .prefetch_related("identities")
     ):
         people_by_county[person.county_id].append(person)
     summary = {
@@ -97,7 +114,8 @@ def demo_claims_create(*, seed: int, months: list[tuple[int, int]], per_hospital
         _, last_day = month_range(year, month)
         for county in counties:
             people = people_by_county.get(county.pk)
-            code = county.pooling_area.policy_code
+            area_policy = policy_on(pooling_area=county.pooling_area_id, day=last_day)
+            code = area_policy.code
             if not people or not services.policy_covers(code, last_day):
                 continue
             # The month's stays first, then each person's figures in date order, as the
@@ -129,6 +147,7 @@ def demo_claims_create(*, seed: int, months: list[tuple[int, int]], per_hospital
                 claims = sorted(history[(person.pk, year)], key=lambda c: c.discharged)
                 case = policy.Case(
                     policy=code,
+                    parameters=area_policy.parameters,
                     person=policy.PersonFacts(
                         identities=tuple(
                             policy.IdentityPeriod(code=x.code, start=x.start, end=x.end)
@@ -186,12 +205,19 @@ def demo_claims_create(*, seed: int, months: list[tuple[int, int]], per_hospital
                 summary["review"] += declaration.claims_review
                 summary["refused_lines"] += declaration.lines_refused
     summary["applications"] = _applications(rng, counties, people_by_county, hospitals, months)
-    if months:
-        year, month = max(months)
-        _, today = month_range(year, month)
-        summary["warnings"] = services.burdens_monitor(today=today)
-        summary["warning_lists"] = len(services.warning_lists_send(today=today))
+    if months and monitor:
+        summary.update(demo_monitor(months=months))
     return summary
+
+
+def demo_monitor(*, months: list[tuple[int, int]]) -> dict:
+    """The month's burden monitoring and warning lists, as of the last day of the latest month."""
+    year, month = max(months)
+    _, today = month_range(year, month)
+    return {
+        "warnings": services.burdens_monitor(today=today),
+        "warning_lists": len(services.warning_lists_send(today=today)),
+    }
 
 
 def _applications(rng, counties, people_by_county, hospitals, months) -> int:
@@ -240,7 +266,9 @@ def demo_claims_counts() -> dict:
     return {status: Claim.objects.filter(status=status).count() for status in Claim.Status.values}
 
 
-def demo_platform_import(*, seed: int, year: int, month: int, per_area: int = 60) -> dict:
+def demo_platform_import(
+    *, seed: int, year: int, month: int, per_area: int = 60, areas=None
+) -> dict:
     """One platform settlement list per pooling area (claims.platform.fixtures: the area's mix
     of 医疗类别, a few reversals, a few maf_pay computed under the wrong identity), imported
     through the platform format for people with no claim that year yet (so the platform's figure
@@ -251,13 +279,19 @@ def demo_platform_import(*, seed: int, year: int, month: int, per_area: int = 60
 
     rng = random.Random(seed + 17)
     out = {}
-    for area in PoolingArea.objects.order_by("code"):
+    _, last_day = month_range(year, month)
+    if areas is None:
+        areas = PoolingArea.objects.all()
+    for area in areas.order_by("code"):
+        code = policy_on(pooling_area=area, day=last_day).code
+        if code not in fixtures.MED_TYPE_MIX or not services.policy_covers(code, last_day):
+            continue
         counties = County.objects.filter(pooling_area=area).order_by("code")
         people = Person.objects.filter(county__in=counties).exclude(claims__discharged__year=year)[
             :400
         ]
         records = fixtures.settlement_records(
-            policy_code=area.policy_code,
+            policy_code=code,
             insured=fixtures.insured_from_db(Person.objects.filter(pk__in=people)),
             facilities=fixtures.facilities_from_db(Hospital.objects.filter(county__in=counties)),
             year=year,

@@ -1,5 +1,6 @@
-"""Demo data for the fund: 保山市 and its five counties (pack baoshan) with their fiscal special
-and expenditure accounts, a year's realistic receipts, allocations, remittances and transfers
+"""Demo data for the fund: each demo jurisdiction (beneficiaries.demo.JURISDICTIONS; 保山市 and
+its five counties by default) with its city's and its counties' fiscal special and expenditure
+accounts, a year's realistic receipts, allocations, remittances and transfers
 along the statutory path (Baoshan Art.16–20) and budgets (the premium-subsidy transfer
 follows from the subsidy roster, see `medaid.management.commands.demo`) — so
 that the monthly settlement the demo runs next can pay, and the dashboard shows deadlines done,
@@ -9,26 +10,71 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
 
+from beneficiaries.demo import JURISDICTIONS
 from beneficiaries.models import County, PoolingArea
 from funds import services
 from funds.models import Account, AccountKind, EntryKind, FundSource
 from medaid.core.money import CENT
 
-AREA = ("530500", "保山市")
-# (code, name, budget in 万元): the scale of a prefecture's assistance fund.
-COUNTIES = [
-    ("530502", "隆阳区", 4200),
-    ("530521", "施甸县", 1800),
-    ("530523", "龙陵县", 1650),
-    ("530524", "昌宁县", 2050),
-    ("530581", "腾冲市", 3600),
-]
-BANKS = ["中国农业银行保山分行", "中国建设银行保山分行", "保山市农村信用合作联社"]
 WAN = Decimal("10000")
+
+
+@dataclass(frozen=True)
+class FundPlan:
+    """A jurisdiction's money: each county's budget in 万元 (the scale of its assistance fund),
+    its banks, the abbreviations its documents are numbered with (province, city), and the
+    counties that remit late (`late`) or not yet (`unremitted`), so the dashboard shows
+    deadlines done, due and overdue."""
+
+    budgets: dict[str, int]
+    banks: tuple[str, ...]
+    province: str
+    city: str
+    late: str = ""
+    unremitted: str = ""
+
+
+PLANS = {
+    "baoshan": FundPlan(
+        budgets={"530502": 4200, "530521": 1800, "530523": 1650, "530524": 2050, "530581": 3600},
+        banks=("中国农业银行保山分行", "中国建设银行保山分行", "保山市农村信用合作联社"),
+        province="云",
+        city="保",
+        late="530523",
+        unremitted="530524",
+    ),
+    "yunnan": FundPlan(
+        budgets={"530302": 3900, "530303": 2300, "530381": 4100, "530326": 3300},
+        banks=("中国农业银行曲靖分行", "曲靖市商业银行", "中国工商银行曲靖分行"),
+        province="云",
+        city="曲",
+        late="530326",
+    ),
+    "kunming": FundPlan(
+        budgets={"530102": 3100, "530103": 3300, "530111": 4600, "530112": 3800},
+        banks=("中国建设银行昆明分行", "富滇银行", "中国农业银行昆明分行"),
+        province="云",
+        city="昆",
+    ),
+    "pingshun": FundPlan(
+        budgets={"140425": 1600},
+        banks=("中国农业银行平顺县支行", "山西平顺农村商业银行"),
+        province="晋",
+        city="平",
+    ),
+    "zhangye": FundPlan(
+        budgets={"620702": 2600, "620722": 1200, "620723": 900, "620724": 1000, "620725": 1100},
+        banks=("中国农业银行张掖分行", "张掖市农村信用合作联社", "甘肃银行张掖分行"),
+        province="甘",
+        city="张",
+        unremitted="620725",
+    ),
+}
 
 
 def _yuan(rng: random.Random, wan: float, spread: float = 0.04) -> Decimal:
@@ -38,23 +84,23 @@ def _yuan(rng: random.Random, wan: float, spread: float = 0.04) -> Decimal:
 
 
 @transaction.atomic
-def demo_funds_create(*, seed: int, year: int) -> dict:
+def demo_funds_create(*, seed: int, year: int, jurisdiction: str = "baoshan") -> dict:
     """Open the accounts and post the year's money. Safe to call twice: a second call finds the
     accounts open and the first receipt's document posted, and changes nothing."""
+    spec, plan = JURISDICTIONS[jurisdiction], PLANS[jurisdiction]
     rng = random.Random(seed)
     area, _ = PoolingArea.objects.get_or_create(
-        code=AREA[0], defaults={"name": AREA[1], "policy_code": "baoshan"}
+        code=spec.code, defaults={"name": spec.name, "policy_code": spec.policy_code}
     )
     counties = []
-    for code, name, _ in COUNTIES:
+    for code, name, _ in sorted(spec.counties):
         county, _ = County.objects.get_or_create(
             code=code, defaults={"pooling_area": area, "name": name}
         )
         counties.append(county)
-    budgets = {
-        c.code: Decimal(wan) * WAN for c, (_, _, wan) in zip(counties, COUNTIES, strict=True)
-    }
-    first_ref = f"云财社〔{year}〕12号"
+    budgets = {c.code: Decimal(plan.budgets[c.code]) * WAN for c in counties}
+    p, c = plan.province, plan.city
+    first_ref = f"{p}财社〔{year}〕12号"
     if Account.objects.filter(pooling_area=area, postings__entry__document_ref=first_ref).exists():
         return {"pooling_area": area.pk, "created": False}
 
@@ -65,7 +111,7 @@ def demo_funds_create(*, seed: int, year: int) -> dict:
                 kind=kind,
                 pooling_area=area,
                 county=level,
-                bank_name=rng.choice(BANKS),
+                bank_name=rng.choice(plan.banks),
                 bank_account=f"2460{rng.randrange(10**11, 10**12)}",
                 opened_on=opened,
             )
@@ -82,7 +128,7 @@ def demo_funds_create(*, seed: int, year: int) -> dict:
             year=year,
             amount=budgets[county.code],
             county_matching=(budgets[county.code] * Decimal("0.15")).quantize(CENT),
-            document_ref=f"保财预〔{year}〕{3 + counties.index(county)}号",
+            document_ref=f"{c}财预〔{year}〕{3 + counties.index(county)}号",
         )
 
     # Central and provincial subsidy: the notice starts Art.19's clocks; the money arrives.
@@ -100,12 +146,12 @@ def demo_funds_create(*, seed: int, year: int) -> dict:
         memo="中央和省级财政医疗救助补助资金",
     )
     # Finance allocates the counties' blocks (Art.19), the counties remit them to the city's
-    # special account (Art.20, 15 days) — 龙陵县 late, to show an overdue remittance.
+    # special account (Art.20, 15 days) — one late (保山: 龙陵县), to show an overdue remittance.
     for i, county in enumerate(counties):
         share = (central * budgets[county.code] / total_budget * Decimal("0.8")).quantize(
             Decimal("0.01")
         )
-        alloc_ref = f"保财社〔{year}〕{20 + i}号"
+        alloc_ref = f"{c}财社〔{year}〕{20 + i}号"
         alloc_day = dt.date(year, 3, 18)
         services.transfer_post(
             kind=EntryKind.ALLOCATION,
@@ -117,7 +163,7 @@ def demo_funds_create(*, seed: int, year: int) -> dict:
             related_ref=first_ref,
             source=FundSource.CENTRAL_PROVINCIAL,
         )
-        late = county.code == "530523"
+        late = county.code == plan.late
         services.transfer_post(
             kind=EntryKind.REMITTANCE,
             from_account=acct(AccountKind.FISCAL, county),
@@ -130,9 +176,9 @@ def demo_funds_create(*, seed: int, year: int) -> dict:
         )
     # Municipal matching, lottery, donations and interest at the city (Art.16).
     for source, wan, day, ref in (
-        (FundSource.MUNICIPAL, float(total_budget / WAN) * 0.12, (3, 10), f"保财社〔{year}〕8号"),
-        (FundSource.LOTTERY, 260, (4, 15), f"保民福〔{year}〕5号"),
-        (FundSource.DONATION, 38, (5, 8), f"保慈捐〔{year}〕2号"),
+        (FundSource.MUNICIPAL, float(total_budget / WAN) * 0.12, (3, 10), f"{c}财社〔{year}〕8号"),
+        (FundSource.LOTTERY, 260, (4, 15), f"{c}民福〔{year}〕5号"),
+        (FundSource.DONATION, 38, (5, 8), f"{c}慈捐〔{year}〕2号"),
         (FundSource.INTEREST, 21, (3, 21), f"{year}年一季度利息"),
     ):
         services.receipt_post(
@@ -143,7 +189,7 @@ def demo_funds_create(*, seed: int, year: int) -> dict:
             document_ref=ref,
         )
     # County matching funds: received from county finance and remitted by 30 September
-    # (Art.20); 昌宁县 has not remitted yet.
+    # (Art.20); one has not remitted yet (保山: 昌宁县).
     for county in counties:
         matching = (budgets[county.code] * Decimal("0.15")).quantize(CENT)
         fiscal = acct(AccountKind.FISCAL, county)
@@ -154,7 +200,7 @@ def demo_funds_create(*, seed: int, year: int) -> dict:
             date=dt.date(year, 4, 10),
             document_ref=f"{county.name}财社〔{year}〕9号",
         )
-        if county.code != "530524":
+        if county.code != plan.unremitted:
             services.transfer_post(
                 kind=EntryKind.REMITTANCE,
                 from_account=fiscal,
@@ -176,7 +222,7 @@ def demo_funds_create(*, seed: int, year: int) -> dict:
         to_account=city_exp,
         amount=to_spend,
         date=dt.date(year, 4, 28),
-        document_ref=f"保财社拨〔{year}〕1号",
+        document_ref=f"{c}财社拨〔{year}〕1号",
     )
     for county in counties:
         services.transfer_post(
@@ -187,6 +233,6 @@ def demo_funds_create(*, seed: int, year: int) -> dict:
                 Decimal("0.01"), rounding="ROUND_DOWN"
             ),
             date=dt.date(year, 4, 30),
-            document_ref=f"保医保拨〔{year}〕{counties.index(county) + 1}号",
+            document_ref=f"{c}医保拨〔{year}〕{counties.index(county) + 1}号",
         )
     return {"pooling_area": area.pk, "created": True, "counties": [c.pk for c in counties]}
