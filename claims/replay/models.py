@@ -68,7 +68,9 @@ class ReplayPartition(models.Model):
     last partition merges them (a partition done is skipped, so a re-delivered task adds
     nothing twice)."""
 
-    replay = models.ForeignKey(ReplayRun, on_delete=models.CASCADE, related_name="partition_rows")
+    replay = models.ForeignKey(
+        ReplayRun, on_delete=models.CASCADE, related_name="partition_rows", verbose_name="模拟测算"
+    )
     number = models.PositiveSmallIntegerField("分区")
     first_person = models.BigIntegerField("起始对象ID")
     last_person = models.BigIntegerField("截止对象ID")
@@ -91,7 +93,9 @@ class ReplayChange(models.Model):
     """One of the largest changes of a replay, per person: the period's assistance under the
     rules in force and under the draft, and, for each claim that changed, both traces."""
 
-    replay = models.ForeignKey(ReplayRun, on_delete=models.CASCADE, related_name="changes")
+    replay = models.ForeignKey(
+        ReplayRun, on_delete=models.CASCADE, related_name="changes", verbose_name="模拟测算"
+    )
     rank = models.PositiveSmallIntegerField("排名")
     person = models.ForeignKey(
         "beneficiaries.Person", on_delete=models.PROTECT, related_name="+", verbose_name="救助对象"

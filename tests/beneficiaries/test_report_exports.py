@@ -262,4 +262,4 @@ def test_finance_exports_the_roster_from_the_list_as_a_report_job(
     assert response.status_code == 302
     assert response["Location"] == reverse("admin:medaid_job_change", args=[job.pk])
     assert job.status == Job.Status.SUCCEEDED and job.parameters["year"] == 2024
-    assert job.result["totals"]["资助参保名册"]["资助金额"] == str(roster.total)
+    assert job.result["totals"]["资助参保名册"]["资助金额"] == f"{roster.total:.2f}"

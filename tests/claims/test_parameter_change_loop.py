@@ -87,7 +87,11 @@ def test_a_change_that_reaches_back_recomputes_through_the_outbox_with_adjustmen
     earlier_decision = current(earlier).pk
 
     change = _approve_base(area)
-    assert _deliver(django_capture_on_commit_callbacks)["delivered"] == 1
+    # Two events: the submission (which starts the approver's replay) and the approval.
+    assert _deliver(django_capture_on_commit_callbacks)["delivered"] == 2
+    from claims.replay.models import ReplayRun
+
+    assert ReplayRun.objects.filter(parameter_change_id=change.pk).exists()
     run = DecisionRun.objects.get(kind=DecisionRun.Kind.PARAMETER)
     assert run.year == 2025 and run.people == 1 and str(change.pk) in run.reason
     after = current(claim)

@@ -62,7 +62,7 @@ def test_people_are_found_by_the_last_6_or_4_characters_the_full_number_or_a_nam
 @pytest.mark.django_db
 def test_a_clerk_searches_the_list_by_the_last_digits_within_the_county(client, people, county_a):
     clerk = make_user("clerk_s", "counter_clerk", county=county_a)
-    client.login(username=clerk.username, password=PASSWORD)
+    client.force_login(clerk)
     page = client.get("/admin/beneficiaries/person/", {"q": "019876"}).content.decode()
     assert "李四" in page and "张三" not in page
     # Another county's person is not found by a clerk, whatever the digits.
@@ -75,7 +75,7 @@ def test_autocomplete_offers_only_the_clerks_county_with_county_in_the_option(
     client, people, county_a
 ):
     clerk = make_user("clerk_ac", "counter_clerk", county=county_a)
-    client.login(username=clerk.username, password=PASSWORD)
+    client.force_login(clerk)
     answer = client.get(
         "/admin/autocomplete/",
         {"app_label": "claims", "model_name": "application", "field_name": "person", "term": ""},
@@ -101,7 +101,7 @@ def test_hospitals_of_the_same_name_are_told_apart_in_the_dropdown(client, count
     for i, county in enumerate((county_a, county_b)):
         Hospital.objects.create(code=f"H{i}", name="人民医院", level=2 + i, county=county)
     clerk = make_user("clerk_h", "counter_clerk", county=county_a)
-    client.login(username=clerk.username, password=PASSWORD)
+    client.force_login(clerk)
     results = client.get(
         "/admin/autocomplete/",
         {"app_label": "claims", "model_name": "claim", "field_name": "hospital", "term": "人民"},
@@ -147,7 +147,7 @@ def test_a_deep_page_is_the_same_rows_read_by_ids_first(county_a, monkeypatch):
 @pytest.mark.django_db
 def test_the_claims_list_pages_to_its_last_page(client, county_a):
     city = make_user("city_l", "city_administrator")
-    client.login(username=city.username, password=PASSWORD)
+    client.force_login(city)
     assert County.objects.count() >= 1
     answer = client.get("/admin/claims/claim/", {"p": "1"})
     assert answer.status_code == 200
