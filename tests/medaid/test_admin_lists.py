@@ -14,7 +14,7 @@ from beneficiaries.models import County, Person
 from beneficiaries.selectors import people_search
 from claims.models import Claim, Hospital
 from medaid.core.admin import LimitedCountPaginator, amount_html
-from tests.medaid.conftest import PASSWORD, make_user
+from tests.medaid.conftest import make_user
 
 
 def person(county, number, name):
