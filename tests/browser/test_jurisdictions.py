@@ -23,6 +23,7 @@ PASSWORD = "medaid-demo-2026"
 TODAY = dt.date.today()
 WIDTH, HEIGHT = 1280, 800
 
+
 # The words a person sees for an application's state, in one place: the screens are asserted
 # against these (extend here when the states gain words such as 待初审 / 待复审).
 def _fund(county) -> None:
