@@ -81,7 +81,7 @@ def test_register_submit_approve_settle_and_download_the_statement(
     # The supervisor approves it.
     log_in(page, live_server, "supervisor")
     page.shots.take("supervisor-dashboard")
-    assert "救助申请待审批" in page.locator("#panel-approvals").inner_text()
+    assert "救助申请待我初审" in page.locator("#panel-approvals").inner_text()
     page.goto(f"{live_server.url}/admin/claims/application/{application.pk}/decide/")
     page.shots.take("supervisor-decide")
     page.check("input[value=approve]")
