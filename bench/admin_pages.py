@@ -65,7 +65,14 @@ from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from bench._common import CLAIM_SEED_COLUMNS  # noqa: E402
-from bench.claims import IDENTITIES, birth_date, id_number, person_name, stay  # noqa: E402
+from bench.claims import (  # noqa: E402
+    IDENTITIES,
+    birth_date,
+    claim_seed_row,
+    id_number,
+    person_name,
+    stay,
+)
 from medaid.core.bulk import insert_rows  # noqa: E402
 
 
@@ -170,32 +177,13 @@ def seed(n: int, people: int) -> float:
             county_index = min(k // per_county, COUNTIES - 1)
             hospital = hospitals[county_index * HOSPITALS_PER_COUNTY + g % HOSPITALS_PER_COUNTY]
             s = stay(rng, dt.date(YEAR, month, 1 + g % 28))
-            yield (
+            yield claim_seed_row(
                 first + k,
                 counties[county_index].pk,
                 hospital.pk,
-                "declaration",
                 f"A{g:08d}",
-                "inpatient",
-                s["admitted"],
-                s["discharged"],
-                True,
-                False,
-                False,
-                False,
-                "direct",
-                s["total_cost"],
-                s["in_policy_cost"],
-                s["out_of_catalog_cost"],
-                s["basic_insurance_paid"],
-                0,
-                0,
-                0,
-                "",
+                s,
                 "accepted",
-                "",
-                "",
-                now,
                 now,
             )
 

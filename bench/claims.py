@@ -180,6 +180,40 @@ def stay(rng: random.Random, day: dt.date) -> dict:
     }
 
 
+def claim_seed_row(
+    person_id: int, county_id: int, hospital_id: int, ref: str, s: dict, status: str, now
+) -> tuple:
+    """One declared inpatient claim of `stay` `s`, in `CLAIM_SEED_COLUMNS` order."""
+    return (
+        person_id,
+        county_id,
+        hospital_id,
+        "declaration",
+        ref,
+        "inpatient",
+        s["admitted"],
+        s["discharged"],
+        True,
+        False,
+        False,
+        False,
+        "direct",
+        s["total_cost"],
+        s["in_policy_cost"],
+        s["out_of_catalog_cost"],
+        s["basic_insurance_paid"],
+        0,
+        0,
+        0,
+        "",
+        status,
+        "",
+        "",
+        now,
+        now,
+    )
+
+
 def write_declaration(path: Path, n: int, first: int, identity_of, rng) -> None:
     """One hospital's June: one stay for each person, with the hospital's own figure (right for
     98 %, misstated for 2 %)."""
@@ -252,33 +286,8 @@ def seed_more_claims(total: int, n: int, first: int, county, other, rng) -> int:
                 month = [1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12][(k + j) % 11]
                 s = stay(rng, dt.date(YEAR, month, 1 + (k * 7 + j) % 28))
                 status = "settled" if (k + j) % 10 == 0 else "accepted"
-                yield (
-                    first + k,
-                    county.pk,
-                    other.pk,
-                    "declaration",
-                    f"E{k:08d}-{j}",
-                    "inpatient",
-                    s["admitted"],
-                    s["discharged"],
-                    True,
-                    False,
-                    False,
-                    False,
-                    "direct",
-                    s["total_cost"],
-                    s["in_policy_cost"],
-                    s["out_of_catalog_cost"],
-                    s["basic_insurance_paid"],
-                    0,
-                    0,
-                    0,
-                    "",
-                    status,
-                    "",
-                    "",
-                    now,
-                    now,
+                yield claim_seed_row(
+                    first + k, county.pk, other.pk, f"E{k:08d}-{j}", s, status, now
                 )
                 made += 1
 
