@@ -319,6 +319,24 @@ ROW_REASONS: dict[str, str] = {
 MAX_TEXT = 64
 _EXCEL_EPOCH = date(1899, 12, 30)
 _FAR_PAST = date(1950, 1, 1)
+
+
+def _check_dates(fail, start, end, *others, birth, latest) -> None:
+    """A line's dates as every roster layout checks them: the end not before the start, and
+    each date after the person's birth, no later than `latest` and no earlier than FAR_PAST."""
+    if start and end and end < start:
+        fail("end_before_start", f"（{start.isoformat()} 至 {end.isoformat()}）")
+    for value in (start, end, *others):
+        if value is None:
+            continue
+        if birth and value < birth:
+            fail("date_before_birth", f"（{value.isoformat()}）")
+        elif value > latest:
+            fail("date_too_late", f"（{value.isoformat()}）")
+        elif value < _FAR_PAST:
+            fail("date_too_early", f"（{value.isoformat()}）")
+
+
 _DATE_RE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
 _NAME_BAD = re.compile(r"[0-9０-９@#$%^&*=+<>?/\\|{}\[\]~`!！？]")
 _DROP_SPACES = str.maketrans({" ": None, "\u3000": None, "\u00a0": None, "\t": None})
@@ -678,17 +696,7 @@ class RowChecker:
             if end is None and not date_failed:
                 fail("end_missing")
             start = None  # an exit needs only its last day
-        if start and end and end < start:
-            fail("end_before_start", f"（{start.isoformat()} 至 {end.isoformat()}）")
-        for value in (start, end, certified_on):
-            if value is None:
-                continue
-            if birth and value < birth:
-                fail("date_before_birth", f"（{value.isoformat()}）")
-            elif value > self.latest:
-                fail("date_too_late", f"（{value.isoformat()}）")
-            elif value < _FAR_PAST:
-                fail("date_too_early", f"（{value.isoformat()}）")
+        _check_dates(fail, start, end, certified_on, birth=birth, latest=self.latest)
 
         household = _text(raw_household)
         if len(household) > 32:
@@ -905,17 +913,7 @@ class PlatformRowChecker:
         code, problem = self.code_on(_text(raw_code), start)
         if problem:
             errors.append(problem)
-        if start and end and end < start:
-            fail("end_before_start", f"（{start.isoformat()} 至 {end.isoformat()}）")
-        for value in (start, end):
-            if value is None:
-                continue
-            if birth and value < birth:
-                fail("date_before_birth", f"（{value.isoformat()}）")
-            elif value > self.latest:
-                fail("date_too_late", f"（{value.isoformat()}）")
-            elif value < _FAR_PAST:
-                fail("date_too_early", f"（{value.isoformat()}）")
+        _check_dates(fail, start, end, birth=birth, latest=self.latest)
         memo = _text(raw_memo)
         if len(memo) > 200:
             fail("memo_too_long")
