@@ -374,7 +374,7 @@ def declaration_from_rows(
 ) -> Declaration:
     """The API's JSON upload: rows with the English field names (or the Chinese headers)."""
     records = ({HEADERS.get(k, k): v for k, v in row.items()} for row in limited(rows))
-    lines = (parse_line(n, rec) for n, rec in enumerate(records, start=1))
+    lines = [parse_line(n, rec) for n, rec in enumerate(records, start=1)]
     digest = services.json_hash(
         {"hospital": hospital.code, "year": year, "month": month, "rows": rows}
     )

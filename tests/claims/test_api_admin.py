@@ -1,10 +1,12 @@
 import csv
 import datetime as dt
 import io
+import threading
 from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection, connections
 from rest_framework.test import APIClient
 
 from claims import imports, services
@@ -295,3 +297,33 @@ def test_correction_over_the_api(county, hospital, dibao, clerk):
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "paid_exceeds_cost"
     history = c.get(f"/api/v1/claims/{claim.pk}/history/").json()
     assert len(history["decisions"]) == 2
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="two writers at once need PostgreSQL's row locks"
+)
+@pytest.mark.django_db(transaction=True)
+def test_the_same_declaration_sent_twice_at_once_is_stored_once_and_the_other_gets_409(
+    county, hospital, tekun
+):
+    user = make_user("h-twice", county, hospital=hospital)
+    body = {"year": 2024, "month": 5, "rows": [line(tekun, "T1")]}
+    start = threading.Barrier(2)
+    answers = []
+
+    def send():
+        try:
+            start.wait()
+            answers.append(client_for(user).post("/api/v1/declarations/", body, format="json"))
+        finally:
+            connections.close_all()
+
+    senders = [threading.Thread(target=send) for _ in range(2)]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join()
+    assert sorted(a.status_code for a in answers) == [201, 409]
+    refused = next(a for a in answers if a.status_code == 409).json()
+    assert refused["error"]["code"] == "duplicate_file"
+    assert Claim.objects.filter(external_ref="T1").count() == 1
