@@ -39,9 +39,10 @@ test-services: install
 	DATABASE_URL=$(PG_URL) MEDAID_TEST_REDIS_URL=$(REDIS_URL) \
 		$(BIN)/python -m pytest -m "integration" -q
 
+# Each walk drives its own Chromium against its own live server and database: two at once.
 test-browser: install
 	bash .ci/install-chromium
-	$(BIN)/python -m pytest -m browser -q
+	$(BIN)/python -m pytest -m browser -q $(XDIST)
 
 bench: install
 	$(BIN)/python bench/engine.py
