@@ -18,6 +18,7 @@ import re
 import pytest
 from django.urls import Resolver404, resolve
 from rest_framework.test import APIClient
+from rest_framework.throttling import UserRateThrottle
 
 from claims.models import Application, Claim
 from tests.claims.conftest import (  # noqa: F401 — the claims tests' fixtures
@@ -97,6 +98,14 @@ def _urls(path: str, ids: dict) -> tuple[str, ...]:
     a plain view of its own contract, with no suffix)."""
     url = _url(path, ids)
     return (url,) if path == "/api/v1/preview/" else (url, _suffix(url))
+
+
+@pytest.fixture(autouse=True)
+def _unthrottled(monkeypatch):
+    """The fuzz sends far more than a clerk would. Not throttled, and nothing recorded: the
+    throttle's history lives in the cache, which outlives the test, and the next test's user
+    has the same id."""
+    monkeypatch.setattr(UserRateThrottle, "allow_request", lambda self, request, view: True)
 
 
 @pytest.fixture
