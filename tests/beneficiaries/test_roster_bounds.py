@@ -174,8 +174,9 @@ def test_reverse_restores_what_the_apply_opened_changed_and_ended(civil):
         services.roster_import_reverse(batch=feed, by=supervisor)
 
 
-def test_reverse_is_refused_when_a_later_list_changed_the_same_identities(civil):
-    supervisor = user("sup", "reverse_rosterimport", county=civil.county)
+def exit_then_readmit(civil) -> RosterImport:
+    """A feed that ends person 1's identity, and a later one that opens it again: the first
+    can no longer be undone in one step. Returns the first."""
     registered(civil, n=3)
     exit_feed = load(
         civil,
@@ -184,6 +185,12 @@ def test_reverse_is_refused_when_a_later_list_changed_the_same_identities(civil)
         stated=date(2024, 3, 5),
     )
     load(civil, [add(1, start="2024-05-01")], kind="feed", stated=date(2024, 5, 5))
+    return exit_feed
+
+
+def test_reverse_is_refused_when_a_later_list_changed_the_same_identities(civil):
+    supervisor = user("sup", "reverse_rosterimport", county=civil.county)
+    exit_feed = exit_then_readmit(civil)
     with pytest.raises(Refusal, match="已被其他名册或经办人员修改") as refused:
         services.roster_import_reverse(batch=exit_feed, by=supervisor)
     assert refused.value.code == "reversal_conflict"
@@ -364,14 +371,7 @@ def test_api_reverse_needs_confirmation_and_undoes_the_apply_once(civil):
 
 def test_api_reverse_of_a_changed_apply_is_a_conflict(civil):
     supervisor = user("sup", "view_rosterimport", "reverse_rosterimport", county=civil.county)
-    registered(civil, n=3)
-    exit_feed = load(
-        civil,
-        [["退出", make_id(1), nm(1), "低保对象", "", "", "2024-02-29"]],
-        kind="feed",
-        stated=date(2024, 3, 5),
-    )
-    load(civil, [add(1, start="2024-05-01")], kind="feed", stated=date(2024, 5, 5))
+    exit_feed = exit_then_readmit(civil)
     response = token_client(supervisor).post(
         f"/api/v1/imports/{exit_feed.pk}/reverse/", {"confirm": True}, format="json"
     )

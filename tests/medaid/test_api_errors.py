@@ -265,19 +265,13 @@ def test_every_serializer_that_reads_a_body_names_its_refusals():
 def test_each_refusal_of_a_body_has_its_own_code(body, field, code):
     from claims.api.serializers import ApplicationCreateSerializer
     from medaid.core.api_errors import exception_handler
+    from tests.claims.conftest import application_body
 
-    claim = {
-        "hospital": "H001",
-        "kind": "inpatient",
-        "discharged": "2024-03-20",
-        "in_policy_cost": "1000.00",
-        "receipt_numbers": "R1",
-    }
-    data = {"id_number": "530502199001011236", "applied": "2024-03-25", "claims": [claim]}
     given = body.get("claims")
     if isinstance(given, list) and given and isinstance(given[0], dict):
-        body = {"claims": [{**claim, **given[0]}]}
-    data.update(body)
+        data = application_body("530502199001011236", **given[0])
+    else:
+        data = {**application_body("530502199001011236"), **body}
     checked = ApplicationCreateSerializer(data=data)
     assert not checked.is_valid()
     from rest_framework.exceptions import ValidationError

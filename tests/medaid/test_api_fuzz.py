@@ -22,6 +22,7 @@ from rest_framework.throttling import UserRateThrottle
 
 from claims.models import Application, Claim
 from tests.claims.conftest import (  # noqa: F401 — the claims tests' fixtures
+    application_body,
     area,
     committed,
     county,
@@ -120,15 +121,7 @@ def env(county, hospital, tekun):  # noqa: F811
             format="json",
         )
         assert sent.status_code == 201, sent.content
-        claim = {
-            "hospital": "H001",
-            "kind": "inpatient",
-            "discharged": "2024-03-20",
-            "in_policy_cost": "1000.00",
-            "receipt_numbers": "R1",
-        }
-        body = {"id_number": tekun.id_number, "applied": "2024-03-25", "claims": [claim]}
-        made = api.post("/api/v1/applications/", body, format="json")
+        made = api.post("/api/v1/applications/", application_body(tekun.id_number), format="json")
         assert made.status_code == 201, made.content
     ids = {
         "claims": Claim.objects.get(external_ref="OK1").pk,
