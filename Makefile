@@ -8,7 +8,7 @@ SERVE ?= 1
 PG_URL ?= postgres://postgres@127.0.0.1:5432/medaid
 REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install demo test test-services test-browser bench lint format lock clean
+.PHONY: install demo test test-services test-browser bench bad-input-check lint format lock clean
 
 $(STAMP): requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,13 @@ bench: install
 	DATABASE_URL=$(PG_URL) $(BIN)/python bench/reports.py
 	DATABASE_URL=$(PG_URL) $(BIN)/python bench/admin_pages.py
 	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(BIN)/python bench/api_load.py
+
+# The independent bad-input check of issue #19 (bench/bad_input_check.py): it rebuilds the demo
+# of 保山市 on that database first, then sends its bad and valid inputs; the last line is JSON.
+bad-input-check: install
+	DATABASE_URL=$(PG_URL) $(BIN)/python manage.py migrate -v0
+	DATABASE_URL=$(PG_URL) $(BIN)/python manage.py demo --areas baoshan
+	DATABASE_URL=$(PG_URL) $(BIN)/python bench/bad_input_check.py
 
 lint: install
 	$(BIN)/ruff check .

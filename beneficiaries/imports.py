@@ -28,6 +28,7 @@ from beneficiaries.models import (
 )
 from medaid.core import files
 from medaid.core.files import FileRefused
+from medaid.core.validators import FAR_PAST
 
 HEADER_SEARCH_ROWS = 10  # a title row or two may stand above the header row
 
@@ -292,7 +293,7 @@ ROW_REASONS: dict[str, str] = {
     "end_before_start": "终止日期早于起始日期",
     "date_before_birth": "日期早于出生日期",
     "date_too_late": "日期晚于名单载明日期一年以上，请核实",
-    "date_too_early": "日期早于1950年，请核实",
+    "date_too_early": f"日期早于{FAR_PAST.year}年，请核实",
     "scheme_unknown": "参保险种无法识别（应为 城乡居民 / 职工 / 未参保）",
     "place_invalid": "参保地区划代码应为6至12位数字",
     "household_too_long": "户编号超过32个字符",
@@ -318,7 +319,6 @@ ROW_REASONS: dict[str, str] = {
 
 MAX_TEXT = 64
 _EXCEL_EPOCH = date(1899, 12, 30)
-_FAR_PAST = date(1950, 1, 1)
 
 
 def _check_dates(fail, start, end, *others, birth, latest) -> None:
@@ -333,7 +333,7 @@ def _check_dates(fail, start, end, *others, birth, latest) -> None:
             fail("date_before_birth", f"（{value.isoformat()}）")
         elif value > latest:
             fail("date_too_late", f"（{value.isoformat()}）")
-        elif value < _FAR_PAST:
+        elif value < FAR_PAST:
             fail("date_too_early", f"（{value.isoformat()}）")
 
 

@@ -18,8 +18,8 @@ from django.utils.html import format_html, format_html_join
 from beneficiaries.models import PoolingArea, PremiumTransferRequest
 from funds import moves, selectors
 from funds.models import Account, AccountKind, EntryKind, FundSource, MoneyMove
-from funds.services import FundsError
 from medaid.core.admin import CountyScopedAdmin, amount_html, may, operation_required
+from medaid.core.errors import Refusal
 from medaid.core.scoping import scope_to_user
 
 CONFIRM_TEMPLATE = "funds/move_confirm.html"
@@ -60,12 +60,13 @@ def _proposed(model_admin, request, made: list[MoneyMove]) -> None:
 def propose_form_page(model_admin, request, *, kind, form, params_of, title, template):
     """A form's move in three steps: the form; once valid, the confirmation page (the amounts
     and accounts as `funds.moves` prepared them, the form carried along hidden, a required
-    reason); once confirmed with a reason, the proposal. Nothing is posted here."""
+    reason); once confirmed with a reason, the proposal. Nothing is posted here. A refusal of
+    any service on the way (a fund rule, a validator's date bound) stands under its field."""
     if request.method == "POST" and form.is_valid():
         params = params_of(form.cleaned_data)
         try:
             proposal = moves.PREPARE[kind](**params)
-        except FundsError as exc:
+        except Refusal as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
             reason = ReasonForm(request.POST) if request.POST.get("confirm") else None
@@ -77,7 +78,7 @@ def propose_form_page(model_admin, request, *, kind, form, params_of, title, tem
                         reason=reason.cleaned_data["maker_reason"],
                         **params,
                     )
-                except FundsError as exc:
+                except Refusal as exc:
                     reason.add_error(None, exc.message)
                 else:
                     _proposed(model_admin, request, [move])
@@ -104,7 +105,7 @@ def propose_selected(model_admin, request, queryset, *, kind, params_of, title):
         try:
             proposals.append(moves.PREPARE[kind](**params_of(obj)))
             rows.append(obj)
-        except FundsError as exc:
+        except Refusal as exc:
             model_admin.message_user(request, f"{obj}：{exc.message}", messages.ERROR)
     if not rows:
         return None
@@ -121,7 +122,7 @@ def propose_selected(model_admin, request, queryset, *, kind, params_of, title):
                         **params_of(obj),
                     )
                 )
-            except FundsError as exc:
+            except Refusal as exc:
                 model_admin.message_user(request, f"{obj}：{exc.message}", messages.ERROR)
         _proposed(model_admin, request, made)
         return None
@@ -357,7 +358,7 @@ class MoneyMoveAdmin(CountyScopedAdmin):
                 move = decide(
                     move=move, checker=request.user, reason=form.cleaned_data["checker_reason"]
                 )
-            except FundsError as exc:
+            except Refusal as exc:
                 form.add_error(None, exc.message)
             else:
                 self.message_user(

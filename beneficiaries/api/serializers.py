@@ -8,7 +8,7 @@ from beneficiaries.models import (
     SubsidyLine,
     SubsidyRoster,
 )
-from medaid.core.fields import Day
+from medaid.core.fields import Day, InputSerializer, StrictBoolean
 from medaid.core.scoping import mask_id_number
 
 
@@ -111,6 +111,12 @@ class RosterImportSerializer(serializers.ModelSerializer):
             "bounds",
             "errors_url",
             "applied_at",
+            "review_requested_by",
+            "reviewed_by",
+            "reviewed_at",
+            "reversed_by",
+            "reversed_at",
+            "reversal",
             "created_at",
         ]
         read_only_fields = fields
@@ -130,7 +136,7 @@ class RosterImportSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(url) if request else url
 
 
-class RosterUploadSerializer(serializers.Serializer):
+class RosterUploadSerializer(InputSerializer):
     file = serializers.FileField(label="名册文件")
     kind = serializers.ChoiceField(choices=RosterImport.Kind.choices, label="名单类型")
     stated_date = Day(label="名单载明日期")
@@ -139,6 +145,20 @@ class RosterUploadSerializer(serializers.Serializer):
     apply = serializers.BooleanField(label="校验后直接入库", default=False)
     end_absent = serializers.BooleanField(
         label="全量名册中未列出的在册身份按名单日期前一日终止", default=False
+    )
+
+
+class RosterReviewSerializer(InputSerializer):
+    approve = StrictBoolean(
+        label="复核结论",
+        help_text="true：同意入库（按预览统计的终止数，不多终止一个）；false：退回，不入库",
+    )
+
+
+class RosterReverseSerializer(InputSerializer):
+    confirm = StrictBoolean(
+        label="确认撤销",
+        help_text="须为 true：删除本次导入新增的身份、恢复其终止的身份，相关人员重算",
     )
 
 

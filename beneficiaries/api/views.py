@@ -7,7 +7,7 @@ from django.http import FileResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import status, viewsets
+from rest_framework import permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -18,6 +18,8 @@ from beneficiaries.api.serializers import (
     IdentitySerializer,
     PersonSerializer,
     RosterImportSerializer,
+    RosterReverseSerializer,
+    RosterReviewSerializer,
     RosterUploadSerializer,
     SubsidyLineSerializer,
     SubsidyRosterSerializer,
@@ -147,6 +149,36 @@ class IdentityViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
             409: OpenApiResponse(ERROR_REF, description="批次当前状态不能入库"),
         },
     ),
+    review=extend_schema(
+        summary="复核名册入库",
+        description=(
+            "待复核批次（入库将终止的身份超过复核比例）由第二人复核：approve=true 同意，按预览"
+            "统计的终止数开始入库（后台任务，返回 job）；approve=false 退回，不入库。须持有"
+            "“复核名册入库”权限，且不是上传人或提请入库人（否则 403，code=same_person）；批次"
+            "不在待复核时返回 409（code=state）。"
+        ),
+        request=RosterReviewSerializer,
+        responses={
+            200: RosterImportSerializer,
+            400: OpenApiResponse(ERROR_REF, description="复核结论缺失或不是 true/false"),
+            403: OpenApiResponse(ERROR_REF, description="无权限，或复核人是上传人、提请入库人"),
+            409: OpenApiResponse(ERROR_REF, description="批次不在待复核"),
+        },
+    ),
+    reverse_apply=extend_schema(
+        summary="撤销本次导入",
+        description=(
+            "一步撤销一次已入库的名单：删除其新增的身份，恢复其终止的身份，相关人员重算；须"
+            "confirm=true 与“撤销名册入库”权限。批次不是已入库（code=state），或其后有名单、"
+            "经办人员改动了相关身份（code=reversal_conflict）时返回 409，什么也不改。"
+        ),
+        request=RosterReverseSerializer,
+        responses={
+            200: RosterImportSerializer,
+            400: OpenApiResponse(ERROR_REF, description="未确认（confirm 须为 true）"),
+            409: OpenApiResponse(ERROR_REF, description="批次不能撤销，或相关身份其后已改动"),
+        },
+    ),
     errors=extend_schema(
         summary="下载出错行",
         description="未通过校验的行及原因（Excel）。",
@@ -168,6 +200,9 @@ class RosterImportViewSet(
     operations = {
         "create": "beneficiaries.add_rosterimport",
         "apply": "beneficiaries.apply_rosterimport",
+        # The same operations as the admin's 复核 and 撤销本次导入 buttons.
+        "review": "beneficiaries.review_rosterimport",
+        "reverse_apply": "beneficiaries.reverse_rosterimport",
     }
 
     def get_queryset(self):
@@ -178,7 +213,12 @@ class RosterImportViewSet(
         return queryset
 
     def get_parsers(self):
-        if getattr(self, "action", None) == "create" or self.request.method == "POST":
+        # Parsers are chosen before DRF sets `self.action`: read it from the action map.
+        action = getattr(self, "action", None)
+        request = getattr(self, "request", None)
+        if action is None and request is not None:
+            action = getattr(self, "action_map", {}).get(request.method.lower())
+        if action == "create":
             return [MultiPartParser(), FormParser()]
         return super().get_parsers()
 
@@ -189,10 +229,10 @@ class RosterImportViewSet(
                 raise PermissionDenied("部门账户只能报送本部门名册")
             return user.department
         if not requested:
-            raise ValidationError({"department": "请指定报送部门"})
+            raise ValidationError({"department": "请指定报送部门"}, code="required")
         department = Department.objects.filter(pk=requested).first()
         if department is None:
-            raise ValidationError({"department": "报送部门不存在"})
+            raise ValidationError({"department": "报送部门不存在"}, code="does_not_exist")
         if user.county_id and department.county_id != user.county_id and not user.is_superuser:
             raise PermissionDenied("不能为其他区县报送名册")
         return department
@@ -265,6 +305,58 @@ class RosterImportViewSet(
         if batch.status == RosterImport.Status.REVIEW:
             return self._awaits_review(batch, body)
         return Response(body)
+
+    @staticmethod
+    def _refused(exc: Refusal) -> Response:
+        """A review or reversal refused: the state or a later change is a conflict (409), the
+        second-person rule a refusal of who asks (403), the rest bad input (400)."""
+        if isinstance(exc, services.ImportStateError) or exc.code == "reversal_conflict":
+            status_code = status.HTTP_409_CONFLICT
+        elif exc.code in ("same_person", "permission"):
+            status_code = status.HTTP_403_FORBIDDEN
+        else:
+            status_code = status.HTTP_400_BAD_REQUEST
+        return Response(exc.as_dict(), status=status_code)
+
+    # Not ModelPermissions (a POST there needs add_rosterimport, which a supervisor does not
+    # hold): the operation of `operations` is the check, as on the admin's buttons.
+    @action(detail=True, methods=["post"], permission_classes=[permissions.IsAuthenticated])
+    def review(self, request, pk=None):
+        form = RosterReviewSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        batch = self.get_object()
+        try:
+            job = services.roster_import_review(
+                batch=batch, by=request.user, approve=form.validated_data["approve"]
+            )
+        except Refusal as exc:
+            return self._refused(exc)
+        batch.refresh_from_db()
+        body = self.get_serializer(batch).data
+        body["job"] = job.pk if job is not None else None
+        return Response(body)
+
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="reverse",
+        url_name="reverse",
+        permission_classes=[permissions.IsAuthenticated],
+    )
+    def reverse_apply(self, request, pk=None):
+        form = RosterReverseSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        if not form.validated_data["confirm"]:
+            raise Refusal(
+                "撤销本次导入须确认：confirm 应为 true", code="not_confirmed", field="confirm"
+            )
+        batch = self.get_object()
+        try:
+            services.roster_import_reverse(batch=batch, by=request.user)
+        except Refusal as exc:
+            return self._refused(exc)
+        batch.refresh_from_db()
+        return Response(self.get_serializer(batch).data)
 
     @action(detail=True, methods=["get"])
     def errors(self, request, pk=None):

@@ -17,7 +17,14 @@ from claims.models import (
     Warning,
     WarningDispatch,
 )
-from medaid.core.fields import Day, Money, StrictBoolean, Text
+from medaid.core.fields import (
+    CodedErrorsMixin,
+    Day,
+    InputSerializer,
+    Money,
+    StrictBoolean,
+    Text,
+)
 from medaid.core.scoping import mask_id_number
 
 
@@ -31,7 +38,7 @@ def _label(name: str) -> str:
     return {"id_number": "公民身份号码"}.get(name, name)
 
 
-class HospitalSerializer(serializers.ModelSerializer):
+class HospitalSerializer(CodedErrorsMixin, serializers.ModelSerializer):
     class Meta:
         model = Hospital
         fields = [
@@ -136,21 +143,21 @@ class DeclarationSerializer(serializers.ModelSerializer):
         return obj.error_file.url if obj.error_file else None
 
 
-class DeclarationRowsSerializer(serializers.Serializer):
+class DeclarationRowsSerializer(InputSerializer):
     hospital = serializers.CharField(required=False, help_text="机构编码；医院账户可省略")
     year = serializers.IntegerField(min_value=2000, max_value=2100)
     month = serializers.IntegerField(min_value=1, max_value=12)
     rows = serializers.ListField(child=serializers.DictField(), allow_empty=False)
 
 
-class DeclarationFileSerializer(serializers.Serializer):
+class DeclarationFileSerializer(InputSerializer):
     hospital = serializers.CharField(required=False)
     year = serializers.IntegerField(min_value=2000, max_value=2100)
     month = serializers.IntegerField(min_value=1, max_value=12)
     file = serializers.FileField()
 
 
-class ApplicationClaimInSerializer(serializers.Serializer):
+class ApplicationClaimInSerializer(InputSerializer):
     """A counter receipt: the hospital by code and the claim's facts (claims.models.
     CLAIM_FACT_FIELDS, a test keeps them in step), each field typed and defaulted here."""
 
@@ -176,7 +183,7 @@ class ApplicationClaimInSerializer(serializers.Serializer):
     receipt_numbers = Text(max_length=500, label=_label("receipt_numbers"))
 
 
-class ApplicationCreateSerializer(serializers.Serializer):
+class ApplicationCreateSerializer(InputSerializer):
     id_number = Text(max_length=18, label=_label("id_number"))
     applied = Day(label=_label("applied"))
     note = Text(
@@ -223,7 +230,7 @@ class ApplicationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ReasonSerializer(serializers.Serializer):
+class ReasonSerializer(InputSerializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
@@ -281,12 +288,12 @@ class WarningDispatchSerializer(serializers.ModelSerializer):
         return obj.is_overdue(timezone.localdate())
 
 
-class AnswerSerializer(serializers.Serializer):
+class AnswerSerializer(InputSerializer):
     outcome = serializers.ChoiceField(choices=WarningDispatch.Outcome.choices)
     answer = Text(max_length=1000, multiline=True, label=_label("answer"))
 
 
-class ClaimCorrectionSerializer(serializers.Serializer):
+class ClaimCorrectionSerializer(InputSerializer):
     """A correction's changes: any of `services.CORRECTABLE_FIELDS` (a test keeps them in
     step), each optional; the rules of `claim_figures_errors` then check the whole claim."""
 

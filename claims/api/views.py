@@ -103,7 +103,7 @@ def _text_of(data, name: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise ValidationError({name: "应为文字"})
+        raise ValidationError({name: "应为文字"}, code="not_text")
     return value
 
 
@@ -244,9 +244,12 @@ class ClaimViewSet(OperationPermissionsMixin, viewsets.ReadOnlyModelViewSet):
         person's later claims are recomputed and settled ones adjusted."""
         claim = self.get_object()
         validators.known_fields(request.data, ("changes", "reason"), what="更正")
-        given = request.data.get("changes") or {}
+        # An empty list or string is not an empty correction: only an object is.
+        given = request.data.get("changes", {})
         if not isinstance(given, dict):
-            raise ValidationError({"changes": "应为一个 JSON 对象：{字段: 新值}"})
+            raise ValidationError(
+                {"changes": "应为一个 JSON 对象：{字段: 新值}"}, code="not_object"
+            )
         # A field the serializer would drop silently is refused by name (the service refuses
         # it too: a change the sender thinks was made must not vanish).
         validators.known_fields(given, services.CORRECTABLE_FIELDS, what="更正", prefix="changes.")
@@ -385,7 +388,7 @@ class DeclarationViewSet(
         if not code and not required:
             return None  # a platform list may hold every hospital of the county
         if not code:
-            raise ValidationError({"hospital": "请填写机构编码"})
+            raise ValidationError({"hospital": "请填写机构编码"}, code="required")
         hospital = Hospital.objects.filter(code=code).first()
         if hospital is None:
             raise ValidationError(

@@ -20,6 +20,7 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
 from rest_framework.views import set_rollback
 
@@ -64,6 +65,20 @@ def _first_message(detail) -> str:
                 return message
         return ""
     return str(detail)
+
+
+def _first_code(detail) -> str | None:
+    """The code of the first message, in the order `_first_message` reads them."""
+    if isinstance(detail, dict):
+        for value in detail.values():
+            return _first_code(value)
+        return None
+    if isinstance(detail, list | tuple):
+        for value in detail:
+            if _first_message(value):
+                return _first_code(value)
+        return None
+    return getattr(detail, "code", None)
 
 
 def _first_field(detail, prefix: str = "") -> str | None:
@@ -114,8 +129,10 @@ def _validation_response(detail) -> Response:
     message = _first_message(detail) or "提交的数据有误。"
     if field:
         message = f"{field}：{message}"
+    # The refusal's own code (a validator's, a field's shape: medaid.core.fields.SHAPE_CODES).
+    code = _first_code(detail) or "invalid"
     return Response(
-        error_body("invalid", message, field, fields=_plain(detail)),
+        error_body(code, message, field, fields=_plain(detail)),
         status=status.HTTP_400_BAD_REQUEST,
     )
 
@@ -135,8 +152,8 @@ def exception_handler(exc, context):
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
     elif isinstance(exc, DjangoValidationError):
-        detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
-        exc = exceptions.ValidationError(detail)
+        # DRF's own conversion keeps each message's code.
+        exc = exceptions.ValidationError(as_serializer_error(exc))
 
     if isinstance(exc, Refusal):
         set_rollback()

@@ -34,7 +34,10 @@ ERROR_SCHEMA = {
             "properties": {
                 "code": {
                     "type": "string",
-                    "description": "错误代码（英文，供程序判断），如 invalid、not_found",
+                    "description": (
+                        "错误代码（英文，供程序判断），如 date_too_late、not_object、not_found"
+                        "（见 docs/bad-input.md）"
+                    ),
                 },
                 "message": {"type": "string", "description": "中文错误说明，可直接展示给用户"},
                 "field": {

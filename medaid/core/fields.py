@@ -4,9 +4,13 @@ reports it under its path (`claims.0.in_policy_cost`), a form under its field.""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django import forms
 from django.utils import timezone
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
+from rest_framework.settings import api_settings
 
 from medaid.core import validators
 from medaid.core.errors import Refusal
@@ -81,6 +85,67 @@ class StrictBoolean(serializers.BooleanField):
     def to_internal_value(self, data):
         label = str(self.label or self.field_name)
         return _drf(validators.boolean, data, field=self.field_name, label=label)
+
+
+# DRF answers code "invalid" for a value of the wrong shape whatever the field ("abc" for a
+# date, a list for a text): the API names the shape the field wanted instead (docs/bad-input.md,
+# "codes"). The first match wins, so a subclass stands before its base.
+SHAPE_CODES: tuple[tuple[type, str], ...] = (
+    (serializers.BooleanField, "not_boolean"),
+    (serializers.DateTimeField, "bad_datetime"),
+    (serializers.DateField, "bad_date"),
+    (serializers.DecimalField, "bad_amount"),
+    (serializers.IntegerField, "not_integer"),
+    (serializers.FloatField, "not_number"),
+    (serializers.FileField, "not_file"),
+    (serializers.JSONField, "bad_json"),
+    (serializers.CharField, "not_text"),
+    (serializers.BaseSerializer, "not_object"),
+)
+GENERIC_CODE = "invalid"
+
+
+def shape_code(field) -> str:
+    return next((code for kind, code in SHAPE_CODES if isinstance(field, kind)), GENERIC_CODE)
+
+
+def _recode(detail, field):
+    if isinstance(detail, list):
+        return [_recode(item, field) for item in detail]
+    if isinstance(detail, dict):
+        # A ListField's or DictField's errors by index or key: the child's shape.
+        child = getattr(field, "child", field)
+        return {key: _recode(value, child) for key, value in detail.items()}
+    if isinstance(detail, ErrorDetail) and detail.code == GENERIC_CODE:
+        return ErrorDetail(str(detail), code=shape_code(field))
+    return detail
+
+
+class CodedErrorsMixin:
+    """Put first in an input serializer's bases (`class X(CodedErrorsMixin, Serializer)`):
+    each refusal carries a code of its own, never DRF's generic "invalid". A test finds every
+    writable serializer of the API and checks that it has this mixin."""
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            detail = exc.detail
+            if not isinstance(detail, dict):
+                raise
+            coded = {}
+            for name, errors in detail.items():
+                if name in self.fields:
+                    coded[name] = _recode(errors, self.fields[name])
+                elif name == api_settings.NON_FIELD_ERRORS_KEY and not isinstance(data, Mapping):
+                    coded[name] = _recode(errors, self)
+                else:
+                    coded[name] = errors
+            raise serializers.ValidationError(coded) from None
+
+
+class InputSerializer(CodedErrorsMixin, serializers.Serializer):
+    """The base of every serializer that reads a request body."""
 
 
 def form_check(check, value, **kwargs):

@@ -14,9 +14,22 @@ from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 
 
+def _plain(detail):
+    if isinstance(detail, dict):
+        return {key: _plain(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        return [_plain(value) for value in detail]
+    return str(detail)
+
+
 class SafeFilterBackend(DjangoFilterBackend):
     def filter_queryset(self, request, queryset, view):
-        queryset = super().filter_queryset(request, queryset, view)
+        try:
+            queryset = super().filter_queryset(request, queryset, view)
+        except ValidationError as exc:
+            # django-filter keeps the messages, not their codes: a bad filter value is named
+            # as one (its field is the query parameter).
+            raise ValidationError(_plain(exc.detail), code="invalid_filter") from None
         if not request.query_params:
             return queryset
         try:

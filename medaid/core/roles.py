@@ -404,6 +404,8 @@ API_ROUTES: dict[tuple[str, str], str] = {
     ("rosterimport-list", "POST"): "beneficiaries.add_rosterimport",
     ("rosterimport-detail", "GET"): READ,
     ("rosterimport-apply", "POST"): "beneficiaries.apply_rosterimport",
+    ("rosterimport-review", "POST"): "beneficiaries.review_rosterimport",
+    ("rosterimport-reverse", "POST"): "beneficiaries.reverse_rosterimport",
     ("rosterimport-errors", "GET"): READ,
     ("subsidyroster-list", "GET"): READ,
     ("subsidyroster-detail", "GET"): READ,

@@ -16,9 +16,9 @@ from medaid.policy.rules.terms import compile_terms
 
 PACKS_DIR = Path(__file__).resolve().parent / "packs"
 
-# A code names a folder under PACKS_DIR; one that could be a path (a slash, a dot) is refused
-# before the filesystem is asked.
-_CODE = re.compile(r"^[a-z][a-z0-9_]*$")
+# A code names a folder under PACKS_DIR; one that could be a path (a slash, a dot), or longer
+# than a file name may be (an OSError, not a KeyError), is refused before the filesystem is asked.
+_CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 _PACKS: dict[str, Pack] = {}
 

@@ -479,3 +479,21 @@ def test_templates_download_and_read_back(civil):
     sheet = load_workbook(io.BytesIO(book)).get_sheet_by_index(0).to_python()
     assert sheet[0][:3] == ["变动类型", "公民身份号码", "姓名"]
     assert "公民身份号码" in exports.template_csv("roster").decode("utf-8-sig")
+
+
+def test_the_roster_s_far_past_is_the_core_one(civil):
+    """One date bound for every input (medaid.core.validators.FAR_PAST, 1900): a roster
+    line of a person born in 1925 and certified in 1930 is taken (the roster's own bound was
+    1950 once), one of 1899 is refused with the bound's year in its message."""
+    from medaid.core.validators import FAR_PAST
+
+    born_1925, born_1890 = make_id(7, date(1925, 3, 1)), make_id(8, date(1890, 3, 1))
+    rows = [
+        ["新增", born_1925, "甲", "低保对象", "", "1930-01-01", ""],
+        ["新增", born_1890, "乙", "低保对象", "", "1899-06-01", ""],
+    ]
+    batch = load(civil, csv_upload(rows))
+    assert batch.result["counts"]["added"] == 1
+    assert Identity.objects.get(person__id_number=born_1925).start == date(1930, 1, 1)
+    code, text = errors(batch)[3][:2]
+    assert code == "date_too_early" and f"{FAR_PAST.year}年" in text

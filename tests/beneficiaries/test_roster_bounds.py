@@ -174,8 +174,9 @@ def test_reverse_restores_what_the_apply_opened_changed_and_ended(civil):
         services.roster_import_reverse(batch=feed, by=supervisor)
 
 
-def test_reverse_is_refused_when_a_later_list_changed_the_same_identities(civil):
-    supervisor = user("sup", "reverse_rosterimport", county=civil.county)
+def exit_then_readmit(civil) -> RosterImport:
+    """A feed that ends person 1's identity, and a later one that opens it again: the first
+    can no longer be undone in one step. Returns the first."""
     registered(civil, n=3)
     exit_feed = load(
         civil,
@@ -184,6 +185,12 @@ def test_reverse_is_refused_when_a_later_list_changed_the_same_identities(civil)
         stated=date(2024, 3, 5),
     )
     load(civil, [add(1, start="2024-05-01")], kind="feed", stated=date(2024, 5, 5))
+    return exit_feed
+
+
+def test_reverse_is_refused_when_a_later_list_changed_the_same_identities(civil):
+    supervisor = user("sup", "reverse_rosterimport", county=civil.county)
+    exit_feed = exit_then_readmit(civil)
     with pytest.raises(Refusal, match="已被其他名册或经办人员修改") as refused:
         services.roster_import_reverse(batch=exit_feed, by=supervisor)
     assert refused.value.code == "reversal_conflict"
@@ -270,3 +277,103 @@ def test_the_review_share_counts_the_identities_the_department_certifies(civil):
         200,
     )
     assert feed.status == RosterImport.Status.APPLIED and open_count() == 188
+
+
+def token_client(person: User) -> APIClient:
+    client = APIClient()
+    key = Token.objects.get_or_create(user=person)[0].key
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+def test_api_review_needs_its_permission_and_a_second_person(
+    civil, django_capture_on_commit_callbacks
+):
+    read = ("view_rosterimport",)
+    clerk = user("clerk", *read, "apply_rosterimport", "review_rosterimport", county=civil.county)
+    department = user(
+        "civil-api", *read, "add_rosterimport", "apply_rosterimport", department=civil
+    )
+    checker = user("checker", *read, "review_rosterimport", county=civil.county)
+    registered(civil)
+    batch = load(civil, [add(i) for i in range(1, 11)], stated=SECOND, end_absent=True, by=clerk)
+    assert batch.status == RosterImport.Status.REVIEW
+    url = f"/api/v1/imports/{batch.pk}/review/"
+
+    # Department accounts do not review, whatever else they hold.
+    refused = token_client(department).post(url, {"approve": True}, format="json")
+    assert refused.status_code == 403
+    assert "复核名册入库" in refused.json()["error"]["message"]
+    same = token_client(clerk).post(url, {"approve": True}, format="json")
+    assert same.status_code == 403 and same.json()["error"]["code"] == "same_person"
+    as_text = token_client(checker).post(url, {"approve": "yes"}, format="json")
+    assert as_text.status_code == 400 and as_text.json()["error"]["field"] == "approve"
+    suffix = token_client(checker).post(f"/api/v1/imports/{batch.pk}/review.json")
+    assert suffix.status_code == 400 and suffix.json()["error"]["field"] == "approve"
+    assert RosterImport.objects.get(pk=batch.pk).status == RosterImport.Status.REVIEW
+    assert open_count() == 30
+
+    with django_capture_on_commit_callbacks(execute=True):
+        done = token_client(checker).post(url, {"approve": True}, format="json")
+    assert done.status_code == 200, done.content
+    # The apply runs as a job once the review is committed: the answer names it.
+    assert done.json()["job"] and done.json()["reviewed_by"] is not None
+    assert RosterImport.objects.get(pk=batch.pk).status == RosterImport.Status.APPLIED
+    assert open_count() == 10
+    again = token_client(checker).post(url, {"approve": True}, format="json")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "state"
+
+
+def test_api_review_refusal_returns_the_batch(civil):
+    clerk = user("clerk", "view_rosterimport", county=civil.county)
+    checker = user("checker", "view_rosterimport", "review_rosterimport", county=civil.county)
+    registered(civil)
+    batch = load(civil, [add(1)], stated=SECOND, end_absent=True, by=clerk)
+    response = token_client(checker).post(
+        f"/api/v1/imports/{batch.pk}/review/", {"approve": False}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == RosterImport.Status.REJECTED
+    assert response.json()["job"] is None and open_count() == 30
+
+
+def test_api_reverse_needs_confirmation_and_undoes_the_apply_once(civil):
+    read = ("view_rosterimport",)
+    supervisor = user("sup", *read, "reverse_rosterimport", county=civil.county)
+    clerk = user("clerk", *read, "apply_rosterimport", county=civil.county)
+    registered(civil, n=3)
+    before = sorted(Identity.objects.values_list("person_id", "code", "start", "end"))
+    feed = load(
+        civil,
+        [add(9, start="2024-02-01"), ["退出", make_id(1), nm(1), "低保对象", "", "", "2024-02-29"]],
+        kind="feed",
+        stated=date(2024, 3, 5),
+    )
+    url = f"/api/v1/imports/{feed.pk}/reverse/"
+    assert token_client(clerk).post(url, {"confirm": True}, format="json").status_code == 403
+    unconfirmed = token_client(supervisor).post(url, {"confirm": False}, format="json")
+    assert unconfirmed.status_code == 400
+    assert unconfirmed.json()["error"]["code"] == "not_confirmed"
+    as_list = token_client(supervisor).post(url, [], format="json")
+    assert as_list.status_code == 400 and as_list.json()["error"]["code"] == "parse_error"
+    assert RosterImport.objects.get(pk=feed.pk).status == RosterImport.Status.APPLIED
+
+    done = token_client(supervisor).post(
+        f"/api/v1/imports/{feed.pk}/reverse.json", {"confirm": True}, format="json"
+    )
+    assert done.status_code == 200, done.content
+    assert done.json()["reversal"] == {"removed": 1, "reopened": 1, "people": 2}
+    assert done.json()["status"] == RosterImport.Status.REVERSED
+    assert sorted(Identity.objects.values_list("person_id", "code", "start", "end")) == before
+    again = token_client(supervisor).post(url, {"confirm": True}, format="json")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "state"
+
+
+def test_api_reverse_of_a_changed_apply_is_a_conflict(civil):
+    supervisor = user("sup", "view_rosterimport", "reverse_rosterimport", county=civil.county)
+    exit_feed = exit_then_readmit(civil)
+    response = token_client(supervisor).post(
+        f"/api/v1/imports/{exit_feed.pk}/reverse/", {"confirm": True}, format="json"
+    )
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "reversal_conflict"

@@ -135,6 +135,19 @@ def line(person, ref, **kw):
     return row
 
 
+def application_body(id_number: str, **claim) -> dict:
+    """A counter application as the API takes it: one receipt of H001, `claim` changed."""
+    receipt = {
+        "hospital": "H001",
+        "kind": "inpatient",
+        "discharged": "2024-03-20",
+        "in_policy_cost": "1000.00",
+        "receipt_numbers": "R1",
+        **claim,
+    }
+    return {"id_number": id_number, "applied": "2024-03-25", "claims": [receipt]}
+
+
 def committed():
     """Run the on-commit task sends at once, as eager mode does outside a test transaction."""
     from django.test import TestCase

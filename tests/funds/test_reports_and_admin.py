@@ -158,6 +158,29 @@ def test_admin_pages_open(client, finance, settled, county, accounts):
     assert client.get("/admin/funds/entry/add/").status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("day", "words"), [("2099-01-01", "不能晚于今天"), ("1899-01-01", "不能早于")]
+)
+def test_a_manual_entry_dated_past_the_bounds_is_refused_on_its_form(
+    client, finance, accounts, day, words
+):
+    """Found by bench/bad_input_check.py: a date past the validators' bounds was a server
+    error on the manual entry page (the date check's refusal was not a FundsError)."""
+    client.force_login(finance)
+    fiscal = accounts[(None, AccountKind.FISCAL)]
+    data = {
+        "kind": "receipt",
+        "source": FundSource.LOTTERY,
+        "to_account": fiscal.pk,
+        "amount": "88.80",
+        "date": day,
+        "document_ref": "保民福〔2024〕2号",
+    }
+    page = client.post("/admin/funds/entry/add/", data)
+    assert page.status_code == 200 and words in page.content.decode()
+    assert not MoneyMove.objects.exists()
+
+
 def test_admin_proposes_a_receipt_on_a_confirmation_page_and_a_second_person_posts_it(
     client, finance, accounts
 ):

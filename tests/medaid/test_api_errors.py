@@ -75,6 +75,7 @@ def error_of(response, status):
 def test_validation_errors_name_the_first_field(api):
     response = api.post("/api/v1/probe/validate/", {"amount": "abc"}, format="json")
     error = error_of(response, 400)
+    # A plain DRF serializer keeps DRF's code; the API's own serializers name theirs (below).
     assert error["code"] == "invalid" and error["field"] == "amount"
     assert "amount" in response.json()["fields"]
 
@@ -185,7 +186,7 @@ def test_a_json_body_that_is_not_an_object_is_a_chinese_400(api):
 def test_a_filter_value_the_database_cannot_take_is_a_400(api, query):
     """Found by the schemathesis run: `?year=0` on claims was a server error."""
     error = error_of(api.get(f"/api/v1/claims/?{query}"), 400)
-    assert error["code"] == "invalid"
+    assert error["code"] == "invalid_filter"
 
 
 @pytest.mark.parametrize(
@@ -212,3 +213,69 @@ def test_an_application_with_impossible_values_is_a_chinese_400(api, change, fie
         body.update(change)
     error = error_of(api.post("/api/v1/applications/", body, format="json"), 400)
     assert error["field"] == field
+
+
+def _body_serializers() -> set[type]:
+    """Every serializer that reads a request body: a view builds it with `data=`, documents
+    it as its `request=`, or it is the serializer of a viewset that creates or updates."""
+    import importlib
+    import inspect
+
+    from rest_framework import mixins
+
+    found: set[type] = set()
+    for app in ("claims", "beneficiaries"):
+        views = importlib.import_module(f"{app}.api.views")
+        module = importlib.import_module(f"{app}.api.serializers")
+        source = inspect.getsource(views)
+        readers = r"(\w+Serializer)\(data=|request=\{?[^,\n]*?(\w+Serializer)"
+        for name in filter(None, sum(re.findall(readers, source), ())):
+            found.add(getattr(module, name, None) or getattr(views, name))
+        for _, view in inspect.getmembers(views, inspect.isclass):
+            writes = (mixins.CreateModelMixin, mixins.UpdateModelMixin)
+            if issubclass(view, writes) and getattr(view, "serializer_class", None):
+                found.add(view.serializer_class)
+    return found
+
+
+def test_every_serializer_that_reads_a_body_names_its_refusals():
+    """DRF's generic code "invalid" is never the answer: every serializer that reads a body
+    gives each refusal a code of its own (medaid.core.fields.CodedErrorsMixin)."""
+    from medaid.core.fields import CodedErrorsMixin
+
+    readers = _body_serializers()
+    assert len(readers) >= 7
+    missing = sorted(cls.__name__ for cls in readers if not issubclass(cls, CodedErrorsMixin))
+    assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "code"),
+    [
+        ({"id_number": ["x"]}, "id_number", "not_text"),
+        ({"applied": "2024-13-01"}, "applied", "bad_date"),
+        ({"applied": "2099-01-01"}, "applied", "date_too_late"),
+        ({"claims": {"a": 1}}, "claims", "not_a_list"),
+        ({"claims": [[]]}, "claims.0", "not_object"),
+        ({"claims": [{"referred": "yes"}]}, "claims.0.referred", "not_boolean"),
+        ({"claims": [{"chronic_category": "二"}]}, "claims.0.chronic_category", "not_integer"),
+        ({"claims": [{"in_policy_cost": "1.001"}]}, "claims.0.in_policy_cost", "too_many_decimals"),
+    ],
+)
+def test_each_refusal_of_a_body_has_its_own_code(body, field, code):
+    from claims.api.serializers import ApplicationCreateSerializer
+    from medaid.core.api_errors import exception_handler
+    from tests.claims.conftest import application_body
+
+    given = body.get("claims")
+    if isinstance(given, list) and given and isinstance(given[0], dict):
+        data = application_body("530502199001011236", **given[0])
+    else:
+        data = {**application_body("530502199001011236"), **body}
+    checked = ApplicationCreateSerializer(data=data)
+    assert not checked.is_valid()
+    from rest_framework.exceptions import ValidationError
+
+    answer = exception_handler(ValidationError(checked.errors), {}).data["error"]
+    assert (answer["field"], answer["code"]) == (field, code)
+    assert CHINESE.search(answer["message"])

@@ -4,6 +4,7 @@ A line of the catalogue without a case here, or a case without its line, fails."
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -156,6 +157,19 @@ CASES = {
         f"/api/v1/claims/{env.claim.pk}/correct/",
         {"changes": {"discharged": "2099-01-01"}, "reason": "核对"},
         format="json",
+    ),
+    "correct-changes-list": lambda env: env.post(
+        f"/api/v1/claims/{env.claim.pk}/correct/",
+        {"changes": [], "reason": "核对"},
+        format="json",
+    ),
+    "submit-list-body": lambda env: env.post(
+        "/api/v1/applications/1/submit/", data="[]", content_type="application/json"
+    ),
+    "preview-long-policy": lambda env: env.post(
+        "/api/v1/preview/",
+        data=json.dumps({"policy": "x" * 5000}),
+        content_type="application/json",
     ),
     "correct-unknown-field": lambda env: env.post(
         f"/api/v1/claims/{env.claim.pk}/correct/",

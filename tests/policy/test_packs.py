@@ -61,6 +61,9 @@ def test_unknown_pack():
         load_pack("atlantis")
     with pytest.raises(KeyError):
         load_pack("../yunnan")
+    # Longer than a file name may be: refused as unknown, not an OSError from the disk.
+    with pytest.raises(KeyError):
+        load_pack("x" * 5000)
 
 
 @pytest.fixture
