@@ -23,7 +23,6 @@ from beneficiaries import services as beneficiaries
 from beneficiaries.models import Person
 from claims import imports
 from claims.models import (
-    Adjustment,
     Claim,
     Decision,
     DecisionRun,
@@ -248,7 +247,11 @@ def _reversals(declaration: Declaration) -> None:
             original.error_detail = f"已被本文件第{n}行冲销"
             line.error_detail = f"冲销本文件第{original.line_no}行"
             changed.append(original)
-        elif claim is not None and claim.status != Claim.Status.REJECTED:
+        elif (
+            claim is not None
+            and claim.status != Claim.Status.REJECTED
+            and claim.review_reason != ReviewReason.PLATFORM_REVERSAL
+        ):
             line.error_detail = f"冲销原明细 {ref}（{claim.get_status_display()}）"[:200]
             reversed_claims.append(claim)
             claim.status = Claim.Status.REJECTED  # not twice in this file
@@ -262,49 +265,15 @@ def _reversals(declaration: Declaration) -> None:
 
 
 def _claims_reverse(declaration: Declaration, claims: list[Claim]) -> None:
-    now = timezone.now()
+    """The reversed claims leave their people's years at once (counted claims exclude them);
+    the decision run of this declaration that decides those years withdraws them — a decision
+    of 0, and for a settled one an adjustment of minus what was paid — so decisions are
+    written one way only, by runs."""
     ids = [c.pk for c in claims]
-    settled = list(
-        Claim.objects.filter(pk__in=ids, status=Claim.Status.SETTLED).values_list("pk", flat=True)
-    )
-    if settled:
-        # A settled claim keeps its paid decision as history; a decision of 0 becomes current
-        # and the difference (minus what was paid) is recovered by the next settlement.
-        previous = list(Decision.objects.filter(claim_id__in=settled, is_current=True))
-        Decision.objects.filter(pk__in=[p.pk for p in previous]).update(is_current=False)
-        zero = Decision.objects.bulk_create(
-            Decision(
-                claim_id=p.claim_id,
-                is_current=True,
-                eligible=False,
-                reason="reversed",
-                identity=p.identity,
-                policy_code=p.policy_code,
-                policy_version=p.policy_version,
-                parameters_hash=p.parameters_hash,
-                policy_self_pay=p.policy_self_pay,
-                assistance=0,
-                tilted_assistance=0,
-                total=0,
-                trace=[f"平台冲销：{declaration}，原救助合计 {p.total} 元收回"],
-            )
-            for p in previous
-        )
-        Adjustment.objects.bulk_create(
-            Adjustment(
-                claim_id=p.claim_id,
-                decision=z,
-                previous_decision=p,
-                amount=-p.total,
-                reason="平台冲销",
-            )
-            for p, z in zip(previous, zero, strict=True)
-        )
     Claim.objects.filter(pk__in=ids).update(
-        status=Claim.Status.REJECTED,
-        review_reason="",
+        review_reason=ReviewReason.PLATFORM_REVERSAL,
         review_note=f"平台冲销：{declaration}"[:500],
-        updated_at=now,
+        updated_at=timezone.now(),
     )
     PlatformSettlement.objects.filter(claim_id__in=ids).update(
         outcome=PlatformSettlement.Outcome.REVERSED
@@ -320,7 +289,7 @@ def _claims_reverse(declaration: Declaration, claims: list[Claim]) -> None:
         ).values("id_number")
         rest = Person.objects.filter(pk__in=people).exclude(id_number__in=declared).values("id")
         run_create(
-            kind=DecisionRun.Kind.CORRECTION,
+            kind=DecisionRun.Kind.REVERSAL,
             year=year,
             people=rest,
             reason=f"{declaration} 平台冲销重算",
