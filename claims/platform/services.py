@@ -48,7 +48,7 @@ from medaid.core.bulk import insert_rows
 _SPOOL_CHUNK = 5000
 
 
-def _receive(*, records, first_line: int, **common) -> Declaration:
+def _receive(*, records, first_line: int, process: bool = True, **common) -> Declaration:
     """Stage a platform file's lines as a declaration, and their platform facts beside them,
     in one transaction. The platform facts are spooled to a temporary file while the lines are
     COPYed (one COPY at a time on a connection), so a 200 000-line file stays out of memory."""
@@ -83,7 +83,8 @@ def _receive(*, records, first_line: int, **common) -> Declaration:
                 ("declaration_id", *reader.PLATFORM_LINE_COLUMNS),
                 spooled(),
             )
-            imports.send(declaration)
+            if process:
+                imports.send(declaration)
     return declaration
 
 
@@ -95,13 +96,16 @@ def platform_upload(
     month: int,
     hospital: Hospital | None = None,
     uploaded_by=None,
+    process: bool = True,
 ) -> Declaration:
     """A platform settlement-list file (.xlsx / .csv). It may hold several hospitals' records
-    (a county's monthly list); `hospital` narrows it to one."""
+    (a county's monthly list); `hospital` narrows it to one. `process` False stages it only
+    (the bench then runs the declaration's steps itself, as the workers would)."""
     records = reader.file_records(path, file_name)
     return _receive(
         records=records,
         first_line=2,
+        process=process,
         hospital=hospital,
         year=year,
         month=month,
