@@ -372,6 +372,18 @@ def platform_compare(*, declaration_id: int) -> int:
     ).exists():
         return 0
     outcome, reason = PlatformSettlement.Outcome, PlatformSettlement.Reason
+    claims, people = Claim._meta.db_table, Person._meta.db_table
+    lines = DeclarationLine._meta.db_table
+    # Only asked of a mismatch left after the identity checks: did the person lose a settlement
+    # to a reversal — a line of this file (the reversal and its original both carry the error)
+    # or a claim received earlier.
+    reversed_beside = f"""
+        SELECT 1 FROM {claims} c JOIN {people} p ON p.id = c.person_id
+        WHERE c.id = {settlements}.claim_id AND (
+            EXISTS (SELECT 1 FROM {lines} r WHERE r.declaration_id = {settlements}.declaration_id
+                    AND r.error = %s AND r.id_number = p.id_number)
+            OR EXISTS (SELECT 1 FROM {claims} o WHERE o.person_id = c.person_id
+                       AND o.id <> c.id AND o.review_reason = %s))"""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -381,7 +393,8 @@ def platform_compare(*, declaration_id: int) -> int:
                 reason = CASE WHEN {settlements}.maf_pay = x.total THEN ''
                     WHEN {settlements}.platform_identity <> ''
                         AND {settlements}.platform_identity <> x.identity THEN %s
-                    WHEN NOT x.eligible THEN %s ELSE %s END
+                    WHEN NOT x.eligible THEN %s
+                    WHEN EXISTS ({reversed_beside}) THEN %s ELSE %s END
             FROM (SELECT claim_id, total, identity, eligible FROM {decisions}
                   WHERE is_current = %s) x
             WHERE x.claim_id = {settlements}.claim_id AND {settlements}.declaration_id = %s
@@ -392,6 +405,9 @@ def platform_compare(*, declaration_id: int) -> int:
                 outcome.MISMATCH,
                 reason.IDENTITY,
                 reason.NOT_ELIGIBLE,
+                LineError.REVERSAL,
+                ReviewReason.PLATFORM_REVERSAL,
+                reason.REVERSAL,
                 reason.AMOUNT,
                 True,
                 declaration_id,
