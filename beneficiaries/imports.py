@@ -9,6 +9,7 @@ written on that row and the other rows go on.
 
 import csv
 import io
+import json
 import operator
 import re
 import zipfile
@@ -184,6 +185,7 @@ PLATFORM_COLUMNS: tuple[Column, ...] = (
     Column("memo", "memo", ("备注",), "可不填", (), ""),
 )
 PLATFORM_HEADER_KEYS: dict[str, str] = {}
+_PLATFORM_HEADER = {c.key: c.header for c in PLATFORM_COLUMNS}
 for _column in PLATFORM_COLUMNS:
     for _text in (_column.header, *_column.aliases):
         PLATFORM_HEADER_KEYS[header_key(_text)] = _column.key
@@ -418,7 +420,67 @@ def open_rows(path: str, fmt: str, kind: str = "") -> Sheet:
     layout = PLATFORM_LAYOUT if kind == RosterImport.Kind.PLATFORM else DEPARTMENT_LAYOUT
     if fmt == "xlsx":
         return _open_xlsx(path, layout)
+    if fmt == "json":
+        return _open_json(path, layout)
     return _open_csv(path, layout)
+
+
+def _open_json(path: str, layout: Layout) -> Sheet:
+    """The platform's records as JSON: an array of objects keyed by the field names (or their
+    Chinese headers), or an object holding that array under `data` or `output` (the
+    platform's reply envelope, `{"output": {"data": [...]}}` too). The keys seen become the
+    headers, so the checker and its errors are the .csv's; a record's line is its place in
+    the array (1 = the first). Read whole: the upload's size limit bounds it."""
+    try:
+        with files.open_text(path) as handle:
+            document = json.load(handle)
+    except UnicodeDecodeError:
+        raise files.encoding_refused() from None
+    except json.JSONDecodeError as exc:
+        raise FileRefused(
+            f"JSON 格式错误（第{exc.lineno}行第{exc.colno}列）：无法解析，请上传平台导出的原文件",
+            code="json_broken",
+        ) from None
+    records = document
+    for _ in range(2):
+        if isinstance(records, dict):
+            records = records.get("data", records.get("output"))
+    if not isinstance(records, list):
+        raise FileRefused(
+            '未找到人员身份记录：JSON 应为记录数组 [{"psn_no": …}, …] 或 {"data": [ … ]}',
+            code="json_shape",
+        )
+    # Keys as the field they name (psn_no or 人员编号 alike), so records of one file may differ.
+    field_of = {
+        key: _PLATFORM_HEADER.get(layout.header_keys.get(header_key(key)), key)
+        for record in records
+        if isinstance(record, dict)
+        for key in record
+    }
+    headers: dict[str, None] = {}
+    for number, record in enumerate(records, start=1):
+        if not isinstance(record, dict):
+            raise FileRefused(
+                f'JSON 第{number}条记录不是对象（应为 {{"psn_no": …}}）', code="json_shape"
+            )
+        headers.update(dict.fromkeys(field_of[key] for key in record))
+    if records and not any(layout.header_keys.get(header_key(h)) == layout.anchor for h in headers):
+        raise FileRefused(
+            "JSON 记录中没有 psn_no（人员编号）字段，请上传平台导出的人员身份信息",
+            code="no_header",
+        )
+    names = list(headers)
+
+    def cell(value):
+        # A nested value is no cell: kept as its JSON text, which the checks then refuse.
+        return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
+
+    def cells(record: dict) -> list:
+        named = {field_of[key]: value for key, value in record.items()}
+        return [cell(named.get(name)) for name in names]
+
+    rows = ((n, cells(r)) for n, r in enumerate(records, start=1))
+    return Sheet(headers=names, header_line=0, rows=rows)
 
 
 def _find_header(rows: Iterator[tuple[int, list]], layout: Layout) -> tuple[list[str], int]:

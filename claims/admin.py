@@ -310,7 +310,9 @@ class DeclarationUploadForm(forms.Form):
 
 @admin.register(Declaration)
 class DeclarationAdmin(CountyScopedAdmin):
-    county_field = "hospital__county"
+    # A platform declaration from the province has no hospital of its own: a county sees it
+    # when it holds claims of the county (and, on the claims list, only those claims).
+    county_field = selectors.DECLARATION_COUNTY_PATHS
     list_display = [
         "__str__",
         "channel",
@@ -326,10 +328,39 @@ class DeclarationAdmin(CountyScopedAdmin):
     list_filter = ["status", "channel", "year", "month"]
     search_fields = ["=hospital__code", "hospital__name", "file_name"]
     search_help_text = "按机构编码、名称或文件名检索"
-    readonly_fields = [f.name for f in Declaration._meta.fields]
+    readonly_fields = [*(f.name for f in Declaration._meta.fields), "county_part"]
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None and not selectors.declaration_is_own_county(
+            declaration=obj, user=request.user
+        ):
+            # The whole file's figures are the province's: a county reads its own part.
+            obj.county_part = selectors.declaration_county_part(declaration=obj, user=request.user)
+        return obj
+
+    def get_fields(self, request, obj=None):
+        fields = [f for f in super().get_fields(request, obj) if f != "county_part"]
+        if obj is not None and hasattr(obj, "county_part"):
+            fields.insert(fields.index("lines_total"), "county_part")
+        return fields
+
+    @admin.display(description="本区县明细")
+    def county_part(self, obj):
+        part = getattr(obj, "county_part", None)
+        if part is None:
+            return "—"
+        url = reverse("admin:claims_claim_changelist") + f"?declaration__id__exact={obj.pk}"
+        return format_html(
+            '<a href="{}">本区县 {} 条</a>，医院申报救助 {} 元，系统计算 {} 元',
+            url,
+            part.claims,
+            yuan_text(part.declared),
+            yuan_text(part.computed),
+        )
 
     def get_urls(self):
         return [

@@ -65,6 +65,9 @@ class ReviewReason(models.TextChoices):
     ENGINE_REFUSED = "engine_refused", "政策引擎无法计算（数据不完整或超出政策范围）"
     MANUAL = "manual", "经办人员标记复核"
     PLATFORM_RESEND = "platform_resend", "平台重发的结算记录与已受理的内容不同"
+    # Not a wait for a person: the claim has left the year and waits for the decision run that
+    # withdraws its decision (recovering what was paid) and marks it refused.
+    PLATFORM_REVERSAL = "platform_reversal", "医保平台已冲销该结算，待计算批次收回"
 
 
 # The columns a claim event copies (every concrete column of Claim; a test keeps this in step).
@@ -308,6 +311,10 @@ CLAIM_FACT_FIELDS = (*CLAIM_STAY_FIELDS, *CLAIM_MONEY_FIELDS, "receipt_numbers")
 # What the engine decides for a claim, in this order: the one list of a decision's figures that
 # the audit trigger, the API, the recompute's COPY and its comparison with the current decision
 # start from (each adds its own keys: ids, the trace, the run).
+# The reason of the decision of 0 a run writes for a claim the platform reversed (not the
+# engine's: the claim is no longer decided).
+REVERSED_REASON = "reversed"
+
 DECISION_FIGURES = (
     "eligible",
     "reason",
@@ -346,7 +353,10 @@ class Decision(models.Model):
         "不予救助原因",
         max_length=32,
         blank=True,
-        choices=[(reason.value, text) for reason, text in REASON_TEXT.items()],
+        choices=[
+            *((reason.value, text) for reason, text in REASON_TEXT.items()),
+            (REVERSED_REASON, "医保平台已冲销该结算"),
+        ],
     )
     identity = models.CharField("适用身份", max_length=32, blank=True, choices=IDENTITY_CHOICES)
     policy_code = models.CharField("政策包", max_length=32)
@@ -448,6 +458,7 @@ class DecisionRun(models.Model):
         APPLICATION = "application", "窗口申请计算"
         IDENTITY = "identity", "身份变动重算"
         PARAMETER = "parameter", "参数变更重算"
+        REVERSAL = "reversal", "平台冲销重算"
 
     class Status(models.TextChoices):
         PENDING = "pending", "等待中"

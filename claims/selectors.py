@@ -11,13 +11,14 @@ from decimal import Decimal
 from itertools import groupby
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 
 from beneficiaries.models import Identity, Person
 from beneficiaries.selectors import AreaSchedule, area_schedules, person_facts
 from claims.models import DECISION_FIGURES, Claim, Decision, ReviewReason, RunPerson
-from medaid.core.money import CENT
+from medaid.core.money import CENT, ZERO
+from medaid.core.scoping import is_city_wide, scope_to_user, user_county_id
 from medaid.policy.facts import Case, ClaimFacts, PersonFacts
 from medaid.policy.parameters import Amendment
 
@@ -178,16 +179,113 @@ def _claim_row(values: tuple, schedules: dict[int, AreaSchedule]) -> ClaimRow:
     )
 
 
+# Claims outside the year though their status counts: a stay another hospital already declared
+# (until reviewed), and a settlement the platform reversed (until a run withdraws it).
+_OUTSIDE_THE_YEAR = (ReviewReason.OVERLAP_OTHER_HOSPITAL, ReviewReason.PLATFORM_REVERSAL)
+
+
+# Where a declaration's county is: its hospital's, or — a platform file from the province
+# covering several hospitals, with no hospital of its own — that of any claim it holds.
+DECLARATION_COUNTY_PATHS = ("hospital__county", "claims__county")
+
+
+def declaration_is_own_county(*, declaration, user) -> bool:
+    """Whether `user` sees the whole of `declaration` (city-wide, its hospital's own account,
+    or its hospital lies in the user's county), rather than only their county's part of it."""
+    county_id = user_county_id(user)
+    if is_city_wide(user) or user.hospital_id or county_id is None:
+        return True
+    return declaration.hospital_id is not None and declaration.hospital.county_id == county_id
+
+
+def declaration_lines_seen(*, declaration, user) -> QuerySet:
+    """The lines of `declaration` that `user` may read: all of them, or for a county user on a
+    declaration of another county's (or no) hospital, the lines naming people of their county."""
+    lines = declaration.lines.all()
+    if declaration_is_own_county(declaration=declaration, user=user):
+        return lines
+    people = Person.objects.filter(county_id=user_county_id(user)).values("id_number")
+    return lines.filter(id_number__in=people)
+
+
+@dataclass(frozen=True, slots=True)
+class CountyPart:
+    claims: int
+    declared: Decimal
+    computed: Decimal
+
+
+def declaration_county_part(*, declaration, user) -> CountyPart:
+    """The claims of `declaration` that `user` may see (their county's, scoped as every claims
+    list is), with their declared and currently computed totals."""
+    claims = scope_to_user(
+        Claim.objects.filter(declaration=declaration), user, hospital_field="hospital"
+    )
+    figures = claims.aggregate(n=Count("id"), declared=Sum("declared_assistance"))
+    computed = Decision.objects.filter(claim__in=claims, is_current=True).aggregate(s=Sum("total"))[
+        "s"
+    ]
+    return CountyPart(
+        claims=figures["n"], declared=figures["declared"] or ZERO, computed=computed or ZERO
+    )
+
+
 def counted_claims(*, year: int, **filters) -> QuerySet:
     """The claims discharged in `year` that count toward a person's year (`filters` narrow them:
-    people, counties). A stay another hospital already declared waits outside the year until
-    reviewed."""
+    people, counties)."""
     return Claim.objects.filter(
         discharged__gte=date(year, 1, 1),
         discharged__lte=date(year, 12, 31),
         status__in=COUNTED_STATUSES,
         **filters,
-    ).exclude(review_reason=ReviewReason.OVERLAP_OTHER_HOSPITAL)
+    ).exclude(review_reason__in=_OUTSIDE_THE_YEAR)
+
+
+@dataclass(frozen=True, slots=True)
+class ReversedClaim:
+    """A claim the platform reversed, waiting for the run that withdraws it, with its current
+    decision (None if it never had one)."""
+
+    id: int
+    person_id: int
+    status: str
+    decision_id: int | None
+    identity: str
+    policy_code: str
+    policy_version: str
+    parameters_hash: str
+    policy_self_pay: Decimal
+    total: Decimal
+
+
+def reversed_claims(*, people: QuerySet | Iterable[int], year: int) -> list[ReversedClaim]:
+    """The reversed claims of `people` discharged in `year` that no run has withdrawn yet (still
+    of a counted status), with their current decisions: two queries, whatever their number."""
+    claims = list(
+        Claim.objects.filter(
+            discharged__gte=date(year, 1, 1),
+            discharged__lte=date(year, 12, 31),
+            status__in=COUNTED_STATUSES,
+            review_reason=ReviewReason.PLATFORM_REVERSAL,
+            person_id__in=people,
+        )
+        .order_by("person_id", "discharged", "id")
+        .values_list("id", "person_id", "status")
+    )
+    if not claims:
+        return []
+    figures = ("identity", "policy_code", "policy_version", "parameters_hash", "policy_self_pay")
+    current = {
+        row[0]: row[1:]
+        for row in Decision.objects.filter(
+            claim_id__in=[pk for pk, _, _ in claims], is_current=True
+        ).values_list("claim_id", "id", *figures, "total")
+    }
+    none = (None, "", "", "", "", ZERO, ZERO)
+    return [
+        ReversedClaim(pk, person_id, status, *current.get(pk, none))
+        for pk, person_id, status in claims
+    ]
 
 
 def year_claims(*, people: QuerySet | Iterable[int], year: int) -> Iterable[ClaimRow]:

@@ -115,7 +115,7 @@ def roster_import_receive(
     existing = RosterImport.objects.filter(department=department, content_hash=content_hash).first()
     if existing is not None:
         return existing, False
-    fmt = files.file_format(head, file_name)
+    fmt = files.file_format(head, file_name, json_ok=kind == RosterImport.Kind.PLATFORM)
     if kind not in RosterImport.Kind.values:
         raise FileRefused("名单类型无效", code="kind_unknown")
     if kind == RosterImport.Kind.PLATFORM and department.kind != DepartmentKind.MEDICAL_SECURITY:

@@ -27,7 +27,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from beneficiaries.models import Person
-from claims import imports, services
+from claims import imports, selectors, services
 from claims.api import serializers as s
 from claims.models import (
     Application,
@@ -373,7 +373,7 @@ class DeclarationViewSet(
         return scope_to_user(
             Declaration.objects.all(),
             self.request.user,
-            county_field="hospital__county",
+            county_field=selectors.DECLARATION_COUNTY_PATHS,
             hospital_field="hospital",
         )
 
@@ -462,7 +462,8 @@ class DeclarationViewSet(
     def errors(self, request, pk=None):
         declaration = self.get_object()
         labels = dict(Declaration._meta.get_field("status").choices)
-        rows = declaration.lines.exclude(error="").order_by("line_no")
+        rows = selectors.declaration_lines_seen(declaration=declaration, user=request.user)
+        rows = rows.exclude(error="").order_by("line_no")
         return Response(
             {
                 "status": labels.get(declaration.status),

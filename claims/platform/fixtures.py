@@ -5,7 +5,15 @@ few records computed under the wrong identity. Reversals (冲销 with negative a
 vali_flag 0) and re-sends (same content, or changed) are drawn from earlier records.
 
 Records are generated person by person and streamed, so a 200 000-record file never sits in
-memory."""
+memory.
+
+maf_pay is the person's year as the platform settled it, record by record. A reversal drawn from
+this file's own records takes one of them back afterwards, as the platform does: the person's
+other records keep the maf_pay computed with it in the year, while our run decides the year
+without it. Those records then differ by the deductible or cap the reversed one had used — with
+the same identity — and the comparison names that reason (`Reason.REVERSAL`), not "same
+identity, different amount"; a wrong-identity record that is itself reversed leaves the file,
+so the wrong identities found are a few fewer than `counts["wrong_identity"]`."""
 
 from __future__ import annotations
 
@@ -144,6 +152,12 @@ def _record(
     }
 
 
+def _of(result, refs: list[str]) -> list:
+    """The decisions of `refs` (this visit's claims) from a decision of the person's year."""
+    by_ref = {c.ref: c for c in result.claims}
+    return [by_ref[ref] for ref in refs]
+
+
 def reversal_of(record: dict, *, setl_id: str, by_flag: bool) -> dict:
     """The platform's reversal of `record`: its own row with vali_flag 0 (`by_flag`), or a 冲销
     record of its own setl_id with the amounts negated, pointing at the original."""
@@ -196,21 +210,30 @@ def settlement_records(
     order = list(range(len(insured)))
     rng.shuffle(order)
     cursor = 0
+    # More records than people visits people again: a later visit is decided with the person's
+    # earlier claims of the month in the case (the platform's year goes on), not on its own.
+    history: dict[int, tuple] = {}
+    keep_history = n > len(insured)
     while counts["records"] < n and insured:
-        person = insured[order[cursor % len(order)]]
+        at = order[cursor % len(order)]
+        person = insured[at]
         cursor += 1
         k = 1 if rng.random() < 0.85 else 2
         planned = []
+        earlier_claims = history.get(at, ())
+        # A visit again comes after the person's earlier claims (the platform settled those
+        # without it, and the engine decides a year in discharge order).
+        first = max((c.discharged.day for c in earlier_claims), default=1)
         for _ in range(min(k, n - counts["records"])):
             med_type = rng.choices(codes, weights)[0]
             kind = KIND_OF[med_type]
             facility = rng.choice(facilities)
-            day = dt.date(year, month, rng.randint(1, last))
+            day = dt.date(year, month, rng.randint(first, last))
             planned.append((med_type, kind, facility, day, _stay(rng, kind, day, facility.level)))
         planned.sort(key=lambda p: p[3])
         claims = tuple(
             policy.ClaimFacts(
-                ref=str(i),
+                ref=f"{cursor}-{i}",
                 kind=kind,
                 discharged=day,
                 admitted=stay["admitted"],
@@ -224,24 +247,34 @@ def settlement_records(
             )
             for i, (_, kind, facility, day, stay) in enumerate(planned)
         )
+        refs = [c.ref for c in claims]
+        year_claims = tuple(sorted((*earlier_claims, *claims), key=lambda c: c.discharged))
         try:
-            case = policy.Case(policy=policy_code, person=person.facts, claims=claims)
-            decided = policy.decide(case)
+            case = policy.Case(policy=policy_code, person=person.facts, claims=year_claims)
+            result = policy.decide(case)
         except (LookupError, ValueError):
             continue
+        if keep_history:
+            history[at] = year_claims
+        decided = _of(result, refs)
         wrong_at = -1
         wrong_result = None
         if wrong_identity and rng.random() < wrong_identity:
-            right = decided.claims[0].identity or ""
+            right = decided[0].identity or ""
             facts, code = _wrong(person.facts, right)
             try:
-                other = policy.decide(policy.Case(policy=policy_code, person=facts, claims=claims))
+                other = _of(
+                    policy.decide(
+                        policy.Case(policy=policy_code, person=facts, claims=year_claims)
+                    ),
+                    refs,
+                )
             except (LookupError, ValueError):
                 other = None
-            if other is not None and other.claims[0].total != decided.claims[0].total:
-                wrong_at, wrong_result = 0, (other.claims[0].total, code)
+            if other is not None and other[0].total != decided[0].total:
+                wrong_at, wrong_result = 0, (other[0].total, code)
         for i, (med_type, _, facility, day, stay) in enumerate(planned):
-            mine = decided.claims[i]
+            mine = decided[i]
             maf, identity = mine.total, mine.identity or ""
             if i == wrong_at:
                 maf, identity = wrong_result

@@ -113,6 +113,10 @@ class PlatformSettlement(models.Model):
     class Reason(models.TextChoices):
         IDENTITY = "identity", "平台与本系统适用身份不同"
         NOT_ELIGIBLE = "not_eligible", "本系统计算不符合救助条件"
+        # The person's year lost a settlement the platform reversed (in this file or an
+        # earlier claim): maf_pay was computed with it still in the year (its deductible met,
+        # its share of the cap used), our run decided the year without it.
+        REVERSAL = "reversal", "同一人另有结算被冲销，本系统已按冲销后的年度累计重算"
         AMOUNT = "amount", "身份相同，金额计算不同（起付线、比例或封顶）"
 
     claim = models.OneToOneField(

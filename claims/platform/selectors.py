@@ -13,7 +13,7 @@ from django.db.models import Count, F, FilteredRelation, Q, Sum
 from claims.models import Claim
 from claims.platform.dictionary import CLR_TYPE, MED_TYPE
 from claims.platform.models import PlatformSettlement
-from medaid.core.money import ZERO
+from medaid.core.money import ZERO, to_yuan
 
 MISMATCH_OUTCOMES = (
     PlatformSettlement.Outcome.MISMATCH,
@@ -78,7 +78,8 @@ def mismatch_report(settlements) -> list[MismatchRow]:
     for values in mismatched:
         r = row(values)
         r.count += values["n"]
-        r.difference += values["diff"] or ZERO
+        # SQLite sums decimals as floating point: each sum rounded to the cent, as money is.
+        r.difference += to_yuan(values["diff"] or ZERO)
         r.reasons[values["reason"]] += values["n"]
         if values["outcome"] == PlatformSettlement.Outcome.MISMATCH:
             r.open += values["n"]
@@ -138,9 +139,9 @@ def clearing_summary(settlements, *, year: int, month: int) -> list[ClearingRow]
                 clr_type=r["clr_type"],
                 med_type=r["med_type"],
                 visits=r["visits"],
-                total_cost=r["total_cost"] or ZERO,
-                assistance=r["assistance"] or ZERO,
-                tilted=r["tilted"] or ZERO,
+                total_cost=to_yuan(r["total_cost"] or ZERO),
+                assistance=to_yuan(r["assistance"] or ZERO),
+                tilted=to_yuan(r["tilted"] or ZERO),
             )
         )
     return [row for code in sorted(out) for row in out[code]]

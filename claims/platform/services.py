@@ -23,7 +23,6 @@ from beneficiaries import services as beneficiaries
 from beneficiaries.models import Person
 from claims import imports
 from claims.models import (
-    Adjustment,
     Claim,
     Decision,
     DecisionRun,
@@ -49,7 +48,7 @@ from medaid.core.bulk import insert_rows
 _SPOOL_CHUNK = 5000
 
 
-def _receive(*, records, first_line: int, **common) -> Declaration:
+def _receive(*, records, first_line: int, process: bool = True, **common) -> Declaration:
     """Stage a platform file's lines as a declaration, and their platform facts beside them,
     in one transaction. The platform facts are spooled to a temporary file while the lines are
     COPYed (one COPY at a time on a connection), so a 200 000-line file stays out of memory."""
@@ -84,7 +83,8 @@ def _receive(*, records, first_line: int, **common) -> Declaration:
                 ("declaration_id", *reader.PLATFORM_LINE_COLUMNS),
                 spooled(),
             )
-            imports.send(declaration)
+            if process:
+                imports.send(declaration)
     return declaration
 
 
@@ -96,13 +96,16 @@ def platform_upload(
     month: int,
     hospital: Hospital | None = None,
     uploaded_by=None,
+    process: bool = True,
 ) -> Declaration:
     """A platform settlement-list file (.xlsx / .csv). It may hold several hospitals' records
-    (a county's monthly list); `hospital` narrows it to one."""
+    (a county's monthly list); `hospital` narrows it to one. `process` False stages it only
+    (the bench then runs the declaration's steps itself, as the workers would)."""
     records = reader.file_records(path, file_name)
     return _receive(
         records=records,
         first_line=2,
+        process=process,
         hospital=hospital,
         year=year,
         month=month,
@@ -248,7 +251,11 @@ def _reversals(declaration: Declaration) -> None:
             original.error_detail = f"已被本文件第{n}行冲销"
             line.error_detail = f"冲销本文件第{original.line_no}行"
             changed.append(original)
-        elif claim is not None and claim.status != Claim.Status.REJECTED:
+        elif (
+            claim is not None
+            and claim.status != Claim.Status.REJECTED
+            and claim.review_reason != ReviewReason.PLATFORM_REVERSAL
+        ):
             line.error_detail = f"冲销原明细 {ref}（{claim.get_status_display()}）"[:200]
             reversed_claims.append(claim)
             claim.status = Claim.Status.REJECTED  # not twice in this file
@@ -262,49 +269,15 @@ def _reversals(declaration: Declaration) -> None:
 
 
 def _claims_reverse(declaration: Declaration, claims: list[Claim]) -> None:
-    now = timezone.now()
+    """The reversed claims leave their people's years at once (counted claims exclude them);
+    the decision run of this declaration that decides those years withdraws them — a decision
+    of 0, and for a settled one an adjustment of minus what was paid — so decisions are
+    written one way only, by runs."""
     ids = [c.pk for c in claims]
-    settled = list(
-        Claim.objects.filter(pk__in=ids, status=Claim.Status.SETTLED).values_list("pk", flat=True)
-    )
-    if settled:
-        # A settled claim keeps its paid decision as history; a decision of 0 becomes current
-        # and the difference (minus what was paid) is recovered by the next settlement.
-        previous = list(Decision.objects.filter(claim_id__in=settled, is_current=True))
-        Decision.objects.filter(pk__in=[p.pk for p in previous]).update(is_current=False)
-        zero = Decision.objects.bulk_create(
-            Decision(
-                claim_id=p.claim_id,
-                is_current=True,
-                eligible=False,
-                reason="reversed",
-                identity=p.identity,
-                policy_code=p.policy_code,
-                policy_version=p.policy_version,
-                parameters_hash=p.parameters_hash,
-                policy_self_pay=p.policy_self_pay,
-                assistance=0,
-                tilted_assistance=0,
-                total=0,
-                trace=[f"平台冲销：{declaration}，原救助合计 {p.total} 元收回"],
-            )
-            for p in previous
-        )
-        Adjustment.objects.bulk_create(
-            Adjustment(
-                claim_id=p.claim_id,
-                decision=z,
-                previous_decision=p,
-                amount=-p.total,
-                reason="平台冲销",
-            )
-            for p, z in zip(previous, zero, strict=True)
-        )
     Claim.objects.filter(pk__in=ids).update(
-        status=Claim.Status.REJECTED,
-        review_reason="",
+        review_reason=ReviewReason.PLATFORM_REVERSAL,
         review_note=f"平台冲销：{declaration}"[:500],
-        updated_at=now,
+        updated_at=timezone.now(),
     )
     PlatformSettlement.objects.filter(claim_id__in=ids).update(
         outcome=PlatformSettlement.Outcome.REVERSED
@@ -320,7 +293,7 @@ def _claims_reverse(declaration: Declaration, claims: list[Claim]) -> None:
         ).values("id_number")
         rest = Person.objects.filter(pk__in=people).exclude(id_number__in=declared).values("id")
         run_create(
-            kind=DecisionRun.Kind.CORRECTION,
+            kind=DecisionRun.Kind.REVERSAL,
             year=year,
             people=rest,
             reason=f"{declaration} 平台冲销重算",
@@ -399,6 +372,18 @@ def platform_compare(*, declaration_id: int) -> int:
     ).exists():
         return 0
     outcome, reason = PlatformSettlement.Outcome, PlatformSettlement.Reason
+    claims, people = Claim._meta.db_table, Person._meta.db_table
+    lines = DeclarationLine._meta.db_table
+    # Only asked of a mismatch left after the identity checks: did the person lose a settlement
+    # to a reversal — a line of this file (the reversal and its original both carry the error)
+    # or a claim received earlier.
+    reversed_beside = f"""
+        SELECT 1 FROM {claims} c JOIN {people} p ON p.id = c.person_id
+        WHERE c.id = {settlements}.claim_id AND (
+            EXISTS (SELECT 1 FROM {lines} r WHERE r.declaration_id = {settlements}.declaration_id
+                    AND r.error = %s AND r.id_number = p.id_number)
+            OR EXISTS (SELECT 1 FROM {claims} o WHERE o.person_id = c.person_id
+                       AND o.id <> c.id AND o.review_reason = %s))"""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -408,7 +393,8 @@ def platform_compare(*, declaration_id: int) -> int:
                 reason = CASE WHEN {settlements}.maf_pay = x.total THEN ''
                     WHEN {settlements}.platform_identity <> ''
                         AND {settlements}.platform_identity <> x.identity THEN %s
-                    WHEN NOT x.eligible THEN %s ELSE %s END
+                    WHEN NOT x.eligible THEN %s
+                    WHEN EXISTS ({reversed_beside}) THEN %s ELSE %s END
             FROM (SELECT claim_id, total, identity, eligible FROM {decisions}
                   WHERE is_current = %s) x
             WHERE x.claim_id = {settlements}.claim_id AND {settlements}.declaration_id = %s
@@ -419,6 +405,9 @@ def platform_compare(*, declaration_id: int) -> int:
                 outcome.MISMATCH,
                 reason.IDENTITY,
                 reason.NOT_ELIGIBLE,
+                LineError.REVERSAL,
+                ReviewReason.PLATFORM_REVERSAL,
+                reason.REVERSAL,
                 reason.AMOUNT,
                 True,
                 declaration_id,

@@ -27,6 +27,7 @@ from beneficiaries.models import Person
 from claims import selectors
 from claims.models import (
     DECISION_FIGURES,
+    REVERSED_REASON,
     Adjustment,
     Claim,
     Decision,
@@ -40,7 +41,7 @@ from medaid import policy
 from medaid.core.bulk import chunks, insert_rows, update_by_ids
 from medaid.core.jobs import lock_release, lock_try, queue_waiting, task_send
 from medaid.core.models import Job
-from medaid.core.money import ZERO
+from medaid.core.money import ZERO, yuan_text
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +124,7 @@ class _PartitionWrites:
     superseded: list[int] = field(default_factory=list)
     settled_changes: dict[int, tuple[int, Decimal]] = field(default_factory=dict)
     status: dict[tuple[str, str, str], list[int]] = field(default_factory=lambda: defaultdict(list))
+    withdrawn: list[int] = field(default_factory=list)
     claims: int = 0
 
 
@@ -229,6 +231,44 @@ def _decide_person(
                 out.status[status].append(row.id)
 
 
+def _withdraw(
+    claims: list[selectors.ReversedClaim], run_id: int | None, now: dt.datetime, out
+) -> None:
+    """Claims the platform reversed leave the year through the run, like every decision: a
+    decision of 0 becomes current (the paid one stays as history) and a settled claim's
+    adjustment recovers what was paid at the next settlement; the claim is then refused. The
+    rest of the person's year is decided without them by the same pass."""
+    for claim in claims:
+        out.claims += 1
+        out.withdrawn.append(claim.id)
+        if claim.decision_id is None:
+            continue
+        out.superseded.append(claim.decision_id)
+        if claim.status == Claim.Status.SETTLED and claim.total:
+            out.settled_changes[claim.id] = (claim.decision_id, -claim.total)
+        out.decisions.append(
+            (
+                claim.id,
+                True,
+                False,
+                REVERSED_REASON,
+                claim.identity,
+                claim.policy_code,
+                claim.policy_version,
+                claim.parameters_hash,
+                claim.policy_self_pay,
+                ZERO,
+                None,
+                ZERO,
+                ZERO,
+                ZERO,
+                trace_json([f"医保平台冲销该结算，原救助合计 {yuan_text(claim.total)} 元收回"]),
+                run_id,
+                now,
+            )
+        )
+
+
 def trace_json(lines: list[str]) -> str:
     """A trace as JSON text for the COPY. Trace lines are printable Chinese text without ASCII
     quotes or backslashes, which need no escaping: joining them is a fraction of json.dumps's
@@ -270,6 +310,13 @@ def _write(out: _PartitionWrites, *, run_id: int | None, reason: str) -> int:
             for claim_id, (previous_id, amount) in out.settled_changes.items()
         )
     now = timezone.now()
+    update_by_ids(
+        Claim._meta.db_table,
+        "status = %s, updated_at = %s",
+        out.withdrawn,
+        "review_reason = %s",
+        (Claim.Status.REJECTED, now, ReviewReason.PLATFORM_REVERSAL),
+    )
     for (status, review_reason, note), ids in out.status.items():
         update_by_ids(
             Claim._meta.db_table,
@@ -302,6 +349,7 @@ def _decide_people(*, people, year: int, run_id: int | None, reason: str) -> _Pa
     )
     out = _PartitionWrites()
     now = timezone.now()
+    _withdraw(selectors.reversed_claims(people=people, year=year), run_id, now, out)
     for pid, rows in rows_by_person:
         _decide_person(rows, persons.get(pid), current, run_id, now, out)
     return out

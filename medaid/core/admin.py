@@ -235,7 +235,7 @@ class CountyScopedAdmin(ScopedChoices, admin.ModelAdmin):
     person's ID number, masked on the change page for those users).
     """
 
-    county_field: str | None = "county"
+    county_field: str | tuple[str, ...] | None = "county"
     hospital_field: str | None = None
     id_number_fields: tuple[str, ...] = ()
     id_number_field: str | None = None

@@ -6,7 +6,9 @@ what cannot be read with a message that says what to do.
   is refused with 「请另存为 .xlsx」; anything else named .xlsx is a renamed file;
 - a .csv is text: UTF-8 (with or without its BOM) or, as Chinese Excel saves it, GB18030 (a
   superset of GBK). The head decides, decoded *incrementally*: a head cut from a longer file
-  may end inside a character, which is then pending, not an error; a NUL byte says binary.
+  may end inside a character, which is then pending, not an error; a NUL byte says binary;
+- a .json (only where the caller takes one: the platform's person-identity records) is text
+  whose first character is `[` or `{`.
 """
 
 from __future__ import annotations
@@ -24,12 +26,16 @@ class FileRefused(Refusal):
     """The whole file is refused; nothing of it is kept. `code` names the reason."""
 
 
-def file_format(head: bytes, file_name: str, *, text_suffixes=(".csv",)) -> str:
-    """ "xlsx" or "csv" from the first bytes (`head`, up to `HEAD_BYTES`) and the name, or a
-    `FileRefused` saying why not."""
+def file_format(
+    head: bytes, file_name: str, *, text_suffixes=(".csv",), json_ok: bool = False
+) -> str:
+    """ "xlsx", "csv" or (`json_ok`) "json" from the first bytes (`head`, up to `HEAD_BYTES`)
+    and the name, or a `FileRefused` saying why not."""
     lower = file_name.lower()
     if not head:
         raise FileRefused("文件为空", code="empty_file", field="file")
+    if lower.endswith(".json"):
+        return _json_format(head, json_ok)
     if head.startswith(OLE_MAGIC):
         raise FileRefused(
             "不支持 .xls（Excel 97-2003）格式，请在 Excel 中另存为 .xlsx 后上传",
@@ -61,6 +67,40 @@ def file_format(head: bytes, file_name: str, *, text_suffixes=(".csv",)) -> str:
             field="file",
         )
     return "csv"
+
+
+def _json_format(head: bytes, json_ok: bool) -> str:
+    if not json_ok:
+        raise FileRefused(
+            "此处不接受 JSON 文件：JSON 仅用于医保平台人员身份信息，名册请使用 .xlsx 或 .csv 模板",
+            code="unknown_format",
+            field="file",
+        )
+    text = head.removeprefix(codecs.BOM_UTF8).lstrip(b" \t\r\n")
+    if b"\x00" in head or not text.startswith((b"[", b"{")):
+        raise FileRefused(
+            "文件扩展名为 .json，但内容不是 JSON 文本（应以 [ 或 { 开头）",
+            code="not_json",
+            field="file",
+        )
+    return "json"
+
+
+def _json_format(head: bytes, json_ok: bool) -> str:
+    if not json_ok:
+        raise FileRefused(
+            "此处不接受 JSON 文件：JSON 仅用于医保平台人员身份信息，名册请使用 .xlsx 或 .csv 模板",
+            code="unknown_format",
+            field="file",
+        )
+    text = head.removeprefix(codecs.BOM_UTF8).lstrip(b" \t\r\n")
+    if b"\x00" in head or not text.startswith((b"[", b"{")):
+        raise FileRefused(
+            "文件扩展名为 .json，但内容不是 JSON 文本（应以 [ 或 { 开头）",
+            code="not_json",
+            field="file",
+        )
+    return "json"
 
 
 def text_encoding(head: bytes, *, complete: bool) -> str:

@@ -7,7 +7,9 @@ follows the department), and a hospital account sees only rows tied to its own h
 querysets that have no hospital to filter on are empty for it.
 """
 
-from django.db.models import QuerySet
+from collections.abc import Sequence
+
+from django.db.models import Q, QuerySet
 
 FULL_ID_PERMISSION = "beneficiaries.view_full_id_number"
 
@@ -36,15 +38,18 @@ def scope_to_user(
     queryset: QuerySet,
     user,
     *,
-    county_field: str | None = "county",
+    county_field: str | Sequence[str] | None = "county",
     hospital_field: str | None = None,
 ) -> QuerySet:
     """The rows of `queryset` that `user` may see.
 
     `county_field` is the lookup path from the queryset's model to its county
     (`"county"`, `"person__county"`); None means the rows belong to no county (reference data
-    such as hospitals), visible to every staff user. `hospital_field` is the path to the
-    hospital for rows a hospital account may see (`"hospital"` on claims).
+    such as hospitals), visible to every staff user. Several paths (a sequence) make a row
+    visible to a county when any of them leads there: a platform declaration from the
+    province has no hospital of its own, and belongs to every county whose claims it holds
+    (`("hospital__county", "claims__county")`). `hospital_field` is the path to the hospital
+    for rows a hospital account may see (`"hospital"` on claims).
     """
     if user is None or not user.is_authenticated or not user.is_active:
         return queryset.none()
@@ -57,7 +62,14 @@ def scope_to_user(
     county_id = user_county_id(user)
     if county_id is None or county_field is None:
         return queryset
-    return queryset.filter(**{county_field: county_id})
+    if isinstance(county_field, str):
+        return queryset.filter(**{county_field: county_id})
+    anywhere = Q()
+    for path in county_field:
+        anywhere |= Q(**{path: county_id})
+    # A path through a to-many relation would repeat a row once per match: a subquery keeps
+    # each row once, and leaves the caller's queryset (its ordering, annotations) as it was.
+    return queryset.filter(pk__in=queryset.model._base_manager.filter(anywhere).values("pk"))
 
 
 def user_may_see_county(user, county_id: int | None) -> bool:

@@ -4,6 +4,7 @@ identity.changed event from the earliest day, and bad records as row errors besi
 
 import datetime as dt
 import io
+import json
 
 import pytest
 
@@ -314,3 +315,106 @@ def test_the_management_command_imports_and_applies(county, medical, tmp_path):
     out = io.StringIO()
     call_command("import_identities", str(target), county=county.code, stdout=out)
     assert "未重复导入" in out.getvalue()
+
+
+# --- the same records as JSON ------------------------------------------------------------------
+
+
+def json_load(department, document, *, apply=True, name="idet.json") -> RosterImport:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    data = document if isinstance(document, bytes) else json.dumps(document).encode()
+    batch, _ = services.roster_import_receive(
+        department=department,
+        kind="platform",
+        upload=SimpleUploadedFile(name, data),
+        file_name=name,
+        stated_date=STATED,
+        channel="api",
+    )
+    services.roster_import_validate(batch=batch)
+    if apply:
+        services.roster_import_apply(batch=batch)
+    batch.refresh_from_db()
+    return batch
+
+
+@pytest.mark.parametrize("envelope", ["array", "data", "output"])
+def test_json_records_get_the_same_checks_and_row_errors(county, medical, envelope):
+    person(county, 5, "赵六", psn_no="P005")
+    records = [
+        {"psn_no": "P001", "certno": make_id(1), "psn_name": "张三", "psn_idet_type": "9999",
+         "begntime": "2024-02-01"},  # unknown code
+        {"psn_no": "P004", "certno": make_id(4), "psn_name": "孙八", "psn_idet_type": 2303,
+         "begntime": "2024-02-01 00:00:00", "endtime": None},  # good (a number for the code)
+        {"psn_no": "P005", "psn_name": "赵六", "psn_idet_type": "2303",
+         "begntime": "2024-02-01"},  # good: found by psn_no, no certno key at all
+        {"psn_no": "P002", "certno": make_id(2), "psn_name": "李四", "psn_idet_type": "2303",
+         "begntime": "2024-05-01", "endtime": "2024-04-30"},  # end < begin
+        {"certno": make_id(8), "psn_name": "吴十", "psn_idet_type": "2303",
+         "begntime": "2024-02-01"},  # no psn_no
+        {"psn_no": "P009", "certno": make_id(9), "psn_name": "郑一", "psn_idet_type": "2303",
+         "begntime": {"date": "2024-02-01"}},  # not a date
+        {"人员编号": "P010", "证件号码": make_id(10), "人员姓名": "冯二", "人员身份类别": "2301",
+         "开始时间": "2024-03-01"},  # good: the Chinese names, as the platform's export prints
+    ]  # fmt: skip
+    document = {
+        "array": records,
+        "data": {"data": records},
+        "output": {"infcode": 0, "output": {"data": records}},
+    }[envelope]
+    batch = json_load(medical, document)
+    assert batch.file_format == "json" and batch.rows_total == 7
+    # A record's line is its place in the array.
+    assert errors(batch) == {1: "code_unknown", 4: "end_before_start", 5: "psn_no_missing",
+                             6: "date_invalid"}  # fmt: skip
+    assert batch.status == RosterImport.Status.APPLIED
+    assert periods(Person.objects.get(id_number=make_id(4))) == [
+        ("dibao", dt.date(2024, 2, 1), None)
+    ]
+    assert Person.objects.get(id_number=make_id(4)).psn_no == "P004"
+    assert periods(Person.objects.get(psn_no="P005")) == [("dibao", dt.date(2024, 2, 1), None)]
+    assert periods(Person.objects.get(psn_no="P010")) == [("tekun", dt.date(2024, 3, 1), None)]
+
+
+@pytest.mark.parametrize(
+    ("content", "code", "words"),
+    [
+        (b'[{"psn_no": "P1", "psn_name": "\xe5\xbc\xa0\xe4\xb8\x89",\n "x": }]', "json_broken",
+         "第2行"),
+        (b'{"infcode": 0, "msg": "ok"}', "json_shape", "记录数组"),
+        (b'[["P1", "2303"]]', "json_shape", "第1条记录不是对象"),
+        (b'[{"certno": "1", "psn_name": "x", "psn_idet_type": "2303"}]', "no_header", "psn_no"),
+        (b'[{"psn_no": "P1", "psn_name": "x", "begntime": "2024-01-01"}]', "missing_columns",
+         "psn_idet_type"),
+    ],
+)  # fmt: skip
+def test_a_json_file_that_cannot_be_read_is_refused_whole(county, medical, content, code, words):
+    with pytest.raises(FileRefused) as refused:
+        json_load(medical, content, apply=False)
+    assert refused.value.code == code and words in refused.value.message
+    batch = RosterImport.objects.get()
+    assert batch.status == RosterImport.Status.REJECTED and words in batch.error
+
+
+def test_json_is_taken_only_for_platform_records_and_only_when_it_is_json(county, medical, civil):
+    with pytest.raises(FileRefused) as refused:
+        services.roster_import_receive(
+            department=civil,
+            kind="roster",
+            upload=io.BytesIO(b'[{"psn_no": "P1"}]'),
+            file_name="list.json",
+            stated_date=STATED,
+            channel="admin",
+        )
+    assert refused.value.code == "unknown_format" and "JSON" in refused.value.message
+    with pytest.raises(FileRefused) as refused:
+        services.roster_import_receive(
+            department=medical,
+            kind="platform",
+            upload=io.BytesIO("psn_no,psn_name\nP1,张三\n".encode()),
+            file_name="idet.json",
+            stated_date=STATED,
+            channel="admin",
+        )
+    assert refused.value.code == "not_json"

@@ -5,7 +5,15 @@ from decimal import Decimal
 
 import pytest
 
-from claims.models import Adjustment, Claim, Decision, LineError, ReviewReason
+from claims.models import (
+    REVERSED_REASON,
+    Adjustment,
+    Claim,
+    Decision,
+    DecisionRun,
+    LineError,
+    ReviewReason,
+)
 from claims.platform import fixtures, selectors, services
 from claims.platform.models import PlatformSettlement
 from claims.services import ClaimsError
@@ -40,18 +48,94 @@ def test_a_reversal_takes_the_claim_out_of_the_year(pingshun, by_flag):
     assert declaration.runs.filter(status="done").exists()
 
 
+def _reversal_run(claim):
+    decision = Decision.objects.get(claim=claim, is_current=True)
+    assert decision.run is not None and decision.run.kind == DecisionRun.Kind.REVERSAL
+    return decision
+
+
 @pytest.mark.django_db
 def test_a_settled_claim_reversed_gets_an_adjustment_of_minus_what_was_paid(pingshun):
     rows = records(pingshun, n=5)
     declare(rows)
     claim = Claim.objects.get(external_ref=rows[0]["setl_id"])
-    paid = claim.decisions.get(is_current=True).total
-    assert paid > 0
+    paid = claim.decisions.get(is_current=True)
+    assert paid.total > 0
     Claim.objects.filter(pk=claim.pk).update(status=Claim.Status.SETTLED)
     declare([fixtures.reversal_of(rows[0], setl_id="R9", by_flag=False)], month=4)
+    # Written by the reversal's decision run, as every decision is: a decision of 0 current,
+    # the paid one kept as history, the adjustment recovering it to the cent.
+    zero = _reversal_run(claim)
+    assert (zero.total, zero.eligible, zero.reason) == (0, False, REVERSED_REASON)
+    assert zero.get_reason_display() == "医保平台已冲销该结算"
+    assert "收回" in zero.trace[0]
     adjustment = Adjustment.objects.get(claim=claim)
-    assert adjustment.amount == -paid
-    assert Decision.objects.get(claim=claim, is_current=True).total == 0
+    assert adjustment.amount == -paid.total
+    assert (adjustment.decision, adjustment.previous_decision) == (zero, paid)
+    assert adjustment.decision.run.adjustments_written == 1
+    claim.refresh_from_db()
+    assert claim.status == Claim.Status.REJECTED
+    assert claim.review_reason == ReviewReason.PLATFORM_REVERSAL
+
+
+@pytest.mark.django_db
+def test_an_unsettled_claim_reversed_gets_a_decision_of_0_and_no_adjustment(pingshun):
+    rows = records(pingshun, n=5)
+    declare(rows)
+    claim = Claim.objects.get(external_ref=rows[1]["setl_id"])
+    assert claim.status == Claim.Status.ACCEPTED
+    declare([fixtures.reversal_of(rows[1], setl_id="R8", by_flag=True)], month=4)
+    assert _reversal_run(claim).total == 0
+    assert not Adjustment.objects.exists()
+    assert Decision.objects.filter(claim=claim).count() == 2
+    claim.refresh_from_db()
+    assert claim.status == Claim.Status.REJECTED
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("settled", [True, False])
+def test_a_reversal_recomputes_the_persons_later_claims(pingshun, settled):
+    """Taking the first of a person's two claims out of the year decides the second again
+    without it, in the same run; settled, the change is an adjustment to the cent."""
+    from claims.services import recompute_preview
+
+    rows = records(pingshun, n=40, seed=5)
+    by_person: dict[str, list[dict]] = {}
+    for row in rows:
+        by_person.setdefault(row["certno"], []).append(row)
+    pairs = [p for p in by_person.values() if len(p) == 2]
+    assert pairs
+    declare(rows)
+    firsts = [Claim.objects.get(external_ref=a["setl_id"]) for a, _ in pairs]
+    seconds = [Claim.objects.get(external_ref=b["setl_id"]) for _, b in pairs]
+    before = {c.pk: c.decisions.get(is_current=True).total for c in seconds}
+    if settled:
+        Claim.objects.filter(pk__in=[c.pk for c in firsts + seconds]).update(
+            status=Claim.Status.SETTLED
+        )
+    reversals = [
+        fixtures.reversal_of(a, setl_id=f"R{i}", by_flag=False) for i, (a, _) in enumerate(pairs)
+    ]
+    declare(reversals, month=4)
+    for first in firsts:
+        assert _reversal_run(first).total == 0
+    moved = 0
+    for second in seconds:
+        now = second.decisions.get(is_current=True)
+        if now.total == before[second.pk]:
+            assert not Adjustment.objects.filter(claim=second).exists()
+            continue
+        moved += 1
+        assert now.run.kind == DecisionRun.Kind.REVERSAL
+        adjustments = Adjustment.objects.filter(claim=second)
+        if settled:
+            assert adjustments.get().amount == now.total - before[second.pk]
+        else:
+            assert not adjustments.exists()
+    assert moved, "no later claim depended on the reversed one"
+    # What is stored is what the engine decides now without the reversed claims.
+    people = Claim.objects.filter(pk__in=[c.pk for c in seconds]).values("person_id")
+    assert recompute_preview(people=people, year=YEAR) == []
 
 
 @pytest.mark.django_db
@@ -171,3 +255,29 @@ def test_the_two_reports_write_excel(pingshun, tmp_path):
         write_workbook(path, report.reports)
         sheet = load_workbook(path).active
         assert sheet.max_row > 3
+
+
+@pytest.mark.django_db
+def test_a_persons_record_left_after_a_reversal_in_the_file_is_named_for_the_reversal(db):
+    """The generator's maf_pay of a person's later record counts the earlier one, which the
+    same file then reverses: our run decides the year without it, so the later record differs
+    with the same identity — for the reversal, not for a rule computed differently."""
+    county = jurisdiction("pingshun", people=60)
+    rows = records(county, n=50, seed=5)
+    by_person: dict[str, list[dict]] = {}
+    for row in rows:
+        by_person.setdefault(row["certno"], []).append(row)
+    pairs = [p for p in by_person.values() if len(p) == 2]
+    reversals = [
+        fixtures.reversal_of(a, setl_id=f"R{i}", by_flag=False) for i, (a, _) in enumerate(pairs)
+    ]
+    declare(rows + reversals)
+    later = PlatformSettlement.objects.filter(setl_id__in=[b["setl_id"] for _, b in pairs])
+    moved = later.filter(outcome=PlatformSettlement.Outcome.MISMATCH)
+    assert moved.exists()
+    for s in moved:
+        assert s.platform_identity == s.our_identity
+        assert s.reason == PlatformSettlement.Reason.REVERSAL
+    # Nobody else's amount mismatch is put down to a reversal.
+    others = PlatformSettlement.objects.exclude(pk__in=later.values("pk"))
+    assert not others.filter(reason=PlatformSettlement.Reason.REVERSAL).exists()
