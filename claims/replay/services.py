@@ -17,6 +17,7 @@ figures on its own row; the last partition merges them (`replay_finish`).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import heapq
 import logging
@@ -29,7 +30,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from beneficiaries.models import County, PoolingArea
+from beneficiaries.models import County, Person, PoolingArea
 from claims import selectors
 from claims.replay.models import ReplayChange, ReplayPartition, ReplayRun
 from claims.services.errors import ClaimsError
@@ -239,31 +240,98 @@ def replay_prepare(*, replay_id: int, send: bool = True) -> ReplayRun:
 # --- one partition --------------------------------------------------------------------------
 
 
-def _decide(rows, person, pack_of: Callable, amend: Callable) -> dict[int, object]:
-    """Each claim id → the engine's decision of it (None: the engine refused the person's
-    case), the person's year decided in one case per pack as a run decides it."""
-    out: dict[int, object] = {}
+def _decided(case) -> dict[int, object]:
+    try:
+        return {int(d.ref): d for d in policy.decide(case).claims}
+    except Exception as exc:  # the engine's refusals are counted, not fatal
+        logger.info("replay: engine refused a case: %s", exc)
+        return {}
+
+
+def _decide_both(rows, person, draft_pack_of: Callable, draft_of: Callable):
+    """Each claim id → its decision under the rules in force, and under the draft (None: the
+    engine refused the person's case), the year decided in one case per pack as a run decides
+    it. The draft's case shares the current one's facts, and where the engine shows the draft
+    cannot change it (`policy.may_differ`: none of the person's profiles is reached) the
+    current decisions stand for both — most people of a draft about one profile."""
+    current: dict[int, object] = {}
+    draft: dict[int, object] = {}
+    if person is None:
+        logger.info("replay: no person %s", rows[0].person_id)
+        return current, draft
+    cases = {}  # first claim id of a current case → (its rows, the case)
     for (code, parameters, amendments), group in groupby(
-        rows, key=lambda r: (pack_of(r), r.parameters, amend(r))
+        rows, key=lambda r: (r.policy_code, r.parameters, r.amendments)
     ):
         group = list(group)
-        try:
-            if person is None:
-                raise LookupError("救助对象不存在")
-            case = selectors.build_case(
+        case = selectors.build_case(
+            policy_code=code,
+            person=person,
+            claims=group,
+            parameters=parameters,
+            amendments=amendments,
+        )
+        cases[group[0].id] = (group, case)
+        decided = _decided(case)
+        for row in group:
+            current[row.id] = decided.get(row.id)
+    for (code, parameters, amendments), group in groupby(
+        rows, key=lambda r: (draft_pack_of(r), r.parameters, draft_of(r))
+    ):
+        group = list(group)
+        same, case = cases.get(group[0].id, ((), None))
+        if len(same) == len(group) and same[-1] is group[-1]:
+            other = dataclasses.replace(case, policy=code, amendments=amendments)
+            if not policy.may_differ(case, other):
+                draft.update((row.id, current[row.id]) for row in group)
+                continue
+        else:
+            other = selectors.build_case(
                 policy_code=code,
                 person=person,
                 claims=group,
                 parameters=parameters,
                 amendments=amendments,
             )
-            decided = {int(d.ref): d for d in policy.decide(case).claims}
-        except Exception as exc:  # the engine's refusals are counted, not fatal
-            logger.info("replay: engine refused person %s: %s", group[0].person_id, exc)
-            decided = {}
+        decided = _decided(other)
         for row in group:
-            out[row.id] = decided.get(row.id)
-    return out
+            draft[row.id] = decided.get(row.id)
+    return current, draft
+    for (code, parameters, amendments), group in groupby(
+        rows, key=lambda r: (r.policy_code, r.parameters, r.amendments)
+    ):
+        group = list(group)
+        case = selectors.build_case(
+            policy_code=code,
+            person=person,
+            claims=group,
+            parameters=parameters,
+            amendments=amendments,
+        )
+        decided = _decided(case)
+        for row in group:
+            current[row.id] = decided.get(row.id)
+        for (draft_code, draft_amendments), part in groupby(
+            group, key=lambda r: (draft_pack_of(r), draft_of(r))
+        ):
+            part = list(part)
+            if len(part) == len(group):
+                other = dataclasses.replace(case, policy=draft_code, amendments=draft_amendments)
+                if not policy.may_differ(case, other):
+                    draft.update((row.id, current[row.id]) for row in part)
+                    continue
+            else:
+                other = selectors.build_case(
+                    policy_code=draft_code,
+                    person=person,
+                    claims=part,
+                    parameters=parameters,
+                    amendments=draft_amendments,
+                )
+            decided = _decided(other)
+            for row in part:
+                draft[row.id] = decided.get(row.id)
+    return current, draft
 
 
 def _detail(row, old, new) -> dict:
@@ -284,6 +352,9 @@ class _Tally:
 
     def __init__(self) -> None:
         self.by = {d: defaultdict(lambda: [0, ZERO, ZERO, 0]) for d in DIMENSIONS}
+        # (county id, identity, kind, level) → [claims, current, draft, changed]: one cell a
+        # claim instead of four, spread over the dimensions once, by `_fold`.
+        self.cells: dict[tuple, list] = {}
         self.people = 0
         self.affected = 0
         self.refused = 0
@@ -292,36 +363,37 @@ class _Tally:
 
     def add_person(self, pid: int, scoped, current: dict, draft: dict) -> None:
         self.people += 1
+        cells = self.cells
         cur_sum = dr_sum = ZERO
         details = []
         counted = 0
         county = identity = None
         for row in scoped:
-            self.claims += 1
             old, new = current.get(row.id), draft.get(row.id)
             if old is None or new is None:
                 self.refused += 1
                 continue
             counted += 1
+            facts = row.facts
             code = old.identity or new.identity or ""
             county = county or row.county_id
             identity = identity or code
-            changed = old.total != new.total
-            for dim, key in (
-                ("county", str(row.county_id)),
-                ("identity", code),
-                ("kind", row.facts.kind),
-                ("level", str(row.facts.hospital_level)),
-            ):
-                cell = self.by[dim][key]
-                cell[0] += 1
-                cell[1] += old.total
-                cell[2] += new.total
-                cell[3] += changed
-            cur_sum += old.total
-            dr_sum += new.total
-            if changed and len(details) < DETAILS_PER_PERSON:
-                details.append((row, old, new))
+            key = (row.county_id, code, facts.kind, facts.hospital_level)
+            cell = cells.get(key)
+            if cell is None:
+                cell = cells[key] = [0, ZERO, ZERO, 0]
+            was = old.total
+            now = was if new is old else new.total  # a person the draft cannot reach
+            cell[0] += 1
+            cell[1] += was
+            cell[2] += now
+            cur_sum += was
+            dr_sum += now
+            if now != was:
+                cell[3] += 1
+                if len(details) < DETAILS_PER_PERSON:
+                    details.append((row, old, new))
+        self.claims += len(scoped)
         if not details:
             return
         self.affected += 1
@@ -338,6 +410,16 @@ class _Tally:
         }
         self._push((abs(difference), -pid, entry))
 
+    def _fold(self) -> None:
+        for (county, identity, kind, level), (n, cur, dr, changed) in self.cells.items():
+            for dim, key in zip(DIMENSIONS, (str(county), identity, kind, str(level)), strict=True):
+                cell = self.by[dim][key]
+                cell[0] += n
+                cell[1] += cur
+                cell[2] += dr
+                cell[3] += changed
+        self.cells = {}
+
     def _push(self, item) -> None:
         # A person is in one partition only: (|difference|, -person id) never ties. Traces are
         # rendered (the engine renders them lazily) only for a person who makes the list.
@@ -351,6 +433,7 @@ class _Tally:
             heapq.heapreplace(self.top, item)
 
     def as_json(self) -> dict:
+        self._fold()
         return {
             "by": {
                 d: {k: [v[0], str(v[1]), str(v[2]), v[3]] for k, v in cells.items()}
@@ -389,36 +472,23 @@ def partition_tally(replay: ReplayRun, first: int, last: int) -> _Tally:
     amendments = draft_amendments(replay.draft)
     draft_pack = replay.pack_code
 
-    def pack_of(row):
-        return row.policy_code
-
     def draft_pack_of(row):
         return draft_pack if draft_pack and row.area_id == area_id else row.policy_code
 
-    def approved(row):
-        # The area's approved parameter changes, once the loader carries them on each row
-        # (branch `params`: `ClaimRow.amendments`); none before that.
-        return getattr(row, "amendments", ())
-
     def draft_of(row):
-        return (*approved(row), *amendments) if row.area_id == area_id else approved(row)
+        # The area's approved changes (the loader's, on each row), the draft laid over them.
+        return (*row.amendments, *amendments) if row.area_id == area_id else row.amendments
 
-    people = (
-        _scoped_claims(replay)
-        .filter(person_id__gte=first, person_id__lte=last)
-        .order_by()
-        .values("person_id")
-        .distinct()
-    )
+    # The range itself, not the people with a claim in scope: an index range scan instead of
+    # a second pass over the year's claims to find them (someone without one is skipped below).
+    people = Person.objects.filter(pk__gte=first, pk__lte=last).values("pk")
     persons, by_person = selectors.people_year(people=people, year=start.year)
     tally = _Tally()
     for pid, rows in by_person:
         scoped = [r for r in rows if r.area_id == area_id and start <= r.facts.discharged <= end]
         if not scoped:
             continue
-        person = persons.get(pid)
-        current = _decide(rows, person, pack_of, approved)
-        draft = _decide(rows, person, draft_pack_of, draft_of)
+        current, draft = _decide_both(rows, persons.get(pid), draft_pack_of, draft_of)
         tally.add_person(pid, scoped, current, draft)
     return tally
 
