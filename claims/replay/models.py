@@ -42,9 +42,17 @@ class ReplayRun(models.Model):
         related_name="+",
         verbose_name="发起人",
     )
-    # The submitted parameter change this replay shows (beneficiaries' ParameterChange, by id:
-    # a foreign key once that model is merged), started by `parameter_change.submitted`.
-    parameter_change_id = models.PositiveBigIntegerField("参数变更", null=True, blank=True)
+    # The parameter change this replay shows its approver (started by
+    # `parameter_change.submitted`, or chosen in the form). PROTECT: the replay is the evidence
+    # the four eyes decided on, and a change is withdrawn, never deleted, once entered.
+    parameter_change = models.ForeignKey(
+        "beneficiaries.ParameterChange",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="replays",
+        verbose_name="参数变更",
+    )
     partitions = models.PositiveSmallIntegerField("分区数", default=0)
     people = models.PositiveIntegerField("人数", default=0)
     claims = models.PositiveIntegerField("明细数", default=0)
