@@ -85,6 +85,12 @@ class ReplayPartition(models.Model):
     done = models.BooleanField("已完成", default=False)
     claims = models.PositiveIntegerField("明细数", default=0)
     result = models.JSONField("分区结果", default=dict, blank=True)
+    # As a decision run's partition: when its task was (last) sent, when a worker took it
+    # since, and how often the sweeper sent it again after that worker died
+    # (`services.replays_sweep`).
+    sent_at = models.DateTimeField("发送时间", null=True, blank=True)
+    started_at = models.DateTimeField("开始时间", null=True, blank=True)
+    resends = models.PositiveSmallIntegerField("重发次数", default=0)
 
     class Meta:
         verbose_name = "模拟测算分区"

@@ -36,7 +36,15 @@ from claims.replay.models import ReplayChange, ReplayPartition, ReplayRun
 from claims.services.errors import ClaimsError
 from medaid import policy
 from medaid.core import validators
-from medaid.core.jobs import job_create, lock_release, lock_try, register_job_kind, task_send
+from medaid.core.jobs import (
+    PENDING_RESEND_AFTER,
+    RESENT,
+    job_create,
+    lock_release,
+    lock_try,
+    register_job_kind,
+    task_send,
+)
 from medaid.core.models import Job
 from medaid.core.money import ZERO, to_yuan
 from medaid.policy.errors import OverrideError, PackError
@@ -231,8 +239,11 @@ def replay_prepare(*, replay_id: int, send: bool = True) -> ReplayRun:
                 progress_done=replay.partition_rows.filter(done=True).count(),
                 stage="模拟测算",
             )
-        undone = replay.partition_rows.filter(done=False).values_list("number", flat=True)
-        for number in undone if send else ():
+        undone = replay.partition_rows.filter(done=False)
+        if send:
+            # What the sweeper goes by: sent, and not taken since (`replays_sweep`).
+            undone.update(sent_at=timezone.now(), started_at=None)
+        for number in undone.values_list("number", flat=True) if send else ():
             task_send(PARTITION_TASK, replay.pk, number)
     return replay
 
@@ -503,6 +514,7 @@ def replay_partition(*, replay_id: int, number: int) -> ReplayPartition:
         replay = ReplayRun.objects.get(pk=replay_id)
         if part.done or replay.status != ReplayRun.Status.RUNNING:
             return part
+        ReplayPartition.objects.filter(pk=part.pk, done=False).update(started_at=timezone.now())
         try:
             tally = partition_tally(replay, part.first_person, part.last_person)
         except Exception as exc:
@@ -531,6 +543,36 @@ def replay_fail(*, replay_id: int, error: str) -> None:
         Job.objects.filter(pk=replay.job_id).exclude(status=Job.Status.SUCCEEDED).update(
             status=Job.Status.FAILED, error=error[:4000], finished_at=now
         )
+
+
+def replays_sweep(*, now=None) -> dict:
+    """The job sweeper's part for replays (every minute): a partition whose worker died is sent
+    again as a decision run's is (`recompute.orphans_resend`: its lock free, sent a while ago,
+    taken since or no longer queued; after three resends the replay fails), and a replay still
+    pending long after it was started (its prepare message lost) has it sent once more."""
+    from claims.services import recompute
+
+    now = now or timezone.now()
+    counts = recompute.orphans_resend(
+        stale=ReplayPartition.objects.filter(replay__status=ReplayRun.Status.RUNNING),
+        parent="replay",
+        lock_space=PARTITION_LOCK_SPACE,
+        task=PARTITION_TASK,
+        fail=lambda replay_id, error: replay_fail(replay_id=replay_id, error=error),
+        label="测算分区",
+        now=now,
+    )
+    lost = ReplayRun.objects.filter(
+        status=ReplayRun.Status.PENDING,
+        created_at__lt=now - PENDING_RESEND_AFTER,
+        job__status=Job.Status.PENDING,
+    ).exclude(job__stage=RESENT)
+    for replay in lost:
+        Job.objects.filter(pk=replay.job_id).update(stage=RESENT)
+        logger.warning("replay %s still pending: sending its prepare again", replay.pk)
+        task_send(PREPARE_TASK, replay.pk)
+        counts["resent"] = counts.get("resent", 0) + 1
+    return counts
 
 
 # --- the merge ------------------------------------------------------------------------------
@@ -642,4 +684,5 @@ __all__ = [
     "replay_partition",
     "replay_prepare",
     "replay_start",
+    "replays_sweep",
 ]
