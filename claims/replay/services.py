@@ -11,8 +11,10 @@ parameter changes included once they are part of that loader's rules.
 
 A replay is partitioned by ranges of person ids like a decision run: a partition decides its
 people's whole natural year twice (cumulative deductible, caps and tilt need every claim of
-the year, of any area), counts only the claims of the replay's area and period, and keeps its
-figures on its own row; the last partition merges them (`replay_finish`).
+the year, of any area) — both years of a period across New Year, in one case per person, the
+engine's state restarting on 1 January —, counts only the claims of the replay's area and
+period, and keeps its figures on its own row; the last partition merges them
+(`replay_finish`).
 """
 
 from __future__ import annotations
@@ -162,16 +164,19 @@ def replay_start(
     send: bool = True,
     parameter_change_id: int | None = None,
 ) -> ReplayRun:
-    """Start a replay of `pooling_area`'s claims discharged in [start, end] (one natural year)
-    under the draft: dated changes (`draft`, see `draft_amendments`) and/or another pack. `by`
-    must hold `claims.start_replay` (None: the system itself — an event handler, the bench).
+    """Start a replay of `pooling_area`'s claims discharged in [start, end] (at most two
+    natural years) under the draft: dated changes (`draft`, see `draft_amendments`) and/or
+    another pack. `by` must hold `claims.start_replay` (None: the system itself — an event
+    handler, the bench).
     Nothing is created when the draft is refused."""
     if by is not None and not by.has_perm(PERMISSION):
         raise ClaimsError("没有发起政策模拟测算的权限", code="permission_denied")
     if start > end:
         raise ClaimsError("期间起不能晚于期间止", code="invalid_period", field="end")
-    if start.year != end.year:
-        raise ClaimsError("模拟期间须在同一自然年度内", code="invalid_period", field="end")
+    if end.year - start.year > 1:
+        # Each natural year is decided whole (its deductible, caps and tilt restart on
+        # 1 January): a period over two years decides two years for each person.
+        raise ClaimsError("模拟期间最多跨两个自然年度", code="invalid_period", field="end")
     draft = [{f: str(d.get(f, "") or "") for f in AMENDMENT_FIELDS} for d in draft]
     amendments = draft_amendments(draft)
     if not amendments and not pack_code:
@@ -202,7 +207,9 @@ def replay_start(
 
 def _scoped_claims(replay: ReplayRun):
     return selectors.counted_claims(
-        year=replay.start.year, county__pooling_area_id=replay.pooling_area_id
+        year=replay.start.year,
+        until_year=replay.end.year,
+        county__pooling_area_id=replay.pooling_area_id,
     ).filter(discharged__gte=replay.start, discharged__lte=replay.end)
 
 
@@ -286,6 +293,9 @@ def _decide_both(rows, person, draft_pack_of: Callable, draft_of: Callable):
         decided = _decided(case)
         for row in group:
             current[row.id] = decided.get(row.id)
+    # The draft's cases as the old pass grouped them (a pack the draft names may join two
+    # of the current cases into one year); one that is a current case under other
+    # amendments is decided again only if those can change it.
     for (code, parameters, amendments), group in groupby(
         rows, key=lambda r: (draft_pack_of(r), r.parameters, draft_of(r))
     ):
@@ -307,41 +317,6 @@ def _decide_both(rows, person, draft_pack_of: Callable, draft_of: Callable):
         decided = _decided(other)
         for row in group:
             draft[row.id] = decided.get(row.id)
-    return current, draft
-    for (code, parameters, amendments), group in groupby(
-        rows, key=lambda r: (r.policy_code, r.parameters, r.amendments)
-    ):
-        group = list(group)
-        case = selectors.build_case(
-            policy_code=code,
-            person=person,
-            claims=group,
-            parameters=parameters,
-            amendments=amendments,
-        )
-        decided = _decided(case)
-        for row in group:
-            current[row.id] = decided.get(row.id)
-        for (draft_code, draft_amendments), part in groupby(
-            group, key=lambda r: (draft_pack_of(r), draft_of(r))
-        ):
-            part = list(part)
-            if len(part) == len(group):
-                other = dataclasses.replace(case, policy=draft_code, amendments=draft_amendments)
-                if not policy.may_differ(case, other):
-                    draft.update((row.id, current[row.id]) for row in part)
-                    continue
-            else:
-                other = selectors.build_case(
-                    policy_code=draft_code,
-                    person=person,
-                    claims=part,
-                    parameters=parameters,
-                    amendments=draft_amendments,
-                )
-            decided = _decided(other)
-            for row in part:
-                draft[row.id] = decided.get(row.id)
     return current, draft
 
 
@@ -493,7 +468,7 @@ def partition_tally(replay: ReplayRun, first: int, last: int) -> _Tally:
     # The range itself, not the people with a claim in scope: an index range scan instead of
     # a second pass over the year's claims to find them (someone without one is skipped below).
     people = Person.objects.filter(pk__gte=first, pk__lte=last).values("pk")
-    persons, by_person = selectors.people_year(people=people, year=start.year)
+    persons, by_person = selectors.people_year(people=people, year=start.year, until_year=end.year)
     tally = _Tally()
     for pid, rows in by_person:
         scoped = [r for r in rows if r.area_id == area_id and start <= r.facts.discharged <= end]

@@ -59,9 +59,9 @@ def dataset(county, hospital, hospital_b, dibao, tekun):
 def start(django_capture_on_commit_callbacks):
     """Start a replay and run its tasks (in-process, as without a broker) once it commits."""
 
-    def start(area, draft=CAP, **kw):
+    def start(area, draft=CAP, start=START, end=END, **kw):
         with django_capture_on_commit_callbacks(execute=True):
-            return services.replay_start(pooling_area=area, start=START, end=END, draft=draft, **kw)
+            return services.replay_start(pooling_area=area, start=start, end=end, draft=draft, **kw)
 
     return start
 
@@ -163,9 +163,31 @@ def test_a_draft_the_pack_cannot_take_is_refused_in_chinese(area, dataset, chang
 
 
 @pytest.mark.django_db
-def test_a_period_across_years_and_two_changes_on_one_day_are_refused(area, dataset, start):
-    with pytest.raises(ClaimsError, match="同一自然年度"):
-        services.replay_start(pooling_area=area, start=START, end=dt.date(2025, 1, 31), draft=CAP)
+def test_a_period_across_new_year_restarts_the_cap_on_1_january(
+    area, dataset, dibao, hospital, start
+):
+    """July 2024 – June 2025: claim s (2024-09-01, self-pay 5 000) pays 3 500 now; under the
+    draft's 5 000 cap a and b used it all (2 800 + 2 200): 0. Claim u (2025-02-01, self-pay
+    5 000) is 2025's first: 3 500 under both, the cap restarting on 1 January. Claims a, b
+    are outside the period but decided for 2024's state."""
+    manual_claim(dibao, hospital, "u", dt.date(2025, 2, 1), "8000", "3000")
+    replay = start(area, start=dt.date(2024, 7, 1), end=dt.date(2025, 6, 30))
+    replay.refresh_from_db()
+    assert replay.status == ReplayRun.Status.DONE, replay.error
+    totals = replay.results["totals"]
+    assert (totals["claims"], totals["current"], totals["draft"], totals["difference"]) == (
+        2,
+        "7000.00",
+        "3500.00",
+        "-3500.00",
+    )
+    assert totals["people"] == totals["people_affected"] == 1
+
+
+@pytest.mark.django_db
+def test_a_period_over_three_years_and_two_changes_on_one_day_are_refused(area, dataset, start):
+    with pytest.raises(ClaimsError, match="最多跨两个自然年度"):
+        services.replay_start(pooling_area=area, start=START, end=dt.date(2026, 1, 31), draft=CAP)
     with pytest.raises(ClaimsError, match="两项变更"):
         start(area, draft=[CAP[0], {**CAP[0], "value": "6000", "key": "草案2"}])
 
@@ -213,15 +235,32 @@ def test_admin_starts_shows_and_exports_a_replay(
 def test_a_submitted_parameter_change_starts_its_replay(
     area, dataset, django_capture_on_commit_callbacks
 ):
+    from beneficiaries.models import ParameterChange
     from claims import handlers
 
-    payload = {"change": 7, "pooling_area": area.pk, **CAP[0], "key": "变更7"}
+    change = ParameterChange.objects.create(
+        pooling_area=area,
+        policy_code="pingshun",
+        parameter=CAP[0]["parameter"],
+        value=CAP[0]["value"],
+        issuer="平顺县医疗保障局",
+        document_number="平医保〔2024〕1号",
+        article="第一条",
+        published_on=dt.date(2023, 12, 1),
+        effective_date=dt.date(2024, 1, 1),
+        effective_rule="按录入日期",
+        reason="草案",
+        proposed_by=make_user("proposer_replay", None, []),
+        state=ParameterChange.State.SUBMITTED,
+    )
+    payload = {"change": change.pk, "pooling_area": area.pk, **CAP[0], "key": "变更7"}
     with django_capture_on_commit_callbacks(execute=True):
         handlers.on_parameter_change_submitted(payload)
-    replay = ReplayRun.objects.get(parameter_change_id=7)
+    replay = ReplayRun.objects.get(parameter_change=change)
+    assert list(change.replays.all()) == [replay]
     assert (replay.start, replay.end) == (dt.date(2024, 1, 1), dt.date(2024, 12, 31))
     assert replay.status == ReplayRun.Status.DONE
     # The whole year: claim s (September) counts too: 3 500 now, 0 left of the 5 000 cap.
     assert replay.results["totals"]["difference"] == "-4800.00"
-    handlers.on_parameter_change_submitted({**payload, "change": 8, "value": "-1"})
-    assert not ReplayRun.objects.filter(parameter_change_id=8).exists()
+    handlers.on_parameter_change_submitted({**payload, "value": "-1"})
+    assert change.replays.count() == 1
