@@ -32,7 +32,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from beneficiaries.models import County, Person, PoolingArea
+from beneficiaries.models import County, ParameterChange, Person, PoolingArea
+from beneficiaries.selectors import change_amendment
 from claims import selectors
 from claims.replay.models import ReplayChange, ReplayPartition, ReplayRun
 from claims.services.errors import ClaimsError
@@ -119,6 +120,34 @@ def draft_amendments(draft: Iterable[dict]) -> tuple[policy.Amendment, ...]:
             )
         seen.add((change.parameter, change.start))
     return tuple(changes)
+
+
+# The parameter changes a replay may take as its draft: entered, not yet decided.
+UNAPPROVED_STATES = (ParameterChange.State.DRAFT, ParameterChange.State.SUBMITTED)
+
+
+def changes_draft(changes: Iterable[ParameterChange]) -> list[dict]:
+    """Parameter changes not yet approved as a replay's draft (`draft_amendments`' form), dated
+    and cited as the engine will lay them over the pack once approved."""
+    draft = []
+    for change in changes:
+        if change.state not in UNAPPROVED_STATES or change.kind != ParameterChange.Kind.PARAMETER:
+            raise ClaimsError(
+                f"{change.key}已{change.get_state_display()}，不能作为草案",
+                code="invalid_field",
+                field="changes",
+            )
+        amendment = change_amendment(change)
+        draft.append(
+            {
+                "parameter": amendment.parameter,
+                "start": amendment.start.isoformat(),
+                "value": amendment.value,
+                "ref": amendment.ref,
+                "key": amendment.key,
+            }
+        )
+    return draft
 
 
 def _area_packs(area: PoolingArea, start: dt.date, end: dt.date) -> set[str]:

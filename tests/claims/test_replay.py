@@ -231,6 +231,65 @@ def test_admin_starts_shows_and_exports_a_replay(
     assert Decimal("-1300.00") in [Decimal(str(v)) for v in values if isinstance(v, int | float)]
 
 
+def _change(area, state, **kw):
+    from beneficiaries.models import ParameterChange
+
+    fields = {
+        "pooling_area": area,
+        "policy_code": "pingshun",
+        "parameter": CAP[0]["parameter"],
+        "value": CAP[0]["value"],
+        "issuer": "平顺县医疗保障局",
+        "document_number": "平医保〔2024〕1号",
+        "article": "第一条",
+        "published_on": dt.date(2023, 12, 1),
+        "effective_date": dt.date(2024, 1, 1),
+        "effective_rule": "按录入日期",
+        "reason": "草案",
+        "state": state,
+        **kw,
+    }
+    fields.setdefault("proposed_by", make_user(f"proposer_{state}_{area.pk}_{kw}"[:150], None))
+    return ParameterChange.objects.create(**fields)
+
+
+@pytest.mark.django_db
+def test_the_form_takes_the_areas_unapproved_changes_as_the_draft(
+    area, county, dataset, django_capture_on_commit_callbacks
+):
+    """A 待审核 change picked from the list is the draft (the same −1 300 as typed in), and the
+    replay links to it; an approved one is not offered, another area's is refused in Chinese."""
+    from beneficiaries.models import ParameterChange, PoolingArea
+
+    submitted = _change(area, ParameterChange.State.SUBMITTED)
+    approved = _change(
+        area, ParameterChange.State.APPROVED, value="4000", effective_date=dt.date(2025, 1, 1)
+    )
+    elsewhere = PoolingArea.objects.create(code="140400", name="长治市", policy_code="pingshun")
+    foreign = _change(elsewhere, ParameterChange.State.DRAFT)
+    city = make_user(
+        "city_replay2", None, ["claims.start_replay", "claims.view_replayrun"], is_staff=True
+    )
+    client = Client()
+    client.force_login(city)
+    page = client.get("/admin/claims/replayrun/start/").content.decode()
+    assert f"{submitted.key}（待审核）" in page and f"{approved.key}（" not in page
+    form = {"pooling_area": area.pk, "start": "2024-01-01", "end": "2024-06-30"}
+    refused = client.post("/admin/claims/replayrun/start/", {**form, "changes": [foreign.pk]})
+    assert refused.status_code == 200 and f"{foreign.key}不是平顺县的参数变更" in (
+        refused.content.decode()
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/admin/claims/replayrun/start/", {**form, "changes": [submitted.pk]}
+        )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    replay = ReplayRun.objects.get()
+    assert replay.parameter_change == submitted
+    assert replay.draft[0]["key"] == submitted.key and replay.draft[0]["value"] == "5000"
+    assert replay.results["totals"]["difference"] == "-1300.00"
+
+
 @pytest.mark.django_db
 def test_a_submitted_parameter_change_starts_its_replay(
     area, dataset, django_capture_on_commit_callbacks
