@@ -108,6 +108,7 @@ class ReplayRunAdmin(CountyScopedAdmin):
         "created_at",
     ]
     list_filter = ["status", "pooling_area"]
+    list_select_related = ["pooling_area", "requested_by"]
 
     @admin.display(description="差额（草案−现行）")
     def difference(self, obj):
@@ -178,7 +179,9 @@ class ReplayRunAdmin(CountyScopedAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied("没有查看政策模拟测算的权限")
         replay = get_object_or_404(
-            self.get_queryset(request).select_related("pooling_area", "job", "requested_by"),
+            self.get_queryset(request).select_related(
+                "pooling_area", "job", "requested_by", "parameter_change"
+            ),
             pk=object_id,
         )
         context = {

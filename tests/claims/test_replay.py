@@ -317,6 +317,16 @@ def test_a_submitted_parameter_change_starts_its_replay(
         handlers.on_parameter_change_submitted(payload)
     replay = ReplayRun.objects.get(parameter_change=change)
     assert list(change.replays.all()) == [replay]
+    # The approval page's link (`_replay_url`) lists it; its page names the change.
+    city = make_user("city_link", None, ["claims.view_replayrun"], is_staff=True)
+    client = Client()
+    client.force_login(city)
+    listed = client.get(f"/admin/claims/replayrun/?parameter_change__id__exact={change.pk}")
+    assert listed.status_code == 200 and f"/admin/claims/replayrun/{replay.pk}/" in (
+        listed.content.decode()
+    )
+    page = client.get(f"/admin/claims/replayrun/{replay.pk}/change/").content.decode()
+    assert f"{change.key}（待审核）" in page
     assert (replay.start, replay.end) == (dt.date(2024, 1, 1), dt.date(2024, 12, 31))
     assert replay.status == ReplayRun.Status.DONE
     # The whole year: claim s (September) counts too: 3 500 now, 0 left of the 5 000 cap.
