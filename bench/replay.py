@@ -20,6 +20,7 @@ import json
 import multiprocessing
 import os
 import random
+import resource
 import sys
 import time
 from pathlib import Path
@@ -56,6 +57,12 @@ def log(message: str) -> None:
     print(f"{message}  [load {os.getloadavg()[0]:.1f}]", flush=True)
 
 
+def _cpu_seconds() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
+
+
 def _run(args):
     replay_id, number = args
     services.replay_partition(replay_id=replay_id, number=number)
@@ -84,6 +91,7 @@ def main() -> None:
     decisions = Decision.objects.count()
 
     load_before = os.getloadavg()
+    cpu_before = _cpu_seconds()
     t0 = time.perf_counter()
     # In-process task sending would run the partitions here one by one: prepare without
     # sending (no broker, no eager run), then give the partitions to the pool.
@@ -104,6 +112,7 @@ def main() -> None:
             pass
     services.replay_finish(replay_id=replay.pk)
     seconds = time.perf_counter() - t0
+    cpu = _cpu_seconds() - cpu_before
     replay = ReplayRun.objects.get(pk=replay.pk)
     totals = replay.results["totals"]
     written = Decision.objects.count() - decisions
@@ -122,6 +131,9 @@ def main() -> None:
         "total_difference": totals["difference"],
         "decisions_written": written,
         "workers": args.workers,
+        # CPU seconds of this process and its workers over the replay: what the wall clock would
+        # be on one idle core, whatever else the shared machine runs meanwhile.
+        "cpu_seconds": round(cpu, 1),
         "peak_mb": peak_mb(),
         "loadavg_before": [round(x, 1) for x in load_before],
         "loadavg_after": [round(x, 1) for x in os.getloadavg()],

@@ -131,6 +131,8 @@ def on_parameter_change_submitted(payload: dict) -> None:
 
 
 def register() -> None:
+    from claims.replay import services as replay_services
+
     handler_register(topics.IDENTITY_CHANGED, "身份变动后重算救助", on_identity_changed)
     handler_register(topics.SETTLEMENT_POSTED, "救助申请标记已支付", on_settlement_posted)
     handler_register(topics.VOUCHER_REVERSED, "救助申请恢复待支付", on_voucher_reversed)
@@ -140,3 +142,4 @@ def register() -> None:
     )
     # Partitions whose worker died are sent again by the job sweeper (beat, every minute).
     sweeper_register("claims.partitions", services.partitions_sweep)
+    sweeper_register("claims.replays", replay_services.replays_sweep)

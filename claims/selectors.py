@@ -230,12 +230,12 @@ def declaration_county_part(*, declaration, user) -> CountyPart:
     )
 
 
-def counted_claims(*, year: int, **filters) -> QuerySet:
-    """The claims discharged in `year` that count toward a person's year (`filters` narrow them:
-    people, counties)."""
+def counted_claims(*, year: int, until_year: int | None = None, **filters) -> QuerySet:
+    """The claims discharged in `year` (to `until_year`, for a span of years) that count toward
+    a person's year (`filters` narrow them: people, counties)."""
     return Claim.objects.filter(
         discharged__gte=date(year, 1, 1),
-        discharged__lte=date(year, 12, 31),
+        discharged__lte=date(until_year or year, 12, 31),
         status__in=COUNTED_STATUSES,
         **filters,
     ).exclude(review_reason__in=_OUTSIDE_THE_YEAR)
@@ -288,11 +288,13 @@ def reversed_claims(*, people: QuerySet | Iterable[int], year: int) -> list[Reve
     ]
 
 
-def year_claims(*, people: QuerySet | Iterable[int], year: int) -> Iterable[ClaimRow]:
-    """The counted claims of `people` discharged in `year`, by person, then date, then id (the
-    order the engine decides them in), streamed."""
+def year_claims(
+    *, people: QuerySet | Iterable[int], year: int, until_year: int | None = None
+) -> Iterable[ClaimRow]:
+    """The counted claims of `people` discharged in `year` (to `until_year`), by person, then
+    date, then id (the order the engine decides them in), streamed."""
     rows = (
-        counted_claims(year=year, person_id__in=people)
+        counted_claims(year=year, until_year=until_year, person_id__in=people)
         .order_by("person_id", "discharged", "id")
         .values_list(*_CLAIM_COLUMNS)
     )
@@ -302,13 +304,14 @@ def year_claims(*, people: QuerySet | Iterable[int], year: int) -> Iterable[Clai
 
 
 def people_year(
-    *, people: QuerySet | Iterable[int], year: int
+    *, people: QuerySet | Iterable[int], year: int, until_year: int | None = None
 ) -> tuple[dict[int, PersonFacts], list[tuple[int, list[ClaimRow]]]]:
     """What every pass over a partition decides from (a run, its dry run, a replay): the
-    engine's facts of `people` and their counted claims of `year`, by person, in the order the
-    engine decides them."""
+    engine's facts of `people` and their counted claims of `year` (to `until_year`: a replay
+    across New Year; the engine keeps one year state per natural year, so the cumulative
+    figures restart on 1 January), by person, in the order the engine decides them."""
     persons = person_facts(people=people)
-    rows = year_claims(people=people, year=year)
+    rows = year_claims(people=people, year=year, until_year=until_year)
     return persons, [(pid, list(g)) for pid, g in groupby(rows, key=lambda r: r.person_id)]
 
 

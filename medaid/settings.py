@@ -242,6 +242,8 @@ SPECTACULAR_SETTINGS = {
         "WarningKindEnum": "claims.models.Warning.Kind",
         "RosterImportKindEnum": "beneficiaries.models.RosterImport.Kind",
         "IdentityCodeEnum": "beneficiaries.models.IdentityCode",
+        "ParameterChangeKindEnum": "beneficiaries.models.ParameterChange.Kind",
+        "ParameterChangeStateEnum": "beneficiaries.models.ParameterChange.State",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -108,7 +108,8 @@ def _required(data: dict) -> None:
                 code="document_missing",
                 field=field,
             )
-        if isinstance(value, str):
+        if isinstance(value, str) and field in _MAX_LENGTH:
+            # The publication date as text (the API's) is read as a date by `_build`.
             validators.text(value, field=field, label=label, max_length=_MAX_LENGTH[field])
     validators.text(data.get("value"), field="value", label="取值", max_length=200)
 

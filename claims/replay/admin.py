@@ -16,7 +16,7 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 
-from beneficiaries.models import PoolingArea
+from beneficiaries.models import ParameterChange, PoolingArea
 from claims.replay import exports, services
 from claims.replay.models import ReplayRun
 from medaid import policy
@@ -38,6 +38,13 @@ class ReplayStartForm(forms.Form):
     start = forms.DateField(label="期间起", widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label="期间止", widget=forms.DateInput(attrs={"type": "date"}))
     pack_code = forms.ChoiceField(label="草案政策包", required=False)
+    changes = forms.ModelMultipleChoiceField(
+        label="未批准的参数变更",
+        queryset=ParameterChange.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="所选统筹地区草稿、待审核的参数变更，作为草案叠加（可与下方逐行录入的草案并用）",
+    )
     draft_lines = forms.CharField(
         label="参数变更草案",
         required=False,
@@ -51,6 +58,26 @@ class ReplayStartForm(forms.Form):
         self.fields["pack_code"].choices = [("", "（按统筹地区现行政策包）")] + [
             (code, code) for code in policy.available_policies()
         ]
+        self.fields["changes"].queryset = (
+            ParameterChange.objects.filter(
+                kind=ParameterChange.Kind.PARAMETER, state__in=services.UNAPPROVED_STATES
+            )
+            .select_related("pooling_area")
+            .order_by("pooling_area__name", "effective_date", "id")
+        )
+        self.fields["changes"].label_from_instance = _change_label
+
+    def clean(self):
+        data = super().clean()
+        area, chosen = data.get("pooling_area"), data.get("changes") or []
+        other = [c for c in chosen if area is not None and c.pooling_area_id != area.pk]
+        if other:
+            self.add_error(
+                "changes",
+                f"{'、'.join(c.key for c in other)}不是{area.name}的参数变更，"
+                "请只选所选统筹地区的变更",
+            )
+        return data
 
     def clean_draft_lines(self) -> list[dict]:
         changes = []
@@ -81,6 +108,7 @@ class ReplayRunAdmin(CountyScopedAdmin):
         "created_at",
     ]
     list_filter = ["status", "pooling_area"]
+    list_select_related = ["pooling_area", "requested_by"]
 
     @admin.display(description="差额（草案−现行）")
     def difference(self, obj):
@@ -117,15 +145,17 @@ class ReplayRunAdmin(CountyScopedAdmin):
         form = ReplayStartForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
+            chosen = list(data["changes"])
             try:
                 replay = services.replay_start(
                     pooling_area=data["pooling_area"],
                     start=data["start"],
                     end=data["end"],
-                    draft=data["draft_lines"],
+                    draft=[*services.changes_draft(chosen), *data["draft_lines"]],
                     pack_code=data["pack_code"],
                     title=data["title"],
                     by=request.user,
+                    parameter_change_id=chosen[0].pk if len(chosen) == 1 else None,
                 )
             except Refusal as exc:
                 self.message_user(request, exc.message, messages.ERROR)
@@ -149,7 +179,9 @@ class ReplayRunAdmin(CountyScopedAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied("没有查看政策模拟测算的权限")
         replay = get_object_or_404(
-            self.get_queryset(request).select_related("pooling_area", "job", "requested_by"),
+            self.get_queryset(request).select_related(
+                "pooling_area", "job", "requested_by", "parameter_change"
+            ),
             pk=object_id,
         )
         context = {
@@ -177,6 +209,13 @@ class ReplayRunAdmin(CountyScopedAdmin):
         )
         response["Content-Disposition"] = f"attachment; filename*=UTF-8''{_quote(name)}"
         return response
+
+
+def _change_label(change: ParameterChange) -> str:
+    return (
+        f"{change.pooling_area.name} {change.key}（{change.get_state_display()}）："
+        f"{change.parameter} = {change.value}，{change.effective_date} 起"
+    )
 
 
 def _quote(name: str) -> str:

@@ -42,9 +42,17 @@ class ReplayRun(models.Model):
         related_name="+",
         verbose_name="发起人",
     )
-    # The submitted parameter change this replay shows (beneficiaries' ParameterChange, by id:
-    # a foreign key once that model is merged), started by `parameter_change.submitted`.
-    parameter_change_id = models.PositiveBigIntegerField("参数变更", null=True, blank=True)
+    # The parameter change this replay shows its approver (started by
+    # `parameter_change.submitted`, or chosen in the form). PROTECT: the replay is the evidence
+    # the four eyes decided on, and a change is withdrawn, never deleted, once entered.
+    parameter_change = models.ForeignKey(
+        "beneficiaries.ParameterChange",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="replays",
+        verbose_name="参数变更",
+    )
     partitions = models.PositiveSmallIntegerField("分区数", default=0)
     people = models.PositiveIntegerField("人数", default=0)
     claims = models.PositiveIntegerField("明细数", default=0)
@@ -77,6 +85,12 @@ class ReplayPartition(models.Model):
     done = models.BooleanField("已完成", default=False)
     claims = models.PositiveIntegerField("明细数", default=0)
     result = models.JSONField("分区结果", default=dict, blank=True)
+    # As a decision run's partition: when its task was (last) sent, when a worker took it
+    # since, and how often the sweeper sent it again after that worker died
+    # (`services.replays_sweep`).
+    sent_at = models.DateTimeField("发送时间", null=True, blank=True)
+    started_at = models.DateTimeField("开始时间", null=True, blank=True)
+    resends = models.PositiveSmallIntegerField("重发次数", default=0)
 
     class Meta:
         verbose_name = "模拟测算分区"

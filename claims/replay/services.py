@@ -11,12 +11,15 @@ parameter changes included once they are part of that loader's rules.
 
 A replay is partitioned by ranges of person ids like a decision run: a partition decides its
 people's whole natural year twice (cumulative deductible, caps and tilt need every claim of
-the year, of any area), counts only the claims of the replay's area and period, and keeps its
-figures on its own row; the last partition merges them (`replay_finish`).
+the year, of any area) — both years of a period across New Year, in one case per person, the
+engine's state restarting on 1 January —, counts only the claims of the replay's area and
+period, and keeps its figures on its own row; the last partition merges them
+(`replay_finish`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import heapq
 import logging
@@ -29,13 +32,22 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from beneficiaries.models import County, PoolingArea
+from beneficiaries.models import County, ParameterChange, Person, PoolingArea
+from beneficiaries.selectors import change_amendment
 from claims import selectors
 from claims.replay.models import ReplayChange, ReplayPartition, ReplayRun
 from claims.services.errors import ClaimsError
 from medaid import policy
 from medaid.core import validators
-from medaid.core.jobs import job_create, lock_release, lock_try, register_job_kind, task_send
+from medaid.core.jobs import (
+    PENDING_RESEND_AFTER,
+    RESENT,
+    job_create,
+    lock_release,
+    lock_try,
+    register_job_kind,
+    task_send,
+)
 from medaid.core.models import Job
 from medaid.core.money import ZERO, to_yuan
 from medaid.policy.errors import OverrideError, PackError
@@ -110,6 +122,34 @@ def draft_amendments(draft: Iterable[dict]) -> tuple[policy.Amendment, ...]:
     return tuple(changes)
 
 
+# The parameter changes a replay may take as its draft: entered, not yet decided.
+UNAPPROVED_STATES = (ParameterChange.State.DRAFT, ParameterChange.State.SUBMITTED)
+
+
+def changes_draft(changes: Iterable[ParameterChange]) -> list[dict]:
+    """Parameter changes not yet approved as a replay's draft (`draft_amendments`' form), dated
+    and cited as the engine will lay them over the pack once approved."""
+    draft = []
+    for change in changes:
+        if change.state not in UNAPPROVED_STATES or change.kind != ParameterChange.Kind.PARAMETER:
+            raise ClaimsError(
+                f"{change.key}已{change.get_state_display()}，不能作为草案",
+                code="invalid_field",
+                field="changes",
+            )
+        amendment = change_amendment(change)
+        draft.append(
+            {
+                "parameter": amendment.parameter,
+                "start": amendment.start.isoformat(),
+                "value": amendment.value,
+                "ref": amendment.ref,
+                "key": amendment.key,
+            }
+        )
+    return draft
+
+
 def _area_packs(area: PoolingArea, start: dt.date, end: dt.date) -> set[str]:
     """The packs that decide `area`'s claims on some day of [start, end]."""
     schedule = selectors.area_schedules(pooling_areas=[area.pk])[area.pk]
@@ -153,16 +193,19 @@ def replay_start(
     send: bool = True,
     parameter_change_id: int | None = None,
 ) -> ReplayRun:
-    """Start a replay of `pooling_area`'s claims discharged in [start, end] (one natural year)
-    under the draft: dated changes (`draft`, see `draft_amendments`) and/or another pack. `by`
-    must hold `claims.start_replay` (None: the system itself — an event handler, the bench).
+    """Start a replay of `pooling_area`'s claims discharged in [start, end] (at most two
+    natural years) under the draft: dated changes (`draft`, see `draft_amendments`) and/or
+    another pack. `by` must hold `claims.start_replay` (None: the system itself — an event
+    handler, the bench).
     Nothing is created when the draft is refused."""
     if by is not None and not by.has_perm(PERMISSION):
         raise ClaimsError("没有发起政策模拟测算的权限", code="permission_denied")
     if start > end:
         raise ClaimsError("期间起不能晚于期间止", code="invalid_period", field="end")
-    if start.year != end.year:
-        raise ClaimsError("模拟期间须在同一自然年度内", code="invalid_period", field="end")
+    if end.year - start.year > 1:
+        # Each natural year is decided whole (its deductible, caps and tilt restart on
+        # 1 January): a period over two years decides two years for each person.
+        raise ClaimsError("模拟期间最多跨两个自然年度", code="invalid_period", field="end")
     draft = [{f: str(d.get(f, "") or "") for f in AMENDMENT_FIELDS} for d in draft]
     amendments = draft_amendments(draft)
     if not amendments and not pack_code:
@@ -193,7 +236,9 @@ def replay_start(
 
 def _scoped_claims(replay: ReplayRun):
     return selectors.counted_claims(
-        year=replay.start.year, county__pooling_area_id=replay.pooling_area_id
+        year=replay.start.year,
+        until_year=replay.end.year,
+        county__pooling_area_id=replay.pooling_area_id,
     ).filter(discharged__gte=replay.start, discharged__lte=replay.end)
 
 
@@ -230,8 +275,11 @@ def replay_prepare(*, replay_id: int, send: bool = True) -> ReplayRun:
                 progress_done=replay.partition_rows.filter(done=True).count(),
                 stage="模拟测算",
             )
-        undone = replay.partition_rows.filter(done=False).values_list("number", flat=True)
-        for number in undone if send else ():
+        undone = replay.partition_rows.filter(done=False)
+        if send:
+            # What the sweeper goes by: sent, and not taken since (`replays_sweep`).
+            undone.update(sent_at=timezone.now(), started_at=None)
+        for number in undone.values_list("number", flat=True) if send else ():
             task_send(PARTITION_TASK, replay.pk, number)
     return replay
 
@@ -239,31 +287,66 @@ def replay_prepare(*, replay_id: int, send: bool = True) -> ReplayRun:
 # --- one partition --------------------------------------------------------------------------
 
 
-def _decide(rows, person, pack_of: Callable, amend: Callable) -> dict[int, object]:
-    """Each claim id → the engine's decision of it (None: the engine refused the person's
-    case), the person's year decided in one case per pack as a run decides it."""
-    out: dict[int, object] = {}
+def _decided(case) -> dict[int, object]:
+    try:
+        return {int(d.ref): d for d in policy.decide(case).claims}
+    except Exception as exc:  # the engine's refusals are counted, not fatal
+        logger.info("replay: engine refused a case: %s", exc)
+        return {}
+
+
+def _decide_both(rows, person, draft_pack_of: Callable, draft_of: Callable):
+    """Each claim id → its decision under the rules in force, and under the draft (None: the
+    engine refused the person's case), the year decided in one case per pack as a run decides
+    it. The draft's case shares the current one's facts, and where the engine shows the draft
+    cannot change it (`policy.may_differ`: none of the person's profiles is reached) the
+    current decisions stand for both — most people of a draft about one profile."""
+    current: dict[int, object] = {}
+    draft: dict[int, object] = {}
+    if person is None:
+        logger.info("replay: no person %s", rows[0].person_id)
+        return current, draft
+    cases = {}  # first claim id of a current case → (its rows, the case)
     for (code, parameters, amendments), group in groupby(
-        rows, key=lambda r: (pack_of(r), r.parameters, amend(r))
+        rows, key=lambda r: (r.policy_code, r.parameters, r.amendments)
     ):
         group = list(group)
-        try:
-            if person is None:
-                raise LookupError("救助对象不存在")
-            case = selectors.build_case(
+        case = selectors.build_case(
+            policy_code=code,
+            person=person,
+            claims=group,
+            parameters=parameters,
+            amendments=amendments,
+        )
+        cases[group[0].id] = (group, case)
+        decided = _decided(case)
+        for row in group:
+            current[row.id] = decided.get(row.id)
+    # The draft's cases as the old pass grouped them (a pack the draft names may join two
+    # of the current cases into one year); one that is a current case under other
+    # amendments is decided again only if those can change it.
+    for (code, parameters, amendments), group in groupby(
+        rows, key=lambda r: (draft_pack_of(r), r.parameters, draft_of(r))
+    ):
+        group = list(group)
+        same, case = cases.get(group[0].id, ((), None))
+        if len(same) == len(group) and same[-1] is group[-1]:
+            other = dataclasses.replace(case, policy=code, amendments=amendments)
+            if not policy.may_differ(case, other):
+                draft.update((row.id, current[row.id]) for row in group)
+                continue
+        else:
+            other = selectors.build_case(
                 policy_code=code,
                 person=person,
                 claims=group,
                 parameters=parameters,
                 amendments=amendments,
             )
-            decided = {int(d.ref): d for d in policy.decide(case).claims}
-        except Exception as exc:  # the engine's refusals are counted, not fatal
-            logger.info("replay: engine refused person %s: %s", group[0].person_id, exc)
-            decided = {}
+        decided = _decided(other)
         for row in group:
-            out[row.id] = decided.get(row.id)
-    return out
+            draft[row.id] = decided.get(row.id)
+    return current, draft
 
 
 def _detail(row, old, new) -> dict:
@@ -284,6 +367,9 @@ class _Tally:
 
     def __init__(self) -> None:
         self.by = {d: defaultdict(lambda: [0, ZERO, ZERO, 0]) for d in DIMENSIONS}
+        # (county id, identity, kind, level) → [claims, current, draft, changed]: one cell a
+        # claim instead of four, spread over the dimensions once, by `_fold`.
+        self.cells: dict[tuple, list] = {}
         self.people = 0
         self.affected = 0
         self.refused = 0
@@ -292,36 +378,37 @@ class _Tally:
 
     def add_person(self, pid: int, scoped, current: dict, draft: dict) -> None:
         self.people += 1
+        cells = self.cells
         cur_sum = dr_sum = ZERO
         details = []
         counted = 0
         county = identity = None
         for row in scoped:
-            self.claims += 1
             old, new = current.get(row.id), draft.get(row.id)
             if old is None or new is None:
                 self.refused += 1
                 continue
             counted += 1
+            facts = row.facts
             code = old.identity or new.identity or ""
             county = county or row.county_id
             identity = identity or code
-            changed = old.total != new.total
-            for dim, key in (
-                ("county", str(row.county_id)),
-                ("identity", code),
-                ("kind", row.facts.kind),
-                ("level", str(row.facts.hospital_level)),
-            ):
-                cell = self.by[dim][key]
-                cell[0] += 1
-                cell[1] += old.total
-                cell[2] += new.total
-                cell[3] += changed
-            cur_sum += old.total
-            dr_sum += new.total
-            if changed and len(details) < DETAILS_PER_PERSON:
-                details.append((row, old, new))
+            key = (row.county_id, code, facts.kind, facts.hospital_level)
+            cell = cells.get(key)
+            if cell is None:
+                cell = cells[key] = [0, ZERO, ZERO, 0]
+            was = old.total
+            now = was if new is old else new.total  # a person the draft cannot reach
+            cell[0] += 1
+            cell[1] += was
+            cell[2] += now
+            cur_sum += was
+            dr_sum += now
+            if now != was:
+                cell[3] += 1
+                if len(details) < DETAILS_PER_PERSON:
+                    details.append((row, old, new))
+        self.claims += len(scoped)
         if not details:
             return
         self.affected += 1
@@ -338,6 +425,16 @@ class _Tally:
         }
         self._push((abs(difference), -pid, entry))
 
+    def _fold(self) -> None:
+        for (county, identity, kind, level), (n, cur, dr, changed) in self.cells.items():
+            for dim, key in zip(DIMENSIONS, (str(county), identity, kind, str(level)), strict=True):
+                cell = self.by[dim][key]
+                cell[0] += n
+                cell[1] += cur
+                cell[2] += dr
+                cell[3] += changed
+        self.cells = {}
+
     def _push(self, item) -> None:
         # A person is in one partition only: (|difference|, -person id) never ties. Traces are
         # rendered (the engine renders them lazily) only for a person who makes the list.
@@ -351,6 +448,7 @@ class _Tally:
             heapq.heapreplace(self.top, item)
 
     def as_json(self) -> dict:
+        self._fold()
         return {
             "by": {
                 d: {k: [v[0], str(v[1]), str(v[2]), v[3]] for k, v in cells.items()}
@@ -389,36 +487,23 @@ def partition_tally(replay: ReplayRun, first: int, last: int) -> _Tally:
     amendments = draft_amendments(replay.draft)
     draft_pack = replay.pack_code
 
-    def pack_of(row):
-        return row.policy_code
-
     def draft_pack_of(row):
         return draft_pack if draft_pack and row.area_id == area_id else row.policy_code
 
-    def approved(row):
-        # The area's approved parameter changes, once the loader carries them on each row
-        # (branch `params`: `ClaimRow.amendments`); none before that.
-        return getattr(row, "amendments", ())
-
     def draft_of(row):
-        return (*approved(row), *amendments) if row.area_id == area_id else approved(row)
+        # The area's approved changes (the loader's, on each row), the draft laid over them.
+        return (*row.amendments, *amendments) if row.area_id == area_id else row.amendments
 
-    people = (
-        _scoped_claims(replay)
-        .filter(person_id__gte=first, person_id__lte=last)
-        .order_by()
-        .values("person_id")
-        .distinct()
-    )
-    persons, by_person = selectors.people_year(people=people, year=start.year)
+    # The range itself, not the people with a claim in scope: an index range scan instead of
+    # a second pass over the year's claims to find them (someone without one is skipped below).
+    people = Person.objects.filter(pk__gte=first, pk__lte=last).values("pk")
+    persons, by_person = selectors.people_year(people=people, year=start.year, until_year=end.year)
     tally = _Tally()
     for pid, rows in by_person:
         scoped = [r for r in rows if r.area_id == area_id and start <= r.facts.discharged <= end]
         if not scoped:
             continue
-        person = persons.get(pid)
-        current = _decide(rows, person, pack_of, approved)
-        draft = _decide(rows, person, draft_pack_of, draft_of)
+        current, draft = _decide_both(rows, persons.get(pid), draft_pack_of, draft_of)
         tally.add_person(pid, scoped, current, draft)
     return tally
 
@@ -433,6 +518,7 @@ def replay_partition(*, replay_id: int, number: int) -> ReplayPartition:
         replay = ReplayRun.objects.get(pk=replay_id)
         if part.done or replay.status != ReplayRun.Status.RUNNING:
             return part
+        ReplayPartition.objects.filter(pk=part.pk, done=False).update(started_at=timezone.now())
         try:
             tally = partition_tally(replay, part.first_person, part.last_person)
         except Exception as exc:
@@ -461,6 +547,36 @@ def replay_fail(*, replay_id: int, error: str) -> None:
         Job.objects.filter(pk=replay.job_id).exclude(status=Job.Status.SUCCEEDED).update(
             status=Job.Status.FAILED, error=error[:4000], finished_at=now
         )
+
+
+def replays_sweep(*, now=None) -> dict:
+    """The job sweeper's part for replays (every minute): a partition whose worker died is sent
+    again as a decision run's is (`recompute.orphans_resend`: its lock free, sent a while ago,
+    taken since or no longer queued; after three resends the replay fails), and a replay still
+    pending long after it was started (its prepare message lost) has it sent once more."""
+    from claims.services import recompute
+
+    now = now or timezone.now()
+    counts = recompute.orphans_resend(
+        stale=ReplayPartition.objects.filter(replay__status=ReplayRun.Status.RUNNING),
+        parent="replay",
+        lock_space=PARTITION_LOCK_SPACE,
+        task=PARTITION_TASK,
+        fail=lambda replay_id, error: replay_fail(replay_id=replay_id, error=error),
+        label="测算分区",
+        now=now,
+    )
+    lost = ReplayRun.objects.filter(
+        status=ReplayRun.Status.PENDING,
+        created_at__lt=now - PENDING_RESEND_AFTER,
+        job__status=Job.Status.PENDING,
+    ).exclude(job__stage=RESENT)
+    for replay in lost:
+        Job.objects.filter(pk=replay.job_id).update(stage=RESENT)
+        logger.warning("replay %s still pending: sending its prepare again", replay.pk)
+        task_send(PREPARE_TASK, replay.pk)
+        counts["resent"] = counts.get("resent", 0) + 1
+    return counts
 
 
 # --- the merge ------------------------------------------------------------------------------
@@ -572,4 +688,5 @@ __all__ = [
     "replay_partition",
     "replay_prepare",
     "replay_start",
+    "replays_sweep",
 ]

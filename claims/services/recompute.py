@@ -565,25 +565,45 @@ def run_retry(*, run: DecisionRun, by) -> DecisionRun:
 
 
 def partitions_sweep(*, now=None) -> dict:
-    """Resend the partitions whose worker died (the job sweeper calls this every minute).
+    """Resend the decision runs' partitions whose worker died (the job sweeper calls this every
+    minute; see `orphans_resend`)."""
+    now = now or timezone.now()
+    live = (DecisionRun.Status.PENDING, DecisionRun.Status.RUNNING)
+    return orphans_resend(
+        stale=RunPartition.objects.filter(run__status__in=live),
+        parent="run",
+        lock_space=PARTITION_LOCK_SPACE,
+        task=PARTITION_TASK,
+        fail=lambda run_id, error: run_fail(run_id=run_id, error=error),
+        label="计算分区",
+        now=now,
+    )
+
+
+def orphans_resend(
+    *, stale: QuerySet, parent: str, lock_space: int, task: str, fail, label: str, now
+) -> dict:
+    """Send again the partitions of `stale` (a decision run's or a replay's: rows with `done`,
+    `number`, `sent_at`, `started_at`, `resends` and the foreign key `parent`) whose worker
+    died; `task` takes (parent id, number), the runner holds (`lock_space`, row id).
 
     A partition is orphaned when it is not done, its task was sent more than
     `PARTITION_RESEND_AFTER` ago, nobody holds its lock, and either a worker took it since
     (`started_at`: that worker died with it) or no message waits in its queue (a worker that
     died had it prefetched). One still waiting in a busy queue is left alone. After
-    `MAX_PARTITION_RESENDS` its run fails."""
-    now = now or timezone.now()
+    `MAX_PARTITION_RESENDS` its parent fails (`fail(parent id, Chinese error)`)."""
     counts = {"resent": 0, "failed": 0}
     if connection.vendor != "postgresql":
         return counts
-    live = (DecisionRun.Status.PENDING, DecisionRun.Status.RUNNING)
-    stale = RunPartition.objects.filter(
-        done=False, run__status__in=live, sent_at__lt=now - PARTITION_RESEND_AFTER
-    ).order_by("run_id", "number")
+    parent_id = f"{parent}_id"
+    stale = stale.filter(done=False, sent_at__lt=now - PARTITION_RESEND_AFTER).order_by(
+        parent_id, "number"
+    )
     waiting: int | None = -1  # not asked yet
     given_up: set[int] = set()
     for part in stale:
-        if part.run_id in given_up or not lock_try(part.pk, PARTITION_LOCK_SPACE):
+        owner = getattr(part, parent_id)
+        if owner in given_up or not lock_try(part.pk, lock_space):
             continue  # its runner is alive
         try:
             part.refresh_from_db()
@@ -591,25 +611,25 @@ def partitions_sweep(*, now=None) -> dict:
                 continue
             if part.started_at is None:
                 if waiting == -1:
-                    waiting = queue_waiting(PARTITION_TASK)
+                    waiting = queue_waiting(task)
                 if waiting != 0:
                     continue  # its message may still be in the queue
             if part.resends >= MAX_PARTITION_RESENDS:
-                run_fail(
-                    run_id=part.run_id,
-                    error=f"计算分区 {part.number} 中断后已重新发送 {part.resends} 次仍未完成，"
-                    "本批次已终止；已完成的分区保留，请排查后重新发起计算",
+                fail(
+                    owner,
+                    f"{label} {part.number} 中断后已重新发送 {part.resends} 次仍未完成，"
+                    "本批次已终止；已完成的分区保留，请排查后重新发起",
                 )
-                given_up.add(part.run_id)
+                given_up.add(owner)
                 counts["failed"] += 1
                 continue
-            RunPartition.objects.filter(pk=part.pk).update(
+            type(part).objects.filter(pk=part.pk).update(
                 sent_at=now, started_at=None, resends=F("resends") + 1
             )
         finally:
-            lock_release(part.pk, PARTITION_LOCK_SPACE)
-        logger.warning("run %s partition %s orphaned: sending it again", part.run_id, part.number)
-        task_send(PARTITION_TASK, part.run_id, part.number)
+            lock_release(part.pk, lock_space)
+        logger.warning("%s %s of %s orphaned: sending it again", label, part.number, owner)
+        task_send(task, owner, part.number)
         counts["resent"] += 1
     return counts
 

@@ -26,6 +26,7 @@ from medaid.policy.facts import (
 )
 from medaid.policy.loader import amend_pack, available_policies, load_pack
 from medaid.policy.parameters import Amendment, Pack
+from medaid.policy.reach import may_differ
 from medaid.policy.reasons import Reason
 from medaid.policy.results import (
     CaseResult,
@@ -72,6 +73,7 @@ __all__ = [
     "fund_deadlines",
     "funding_shares",
     "load_pack",
+    "may_differ",
     "monitoring_thresholds",
     "overspend_split",
     "settlement_paid_from",

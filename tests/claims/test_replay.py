@@ -59,9 +59,9 @@ def dataset(county, hospital, hospital_b, dibao, tekun):
 def start(django_capture_on_commit_callbacks):
     """Start a replay and run its tasks (in-process, as without a broker) once it commits."""
 
-    def start(area, draft=CAP, **kw):
+    def start(area, draft=CAP, start=START, end=END, **kw):
         with django_capture_on_commit_callbacks(execute=True):
-            return services.replay_start(pooling_area=area, start=START, end=END, draft=draft, **kw)
+            return services.replay_start(pooling_area=area, start=start, end=end, draft=draft, **kw)
 
     return start
 
@@ -163,9 +163,31 @@ def test_a_draft_the_pack_cannot_take_is_refused_in_chinese(area, dataset, chang
 
 
 @pytest.mark.django_db
-def test_a_period_across_years_and_two_changes_on_one_day_are_refused(area, dataset, start):
-    with pytest.raises(ClaimsError, match="同一自然年度"):
-        services.replay_start(pooling_area=area, start=START, end=dt.date(2025, 1, 31), draft=CAP)
+def test_a_period_across_new_year_restarts_the_cap_on_1_january(
+    area, dataset, dibao, hospital, start
+):
+    """July 2024 – June 2025: claim s (2024-09-01, self-pay 5 000) pays 3 500 now; under the
+    draft's 5 000 cap a and b used it all (2 800 + 2 200): 0. Claim u (2025-02-01, self-pay
+    5 000) is 2025's first: 3 500 under both, the cap restarting on 1 January. Claims a, b
+    are outside the period but decided for 2024's state."""
+    manual_claim(dibao, hospital, "u", dt.date(2025, 2, 1), "8000", "3000")
+    replay = start(area, start=dt.date(2024, 7, 1), end=dt.date(2025, 6, 30))
+    replay.refresh_from_db()
+    assert replay.status == ReplayRun.Status.DONE, replay.error
+    totals = replay.results["totals"]
+    assert (totals["claims"], totals["current"], totals["draft"], totals["difference"]) == (
+        2,
+        "7000.00",
+        "3500.00",
+        "-3500.00",
+    )
+    assert totals["people"] == totals["people_affected"] == 1
+
+
+@pytest.mark.django_db
+def test_a_period_over_three_years_and_two_changes_on_one_day_are_refused(area, dataset, start):
+    with pytest.raises(ClaimsError, match="最多跨两个自然年度"):
+        services.replay_start(pooling_area=area, start=START, end=dt.date(2026, 1, 31), draft=CAP)
     with pytest.raises(ClaimsError, match="两项变更"):
         start(area, draft=[CAP[0], {**CAP[0], "value": "6000", "key": "草案2"}])
 
@@ -209,19 +231,105 @@ def test_admin_starts_shows_and_exports_a_replay(
     assert Decimal("-1300.00") in [Decimal(str(v)) for v in values if isinstance(v, int | float)]
 
 
+def _change(area, state, **kw):
+    from beneficiaries.models import ParameterChange
+
+    fields = {
+        "pooling_area": area,
+        "policy_code": "pingshun",
+        "parameter": CAP[0]["parameter"],
+        "value": CAP[0]["value"],
+        "issuer": "平顺县医疗保障局",
+        "document_number": "平医保〔2024〕1号",
+        "article": "第一条",
+        "published_on": dt.date(2023, 12, 1),
+        "effective_date": dt.date(2024, 1, 1),
+        "effective_rule": "按录入日期",
+        "reason": "草案",
+        "state": state,
+        **kw,
+    }
+    fields.setdefault("proposed_by", make_user(f"proposer_{state}_{area.pk}_{kw}"[:150], None))
+    return ParameterChange.objects.create(**fields)
+
+
+@pytest.mark.django_db
+def test_the_form_takes_the_areas_unapproved_changes_as_the_draft(
+    area, county, dataset, django_capture_on_commit_callbacks
+):
+    """A 待审核 change picked from the list is the draft (the same −1 300 as typed in), and the
+    replay links to it; an approved one is not offered, another area's is refused in Chinese."""
+    from beneficiaries.models import ParameterChange, PoolingArea
+
+    submitted = _change(area, ParameterChange.State.SUBMITTED)
+    approved = _change(
+        area, ParameterChange.State.APPROVED, value="4000", effective_date=dt.date(2025, 1, 1)
+    )
+    elsewhere = PoolingArea.objects.create(code="140400", name="长治市", policy_code="pingshun")
+    foreign = _change(elsewhere, ParameterChange.State.DRAFT)
+    city = make_user(
+        "city_replay2", None, ["claims.start_replay", "claims.view_replayrun"], is_staff=True
+    )
+    client = Client()
+    client.force_login(city)
+    page = client.get("/admin/claims/replayrun/start/").content.decode()
+    assert f"{submitted.key}（待审核）" in page and f"{approved.key}（" not in page
+    form = {"pooling_area": area.pk, "start": "2024-01-01", "end": "2024-06-30"}
+    refused = client.post("/admin/claims/replayrun/start/", {**form, "changes": [foreign.pk]})
+    assert refused.status_code == 200 and f"{foreign.key}不是平顺县的参数变更" in (
+        refused.content.decode()
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/admin/claims/replayrun/start/", {**form, "changes": [submitted.pk]}
+        )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    replay = ReplayRun.objects.get()
+    assert replay.parameter_change == submitted
+    assert replay.draft[0]["key"] == submitted.key and replay.draft[0]["value"] == "5000"
+    assert replay.results["totals"]["difference"] == "-1300.00"
+
+
 @pytest.mark.django_db
 def test_a_submitted_parameter_change_starts_its_replay(
     area, dataset, django_capture_on_commit_callbacks
 ):
+    from beneficiaries.models import ParameterChange
     from claims import handlers
 
-    payload = {"change": 7, "pooling_area": area.pk, **CAP[0], "key": "变更7"}
+    change = ParameterChange.objects.create(
+        pooling_area=area,
+        policy_code="pingshun",
+        parameter=CAP[0]["parameter"],
+        value=CAP[0]["value"],
+        issuer="平顺县医疗保障局",
+        document_number="平医保〔2024〕1号",
+        article="第一条",
+        published_on=dt.date(2023, 12, 1),
+        effective_date=dt.date(2024, 1, 1),
+        effective_rule="按录入日期",
+        reason="草案",
+        proposed_by=make_user("proposer_replay", None, []),
+        state=ParameterChange.State.SUBMITTED,
+    )
+    payload = {"change": change.pk, "pooling_area": area.pk, **CAP[0], "key": "变更7"}
     with django_capture_on_commit_callbacks(execute=True):
         handlers.on_parameter_change_submitted(payload)
-    replay = ReplayRun.objects.get(parameter_change_id=7)
+    replay = ReplayRun.objects.get(parameter_change=change)
+    assert list(change.replays.all()) == [replay]
+    # The approval page's link (`_replay_url`) lists it; its page names the change.
+    city = make_user("city_link", None, ["claims.view_replayrun"], is_staff=True)
+    client = Client()
+    client.force_login(city)
+    listed = client.get(f"/admin/claims/replayrun/?parameter_change__id__exact={change.pk}")
+    assert listed.status_code == 200 and f"/admin/claims/replayrun/{replay.pk}/" in (
+        listed.content.decode()
+    )
+    page = client.get(f"/admin/claims/replayrun/{replay.pk}/change/").content.decode()
+    assert f"{change.key}（待审核）" in page
     assert (replay.start, replay.end) == (dt.date(2024, 1, 1), dt.date(2024, 12, 31))
     assert replay.status == ReplayRun.Status.DONE
     # The whole year: claim s (September) counts too: 3 500 now, 0 left of the 5 000 cap.
     assert replay.results["totals"]["difference"] == "-4800.00"
-    handlers.on_parameter_change_submitted({**payload, "change": 8, "value": "-1"})
-    assert not ReplayRun.objects.filter(parameter_change_id=8).exists()
+    handlers.on_parameter_change_submitted({**payload, "value": "-1"})
+    assert change.replays.count() == 1
