@@ -5,11 +5,13 @@ reconciliation of the fund (ledger, statements, claims, applications, reports) i
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import (
     Case,
     CharField,
+    Count,
     DecimalField,
     Q,
     QuerySet,
@@ -17,17 +19,23 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, ExtractMonth
 
 from funds.models import (
+    INTERNAL_KINDS,
+    SPENDING_KINDS,
     Account,
     Budget,
     Deadline,
+    Entry,
+    Posting,
+    SettlementStatement,
     sum_money,
 )
 from medaid import policy
-from medaid.core.money import CENT
+from medaid.core.money import CENT, to_yuan
 from medaid.core.scoping import scope_to_user
+from medaid.core.workdays import month_range
 
 # A deadline this close is shown as due on the dashboard.
 DUE_SOON_DAYS = 7
@@ -99,6 +107,182 @@ def ledger_rows(*, account: Account, start: dt.date, end: dt.date):
         balance += posting.amount
         rows.append((posting, balance))
     return opening, rows
+
+
+# --- an account's statement (账户明细): months, then a month's entries ---------------------
+
+
+@dataclass(frozen=True)
+class AccountMonth:
+    """One month of an account: 期初余额, 本月收入 (debit, the positive postings), 本月支出
+    (credit, the negative postings shown as a positive amount), 期末余额, and its entries."""
+
+    month: dt.date
+    opening: Decimal
+    debit: Decimal
+    credit: Decimal
+    closing: Decimal
+    entries: int
+
+
+def account_years(account: Account) -> list[int]:
+    """The years in which `account` has postings, newest first."""
+    return [d.year for d in Entry.objects.filter(postings__account=account).dates("date", "year")][
+        ::-1
+    ]
+
+
+def account_months(*, account: Account, year: int) -> list[AccountMonth]:
+    """The twelve months of `year` for `account`, each with its opening, debit, credit and
+    closing: one grouped sum over the year's postings and one sum before it, however many
+    entries the account has."""
+    start = dt.date(year, 1, 1)
+    opening = sum_money(account.postings.filter(entry__date__lt=start))
+    sums = {
+        row["m"]: row
+        for row in account.postings.filter(entry__date__year=year)
+        .annotate(m=ExtractMonth("entry__date"))
+        .values("m")
+        .annotate(
+            debit=Sum("amount", filter=Q(amount__gt=0)),
+            credit=Sum("amount", filter=Q(amount__lt=0)),
+            n=Count("id"),
+        )
+        .order_by()
+    }
+    months = []
+    for m in range(1, 13):
+        row = sums.get(m, {})
+        debit = to_yuan(row.get("debit") or 0)
+        credit = -to_yuan(row.get("credit") or 0)
+        closing = opening + debit - credit
+        months.append(
+            AccountMonth(dt.date(year, m, 1), opening, debit, credit, closing, row.get("n", 0))
+        )
+        opening = closing
+    return months
+
+
+def account_month_postings(
+    *, account: Account, month: dt.date, counterparty_id: int | None = None, kind: str = ""
+) -> QuerySet[Posting]:
+    """The postings of `account` in `month`, in booking order (date, then voucher), optionally
+    only the vouchers whose other side is `counterparty_id` (对方账户) or of `kind` (业务类型)."""
+    start, end = month.replace(day=1), month_range(month.year, month.month)[1]
+    postings = account.postings.filter(entry__date__range=(start, end))
+    if counterparty_id:
+        postings = postings.filter(
+            entry__in=Posting.objects.filter(account_id=counterparty_id).values("entry_id")
+        )
+    if kind:
+        postings = postings.filter(entry__kind=kind)
+    return postings.select_related("entry").order_by("entry__date", "entry_id")
+
+
+def running_balances(*, account: Account, postings) -> list[Decimal]:
+    """The account's balance after each of `postings` (one page of `account_month_postings`,
+    filtered or not): the sum of every posting of the account up to and including it, as one
+    conditional sum per row in a single query over the page's month alone, so a filtered page
+    still shows the account's true balance and a page deep in a busy month costs no more."""
+    postings = list(postings)
+    if not postings:
+        return []
+    first = min(p.entry.date for p in postings).replace(day=1)
+    last = max(p.entry.date for p in postings)
+    opening = sum_money(account.postings.filter(entry__date__lt=first))
+    upto = {
+        f"b{i}": Sum(
+            "amount",
+            filter=Q(entry__date__lt=p.entry.date)
+            | Q(entry__date=p.entry.date, entry_id__lte=p.entry_id),
+        )
+        for i, p in enumerate(postings)
+    }
+    sums = account.postings.filter(entry__date__range=(first, last)).aggregate(**upto)
+    return [opening + to_yuan(sums[f"b{i}"] or 0) for i in range(len(postings))]
+
+
+def entry_counterparties(*, account: Account, entry_ids) -> dict[int, list[Account]]:
+    """对方账户: for each voucher, the accounts on its other side (one query for a page)."""
+    result: dict[int, list[Account]] = {}
+    others = (
+        Posting.objects.filter(entry_id__in=list(entry_ids))
+        .exclude(account=account)
+        .select_related("account")
+        .order_by("entry_id", "account__code")
+    )
+    for posting in others:
+        result.setdefault(posting.entry_id, []).append(posting.account)
+    return result
+
+
+def month_counterparties(*, account: Account, month: dt.date) -> QuerySet[Account]:
+    """The accounts `account` dealt with in `month`: the choices of the 对方账户 filter."""
+    start, end = month.replace(day=1), month_range(month.year, month.month)[1]
+    entries = account.postings.filter(entry__date__range=(start, end)).values("entry_id")
+    return (
+        Account.objects.filter(postings__entry__in=entries)
+        .exclude(pk=account.pk)
+        .distinct()
+        .order_by("code")
+    )
+
+
+# --- what the finance charts draw -----------------------------------------------------------
+
+
+def monthly_spending(*, year: int, user) -> dict[int, list[Decimal]]:
+    """Each county's spending in each month of `year` (twelve amounts), on the ledger's own
+    definition (`services.county_spending_parts`: outflows of the spending kinds from internal
+    accounts, net of reversals, booked to the county whose people they are), scoped to `user`:
+    one grouped sum."""
+    rows = (
+        scope_to_user(
+            Posting.objects.filter(
+                entry__county__isnull=False,
+                entry__kind__in=SPENDING_KINDS,
+                entry__date__year=year,
+                account__kind__in=INTERNAL_KINDS,
+            ),
+            user,
+            county_field="entry__county",
+        )
+        .annotate(m=ExtractMonth("entry__date"))
+        .values("entry__county", "m")
+        .annotate(s=Sum("amount"))
+        .order_by()
+    )
+    result: dict[int, list[Decimal]] = {}
+    for row in rows:
+        months = result.setdefault(row["entry__county"], [Decimal("0.00")] * 12)
+        months[row["m"] - 1] = -to_yuan(row["s"] or 0)
+    return result
+
+
+def budgets_of_year(*, year: int, user) -> dict[int, Decimal]:
+    """The spending budget of each county `user` may see, for `year`."""
+    budgets = scope_to_user(Budget.objects.filter(year=year), user)
+    return {b.county_id: b.amount for b in budgets}
+
+
+def hospital_settlements(*, year: int, user) -> list[tuple[str, Decimal]]:
+    """What each hospital was paid by the posted monthly settlements of `year` (the 应付合计 of
+    its statements, the amount of their ledger entries), largest first."""
+    rows = (
+        scope_to_user(
+            SettlementStatement.objects.filter(
+                run__year=year, payee=SettlementStatement.Payee.HOSPITAL, entry__isnull=False
+            ),
+            user,
+        )
+        .values("hospital_id", "hospital__name", "hospital__county__name")
+        .annotate(s=Sum("total"))
+        .order_by("-s", "hospital_id")
+    )
+    return [
+        (f"{row['hospital__name']}（{row['hospital__county__name']}）", to_yuan(row["s"] or 0))
+        for row in rows
+    ]
 
 
 # --- who holds a settlement run or a money move now ---------------------------------------
