@@ -8,6 +8,7 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 from python_calamine import CalamineWorkbook
 
 from funds import selectors, services
@@ -146,3 +147,23 @@ def test_statement_is_scoped_to_the_users_county_and_exports_the_month(
     rows = book.get_sheet_by_name(book.sheet_names[0]).to_python()
     refs = [r[1] for r in rows if r and r[1] in {"T0", "T1", "T2", "T3", "T4"}]
     assert refs == ["T0", "T1", "T2", "T3"]
+
+
+def test_the_demos_accounts_and_charts_open(client, db):
+    from beneficiaries.models import County
+    from funds.demo import demo_funds_create
+    from funds.models import Account
+
+    year = timezone.localdate().year
+    demo_funds_create(seed=3, year=year)
+    county = County.objects.get(code="530502")
+    client.force_login(make_user("demo_finance", "finance", county=county))
+    accounts = Account.objects.filter(county=county, kind__in=["fiscal", "expenditure"])
+    assert accounts
+    for account in accounts:
+        page = client.get(f"/admin/funds/account/{account.pk}/statement/")
+        assert page.status_code == 200
+        months = page.context["months"]
+        assert months[-1].closing == account.balance(until=dt.date(year, 12, 31))
+    charts = client.get("/admin/finance/")
+    assert charts.status_code == 200 and county.name in charts.content.decode()
