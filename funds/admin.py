@@ -107,7 +107,7 @@ class AccountAdmin(CountyScopedAdmin):
         "statement_link",
     )
     actions = ("export_ledger",)
-    statement_per_page = 100
+    statement_per_page = 50
 
     def get_urls(self):
         return [
@@ -130,10 +130,12 @@ class AccountAdmin(CountyScopedAdmin):
         `?export=xlsx` writes that month as the 基金收支明细表."""
         if not self.has_view_permission(request):
             raise PermissionDenied("没有查看基金账户的权限")
-        account = get_object_or_404(self.get_queryset(request), pk=pk)
-        years = selectors.account_years(account) or [timezone.localdate().year]
+        # Scoped as the list is, without its balance column: the page sums once, below.
+        account = get_object_or_404(scope_to_user(Account.objects.all(), request.user), pk=pk)
+        sums = selectors.account_month_sums(account)
+        years = selectors.account_years(sums) or [timezone.localdate().year]
         year = _int_param(request, "year", years[0], lo=2000, hi=2100)
-        months = selectors.account_months(account=account, year=year)
+        months = selectors.account_months(account=account, year=year, sums=sums)
         busy = [m for m in months if m.entries]
         default_month = (busy[-1] if busy else months[0]).month.month
         month = months[_int_param(request, "month", default_month, lo=1, hi=12) - 1].month
@@ -155,7 +157,9 @@ class AccountAdmin(CountyScopedAdmin):
         )
         page = Paginator(postings, self.statement_per_page).get_page(request.GET.get("p"))
         rows = list(page.object_list)
-        balances = selectors.running_balances(account=account, postings=rows)
+        balances = selectors.running_balances(
+            account=account, postings=rows, opening=months[month.month - 1].opening
+        )
         others = selectors.entry_counterparties(
             account=account, entry_ids=[p.entry_id for p in rows]
         )
@@ -165,7 +169,7 @@ class AccountAdmin(CountyScopedAdmin):
             "title": f"{account.name} 账户明细",
             "opts": self.model._meta,
             "account": account,
-            "balance": account.balance(),
+            "balance": selectors.sums_balance(sums),
             "years": years,
             "year": year,
             "months": months,

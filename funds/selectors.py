@@ -27,7 +27,6 @@ from funds.models import (
     Account,
     Budget,
     Deadline,
-    Entry,
     Posting,
     SettlementStatement,
     sum_money,
@@ -125,40 +124,60 @@ class AccountMonth:
     entries: int
 
 
-def account_years(account: Account) -> list[int]:
-    """The years in which `account` has postings, newest first."""
-    return [d.year for d in Entry.objects.filter(postings__account=account).dates("date", "year")][
-        ::-1
-    ]
+MonthSums = dict[tuple[int, int], tuple[Decimal, Decimal, int]]
 
 
-def account_months(*, account: Account, year: int) -> list[AccountMonth]:
-    """The twelve months of `year` for `account`, each with its opening, debit, credit and
-    closing: one grouped sum over the year's postings and one sum before it, however many
-    entries the account has."""
-    start = dt.date(year, 1, 1)
-    opening = sum_money(account.postings.filter(entry__date__lt=start))
-    sums = {
-        row["m"]: row
-        for row in account.postings.filter(entry__date__year=year)
-        .annotate(m=ExtractMonth("entry__date"))
-        .values("m")
+def account_month_sums(account: Account) -> MonthSums:
+    """(year, month) → (debit, credit as a positive amount, vouchers) over the account's whole
+    history: the one pass over its postings that the page's years, openings, months and
+    balance are all read from (a sum "before a day" would be another pass each). Grouped by
+    the posting's own day, off the (account, date, entry) index, and folded into months here:
+    an expression per row (EXTRACT, date_trunc) costs more than the few thousand days."""
+    rows = (
+        account.postings.values("date")
         .annotate(
             debit=Sum("amount", filter=Q(amount__gt=0)),
             credit=Sum("amount", filter=Q(amount__lt=0)),
-            n=Count("id"),
+            n=Count("entry"),
         )
         .order_by()
-    }
+    )
+    zero = Decimal("0.00")
+    sums: MonthSums = {}
+    for row in rows:
+        key = (row["date"].year, row["date"].month)
+        debit, credit, n = sums.get(key, (zero, zero, 0))
+        sums[key] = (
+            debit + to_yuan(row["debit"] or 0),
+            credit - to_yuan(row["credit"] or 0),
+            n + row["n"],
+        )
+    return sums
+
+
+def account_years(sums: MonthSums) -> list[int]:
+    """The years in which the account of `sums` has postings, newest first."""
+    return sorted({year for year, _ in sums}, reverse=True)
+
+
+def sums_balance(sums: MonthSums, *, before: tuple[int, int] | None = None) -> Decimal:
+    """The balance of `sums` (before the month `before` = (year, month) when given)."""
+    return sum(
+        (d - c for key, (d, c, _) in sums.items() if before is None or key < before),
+        Decimal("0.00"),
+    )
+
+
+def account_months(*, account: Account, year: int, sums: MonthSums | None = None):
+    """The twelve months of `year` for `account`, each with its opening, debit, credit and
+    closing, from `account_month_sums` (read once when not given)."""
+    sums = account_month_sums(account) if sums is None else sums
+    opening = sums_balance(sums, before=(year, 1))
     months = []
     for m in range(1, 13):
-        row = sums.get(m, {})
-        debit = to_yuan(row.get("debit") or 0)
-        credit = -to_yuan(row.get("credit") or 0)
+        debit, credit, n = sums.get((year, m), (Decimal("0.00"), Decimal("0.00"), 0))
         closing = opening + debit - credit
-        months.append(
-            AccountMonth(dt.date(year, m, 1), opening, debit, credit, closing, row.get("n", 0))
-        )
+        months.append(AccountMonth(dt.date(year, m, 1), opening, debit, credit, closing, n))
         opening = closing
     return months
 
@@ -166,39 +185,44 @@ def account_months(*, account: Account, year: int) -> list[AccountMonth]:
 def account_month_postings(
     *, account: Account, month: dt.date, counterparty_id: int | None = None, kind: str = ""
 ) -> QuerySet[Posting]:
-    """The postings of `account` in `month`, in booking order (date, then voucher), optionally
+    """The postings of `account` in `month`, in booking order (date, then voucher), read off the
+    (account, date, entry) index, optionally
     only the vouchers whose other side is `counterparty_id` (对方账户) or of `kind` (业务类型)."""
     start, end = month.replace(day=1), month_range(month.year, month.month)[1]
-    postings = account.postings.filter(entry__date__range=(start, end))
+    postings = account.postings.filter(date__range=(start, end))
     if counterparty_id:
         postings = postings.filter(
             entry__in=Posting.objects.filter(account_id=counterparty_id).values("entry_id")
         )
     if kind:
         postings = postings.filter(entry__kind=kind)
-    return postings.select_related("entry").order_by("entry__date", "entry_id")
+    return postings.select_related("entry").order_by("date", "entry_id")
 
 
-def running_balances(*, account: Account, postings) -> list[Decimal]:
+def running_balances(
+    *, account: Account, postings, opening: Decimal | None = None
+) -> list[Decimal]:
     """The account's balance after each of `postings` (one page of `account_month_postings`,
     filtered or not): the sum of every posting of the account up to and including it, as one
     conditional sum per row in a single query over the page's month alone, so a filtered page
-    still shows the account's true balance and a page deep in a busy month costs no more."""
+    still shows the account's true balance and a page deep in a busy month costs no more.
+    `opening` is the balance before the first row's month when the caller has it (the month
+    table); else it is summed."""
     postings = list(postings)
     if not postings:
         return []
-    first = min(p.entry.date for p in postings).replace(day=1)
-    last = max(p.entry.date for p in postings)
-    opening = sum_money(account.postings.filter(entry__date__lt=first))
+    first = min(p.date for p in postings).replace(day=1)
+    last = max(p.date for p in postings)
+    if opening is None:
+        opening = sum_money(account.postings.filter(date__lt=first))
     upto = {
         f"b{i}": Sum(
             "amount",
-            filter=Q(entry__date__lt=p.entry.date)
-            | Q(entry__date=p.entry.date, entry_id__lte=p.entry_id),
+            filter=Q(date__lt=p.date) | Q(date=p.date, entry_id__lte=p.entry_id),
         )
         for i, p in enumerate(postings)
     }
-    sums = account.postings.filter(entry__date__range=(first, last)).aggregate(**upto)
+    sums = account.postings.filter(date__range=(first, last)).aggregate(**upto)
     return [opening + to_yuan(sums[f"b{i}"] or 0) for i in range(len(postings))]
 
 
@@ -219,7 +243,7 @@ def entry_counterparties(*, account: Account, entry_ids) -> dict[int, list[Accou
 def month_counterparties(*, account: Account, month: dt.date) -> QuerySet[Account]:
     """The accounts `account` dealt with in `month`: the choices of the 对方账户 filter."""
     start, end = month.replace(day=1), month_range(month.year, month.month)[1]
-    entries = account.postings.filter(entry__date__range=(start, end)).values("entry_id")
+    entries = account.postings.filter(date__range=(start, end)).values("entry_id")
     return (
         Account.objects.filter(postings__entry__in=entries)
         .exclude(pk=account.pk)

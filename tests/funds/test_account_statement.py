@@ -8,6 +8,7 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 from python_calamine import CalamineWorkbook
 
@@ -57,6 +58,12 @@ def _by_hand(account):
         balance += amount
         out.append((day, entry_id, amount, balance))
     return out
+
+
+def test_every_posting_carries_its_entrys_date(busy):
+    postings = Posting.objects.select_related("entry")
+    assert postings.count() > 10
+    assert all(p.date == p.entry.date for p in postings)
 
 
 def test_months_chain_opening_to_closing_and_match_the_postings(busy):
@@ -167,3 +174,20 @@ def test_the_demos_accounts_and_charts_open(client, db):
         assert months[-1].closing == account.balance(until=dt.date(year, 12, 31))
     charts = client.get("/admin/finance/")
     assert charts.status_code == 200 and county.name in charts.content.decode()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the date trigger is PostgreSQL's")
+def test_a_posting_written_without_its_date_gets_the_entrys(busy):
+    from funds.models import Entry
+
+    entry = Entry.objects.filter(postings__account=busy).order_by("-date").first()
+    used = Posting.objects.filter(entry=entry).values("account_id")
+    a, b = busy.pooling_area.fund_accounts.exclude(pk__in=used)[:2]
+    # Two balanced legs written by hand (as a bulk path's COPY would): the trigger dates them.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO funds_posting (entry_id, account_id, amount) "
+            "VALUES (%s, %s, 1), (%s, %s, -1) RETURNING date",
+            [entry.pk, a.pk, entry.pk, b.pk],
+        )
+        assert [row[0] for row in cursor.fetchall()] == [entry.date, entry.date]
