@@ -54,6 +54,7 @@ bench: install
 	DATABASE_URL=$(PG_URL) $(BIN)/python bench/settlement.py
 	DATABASE_URL=$(PG_URL) $(BIN)/python bench/reports.py
 	DATABASE_URL=$(PG_URL) $(BIN)/python bench/admin_pages.py
+	DATABASE_URL=$(PG_URL) $(BIN)/python bench/account_statement.py
 	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(BIN)/python bench/api_load.py
 
 # The independent bad-input check of issue #19 (bench/bad_input_check.py): it rebuilds the demo

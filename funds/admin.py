@@ -10,11 +10,14 @@ import io
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.http import urlencode
 
 from funds import exports, reconciliation, selectors, services, settlement, tasks
 from funds.admin_moves import ManualEntryForm, entry_print, propose_form_page, propose_selected
@@ -23,6 +26,7 @@ from funds.models import (
     Budget,
     Deadline,
     Entry,
+    EntryKind,
     MoneyMove,
     Posting,
     SettlementRun,
@@ -32,9 +36,19 @@ from funds.models import (
 from medaid.core.admin import CountyScopedAdmin, amount_html, may, operation_required
 from medaid.core.fields import ServiceCheckedForm
 from medaid.core.scoping import scope_to_user
+from medaid.core.workdays import month_range
 from medaid.core.xlsx import report_filename
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _int_param(request, name: str, default: int, *, lo: int, hi: int) -> int:
+    """A whole number from the query string, `default` when missing or out of [lo, hi]."""
+    try:
+        value = int(request.GET.get(name, ""))
+    except ValueError:
+        return default
+    return value if lo <= value <= hi else default
 
 
 def _xlsx_response(write, filename: str) -> FileResponse:
@@ -57,10 +71,27 @@ class ReadOnlyMixin:
 
 @admin.register(Account)
 class AccountAdmin(CountyScopedAdmin):
-    list_display = ("name", "code", "kind", "county", "balance_display", "bank_account")
+    list_display = (
+        "name",
+        "code",
+        "kind",
+        "county",
+        "balance_display",
+        "bank_account",
+        "statement_link",
+    )
     list_filter = ("kind", "pooling_area")
     search_fields = ("name", "code", "bank_account")
-    readonly_fields = ("code", "kind", "pooling_area", "county", "source", "hospital")
+    readonly_fields = (
+        "code",
+        "kind",
+        "pooling_area",
+        "county",
+        "source",
+        "hospital",
+        "balance_display",
+        "statement_link",
+    )
     fields = (
         "name",
         "code",
@@ -72,8 +103,95 @@ class AccountAdmin(CountyScopedAdmin):
         "bank_name",
         "bank_account",
         "opened_on",
+        "balance_display",
+        "statement_link",
     )
     actions = ("export_ledger",)
+    statement_per_page = 50
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/statement/",
+                self.admin_site.admin_view(self.statement_view),
+                name="funds_account_statement",
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="账户明细")
+    def statement_link(self, obj):
+        url = reverse("admin:funds_account_statement", args=[obj.pk])
+        return format_html('<a href="{}">余额与收支明细</a>', url)
+
+    def statement_view(self, request, pk):
+        """账户明细: the balance, the twelve months of a year (opening, debit, credit, closing),
+        and one month's vouchers with the running balance, filtered by 对方账户 or 业务类型;
+        `?export=xlsx` writes that month as the 基金收支明细表."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied("没有查看基金账户的权限")
+        # Scoped as the list is, without its balance column: the page sums once, below.
+        account = get_object_or_404(scope_to_user(Account.objects.all(), request.user), pk=pk)
+        sums = selectors.account_month_sums(account)
+        years = selectors.account_years(sums) or [timezone.localdate().year]
+        year = _int_param(request, "year", years[0], lo=2000, hi=2100)
+        months = selectors.account_months(account=account, year=year, sums=sums)
+        busy = [m for m in months if m.entries]
+        default_month = (busy[-1] if busy else months[0]).month.month
+        month = months[_int_param(request, "month", default_month, lo=1, hi=12) - 1].month
+        counterparties = list(selectors.month_counterparties(account=account, month=month))
+        counterparty = _int_param(request, "counterparty", 0, lo=0, hi=2**62)
+        if counterparty not in {a.pk for a in counterparties}:
+            counterparty = 0
+        kind = request.GET.get("kind", "")
+        if kind not in EntryKind.values:
+            kind = ""
+        if request.GET.get("export") == "xlsx":
+            start, end = month_range(month.year, month.month)
+            return _xlsx_response(
+                lambda f: exports.write_ledger(f, account, start=start, end=end),
+                report_filename("基金收支明细表", county=account.name, period=f"{month:%Y-%m}"),
+            )
+        postings = selectors.account_month_postings(
+            account=account, month=month, counterparty_id=counterparty, kind=kind
+        )
+        page = Paginator(postings, self.statement_per_page).get_page(request.GET.get("p"))
+        rows = list(page.object_list)
+        balances = selectors.running_balances(
+            account=account, postings=rows, opening=months[month.month - 1].opening
+        )
+        others = selectors.entry_counterparties(
+            account=account, entry_ids=[p.entry_id for p in rows]
+        )
+        query = {"year": year, "month": month.month, "counterparty": counterparty, "kind": kind}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{account.name} 账户明细",
+            "opts": self.model._meta,
+            "account": account,
+            "balance": selectors.sums_balance(sums),
+            "years": years,
+            "year": year,
+            "months": months,
+            "month": month,
+            "counterparties": counterparties,
+            "counterparty": counterparty,
+            "kinds": EntryKind.choices,
+            "kind": kind,
+            "page": page,
+            "rows": [
+                {
+                    "posting": p,
+                    "debit": p.amount if p.amount > 0 else None,
+                    "credit": -p.amount if p.amount < 0 else None,
+                    "balance": balance,
+                    "others": others.get(p.entry_id, []),
+                }
+                for p, balance in zip(rows, balances, strict=True)
+            ],
+            "query": urlencode({k: v for k, v in query.items() if v}),
+        }
+        return render(request, "funds/account_statement.html", context)
 
     def get_queryset(self, request):
         return selectors.accounts_with_balances(user=request.user)

@@ -296,7 +296,7 @@ def entries_post_many(
         for item, ref, _ in checked
     )
     Posting.objects.bulk_create(
-        Posting(entry=entry, account=account, amount=amount)
+        Posting(entry=entry, account=account, amount=amount, date=entry.date)
         for entry, (_, _, lines) in zip(rows, checked, strict=True)
         for account, amount in lines
     )
@@ -350,7 +350,8 @@ def entry_post(
                 move=move,
             )
             Posting.objects.bulk_create(
-                Posting(entry=entry, account=account, amount=amount) for account, amount in lines
+                Posting(entry=entry, account=account, amount=amount, date=date)
+                for account, amount in lines
             )
     except IntegrityError as exc:
         if idempotency_key and Entry.objects.filter(idempotency_key=idempotency_key).exists():

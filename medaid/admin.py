@@ -10,7 +10,7 @@ from medaid.core.admin import LabelledAutocompleteView
 
 def _with_medaid_pages(get_urls):
     """The benefit calculator and the report center live in the admin (its login, its look),
-    under /admin/calculator/ and /admin/reports/."""
+    under /admin/calculator/ and /admin/reports/; the finance charts under /admin/finance/."""
 
     def urls():
         site = admin.site
@@ -21,6 +21,7 @@ def _with_medaid_pages(get_urls):
                 name="benefit_calculator",
             ),
             path("reports/", site.admin_view(views.report_center), name="report_center"),
+            path("finance/", site.admin_view(views.finance_charts), name="finance_charts"),
             *get_urls(),
         ]
 

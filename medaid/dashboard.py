@@ -16,9 +16,10 @@ from decimal import Decimal
 
 from django.apps import apps
 from django.core.exceptions import FieldError
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 
 from medaid.core.admin import amount_html
 from medaid.core.jobs import broker_reachable
@@ -89,11 +90,15 @@ def _model(label: str):
     return apps.get_model(label)
 
 
-def _url(name: str, query: str = "") -> str:
+def _url(name: str, query: str | dict = "", *args) -> str:
+    """The admin page `name`, with `query` (a string or a dict of list filters) appended: the
+    link of a count filters its list to exactly the rows counted (tests/medaid/test_dashboard)."""
     try:
-        url = reverse(name)
+        url = reverse(name, args=args)
     except NoReverseMatch:
         return ""
+    if isinstance(query, dict):
+        query = urlencode(query)
     return f"{url}?{query}" if query else url
 
 
@@ -194,20 +199,33 @@ def imports_waiting(request) -> Panel:
             "已校验待入库", staged, _url(url, "status__exact=staged"), "warning" if staged else ""
         ),
         Item("待校验", received, _url(url, "status__exact=received")),
-        Item("含错误行（可下载错误文件）", with_errors, _url(url, "status__exact=staged")),
-        Item("退回或失败", failed, _url(url), "danger" if failed else ""),
+        Item(
+            "含错误行（可下载错误文件）",
+            with_errors,
+            _url(url, {"status__exact": "staged", "rows_error__gt": 0}),
+        ),
+        Item(
+            "退回或失败",
+            failed,
+            _url(url, {"status__in": "failed,rejected"}),
+            "danger" if failed else "",
+        ),
     ]
     try:
         FeedCheck = _model("beneficiaries.FeedCheck")
     except LookupError:
         return panel
+    year = _today().year
     late = scope_to_user(FeedCheck.objects.filter(status__in=["late", "missing"]), user)
-    n = late.filter(period__year=_today().year).count()
+    n = late.filter(period__year=year).count()
     panel.items.append(
         Item(
             "部门变动名册逾期/未报送（本年）",
             n,
-            _url("admin:beneficiaries_feedcheck_changelist"),
+            _url(
+                "admin:beneficiaries_feedcheck_changelist",
+                {"status__in": "late,missing", "period__year": year},
+            ),
             "danger" if n else "",
         )
     )
@@ -226,14 +244,26 @@ def warnings(request) -> Panel:
     url = "admin:claims_warning_changelist"
     key = scoped.filter(group="key").count()
     other = scoped.filter(group="other").count()
-    recent = scoped.filter(found_on__gte=_today() - dt.timedelta(days=30)).count()
+    since = _today() - dt.timedelta(days=30)
+    recent = scoped.filter(found_on__gte=since).count()
+    of_year = {"year__exact": year}
     return Panel(
         "warnings",
         f"监测预警（{year}年）",
         [
-            Item("重点监测对象", key, _url(url, "group__exact=key"), "danger" if key else ""),
-            Item("其他监测对象", other, _url(url, "group__exact=other")),
-            Item("近30天新增", recent, _url(url), "warning" if recent else ""),
+            Item(
+                "重点监测对象",
+                key,
+                _url(url, {**of_year, "group__exact": "key"}),
+                "danger" if key else "",
+            ),
+            Item("其他监测对象", other, _url(url, {**of_year, "group__exact": "other"})),
+            Item(
+                "近30天新增",
+                recent,
+                _url(url, {**of_year, "found_on__gte": since.isoformat()}),
+                "warning" if recent else "",
+            ),
         ],
     )
 
@@ -243,25 +273,21 @@ def warnings(request) -> Panel:
 
 @register_panel(FINANCE, SUPERVISOR, AUDITOR, CITY)
 def deadlines(request) -> Panel:
-    user = request.user
-    Deadline = _model("funds.Deadline")
-    today = _today()
-    # City-level deadlines (no county) concern county staff too: the county's money moves.
-    open_ = Deadline.objects.filter(completed_on__isnull=True)
-    county_id = getattr(user, "county_id", None)
-    if county_id is not None and not user.is_superuser:
-        open_ = open_.filter(Q(county_id=county_id) | Q(county__isnull=True))
+    from funds.selectors import deadlines_with_status
+
+    # The deadline list's own rows and states (its 办理状态 filter), so each count is its link's.
+    states = deadlines_with_status(user=request.user, today=_today())
     url = "admin:funds_deadline_changelist"
-    overdue = open_.filter(due_on__lt=today).count()
-    soon = open_.filter(due_on__gte=today, due_on__lte=today + dt.timedelta(days=7)).count()
-    later = open_.filter(due_on__gt=today + dt.timedelta(days=7)).count()
+    overdue = states.filter(state="overdue").count()
+    soon = states.filter(state="due").count()
+    later = states.filter(state="open").count()
     return Panel(
         "deadlines",
         "法定时限",
         [
-            Item("已逾期", overdue, _url(url), "danger" if overdue else ""),
-            Item("7天内到期", soon, _url(url), "warning" if soon else ""),
-            Item("其他未完成", later, _url(url)),
+            Item("已逾期", overdue, _url(url, "state=overdue"), "danger" if overdue else ""),
+            Item("7天内到期", soon, _url(url, "state=due"), "warning" if soon else ""),
+            Item("其他未完成", later, _url(url, "state=open")),
         ],
     )
 
@@ -277,18 +303,31 @@ def fund_balances(request) -> Panel:
         # The county sees its own accounts; the city's are the city's business.
         accounts = accounts.filter(county_id=user.county_id)
     rows = accounts.annotate(balance=Sum("postings__amount")).order_by("county__code", "kind")
-    panel = Panel("balances", "基金余额", note="按记账凭证实时汇总")
+    panel = Panel("balances", "基金余额", note="按记账凭证实时汇总；点击账户查看各月收支与明细")
     for account in rows[:20]:
         balance = Decimal(str(account.balance or 0)).quantize(Decimal("0.01"))
         panel.items.append(
             Item(
                 account.name,
                 amount_html(balance),
-                _url("admin:funds_account_changelist"),
+                _url("admin:funds_account_statement", "", account.pk),
                 "danger" if balance < 0 else "",
             )
         )
     return panel
+
+
+@register_panel(FINANCE, AUDITOR, CITY)
+def finance_charts(request) -> Panel:
+    """The way to the finance charts: what people would rather look at than read."""
+    return Panel(
+        "finance_charts",
+        "基金收支图表",
+        [
+            Item("各区县每月支出与预算", "查看", _url("admin:finance_charts")),
+            Item("救助金额（按身份、就诊类型）、医院结算", "查看", _url("admin:finance_charts")),
+        ],
+    )
 
 
 @register_panel(FINANCE, CITY)
@@ -355,21 +394,30 @@ def jobs(request) -> Panel:
     user = request.user
     mine = Job.objects.filter(created_by=user)
     url = "admin:medaid_job_changelist"
+    # Whole seconds: the link carries the same moment the count used.
+    since = (timezone.now() - dt.timedelta(days=7)).replace(microsecond=0)
     running = mine.filter(status__in=["pending", "running"]).count()
-    failed = mine.filter(
-        status="failed", created_at__gte=timezone.now() - dt.timedelta(days=7)
-    ).count()
-    done = mine.filter(
-        status="succeeded", finished_at__gte=timezone.now() - dt.timedelta(days=7)
-    ).count()
+    failed = mine.filter(status="failed", created_at__gte=since).count()
+    done = mine.filter(status="succeeded", finished_at__gte=since).count()
+    own = {"created_by__exact": user.pk}
     panel = Panel(
         "jobs",
         "我的后台任务",
         [
-            Item("进行中", running, _url(url, "status__exact=running")),
-            Item("近7天完成", done, _url(url, "status__exact=succeeded")),
+            Item("进行中", running, _url(url, {**own, "status__in": "pending,running"})),
             Item(
-                "近7天失败", failed, _url(url, "status__exact=failed"), "danger" if failed else ""
+                "近7天完成",
+                done,
+                _url(
+                    url,
+                    {**own, "status__exact": "succeeded", "finished_at__gte": since.isoformat()},
+                ),
+            ),
+            Item(
+                "近7天失败",
+                failed,
+                _url(url, {**own, "status__exact": "failed", "created_at__gte": since.isoformat()}),
+                "danger" if failed else "",
             ),
         ],
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from decimal import Decimal
 
 from django import forms
 from django.contrib import messages
@@ -13,9 +14,11 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 
 from medaid.core.admin import operation_required
 from medaid.core.models import Job
+from medaid.core.money import to_yuan
 from medaid.core.reports import ReportRequestError, report_job_start, reports_for
 from medaid.core.scoping import is_city_wide, scope_to_user, user_county_id
 from medaid.core.services import PreviewError, benefit_preview
@@ -297,3 +300,72 @@ def report_center(request):
         "recent_jobs": recent,
     }
     return TemplateResponse(request, "admin/medaid/report_center.html", context)
+
+
+def finance_charts(request):
+    """财务图表: a year's spending against budget per county by month, assistance by identity and
+    by claim kind, and what each hospital was paid, as server-rendered charts with their tables
+    (the figures to the cent), scoped to the user's county. A read page: it needs the right to
+    see the ledger."""
+    from beneficiaries.models import County
+    from claims.selectors import assistance_by
+    from funds.selectors import budgets_of_year, hospital_settlements, monthly_spending
+    from medaid.core import charts
+    from medaid.policy.glossary import IDENTITY_LABELS, KIND_LABELS
+
+    if not (request.user.is_staff and request.user.has_perm("funds.view_entry")):
+        raise PermissionDenied("没有查看基金账簿的权限")
+    today = timezone.localdate()
+    try:
+        year = int(request.GET.get("year", today.year))
+    except ValueError:
+        year = today.year
+    if not 2000 <= year <= 2100:
+        year = today.year
+    spending = monthly_spending(year=year, user=request.user)
+    budgets = budgets_of_year(year=year, user=request.user)
+    counties = scope_to_user(
+        County.objects.filter(pk__in={*spending, *budgets}).order_by("code"),
+        request.user,
+        county_field="pk",
+    )
+    zero = Decimal("0.00")
+    per_county = []
+    for county in counties:
+        months = spending.get(county.pk, [zero] * 12)
+        budget = budgets.get(county.pk)
+        monthly_budget = to_yuan(budget / 12) if budget is not None else None
+        title = f"{county.name} {year}年各月救助支出与月均预算"
+        per_county.append(
+            {
+                "county": county,
+                "months": months,
+                "spent": sum(months, zero),
+                "budget": budget,
+                "monthly_budget": monthly_budget,
+                "chart": charts.month_columns(months, reference=monthly_budget, title=title),
+            }
+        )
+    by_identity = [
+        (IDENTITY_LABELS.get(code, code or "未认定身份"), total)
+        for code, total in assistance_by(year=year, by="identity", user=request.user)
+    ]
+    by_kind = [
+        (KIND_LABELS.get(code, code), total)
+        for code, total in assistance_by(year=year, by="kind", user=request.user)
+    ]
+    hospitals = hospital_settlements(year=year, user=request.user)
+    context = {
+        **admin_site.each_context(request),
+        "title": f"{year}年基金收支图表",
+        "year": year,
+        "years": range(today.year, today.year - 6, -1),
+        "per_county": per_county,
+        "by_identity": by_identity,
+        "by_kind": by_kind,
+        "hospitals": hospitals,
+        "identity_chart": charts.bars(by_identity, title=f"{year}年救助金额（按身份类别）"),
+        "kind_chart": charts.bars(by_kind, title=f"{year}年救助金额（按就诊类型）"),
+        "hospital_chart": charts.bars(hospitals, title=f"{year}年月度结算金额（按医疗机构）"),
+    }
+    return TemplateResponse(request, "admin/medaid/finance.html", context)

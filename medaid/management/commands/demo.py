@@ -426,6 +426,9 @@ class Command(BaseCommand):
     def _logins(self, users) -> None:
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS("管理后台：http://127.0.0.1:8000/admin/"))
+        # The finance pages of issue 15: what finance_longyang opens first.
+        self.stdout.write("基金收支图表：http://127.0.0.1:8000/admin/finance/")
+        self.stdout.write("账户明细：基金账户列表 › 余额与收支明细（各月收支、对方账户、逐笔余额）")
         self.stdout.write(f"演示账号（密码均为 {DEMO_PASSWORD}）：")
         for username, user in users.items():
             if username.startswith("_"):
