@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from beneficiaries import services
 from beneficiaries.models import ParameterChange, PoolingArea
 from medaid.core.api import ModelPermissions, OperationPermissionsMixin, SafeCursorPagination
+from medaid.core.fields import CodedErrorsMixin
 from medaid.core.scoping import is_city_wide
 
 PROPOSE = "beneficiaries.propose_parameterchange"
@@ -67,7 +68,7 @@ class ParameterChangeSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ParameterChangeCreateSerializer(serializers.Serializer):
+class ParameterChangeCreateSerializer(CodedErrorsMixin, serializers.Serializer):
     pooling_area = serializers.SlugRelatedField(
         slug_field="code", queryset=PoolingArea.objects.all(), help_text="统筹区代码"
     )
@@ -89,7 +90,7 @@ class ParameterChangeCreateSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, help_text="变更事由")
 
 
-class NoteSerializer(serializers.Serializer):
+class NoteSerializer(CodedErrorsMixin, serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, help_text="审核意见")
 
 

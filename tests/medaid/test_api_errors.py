@@ -220,17 +220,25 @@ def _body_serializers() -> set[type]:
     it as its `request=`, or it is the serializer of a viewset that creates or updates."""
     import importlib
     import inspect
+    import pkgutil
 
     from rest_framework import mixins
 
     found: set[type] = set()
-    for app in ("claims", "beneficiaries"):
-        views = importlib.import_module(f"{app}.api.views")
+    # Every module of an app's API package that holds views (views.py, parameter_changes.py …).
+    view_modules = [
+        importlib.import_module(f"{app}.api.{info.name}")
+        for app in ("claims", "beneficiaries")
+        for info in pkgutil.iter_modules(importlib.import_module(f"{app}.api").__path__)
+        if info.name not in ("serializers", "urls")
+    ]
+    for views in view_modules:
+        app = views.__name__.split(".")[0]
         module = importlib.import_module(f"{app}.api.serializers")
         source = inspect.getsource(views)
         readers = r"(\w+Serializer)\(data=|request=\{?[^,\n]*?(\w+Serializer)"
         for name in filter(None, sum(re.findall(readers, source), ())):
-            found.add(getattr(module, name, None) or getattr(views, name))
+            found.add(getattr(views, name, None) or getattr(module, name))
         for _, view in inspect.getmembers(views, inspect.isclass):
             writes = (mixins.CreateModelMixin, mixins.UpdateModelMixin)
             if issubclass(view, writes) and getattr(view, "serializer_class", None):
