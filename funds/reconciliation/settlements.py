@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from django.db.models import Count, F, Max, Q, Sum
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, Sum
 from django.db.models.functions import ExtractMonth, ExtractYear
 
 from beneficiaries.models import County
@@ -20,6 +20,7 @@ from funds.models import (
     SettlementLine,
     SettlementRun,
     SettlementStatement,
+    YearEndClose,
 )
 from funds.reconciliation.base import (
     CHECKS,
@@ -33,6 +34,7 @@ from funds.reconciliation.base import (
     as_money,
     differs,
     fetch,
+    month_index,
 )
 from funds.settlement import period_bounds
 from medaid.core.money import ZERO, yuan_text
@@ -45,8 +47,16 @@ def check_statements(result: ReconcileResult, scope: Scope, today: dt.date) -> N
         SettlementLine._meta.db_table,
     )
     entry, posting, account = Entry._meta.db_table, Posting._meta.db_table, Account._meta.db_table
+    close = YearEndClose._meta.db_table
     where, params = scope.sql_runs("r")
     internal = ", ".join(f"'{k}'" for k in INTERNAL_KINDS)
+    tol = float(TOLERANCE)
+    # The period figures are sums, taken by the database; only the statements where something
+    # differs (a superset of what the loop below reports: it decides each row exactly and
+    # words it) come back to Python, so that the check's cost is the database's aggregates
+    # whatever the number of statements.
+    period_figures(result, where, params)
+    kinds = (EntryKind.HOSPITAL_PAYMENT, EntryKind.INDIVIDUAL_PAYMENT)
     rows = fetch(
         f"""
         WITH s AS (
@@ -87,15 +97,39 @@ def check_statements(result: ReconcileResult, scope: Scope, today: dt.date) -> N
             COALESCE(l.claims, 0), COALESCE(l.adjustments, 0), COALESCE(l.decided, 0),
             COALESCE(l.declared, 0), COALESCE(l.standing, 0),
             e.kind, e.date, e.document_ref, pay.paid, pay.paid_from, pay.hospital_id,
-            pay.to_individuals, rev.id
+            pay.to_individuals, rev.id,
+            CASE WHEN EXISTS (
+                SELECT 1 FROM {close} y
+                WHERE y.county_id = s.county_id AND y.year = s.year
+                  AND y.closed_at <= e.created_at
+            ) THEN 1 ELSE 0 END
         FROM s
         LEFT JOIN l ON l.statement_id = s.id
         LEFT JOIN {entry} e ON e.id = s.entry_id
         LEFT JOIN pay ON pay.entry_id = s.entry_id
         LEFT JOIN {entry} rev ON rev.reverses_id = s.entry_id
+        WHERE ABS(COALESCE(l.total, 0) - s.total) > %s
+           OR ABS(COALESCE(l.claims_total, 0) - s.claims_total) > %s
+           OR ABS(COALESCE(l.adj_total, 0) - s.adjustments_total) > %s
+           OR ABS(s.claims_total + s.adjustments_total - s.total) > %s
+           OR COALESCE(l.claims, 0) <> s.claim_count
+           OR COALESCE(l.adjustments, 0) <> s.adjustment_count
+           OR ABS(COALESCE(l.declared, 0) - s.declared_total) > %s
+           OR (s.payee = 'hospital' AND ABS(s.declared_total - COALESCE(l.decided, 0)) > %s)
+           OR s.posted_at IS NULL
+           OR s.entry_id IS NULL
+           OR ABS(COALESCE(pay.paid, 0) - s.total) > %s
+           OR ABS(COALESCE(pay.paid_from, 0) + s.total) > %s
+           OR e.kind <> CASE WHEN s.payee = 'hospital' THEN %s ELSE %s END
+           OR (s.payee = 'hospital'
+               AND COALESCE(pay.hospital_id, -1) <> COALESCE(s.hospital_id, -1))
+           OR (s.payee <> 'hospital' AND COALESCE(pay.to_individuals, 0) = 0)
+           OR (rev.id IS NOT NULL AND COALESCE(l.standing, 0) > 0)
+           OR e.date > %s
+           OR {month_index("e.date")} <> s.year * 12 + s.month
         ORDER BY s.year, s.month, s.county_id, s.id
         """,
-        params,
+        [*params, *[tol] * 8, *kinds, today],
     )
     codes = dict(County.objects.values_list("id", "code"))
     for (
@@ -129,12 +163,9 @@ def check_statements(result: ReconcileResult, scope: Scope, today: dt.date) -> N
         paid_hospital,
         to_individuals,
         reversal_id,
+        closed_before,
     ) in rows:
         number = f"JS{year}{month:02d}-{codes.get(county_id, '')}-{sid:06d}"
-        period = result.period(county_id, year, month)
-        period.statements += 1
-        period.statements_total += as_money(total)
-        period.claims_total += as_money(l_claims_total)
 
         def add(check, message, rows_, county_id=county_id, year=year, month=month):
             add_difference(result, check, county_id, year, month, message, rows_)
@@ -292,6 +323,11 @@ def check_statements(result: ReconcileResult, scope: Scope, today: dt.date) -> N
             )
         first, last, _ = period_bounds(year, month)
         e_date = as_date(e_date)
+        if closed_before and last < e_date <= today:
+            # Paid late for a month the year-end close had already closed: `posting_date`
+            # dates it the day it was paid, in the open period (the ledger check counts it
+            # in that month).
+            continue
         if not first <= e_date <= min(last, today):
             add(
                 "entry_date",
@@ -308,6 +344,55 @@ def check_statements(result: ReconcileResult, scope: Scope, today: dt.date) -> N
                     )
                 ],
             )
+
+
+def period_figures(result: ReconcileResult, where: str, params: list) -> None:
+    """Per county and month: the statements, their total, and what their claim lines paid."""
+    st, run, line = (
+        SettlementStatement._meta.db_table,
+        SettlementRun._meta.db_table,
+        SettlementLine._meta.db_table,
+    )
+    for county_id, year, month, n, total in fetch(
+        f"""
+        SELECT r.county_id, r.year, r.month, COUNT(*), SUM(st.total)
+        FROM {st} st JOIN {run} r ON r.id = st.run_id
+        WHERE {where}
+        GROUP BY r.county_id, r.year, r.month
+        """,
+        params,
+    ):
+        period = result.period(county_id, year, month)
+        period.statements += n
+        period.statements_total += as_money(total)
+    for county_id, year, month, claims_total in fetch(
+        f"""
+        SELECT r.county_id, r.year, r.month, SUM(l.amount)
+        FROM {line} l JOIN {st} st ON st.id = l.statement_id JOIN {run} r ON r.id = st.run_id
+        WHERE l.adjustment_id IS NULL AND {where}
+        GROUP BY r.county_id, r.year, r.month
+        """,
+        params,
+    ):
+        result.period(county_id, year, month).claims_total += as_money(claims_total)
+
+
+def paid_late():
+    """Posted statements of a month that the county's year-end close had closed before their
+    voucher was written, so that the voucher is dated in a later, open month."""
+    closed = YearEndClose.objects.filter(
+        county_id=OuterRef("run__county_id"),
+        year=OuterRef("run__year"),
+        closed_at__lte=OuterRef("entry__created_at"),
+    )
+    return (
+        SettlementStatement.objects.filter(posted_at__isnull=False, entry__isnull=False)
+        .annotate(
+            paid_in=ExtractYear("entry__date") * 12 + ExtractMonth("entry__date"),
+            settled_in=F("run__year") * 12 + F("run__month"),
+        )
+        .filter(Exists(closed), paid_in__gt=F("settled_in"))
+    )
 
 
 def show(value) -> str:
@@ -366,6 +451,28 @@ def check_ledger_against_statements(result: ReconcileResult, scope: Scope, runs)
         key = (r["county_id"], r["y"], r["m"])
         posted[key] = posted.get(key, ZERO) - as_money(r["s"])
         result.period(*key).reversed_total = as_money(r["s"])
+    # A statement of a month the year-end close had closed, paid late, counts in the month of
+    # its voucher (`posting_date` dates it the day it was paid), not in the month it settled.
+    for r in (
+        paid_late()
+        .filter(run__in=scope.runs())
+        .values("run__county_id", "run__year", "run__month")
+        .annotate(s=Sum("total"))
+        .order_by()
+    ):
+        key = (r["run__county_id"], r["run__year"], r["run__month"])
+        posted[key] = posted.get(key, ZERO) - as_money(r["s"])
+        result.period(*key).paid_late_total = as_money(r["s"])
+    for r in (
+        scope.county(scope.dates(paid_late(), "entry__date"), "entry__county_id")
+        .annotate(y=ExtractYear("entry__date"), m=ExtractMonth("entry__date"))
+        .values("entry__county_id", "y", "m")
+        .annotate(s=Sum("total"))
+        .order_by()
+    ):
+        key = (r["entry__county_id"], r["y"], r["m"])
+        posted[key] = posted.get(key, ZERO) + as_money(r["s"])
+        result.period(*key).paid_for_closed_total = as_money(r["s"])
     for key in sorted(set(ledger) | set(posted), key=lambda k: (k[1], k[2], k[0] or 0)):
         county_id, year, month = key
         period = result.period(county_id, year, month)
