@@ -553,38 +553,48 @@ def check_settled_against_decisions(result: ReconcileResult, scope: Scope) -> No
         Claim._meta.db_table,
     )
     where, params = scope.sql_runs("r")
+    # A claim has one standing claim line (a unique constraint): what stands for it is that
+    # line plus its standing adjustment lines, which are few — aggregated apart, so that the
+    # year's claim lines are scanned once and joined by hash, and the claims table is read only
+    # for the claims that differ.
     rows = fetch(
         f"""
         WITH cl AS (
-            SELECT l.claim_id, r.county_id, r.year, r.month
+            SELECT l.claim_id, l.amount, r.county_id, r.year, r.month
             FROM {line} l
             JOIN {st} st ON st.id = l.statement_id
             JOIN {run} r ON r.id = st.run_id
             WHERE l.adjustment_id IS NULL AND l.reopened = %s AND {where}
         ),
-        settled AS (
+        adj AS (
             SELECT l.claim_id, SUM(l.amount) AS amount
-            FROM {line} l JOIN cl ON cl.claim_id = l.claim_id
-            WHERE l.reopened = %s
+            FROM {line} l
+            WHERE l.adjustment_id IS NOT NULL AND l.reopened = %s
             GROUP BY l.claim_id
         ),
         pending AS (
             SELECT a.claim_id, SUM(a.amount) AS amount
-            FROM {adjustment} a JOIN cl ON cl.claim_id = a.claim_id
+            FROM {adjustment} a
             WHERE NOT EXISTS (
                 SELECT 1 FROM {line} l WHERE l.adjustment_id = a.id AND l.reopened = %s)
             GROUP BY a.claim_id
+        ),
+        diff AS (
+            SELECT cl.claim_id, cl.county_id, cl.year, cl.month, d.id AS decision_id,
+                d.total, cl.amount + COALESCE(adj.amount, 0) AS settled,
+                COALESCE(pending.amount, 0) AS pending
+            FROM cl
+            LEFT JOIN {decision} d ON d.claim_id = cl.claim_id AND d.is_current = %s
+            LEFT JOIN adj ON adj.claim_id = cl.claim_id
+            LEFT JOIN pending ON pending.claim_id = cl.claim_id
+            WHERE d.id IS NULL
+               OR ABS(cl.amount + COALESCE(adj.amount, 0) + COALESCE(pending.amount, 0)
+                      - d.total) > %s
         )
-        SELECT cl.claim_id, c.external_ref, cl.county_id, cl.year, cl.month, d.id, d.total,
-            settled.amount, COALESCE(pending.amount, 0)
-        FROM cl
-        JOIN {claim} c ON c.id = cl.claim_id
-        JOIN settled ON settled.claim_id = cl.claim_id
-        LEFT JOIN {decision} d ON d.claim_id = cl.claim_id AND d.is_current = %s
-        LEFT JOIN pending ON pending.claim_id = cl.claim_id
-        WHERE d.id IS NULL
-           OR ABS(settled.amount + COALESCE(pending.amount, 0) - d.total) > %s
-        ORDER BY cl.year, cl.month, cl.county_id, cl.claim_id
+        SELECT diff.claim_id, c.external_ref, diff.county_id, diff.year, diff.month,
+            diff.decision_id, diff.total, diff.settled, diff.pending
+        FROM diff JOIN {claim} c ON c.id = diff.claim_id
+        ORDER BY diff.year, diff.month, diff.county_id, diff.claim_id
         """,
         [False, *params, False, False, True, float(TOLERANCE)],
     )
@@ -618,15 +628,19 @@ def check_settled_against_decisions(result: ReconcileResult, scope: Scope) -> No
         )
 
 
+def standing_claim_line():
+    """The claim's standing claim line, for an anti-join (NOT EXISTS): a NOT IN over the year's
+    million lines is hashed only while it fits in memory, and otherwise re-scanned per claim."""
+    return SettlementLine.objects.filter(
+        claim_id=OuterRef("pk"), adjustment__isnull=True, reopened=False
+    )
+
+
 def check_claim_states(result: ReconcileResult, scope: Scope, runs) -> None:
     # Settled, but no claim line holds it.
     settled = scope.county(
         scope.dates(Claim.objects.filter(status=Claim.Status.SETTLED), "discharged"), "county_id"
-    ).exclude(
-        id__in=SettlementLine.objects.filter(adjustment__isnull=True, reopened=False).values(
-            "claim_id"
-        )
-    )
+    ).filter(~Exists(standing_claim_line()))
     grouped: dict[tuple, list[Row]] = defaultdict(list)
     for c in settled.values("id", "external_ref", "county_id", "discharged").order_by("id"):
         grouped[(c["county_id"], c["discharged"].year, c["discharged"].month)].append(
@@ -705,11 +719,7 @@ def check_claim_states(result: ReconcileResult, scope: Scope, runs) -> None:
     candidates = (
         scope.county(Claim.objects.filter(status=Claim.Status.ACCEPTED), "county_id")
         .filter(county_id__in={r.county_id for r in staged})
-        .exclude(
-            id__in=SettlementLine.objects.filter(adjustment__isnull=True, reopened=False).values(
-                "claim_id"
-            )
-        )
+        .filter(~Exists(standing_claim_line()))
         .filter(decisions__is_current=True)
         .values(
             "id",
