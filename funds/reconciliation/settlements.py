@@ -442,37 +442,40 @@ def check_ledger_against_statements(result: ReconcileResult, scope: Scope, runs)
         ),
         "county_id",
     )
-    for r in (
-        reversals.annotate(y=ExtractYear("date"), m=ExtractMonth("date"))
-        .values("county_id", "y", "m")
-        .annotate(s=Sum("reverses__settlement_statement__total"))
-        .order_by()
-    ):
-        key = (r["county_id"], r["y"], r["m"])
-        posted[key] = posted.get(key, ZERO) - as_money(r["s"])
-        result.period(*key).reversed_total = as_money(r["s"])
+
+    def shift(statements, keys: tuple[str, str, str], total: str, sign: int, field: str):
+        """Move the statements' total, per county and month, in or out of `posted`, and
+        keep it on the period (the reports check counts the month's own vouchers with it)."""
+        for r in statements.values(*keys).annotate(s=Sum(total)).order_by():
+            key = tuple(r[k] for k in keys)
+            posted[key] = posted.get(key, ZERO) + sign * as_money(r["s"])
+            setattr(result.period(*key), field, as_money(r["s"]))
+
+    shift(
+        reversals.annotate(y=ExtractYear("date"), m=ExtractMonth("date")),
+        ("county_id", "y", "m"),
+        "reverses__settlement_statement__total",
+        -1,
+        "reversed_total",
+    )
     # A statement of a month the year-end close had closed, paid late, counts in the month of
     # its voucher (`posting_date` dates it the day it was paid), not in the month it settled.
-    for r in (
-        paid_late()
-        .filter(run__in=scope.runs())
-        .values("run__county_id", "run__year", "run__month")
-        .annotate(s=Sum("total"))
-        .order_by()
-    ):
-        key = (r["run__county_id"], r["run__year"], r["run__month"])
-        posted[key] = posted.get(key, ZERO) - as_money(r["s"])
-        result.period(*key).paid_late_total = as_money(r["s"])
-    for r in (
-        scope.county(scope.dates(paid_late(), "entry__date"), "entry__county_id")
-        .annotate(y=ExtractYear("entry__date"), m=ExtractMonth("entry__date"))
-        .values("entry__county_id", "y", "m")
-        .annotate(s=Sum("total"))
-        .order_by()
-    ):
-        key = (r["entry__county_id"], r["y"], r["m"])
-        posted[key] = posted.get(key, ZERO) + as_money(r["s"])
-        result.period(*key).paid_for_closed_total = as_money(r["s"])
+    shift(
+        paid_late().filter(run__in=scope.runs()),
+        ("run__county_id", "run__year", "run__month"),
+        "total",
+        -1,
+        "paid_late_total",
+    )
+    shift(
+        scope.county(scope.dates(paid_late(), "entry__date"), "entry__county_id").annotate(
+            y=ExtractYear("entry__date"), m=ExtractMonth("entry__date")
+        ),
+        ("entry__county_id", "y", "m"),
+        "total",
+        1,
+        "paid_for_closed_total",
+    )
     for key in sorted(set(ledger) | set(posted), key=lambda k: (k[1], k[2], k[0] or 0)):
         county_id, year, month = key
         period = result.period(county_id, year, month)

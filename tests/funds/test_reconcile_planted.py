@@ -196,6 +196,23 @@ def test_a_late_payment_for_a_month_the_year_end_close_closed_is_no_difference(
     assert _rows(_reconcile(), "entry_date") == [("funds.Entry", st.entry_id)]
 
 
+def test_a_voucher_that_pays_another_hospital(books, area, county, hospitals):
+    st = SettlementStatement.objects.get(payee="hospital")
+    other = Account.objects.create(
+        code=f"hospital:{hospitals[2].code}",
+        name=hospitals[2].name,
+        kind=AccountKind.HOSPITAL,
+        pooling_area=area,
+        county=county,
+        hospital=hospitals[2],
+    )
+    with pgtrigger.ignore("funds.Posting:fund_posting_immutable"):
+        Posting.objects.filter(entry_id=st.entry_id, amount__gt=0).update(account=other)
+    result = _reconcile()
+    assert _checks(result) == {"entry_amount"}
+    assert _rows(result, "entry_amount") == [("funds.Entry", st.entry_id)]
+
+
 def test_a_payment_to_a_hospital_without_a_statement(books, area, county, hospitals):
     exp = Account.objects.get(county=county, kind=AccountKind.EXPENDITURE)
     hospital = Account.objects.get(kind=AccountKind.HOSPITAL, hospital=hospitals[0])
