@@ -19,8 +19,9 @@ from funds.models import (
     SettlementRun,
     SettlementStatement,
     YearEndClose,
+    statement_number,
 )
-from funds.selectors import ledger_rows
+from funds.selectors import ledger_rows, statement_summary_values
 from medaid.core.errors import Rollback
 from medaid.core.reports import (
     ReportBuild,
@@ -94,18 +95,15 @@ def county_statement_reports(run: SettlementRun, *, user=None) -> list[Report]:
     statements = list(
         run.statements.select_related("hospital", "county", "run").order_by("hospital__code", "pk")
     )
-    summary = county_statement_summary(run, statements)
+    summary = county_statement_summary(run)
     return [summary, *(statement_report(st, user=user) for st in statements)]
 
 
 def county_statement_summary(run: SettlementRun, statements=None) -> Report:
-    """The county's month summary sheet (汇总): one row per statement."""
+    """The county's month summary sheet (汇总): one row per statement. `statements`: the run's
+    value rows of `statement_summary_values` (read here when omitted)."""
     if statements is None:
-        statements = list(
-            run.statements.select_related("hospital", "county", "run").order_by(
-                "hospital__code", "pk"
-            )
-        )
+        statements = statement_summary_values(run.statements.all())
     return Report(
         title=f"{run.county.name}{run.period}医疗救助结算汇总表",
         sheet_name="汇总",
@@ -124,14 +122,14 @@ def county_statement_summary(run: SettlementRun, statements=None) -> Report:
         ),
         rows=[
             (
-                st.number,
-                st.hospital.name if st.hospital else "救助对象个人支付批次",
-                st.claim_count,
-                st.claims_total,
-                st.declared_total,
-                st.adjustments_total,
-                st.total,
-                "已入账" if st.posted_at else "未入账",
+                statement_number(st["run__year"], st["run__month"], st["county__code"], st["pk"]),
+                st["hospital__name"] or "救助对象个人支付批次",
+                st["claim_count"],
+                st["claims_total"],
+                st["declared_total"],
+                st["adjustments_total"],
+                st["total"],
+                "已入账" if st["posted_at"] else "未入账",
             )
             for st in statements
         ],

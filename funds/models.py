@@ -533,7 +533,12 @@ class SettlementStatement(models.Model):
     @property
     def number(self) -> str:
         """结算单号, also the document reference of the statement's ledger entry."""
-        return f"JS{self.run.year}{self.run.month:02d}-{self.county.code}-{self.pk:06d}"
+        return statement_number(self.run.year, self.run.month, self.county.code, self.pk)
+
+
+def statement_number(year: int, month: int, county_code: str, pk: int) -> str:
+    """结算单号 from plain values (a report built from value rows has no statement object)."""
+    return f"JS{year}{month:02d}-{county_code}-{pk:06d}"
 
 
 class SettlementLine(models.Model):

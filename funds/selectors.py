@@ -349,3 +349,24 @@ def settlement_run_holder(run) -> str:
     if move is None:
         return "财务：提交结算记账复核"
     return move_holder(move)
+
+
+def statement_summary_values(statements: QuerySet[SettlementStatement]) -> QuerySet:
+    """The figures of each statement the county's summary sheet (汇总) shows, as plain value
+    rows in the sheet's order: the summary of a whole year is tens of thousands of rows, and
+    model instances with their hospital, county and run cost seconds to build."""
+    return statements.order_by("hospital__code", "pk").values(
+        "pk",
+        "run_id",
+        "run__year",
+        "run__month",
+        "county__code",
+        "hospital__name",
+        "claim_count",
+        "adjustment_count",
+        "claims_total",
+        "declared_total",
+        "adjustments_total",
+        "total",
+        "posted_at",
+    )

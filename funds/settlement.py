@@ -333,11 +333,14 @@ def _post_batch(
     account: Account,
     payees: dict[int | None, Account],
     move: MoneyMove | None,
+    on: dt.date,
 ) -> int:
     """Post a batch of statements in one transaction: one entry per statement (none for a
     statement of zero), the statements marked posted, their claims marked settled — set-based.
-    `payees` holds every statement's payee account (`_payee_accounts`, opened once per run).
-    Returns how many statements this call posted (0 when another run got there first)."""
+    `payees` holds every statement's payee account (`_payee_accounts`, opened once per run);
+    `on` is the vouchers' date (`posting_date`, read once per run: the lock keeps the run
+    alone, and `entries_post_many` still refuses a period closed since). Returns how many
+    statements this call posted (0 when another run got there first)."""
     county = run.county
     with transaction.atomic():
         statements = list(
@@ -352,7 +355,7 @@ def _post_batch(
         entries = entries_post_many(
             pooling_area=county.pooling_area,
             county=county,
-            date=posting_date(run),
+            date=on,
             entries=[_payment(run, st, account, payees[st.hospital_id]) for st in paying],
             created_by=move.checker if move is not None else None,
             move=move,
@@ -489,7 +492,7 @@ def _settle(run: SettlementRun, progress) -> bool:
     # About twenty commits per run: progress moves, and a crash loses at most one batch.
     size = max(1, math.ceil(len(ids) / BATCHES))
     for start in range(0, len(ids), size):
-        progress.advance(_post_batch(run, ids[start : start + size], account, payees, move))
+        progress.advance(_post_batch(run, ids[start : start + size], account, payees, move, on))
         if pause:
             time.sleep(pause)
     totals = statements.aggregate(claims=Sum("claim_count"), adjustments=Sum("adjustment_count"))

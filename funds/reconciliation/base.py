@@ -116,6 +116,10 @@ class Period:
     claims_total: Decimal = ZERO
     # Statements whose voucher was reversed in this month (the ledger shows the reversal here).
     reversed_total: Decimal = ZERO
+    # Statements of this month paid late, after the year-end close had closed it, whose
+    # vouchers are dated in a later month; and such vouchers dated in this month.
+    paid_late_total: Decimal = ZERO
+    paid_for_closed_total: Decimal = ZERO
 
 
 PeriodKey = tuple[int | None, int, int | None]
@@ -269,6 +273,20 @@ class Scope:
 def add_difference(result, check, county_id, year, month, message, rows) -> None:
     result.differences.append(
         Difference(check, county_id, year, month, message, list(rows)[:ROWS_LISTED])
+    )
+
+
+def month_index(column: str) -> str:
+    """SQL for year × 12 + month of a date column, on PostgreSQL and on SQLite (where a date
+    is ISO text), so that a check compares a date with its period in the query."""
+    if connection.vendor == "postgresql":
+        return (
+            f"(CAST(EXTRACT(YEAR FROM {column}) AS INTEGER) * 12"
+            f" + CAST(EXTRACT(MONTH FROM {column}) AS INTEGER))"
+        )
+    return (
+        f"(CAST(strftime('%%Y', {column}) AS INTEGER) * 12"
+        f" + CAST(strftime('%%m', {column}) AS INTEGER))"
     )
 
 

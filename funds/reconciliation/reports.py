@@ -13,6 +13,7 @@ from funds.models import (
 )
 from funds.reconciliation.base import ReconcileResult, Row, Scope, add_difference, as_money, differs
 from funds.reconciliation.year_end import spending_by_county_year
+from funds.selectors import statement_summary_values
 from medaid.core.money import ZERO
 from medaid.core.xlsx import totals_row
 
@@ -34,14 +35,23 @@ def check_reports(result: ReconcileResult, scope: Scope, runs, *, full: bool) ->
         )
         .order_by()
     }
-    # Every statement of the scope in one query, handed to each run's summary sheet.
-    by_run: dict[int, list[SettlementStatement]] = defaultdict(list)
-    for st in (
-        SettlementStatement.objects.filter(run__in=scope.runs())
-        .select_related("hospital", "county", "run")
-        .order_by("run_id", "hospital__code", "pk")
-    ):
-        by_run[st.run_id].append(st)
+    # Every statement of the scope in one query, as plain value rows, handed to each run's
+    # summary sheet.
+    by_run: dict[int, list[dict]] = defaultdict(list)
+    for st in statement_summary_values(SettlementStatement.objects.filter(run__in=scope.runs())):
+        by_run[st["run_id"]].append(st)
+    # Sampled: each run's smallest statement (its sheet's 合计 row is built the same way as
+    # every other's, and reading it builds a handful of rows, not the month's thousands);
+    # in full, every statement. Only these are read as statements, in one query.
+    sheets: dict[int, list[int]] = {}
+    for run_id, statements in by_run.items():
+        ordered = sorted(
+            statements, key=lambda st: (st["claim_count"] + st["adjustment_count"], st["pk"])
+        )
+        sheets[run_id] = [st["pk"] for st in (ordered if full else ordered[:1])]
+    sampled = SettlementStatement.objects.select_related("hospital", "county", "run").in_bulk(
+        [pk for pks in sheets.values() for pk in pks]
+    )
     for run in runs:
         if run.pk not in figures:
             continue
@@ -51,7 +61,12 @@ def check_reports(result: ReconcileResult, scope: Scope, runs, *, full: bool) ->
         totals = totals_row(summary)
         period = result.period(run.county_id, run.year, run.month)
         # The month's own vouchers: what the ledger shows less the reversals dated this month.
-        ledger = period.ledger_total + period.reversed_total
+        ledger = (
+            period.ledger_total
+            + period.reversed_total
+            + period.paid_late_total
+            - period.paid_for_closed_total
+        )
         rows = (
             [
                 Row(
@@ -81,7 +96,7 @@ def check_reports(result: ReconcileResult, scope: Scope, runs, *, full: bool) ->
                         f"汇总表“{header}”合计与结算单合计不符",
                     )
                 )
-        if differs(totals["应付合计"], ledger) and all(st.posted_at for st in statements):
+        if differs(totals["应付合计"], ledger) and all(st["posted_at"] for st in statements):
             rows.append(
                 Row(
                     "funds.SettlementRun",
@@ -91,11 +106,7 @@ def check_reports(result: ReconcileResult, scope: Scope, runs, *, full: bool) ->
                     "汇总表“应付合计”与本月支付凭证合计不符",
                 )
             )
-        # Sampled: the run's smallest statement (its sheet's 合计 row is built the same way as
-        # every other's, and reading it builds a handful of rows, not the month's thousands);
-        # in full, every statement.
-        sheets = sorted(statements, key=lambda st: (st.claim_count + st.adjustment_count, st.pk))
-        for st in sheets if full else sheets[:1]:
+        for st in (sampled[pk] for pk in sheets[run.pk]):
             report = exports.statement_report(st)
             total = totals_row(report)["应付金额"]
             if differs(total, st.total):

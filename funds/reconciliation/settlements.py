@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from django.db.models import Count, F, Max, Q, Sum
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, Sum
 from django.db.models.functions import ExtractMonth, ExtractYear
 
 from beneficiaries.models import County
@@ -20,6 +20,7 @@ from funds.models import (
     SettlementLine,
     SettlementRun,
     SettlementStatement,
+    YearEndClose,
 )
 from funds.reconciliation.base import (
     CHECKS,
@@ -33,6 +34,7 @@ from funds.reconciliation.base import (
     as_money,
     differs,
     fetch,
+    month_index,
 )
 from funds.settlement import period_bounds
 from medaid.core.money import ZERO, yuan_text
@@ -45,8 +47,16 @@ def check_statements(result: ReconcileResult, scope: Scope, today: dt.date) -> N
         SettlementLine._meta.db_table,
     )
     entry, posting, account = Entry._meta.db_table, Posting._meta.db_table, Account._meta.db_table
+    close = YearEndClose._meta.db_table
     where, params = scope.sql_runs("r")
     internal = ", ".join(f"'{k}'" for k in INTERNAL_KINDS)
+    tol = float(TOLERANCE)
+    # The period figures are sums, taken by the database; only the statements where something
+    # differs (a superset of what the loop below reports: it decides each row exactly and
+    # words it) come back to Python, so that the check's cost is the database's aggregates
+    # whatever the number of statements.
+    period_figures(result, where, params)
+    kinds = (EntryKind.HOSPITAL_PAYMENT, EntryKind.INDIVIDUAL_PAYMENT)
     rows = fetch(
         f"""
         WITH s AS (
@@ -87,15 +97,39 @@ def check_statements(result: ReconcileResult, scope: Scope, today: dt.date) -> N
             COALESCE(l.claims, 0), COALESCE(l.adjustments, 0), COALESCE(l.decided, 0),
             COALESCE(l.declared, 0), COALESCE(l.standing, 0),
             e.kind, e.date, e.document_ref, pay.paid, pay.paid_from, pay.hospital_id,
-            pay.to_individuals, rev.id
+            pay.to_individuals, rev.id,
+            CASE WHEN EXISTS (
+                SELECT 1 FROM {close} y
+                WHERE y.county_id = s.county_id AND y.year = s.year
+                  AND y.closed_at <= e.created_at
+            ) THEN 1 ELSE 0 END
         FROM s
         LEFT JOIN l ON l.statement_id = s.id
         LEFT JOIN {entry} e ON e.id = s.entry_id
         LEFT JOIN pay ON pay.entry_id = s.entry_id
         LEFT JOIN {entry} rev ON rev.reverses_id = s.entry_id
+        WHERE ABS(COALESCE(l.total, 0) - s.total) > %s
+           OR ABS(COALESCE(l.claims_total, 0) - s.claims_total) > %s
+           OR ABS(COALESCE(l.adj_total, 0) - s.adjustments_total) > %s
+           OR ABS(s.claims_total + s.adjustments_total - s.total) > %s
+           OR COALESCE(l.claims, 0) <> s.claim_count
+           OR COALESCE(l.adjustments, 0) <> s.adjustment_count
+           OR ABS(COALESCE(l.declared, 0) - s.declared_total) > %s
+           OR (s.payee = 'hospital' AND ABS(s.declared_total - COALESCE(l.decided, 0)) > %s)
+           OR s.posted_at IS NULL
+           OR s.entry_id IS NULL
+           OR ABS(COALESCE(pay.paid, 0) - s.total) > %s
+           OR ABS(COALESCE(pay.paid_from, 0) + s.total) > %s
+           OR e.kind <> CASE WHEN s.payee = 'hospital' THEN %s ELSE %s END
+           OR (s.payee = 'hospital'
+               AND COALESCE(pay.hospital_id, -1) <> COALESCE(s.hospital_id, -1))
+           OR (s.payee <> 'hospital' AND COALESCE(pay.to_individuals, 0) = 0)
+           OR (rev.id IS NOT NULL AND COALESCE(l.standing, 0) > 0)
+           OR e.date > %s
+           OR {month_index("e.date")} <> s.year * 12 + s.month
         ORDER BY s.year, s.month, s.county_id, s.id
         """,
-        params,
+        [*params, *[tol] * 8, *kinds, today],
     )
     codes = dict(County.objects.values_list("id", "code"))
     for (
@@ -129,12 +163,9 @@ def check_statements(result: ReconcileResult, scope: Scope, today: dt.date) -> N
         paid_hospital,
         to_individuals,
         reversal_id,
+        closed_before,
     ) in rows:
         number = f"JS{year}{month:02d}-{codes.get(county_id, '')}-{sid:06d}"
-        period = result.period(county_id, year, month)
-        period.statements += 1
-        period.statements_total += as_money(total)
-        period.claims_total += as_money(l_claims_total)
 
         def add(check, message, rows_, county_id=county_id, year=year, month=month):
             add_difference(result, check, county_id, year, month, message, rows_)
@@ -292,6 +323,11 @@ def check_statements(result: ReconcileResult, scope: Scope, today: dt.date) -> N
             )
         first, last, _ = period_bounds(year, month)
         e_date = as_date(e_date)
+        if closed_before and last < e_date <= today:
+            # Paid late for a month the year-end close had already closed: `posting_date`
+            # dates it the day it was paid, in the open period (the ledger check counts it
+            # in that month).
+            continue
         if not first <= e_date <= min(last, today):
             add(
                 "entry_date",
@@ -308,6 +344,55 @@ def check_statements(result: ReconcileResult, scope: Scope, today: dt.date) -> N
                     )
                 ],
             )
+
+
+def period_figures(result: ReconcileResult, where: str, params: list) -> None:
+    """Per county and month: the statements, their total, and what their claim lines paid."""
+    st, run, line = (
+        SettlementStatement._meta.db_table,
+        SettlementRun._meta.db_table,
+        SettlementLine._meta.db_table,
+    )
+    for county_id, year, month, n, total in fetch(
+        f"""
+        SELECT r.county_id, r.year, r.month, COUNT(*), SUM(st.total)
+        FROM {st} st JOIN {run} r ON r.id = st.run_id
+        WHERE {where}
+        GROUP BY r.county_id, r.year, r.month
+        """,
+        params,
+    ):
+        period = result.period(county_id, year, month)
+        period.statements += n
+        period.statements_total += as_money(total)
+    for county_id, year, month, claims_total in fetch(
+        f"""
+        SELECT r.county_id, r.year, r.month, SUM(l.amount)
+        FROM {line} l JOIN {st} st ON st.id = l.statement_id JOIN {run} r ON r.id = st.run_id
+        WHERE l.adjustment_id IS NULL AND {where}
+        GROUP BY r.county_id, r.year, r.month
+        """,
+        params,
+    ):
+        result.period(county_id, year, month).claims_total += as_money(claims_total)
+
+
+def paid_late():
+    """Posted statements of a month that the county's year-end close had closed before their
+    voucher was written, so that the voucher is dated in a later, open month."""
+    closed = YearEndClose.objects.filter(
+        county_id=OuterRef("run__county_id"),
+        year=OuterRef("run__year"),
+        closed_at__lte=OuterRef("entry__created_at"),
+    )
+    return (
+        SettlementStatement.objects.filter(posted_at__isnull=False, entry__isnull=False)
+        .annotate(
+            paid_in=ExtractYear("entry__date") * 12 + ExtractMonth("entry__date"),
+            settled_in=F("run__year") * 12 + F("run__month"),
+        )
+        .filter(Exists(closed), paid_in__gt=F("settled_in"))
+    )
 
 
 def show(value) -> str:
@@ -357,15 +442,40 @@ def check_ledger_against_statements(result: ReconcileResult, scope: Scope, runs)
         ),
         "county_id",
     )
-    for r in (
-        reversals.annotate(y=ExtractYear("date"), m=ExtractMonth("date"))
-        .values("county_id", "y", "m")
-        .annotate(s=Sum("reverses__settlement_statement__total"))
-        .order_by()
-    ):
-        key = (r["county_id"], r["y"], r["m"])
-        posted[key] = posted.get(key, ZERO) - as_money(r["s"])
-        result.period(*key).reversed_total = as_money(r["s"])
+
+    def shift(statements, keys: tuple[str, str, str], total: str, sign: int, field: str):
+        """Move the statements' total, per county and month, in or out of `posted`, and
+        keep it on the period (the reports check counts the month's own vouchers with it)."""
+        for r in statements.values(*keys).annotate(s=Sum(total)).order_by():
+            key = tuple(r[k] for k in keys)
+            posted[key] = posted.get(key, ZERO) + sign * as_money(r["s"])
+            setattr(result.period(*key), field, as_money(r["s"]))
+
+    shift(
+        reversals.annotate(y=ExtractYear("date"), m=ExtractMonth("date")),
+        ("county_id", "y", "m"),
+        "reverses__settlement_statement__total",
+        -1,
+        "reversed_total",
+    )
+    # A statement of a month the year-end close had closed, paid late, counts in the month of
+    # its voucher (`posting_date` dates it the day it was paid), not in the month it settled.
+    shift(
+        paid_late().filter(run__in=scope.runs()),
+        ("run__county_id", "run__year", "run__month"),
+        "total",
+        -1,
+        "paid_late_total",
+    )
+    shift(
+        scope.county(scope.dates(paid_late(), "entry__date"), "entry__county_id").annotate(
+            y=ExtractYear("entry__date"), m=ExtractMonth("entry__date")
+        ),
+        ("entry__county_id", "y", "m"),
+        "total",
+        1,
+        "paid_for_closed_total",
+    )
     for key in sorted(set(ledger) | set(posted), key=lambda k: (k[1], k[2], k[0] or 0)):
         county_id, year, month = key
         period = result.period(county_id, year, month)
@@ -446,38 +556,48 @@ def check_settled_against_decisions(result: ReconcileResult, scope: Scope) -> No
         Claim._meta.db_table,
     )
     where, params = scope.sql_runs("r")
+    # A claim has one standing claim line (a unique constraint): what stands for it is that
+    # line plus its standing adjustment lines, which are few — aggregated apart, so that the
+    # year's claim lines are scanned once and joined by hash, and the claims table is read only
+    # for the claims that differ.
     rows = fetch(
         f"""
         WITH cl AS (
-            SELECT l.claim_id, r.county_id, r.year, r.month
+            SELECT l.claim_id, l.amount, r.county_id, r.year, r.month
             FROM {line} l
             JOIN {st} st ON st.id = l.statement_id
             JOIN {run} r ON r.id = st.run_id
             WHERE l.adjustment_id IS NULL AND l.reopened = %s AND {where}
         ),
-        settled AS (
+        adj AS (
             SELECT l.claim_id, SUM(l.amount) AS amount
-            FROM {line} l JOIN cl ON cl.claim_id = l.claim_id
-            WHERE l.reopened = %s
+            FROM {line} l
+            WHERE l.adjustment_id IS NOT NULL AND l.reopened = %s
             GROUP BY l.claim_id
         ),
         pending AS (
             SELECT a.claim_id, SUM(a.amount) AS amount
-            FROM {adjustment} a JOIN cl ON cl.claim_id = a.claim_id
+            FROM {adjustment} a
             WHERE NOT EXISTS (
                 SELECT 1 FROM {line} l WHERE l.adjustment_id = a.id AND l.reopened = %s)
             GROUP BY a.claim_id
+        ),
+        diff AS (
+            SELECT cl.claim_id, cl.county_id, cl.year, cl.month, d.id AS decision_id,
+                d.total, cl.amount + COALESCE(adj.amount, 0) AS settled,
+                COALESCE(pending.amount, 0) AS pending
+            FROM cl
+            LEFT JOIN {decision} d ON d.claim_id = cl.claim_id AND d.is_current = %s
+            LEFT JOIN adj ON adj.claim_id = cl.claim_id
+            LEFT JOIN pending ON pending.claim_id = cl.claim_id
+            WHERE d.id IS NULL
+               OR ABS(cl.amount + COALESCE(adj.amount, 0) + COALESCE(pending.amount, 0)
+                      - d.total) > %s
         )
-        SELECT cl.claim_id, c.external_ref, cl.county_id, cl.year, cl.month, d.id, d.total,
-            settled.amount, COALESCE(pending.amount, 0)
-        FROM cl
-        JOIN {claim} c ON c.id = cl.claim_id
-        JOIN settled ON settled.claim_id = cl.claim_id
-        LEFT JOIN {decision} d ON d.claim_id = cl.claim_id AND d.is_current = %s
-        LEFT JOIN pending ON pending.claim_id = cl.claim_id
-        WHERE d.id IS NULL
-           OR ABS(settled.amount + COALESCE(pending.amount, 0) - d.total) > %s
-        ORDER BY cl.year, cl.month, cl.county_id, cl.claim_id
+        SELECT diff.claim_id, c.external_ref, diff.county_id, diff.year, diff.month,
+            diff.decision_id, diff.total, diff.settled, diff.pending
+        FROM diff JOIN {claim} c ON c.id = diff.claim_id
+        ORDER BY diff.year, diff.month, diff.county_id, diff.claim_id
         """,
         [False, *params, False, False, True, float(TOLERANCE)],
     )
@@ -511,15 +631,19 @@ def check_settled_against_decisions(result: ReconcileResult, scope: Scope) -> No
         )
 
 
+def standing_claim_line():
+    """The claim's standing claim line, for an anti-join (NOT EXISTS): a NOT IN over the year's
+    million lines is hashed only while it fits in memory, and otherwise re-scanned per claim."""
+    return SettlementLine.objects.filter(
+        claim_id=OuterRef("pk"), adjustment__isnull=True, reopened=False
+    )
+
+
 def check_claim_states(result: ReconcileResult, scope: Scope, runs) -> None:
     # Settled, but no claim line holds it.
     settled = scope.county(
         scope.dates(Claim.objects.filter(status=Claim.Status.SETTLED), "discharged"), "county_id"
-    ).exclude(
-        id__in=SettlementLine.objects.filter(adjustment__isnull=True, reopened=False).values(
-            "claim_id"
-        )
-    )
+    ).filter(~Exists(standing_claim_line()))
     grouped: dict[tuple, list[Row]] = defaultdict(list)
     for c in settled.values("id", "external_ref", "county_id", "discharged").order_by("id"):
         grouped[(c["county_id"], c["discharged"].year, c["discharged"].month)].append(
@@ -598,11 +722,7 @@ def check_claim_states(result: ReconcileResult, scope: Scope, runs) -> None:
     candidates = (
         scope.county(Claim.objects.filter(status=Claim.Status.ACCEPTED), "county_id")
         .filter(county_id__in={r.county_id for r in staged})
-        .exclude(
-            id__in=SettlementLine.objects.filter(adjustment__isnull=True, reopened=False).values(
-                "claim_id"
-            )
-        )
+        .filter(~Exists(standing_claim_line()))
         .filter(decisions__is_current=True)
         .values(
             "id",

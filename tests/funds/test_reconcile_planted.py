@@ -171,6 +171,48 @@ def test_a_payment_voucher_dated_outside_its_month(books):
     }
 
 
+def test_a_late_payment_for_a_month_the_year_end_close_closed_is_no_difference(
+    books, county, hospitals, accounts
+):
+    # Accepted in June, settled only after the year was closed: `posting_date` dates the
+    # voucher today, in the open period, and it counts in today's month, not in June's.
+    today = timezone.localdate()
+    fund(accounts, county, 100, day=today)
+    make_claim(county, hospitals[2], "50.00", discharged=dt.date(YEAR, 6, 10))
+    run = settle(county=county, year=YEAR, month=6)
+    assert run.status == SettlementRun.Status.SUCCEEDED
+    (st,) = run.statements.all()
+    assert st.entry.date == today
+    result = _reconcile()
+    assert result.differences == [], [d.as_dict() for d in result.differences]
+    assert result.period(county.pk, YEAR, 6).ledger_total == 0
+    assert result.period(county.pk, today.year, today.month).ledger_total == D("50.00")
+    # Not a licence for any date: the same voucher dated in a month before the close is not
+    # a late payment, and is reported.
+    with pgtrigger.ignore("funds.Entry:fund_entry_immutable"):
+        Entry.objects.filter(pk=st.entry_id).update(
+            created_at=YearEndClose.objects.get().closed_at - dt.timedelta(seconds=1)
+        )
+    assert _rows(_reconcile(), "entry_date") == [("funds.Entry", st.entry_id)]
+
+
+def test_a_voucher_that_pays_another_hospital(books, area, county, hospitals):
+    st = SettlementStatement.objects.get(payee="hospital")
+    other = Account.objects.create(
+        code=f"hospital:{hospitals[2].code}",
+        name=hospitals[2].name,
+        kind=AccountKind.HOSPITAL,
+        pooling_area=area,
+        county=county,
+        hospital=hospitals[2],
+    )
+    with pgtrigger.ignore("funds.Posting:fund_posting_immutable"):
+        Posting.objects.filter(entry_id=st.entry_id, amount__gt=0).update(account=other)
+    result = _reconcile()
+    assert _checks(result) == {"entry_amount"}
+    assert _rows(result, "entry_amount") == [("funds.Entry", st.entry_id)]
+
+
 def test_a_payment_to_a_hospital_without_a_statement(books, area, county, hospitals):
     exp = Account.objects.get(county=county, kind=AccountKind.EXPENDITURE)
     hospital = Account.objects.get(kind=AccountKind.HOSPITAL, hospital=hospitals[0])
