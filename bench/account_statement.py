@@ -18,12 +18,10 @@ import argparse
 import datetime as dt
 import json
 import os
-import statistics
 import sys
 import time
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -33,23 +31,9 @@ MARKER = "bench_account_statement_marker"
 YEARS = (2022, 2023, 2024, 2025, 2026)
 
 
-def own_database() -> str:
-    import psycopg
+from bench._common import median_ms, own_database  # noqa: E402
 
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        raise SystemExit("bench/account_statement.py needs PostgreSQL: set DATABASE_URL")
-    parts = urlsplit(url)
-    base = parts.path.lstrip("/") or "medaid"
-    name = base if base.endswith("_account_statement") else f"{base}_account_statement"
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path="/" + name))
-    return name
-
-
-DATABASE = own_database()
+DATABASE = own_database("account_statement")
 
 import django  # noqa: E402
 
@@ -159,15 +143,7 @@ def seed(n: int):
 
 
 def timed(client: Client, url: str, repeat: int) -> float:
-    response = client.get(url)
-    if response.status_code != 200:
-        raise SystemExit(f"{url} answered {response.status_code}")
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        client.get(url)
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
+    return median_ms(client, url, repeat)[0]
 
 
 def main() -> None:

@@ -20,11 +20,9 @@ import json
 import os
 import random
 import re
-import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -36,24 +34,9 @@ YEAR = 2024
 MARKER = "bench_admin_pages_marker"
 
 
-def own_database() -> str:
-    """Point DATABASE_URL at this bench's own database (created when missing)."""
-    import psycopg
+from bench._common import CLAIM_SEED_COLUMNS, median_ms, own_database  # noqa: E402
 
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        raise SystemExit("bench/admin_pages.py needs PostgreSQL: set DATABASE_URL")
-    parts = urlsplit(url)
-    base = parts.path.lstrip("/") or "medaid"
-    name = base if base.endswith("_admin_pages") else f"{base}_admin_pages"
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path="/" + name))
-    return name
-
-
-DATABASE = own_database()
+DATABASE = own_database("admin_pages")
 
 import django  # noqa: E402
 
@@ -64,7 +47,6 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from bench._common import CLAIM_SEED_COLUMNS  # noqa: E402
 from bench.claims import (  # noqa: E402
     IDENTITIES,
     birth_date,
@@ -237,18 +219,11 @@ def last_page(html: str) -> int:
 
 
 def timed(client: Client, url: str, repeat: int) -> tuple[float, str]:
-    response = client.get(url)  # warm-up, and a check that the page works
-    if response.status_code != 200:
-        raise SystemExit(f"{url} answered {response.status_code}")
+    ms, response = median_ms(client, url, repeat)
     html = response.content.decode()
     if "?e=1" in response.get("Location", "") or "errornote" in html:
         raise SystemExit(f"{url} shows an error")
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        client.get(url)
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples), html
+    return ms, html
 
 
 def list_pages(client: Client, base: str, query: str, repeat: int) -> dict[str, float]:

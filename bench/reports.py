@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import resource
-import statistics
 import sys
 import tempfile
 import time
@@ -32,6 +31,8 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections, transaction  # noqa: E402
+
+from bench._common import median_ms  # noqa: E402
 
 COUNTIES = 10
 HOSPITALS_PER_COUNTY = 5
@@ -235,15 +236,7 @@ def admin_list_timings(user, county_id: int, month: str, repeat: int) -> dict[st
     }
     timings = {}
     for name, url in urls.items():
-        response = client.get(url)  # warm-up (and a check that the page works)
-        if response.status_code != 200:
-            raise SystemExit(f"{url} answered {response.status_code}")
-        samples = []
-        for _ in range(repeat):
-            started = time.perf_counter()
-            client.get(url)
-            samples.append((time.perf_counter() - started) * 1000)
-        timings[name] = round(statistics.median(samples), 1)
+        timings[name] = round(median_ms(client, url, repeat)[0], 1)
     return timings
 
 

@@ -21,6 +21,17 @@ from medaid.core.money import yuan_text
 COLOURS = ("#79aec8", "#e0913a")
 
 
+def _opening(width: int, height: int, title: str, *, fallback: str) -> list[str]:
+    """A chart's `<svg>` element, named for screen readers by its title, and the title shown."""
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'role="img" aria-label="{escape(title or fallback)}" font-size="12">'
+    ]
+    if title:
+        parts.append(f'<text x="0" y="16" font-weight="bold">{escape(title)}</text>')
+    return parts
+
+
 def pair_bars(
     rows: Sequence[tuple[str, Decimal, Decimal]],
     *,
@@ -35,12 +46,7 @@ def pair_bars(
     plot_w = max(width - label_w - figures_w, 50)
     biggest = max((abs(v) for _, a, b in rows for v in (a, b)), default=Decimal(0)) or Decimal(1)
     height = top + len(rows) * (2 * bar_h + gap) + 24
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'role="img" aria-label="{escape(title or "柱状图")}" font-size="12">'
-    ]
-    if title:
-        parts.append(f'<text x="0" y="16" font-weight="bold">{escape(title)}</text>')
+    parts = _opening(width, height, title, fallback="柱状图")
     y = top
     for label, *values in rows:
         parts.append(
@@ -74,12 +80,7 @@ def bars(
     plot_w = max(width - label_w - 120, 50)
     biggest = max((abs(Decimal(v)) for _, v in rows), default=Decimal(0)) or Decimal(1)
     height = top + len(rows) * (bar_h + gap) + 8
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'role="img" aria-label="{escape(title or "柱状图")}" font-size="12">'
-    ]
-    if title:
-        parts.append(f'<text x="0" y="16" font-weight="bold">{escape(title)}</text>')
+    parts = _opening(width, height, title, fallback="柱状图")
     y = top
     for label, value in rows:
         w = float(abs(Decimal(value)) / biggest) * plot_w
@@ -117,12 +118,7 @@ def month_columns(
     def y_of(value) -> float:
         return top + plot_h - float(abs(Decimal(value)) / biggest) * plot_h
 
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'role="img" aria-label="{escape(title or "月度柱状图")}" font-size="12">'
-    ]
-    if title:
-        parts.append(f'<text x="0" y="16" font-weight="bold">{escape(title)}</text>')
+    parts = _opening(width, height, title, fallback="月度柱状图")
     parts.append(
         f'<text x="{left - 6}" y="{top + 10}" text-anchor="end">{yuan_text(biggest)}</text>'
         f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end">0</text>'

@@ -86,23 +86,6 @@ def _json_format(head: bytes, json_ok: bool) -> str:
     return "json"
 
 
-def _json_format(head: bytes, json_ok: bool) -> str:
-    if not json_ok:
-        raise FileRefused(
-            "此处不接受 JSON 文件：JSON 仅用于医保平台人员身份信息，名册请使用 .xlsx 或 .csv 模板",
-            code="unknown_format",
-            field="file",
-        )
-    text = head.removeprefix(codecs.BOM_UTF8).lstrip(b" \t\r\n")
-    if b"\x00" in head or not text.startswith((b"[", b"{")):
-        raise FileRefused(
-            "文件扩展名为 .json，但内容不是 JSON 文本（应以 [ 或 { 开头）",
-            code="not_json",
-            field="file",
-        )
-    return "json"
-
-
 def text_encoding(head: bytes, *, complete: bool) -> str:
     """The encoding of a text file from its head: "utf-8-sig" (BOM), "utf-8", else "gb18030".
     `complete`: the head is the whole file (its last character cannot be cut)."""
