@@ -179,6 +179,41 @@ def start(argv, env, log_path: Path, ready: bytes, timeout: float = 60) -> subpr
     raise RuntimeError(f"{argv} did not start in {timeout}s:\n{log_path.read_text()}")
 
 
+def cpu_seconds() -> dict[int, tuple[int, str, float]]:
+    """Every live process's (session, name, CPU seconds so far), from /proc: where the
+    machine's two cores went during the load (web, worker, database, the clients)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        # After the name: state ppid pgrp session … utime (12th) stime (13th).
+        found[int(entry.name)] = (int(fields[3]), name, (int(fields[11]) + int(fields[12])) / tick)
+    return found
+
+
+def cpu_split(before: dict, after: dict, sessions: dict[str, int]) -> dict[str, float]:
+    """CPU seconds spent between two readings, by part: each started server's session, the
+    PostgreSQL processes, and this process (the clients' threads)."""
+    spent = dict.fromkeys([*sessions, "database", "clients"], 0.0)
+    for pid, (session, name, cpu) in after.items():
+        delta = cpu - before.get(pid, (session, name, 0.0))[2]
+        part = next((k for k, v in sessions.items() if v == session), None)
+        if part is None and name.startswith("postgres"):
+            part = "database"
+        if part is None and pid == os.getpid():
+            part = "clients"
+        if part is not None:
+            spent[part] += delta
+    return {k: round(v, 1) for k, v in spent.items()}
+
+
 def stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -301,6 +336,7 @@ def main() -> int:
     )
     time.sleep(2)  # every web worker booted
     try:
+        cpu_before = cpu_seconds()
         started = time.monotonic()
         stop_at = started + args.seconds
         per_client = [
@@ -331,6 +367,7 @@ def main() -> int:
                 break
             time.sleep(0.5)
         drain_seconds = time.monotonic() - load_ended
+        cpu = cpu_split(cpu_before, cpu_seconds(), {"web": web.pid, "worker": worker.pid})
     finally:
         stop(web)
         stop(worker)
@@ -360,6 +397,13 @@ def main() -> int:
         "web_workers": args.web_workers,
         "worker_concurrency": args.worker_concurrency,
         "load_average": round(os.getloadavg()[0], 1),
+        # Where the two cores went, from the load's start until the backlog was decided: CPU
+        # seconds per part, per acknowledged declaration, and the cores kept busy on average.
+        "cpu_seconds": cpu,
+        "cpu_ms_per_declaration": {
+            k: round(v * 1000 / max(len(acknowledged), 1), 2) for k, v in cpu.items()
+        },
+        "cores_busy": round(sum(cpu.values()) / (load_seconds + drain_seconds), 2),
     }
     for error in errors[:5]:
         print("error:", error)
