@@ -33,22 +33,13 @@ from funds.models import (
     SettlementStatement,
     YearEndClose,
 )
-from medaid.core.admin import CountyScopedAdmin, amount_html, may, operation_required
+from medaid.core.admin import CountyScopedAdmin, amount_html, may, operation_required, query_int
 from medaid.core.fields import ServiceCheckedForm
 from medaid.core.scoping import scope_to_user
 from medaid.core.workdays import month_range
 from medaid.core.xlsx import report_filename
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _int_param(request, name: str, default: int, *, lo: int, hi: int) -> int:
-    """A whole number from the query string, `default` when missing or out of [lo, hi]."""
-    try:
-        value = int(request.GET.get(name, ""))
-    except ValueError:
-        return default
-    return value if lo <= value <= hi else default
 
 
 def _xlsx_response(write, filename: str) -> FileResponse:
@@ -134,13 +125,13 @@ class AccountAdmin(CountyScopedAdmin):
         account = get_object_or_404(scope_to_user(Account.objects.all(), request.user), pk=pk)
         sums = selectors.account_month_sums(account)
         years = selectors.account_years(sums) or [timezone.localdate().year]
-        year = _int_param(request, "year", years[0], lo=2000, hi=2100)
+        year = query_int(request, "year", years[0], lo=2000, hi=2100)
         months = selectors.account_months(account=account, year=year, sums=sums)
         busy = [m for m in months if m.entries]
         default_month = (busy[-1] if busy else months[0]).month.month
-        month = months[_int_param(request, "month", default_month, lo=1, hi=12) - 1].month
+        month = months[query_int(request, "month", default_month, lo=1, hi=12) - 1].month
         counterparties = list(selectors.month_counterparties(account=account, month=month))
-        counterparty = _int_param(request, "counterparty", 0, lo=0, hi=2**62)
+        counterparty = query_int(request, "counterparty", 0, lo=0, hi=2**62)
         if counterparty not in {a.pk for a in counterparties}:
             counterparty = 0
         kind = request.GET.get("kind", "")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from decimal import Decimal
 
 from django import forms
 from django.contrib import messages
@@ -16,9 +15,9 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from medaid.core.admin import operation_required
+from medaid.core.admin import operation_required, query_int
 from medaid.core.models import Job
-from medaid.core.money import to_yuan
+from medaid.core.money import ZERO, to_yuan
 from medaid.core.reports import ReportRequestError, report_job_start, reports_for
 from medaid.core.scoping import is_city_wide, scope_to_user, user_county_id
 from medaid.core.services import PreviewError, benefit_preview
@@ -316,12 +315,7 @@ def finance_charts(request):
     if not (request.user.is_staff and request.user.has_perm("funds.view_entry")):
         raise PermissionDenied("没有查看基金账簿的权限")
     today = timezone.localdate()
-    try:
-        year = int(request.GET.get("year", today.year))
-    except ValueError:
-        year = today.year
-    if not 2000 <= year <= 2100:
-        year = today.year
+    year = query_int(request, "year", today.year, lo=2000, hi=2100)
     spending = monthly_spending(year=year, user=request.user)
     budgets = budgets_of_year(year=year, user=request.user)
     counties = scope_to_user(
@@ -329,10 +323,9 @@ def finance_charts(request):
         request.user,
         county_field="pk",
     )
-    zero = Decimal("0.00")
     per_county = []
     for county in counties:
-        months = spending.get(county.pk, [zero] * 12)
+        months = spending.get(county.pk, [ZERO] * 12)
         budget = budgets.get(county.pk)
         monthly_budget = to_yuan(budget / 12) if budget is not None else None
         title = f"{county.name} {year}年各月救助支出与月均预算"
@@ -340,7 +333,7 @@ def finance_charts(request):
             {
                 "county": county,
                 "months": months,
-                "spent": sum(months, zero),
+                "spent": sum(months, ZERO),
                 "budget": budget,
                 "monthly_budget": monthly_budget,
                 "chart": charts.month_columns(months, reference=monthly_budget, title=title),

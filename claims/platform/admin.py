@@ -19,6 +19,7 @@ from medaid.core.admin import (
     CountyScopedAdmin,
     format_trace,
     operation_required,
+    query_int,
     register_county_path,
 )
 
@@ -167,12 +168,8 @@ class PlatformSettlementAdmin(CountyScopedAdmin):
         return render(request, "claims/platform_resolve.html", context)
 
     def mismatches_view(self, request):
-        today = timezone.localdate()
-        try:
-            year = int(request.GET.get("year") or today.year)
-            month = int(request.GET.get("month") or 0)
-        except ValueError:
-            year, month = today.year, 0
+        year = query_int(request, "year", timezone.localdate().year, lo=2000, hi=2100)
+        month = query_int(request, "month", 0, lo=0, hi=12)
         settlements = self.get_queryset(request).filter(declaration__year=year)
         if month:
             settlements = settlements.filter(declaration__month=month)

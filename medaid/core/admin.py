@@ -190,6 +190,17 @@ def county_filter(county_field: str) -> type[CountyListFilter]:
 # --- operations: who may change what -----------------------------------------------------
 
 
+def query_int(request, name: str, default: int, *, lo: int, hi: int) -> int:
+    """A whole number from a page's query string (a year, a month, an id to filter by):
+    `default` when it is missing, not a number or outside [lo, hi] — a hand-edited address
+    shows the default page, never a 500."""
+    try:
+        value = int(request.GET.get(name, ""))
+    except ValueError:
+        return default
+    return value if lo <= value <= hi else default
+
+
 def may(request, permission: str) -> bool:
     """Whether the user of `request` holds the operation's permission (roles.OPERATIONS)."""
     return request.user.is_active and request.user.has_perm(permission)
