@@ -320,13 +320,11 @@ class MoneyMoveAdmin(CountyScopedAdmin):
 
     @admin.display(description="账户与金额（元）")
     def lines_display(self, obj):
-        rows = format_html("")
-        for line in obj.lines:
-            rows += format_html(
-                '<tr><td>{}</td><td style="text-align:right">{}</td></tr>',
-                line["account"],
-                line["amount"],
-            )
+        rows = format_html_join(
+            "",
+            '<tr><td>{}</td><td style="text-align:right">{}</td></tr>',
+            ((line["account"], line["amount"]) for line in obj.lines),
+        )
         return format_html("<table>{}</table>", rows)
 
     @admin.display(description="记账凭证")

@@ -71,9 +71,17 @@ class Screenshots:
         return path
 
 
+def submit(page, selector: str) -> None:
+    """Click what leads to another page and wait until that page has loaded. The test's own ORM
+    reads share the live server's SQLite connection: one made while a request is still being
+    served finds the database locked, and the request fails."""
+    with page.expect_navigation():
+        page.click(selector)
+
+
 def log_in(page, live_server, username: str, password: str = PASSWORD) -> None:
+    page.context.clear_cookies()
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
-    page.click("input[type=submit]")
-    page.wait_for_load_state()
+    submit(page, "input[type=submit]")

@@ -3,7 +3,7 @@
 import pytest
 
 from beneficiaries.models import Person
-from tests.browser.conftest import log_in
+from tests.browser.conftest import log_in, submit
 from tests.medaid.conftest import make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -69,7 +69,7 @@ def test_the_benefit_calculator_answers_with_the_trace(page, live_server, two_co
     a, _ = two_counties
     make_user("clerk_a", "counter_clerk", county=a)
     log_in(page, live_server, "clerk_a")
-    page.click("#link-calculator")
+    submit(page, "#link-calculator")
     page.select_option("#id_policy", "pingshun")
     page.fill("#id_per_capita_disposable_income", "29178")
     page.fill("#id_birth_date", "1958-04-02")
@@ -83,7 +83,7 @@ def test_the_benefit_calculator_answers_with_the_trace(page, live_server, two_co
     page.fill("#id_applied", "2023-04-01")
     page.fill("#id_in_policy_cost", "40000.00")
     page.shots.take("calculator-filled")
-    page.click("input[name=calculate]")
+    submit(page, "input[name=calculate]")
     page.wait_for_selector("#calc-result")
     page.shots.take("calculator-result")
     assert page.locator("#calc-total").inner_text().strip() == "24462.50"

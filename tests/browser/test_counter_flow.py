@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from python_calamine import CalamineWorkbook
 
-from tests.browser.conftest import ARTIFACTS, log_in
+from tests.browser.conftest import ARTIFACTS, log_in, submit
 from tests.medaid.conftest import make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -61,7 +61,7 @@ def test_register_submit_approve_settle_and_download_the_statement(
     page.fill("#id_r-0-basic_insurance_paid", "6000.00")
     page.fill("#id_r-0-receipt_numbers", "PJ0001")
     page.shots.take("clerk-counter-filled")
-    page.click("input[type=submit]")
+    submit(page, "input[type=submit]")
     page.wait_for_url("**/change/")
     page.shots.take("clerk-registered")
     application = Application.objects.get(person=counter_world["person"])
@@ -72,11 +72,10 @@ def test_register_submit_approve_settle_and_download_the_statement(
     page.goto(f"{live_server.url}/admin/claims/application/")
     page.check(f"input[name=_selected_action][value='{application.pk}']")
     page.select_option("select[name=action]", "submit_selected")
-    page.click("button[name=index]")
+    submit(page, "button[name=index]")
     page.shots.take("clerk-submitted")
     application.refresh_from_db()
     assert application.state == Application.State.SUBMITTED
-    page.context.clear_cookies()
 
     # The supervisor approves it.
     log_in(page, live_server, "supervisor")
@@ -85,11 +84,10 @@ def test_register_submit_approve_settle_and_download_the_statement(
     page.goto(f"{live_server.url}/admin/claims/application/{application.pk}/decide/")
     page.shots.take("supervisor-decide")
     page.check("input[value=approve]")
-    page.click("input[type=submit]")
+    submit(page, "input[type=submit]")
     page.shots.take("supervisor-approved")
     application.refresh_from_db()
     assert application.state == Application.State.APPROVED
-    page.context.clear_cookies()
 
     # Finance settles the month and downloads the county statement.
     log_in(page, live_server, "finance")
@@ -98,7 +96,7 @@ def test_register_submit_approve_settle_and_download_the_statement(
     page.fill("#id_year", str(YEAR))
     page.fill("#id_month", str(MONTH))
     page.shots.take("finance-start")
-    page.click("input[type=submit]")
+    submit(page, "input[type=submit]")
     page.shots.take("finance-settled")
     from funds.models import MoneyMove, SettlementRun
 
@@ -108,20 +106,19 @@ def test_register_submit_approve_settle_and_download_the_statement(
     page.goto(f"{live_server.url}/admin/funds/settlementrun/")
     page.check(f"input[name=_selected_action][value='{run.pk}']")
     page.select_option("select[name=action]", "propose_posting")
-    page.click("button[name=index]")
+    submit(page, "button[name=index]")
     page.shots.take("finance-confirm-posting")
     page.fill("textarea[name=maker_reason]", "本月结算单已与医院核对")
-    page.click("input[value=提交复核]")
+    submit(page, "input[value=提交复核]")
     assert "待复核" in page.locator("ul.messagelist").inner_text()
     move = MoneyMove.objects.get(settlement_run=run)
-    page.context.clear_cookies()
 
     # … and a second person of finance approves it; only then is the month paid.
     log_in(page, live_server, "finance2")
     page.goto(f"{live_server.url}/admin/funds/moneymove/{move.pk}/decide/")
     page.shots.take("finance2-decide")
     page.fill("textarea[name=checker_reason]", "金额与账户无误")
-    page.click("input[name=approve]")
+    submit(page, "input[name=approve]")
     run.refresh_from_db()
     assert run.status == SettlementRun.Status.SUCCEEDED, run.error
     page.goto(f"{live_server.url}/admin/funds/settlementrun/")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from python_calamine import CalamineWorkbook
 
-from tests.browser.conftest import Screenshots
+from tests.browser.conftest import Screenshots, log_in, submit
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -89,15 +89,6 @@ JURISDICTIONS = [
 ]
 
 
-def _log_in(page, live_server, username):
-    page.context.clear_cookies()
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_load_state()
-
-
 def _fits(page):
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= WIDTH, f"{page.url} scrolls sideways: {width}px"
@@ -166,7 +157,7 @@ def test_a_day_of_work_in_each_jurisdiction(browser, live_server, world):
     suffix, county = world["suffix"], world["county"]
     try:
         # The clerk receives the application at the counter; medaid decides it at once.
-        _log_in(page, live_server, f"clerk_{suffix}")
+        log_in(page, live_server, f"clerk_{suffix}", PASSWORD)
         page.goto(f"{live_server.url}/admin/claims/application/add/")
         page.fill("#id_id_number", world["person"].id_number)
         page.fill("#id_applied", world["applied"].isoformat())
@@ -179,7 +170,7 @@ def test_a_day_of_work_in_each_jurisdiction(browser, live_server, world):
         page.fill("#id_r-0-receipt_numbers", "PJ0001")
         _fits(page)
         shots.take("clerk-counter")
-        page.click("input[type=submit]")
+        submit(page, "input[type=submit]")
         page.wait_for_url("**/change/")
         shots.take("clerk-received")
         application = Application.objects.get(person=world["person"])
@@ -193,14 +184,14 @@ def test_a_day_of_work_in_each_jurisdiction(browser, live_server, world):
         page.goto(f"{live_server.url}/admin/claims/application/")
         page.check(f"input[name=_selected_action][value='{application.pk}']")
         page.select_option("select[name=action]", "submit_selected")
-        page.click("button[name=index]")
+        submit(page, "button[name=index]")
         shots.take("clerk-submitted")
         application.refresh_from_db()
         assert application.state == "submitted"
 
         # Two different supervisors approve: after the first it still waits.
         for n, supervisor in enumerate((f"supervisor_{suffix}", f"supervisor2_{suffix}")):
-            _log_in(page, live_server, supervisor)
+            log_in(page, live_server, supervisor, PASSWORD)
             page.goto(f"{live_server.url}/admin/claims/application/{application.pk}/decide/")
             body = page.locator("#content").inner_text()
             assert STATE_WORDS["submitted" if n == 0 else "second_review"] in body
@@ -208,7 +199,7 @@ def test_a_day_of_work_in_each_jurisdiction(browser, live_server, world):
             _fits(page)
             shots.take(f"supervisor{n + 1}-decide")
             page.check("input[value=approve]")
-            page.click("input[type=submit]")
+            submit(page, "input[type=submit]")
             page.wait_for_url("**/change/")
             shots.take(f"supervisor{n + 1}-approved")
             application.refresh_from_db()
@@ -217,30 +208,30 @@ def test_a_day_of_work_in_each_jurisdiction(browser, live_server, world):
 
         _fund(county)
         # Finance settles this month; the posting is proposed, then approved by a second person.
-        _log_in(page, live_server, f"finance_{suffix}")
+        log_in(page, live_server, f"finance_{suffix}", PASSWORD)
         page.goto(f"{live_server.url}/admin/funds/settlementrun/start/")
         page.select_option("#id_county", str(county.pk))
         page.fill("#id_year", str(TODAY.year))
         page.fill("#id_month", str(TODAY.month))
         shots.take("finance-start")
-        page.click("input[type=submit]")
+        submit(page, "input[type=submit]")
         run = SettlementRun.objects.get(county=county, year=TODAY.year, month=TODAY.month)
         assert run.status == SettlementRun.Status.STAGED, run.error
         page.goto(f"{live_server.url}/admin/funds/settlementrun/")
         page.check(f"input[name=_selected_action][value='{run.pk}']")
         page.select_option("select[name=action]", "propose_posting")
-        page.click("button[name=index]")
+        submit(page, "button[name=index]")
         page.fill("textarea[name=maker_reason]", "本月结算单已与医院核对")
         shots.take("finance-propose")
-        page.click("input[value=提交复核]")
+        submit(page, "input[value=提交复核]")
         assert "待复核" in page.locator("ul.messagelist").inner_text()
         move = MoneyMove.objects.get(settlement_run=run)
 
-        _log_in(page, live_server, f"finance2_{suffix}")
+        log_in(page, live_server, f"finance2_{suffix}", PASSWORD)
         page.goto(f"{live_server.url}/admin/funds/moneymove/{move.pk}/decide/")
         page.fill("textarea[name=checker_reason]", "金额与账户无误")
         shots.take("finance2-decide")
-        page.click("input[name=approve]")
+        submit(page, "input[name=approve]")
         run.refresh_from_db()
         assert run.status == SettlementRun.Status.SUCCEEDED, run.error
         application.refresh_from_db()

@@ -7,7 +7,7 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from tests.beneficiaries.conftest import HEADERS, make_id
-from tests.browser.conftest import ARTIFACTS, log_in
+from tests.browser.conftest import ARTIFACTS, log_in, submit
 from tests.medaid.conftest import make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -47,7 +47,7 @@ def test_upload_preview_apply_and_download_the_error_rows(page, live_server, reg
     page.set_input_files("#id_file", str(upload))
     page.fill("#id_stated_date", dt.date.today().isoformat())
     page.shots.take("upload-filled")
-    page.click("input[type=submit]")
+    submit(page, "input[type=submit]")
     page.wait_for_url("**/preview/")
     page.shots.take("preview")
     body = page.locator("#content").inner_text()
@@ -70,7 +70,7 @@ def test_upload_preview_apply_and_download_the_error_rows(page, live_server, reg
     # The counts come first; applying needs them confirmed.
     assert "入库将：新增身份 2 个，变更身份 0 个，终止身份 0 个" in body, body
     page.check("input[name=confirm]")
-    page.click("input[type=submit]")  # 确认入库
+    submit(page, "input[type=submit]")  # 确认入库
     page.shots.take("applied")
     assert "已入库" in page.locator("ul.messagelist").inner_text()
     batch.refresh_from_db()
@@ -91,7 +91,7 @@ def test_the_report_centre_writes_the_roster_the_clerk_may_see(page, live_server
     page.goto(f"{live_server.url}/admin/reports/")
     page.select_option("#id_report", label="救助对象名册")
     page.shots.take("report-centre")
-    page.click("input[type=submit]")
+    submit(page, "input[type=submit]")
     page.wait_for_selector("a.job-download")
     page.shots.take("report-job")
     with page.expect_download() as download_info:
