@@ -1,6 +1,6 @@
 """Hospital monthly declarations in: .xlsx (python-calamine), .csv (streamed) or JSON rows from
 the API. Lines are parsed here into the staging table; the checks that need the database run
-set-based in `services.declaration_check`."""
+set-based in `services.declarations_check`."""
 
 from __future__ import annotations
 

@@ -35,10 +35,10 @@ from claims.models import (
 from claims.platform import reader
 from claims.platform.models import PlatformLine, PlatformSettlement
 from claims.services.declarations import (
+    DeclarationFormat,
+    declaration_format_register,
     declaration_receive,
     json_hash,
-    on_declaration_checked,
-    on_declaration_merged,
 )
 from claims.services.errors import ClaimsError
 from claims.services.recompute import DEFAULT_PARTITIONS, on_run_finished, run_create
@@ -151,8 +151,14 @@ def platform_from_rows(
     )
 
 
-def is_platform(declaration: Declaration) -> bool:
-    return PlatformLine.objects.filter(declaration=declaration).exists()
+def platform_declarations(declaration_ids: list[int]) -> set[int]:
+    """Which of these declarations are platform settlement lists (their lines carry facts)."""
+    return set(
+        PlatformLine.objects.filter(declaration_id__in=declaration_ids)
+        .order_by()
+        .values_list("declaration_id", flat=True)
+        .distinct()
+    )
 
 
 # --- after the checks: re-sends and reversals -------------------------------------------------
@@ -303,17 +309,14 @@ def _claims_reverse(declaration: Declaration, claims: list[Claim]) -> None:
 
 
 def platform_checked(declaration: Declaration) -> None:
-    if is_platform(declaration):
-        _resends(declaration)
-        _reversals(declaration)
+    _resends(declaration)
+    _reversals(declaration)
 
 
 # --- after the merge: each claim's platform facts ---------------------------------------------
 
 
 def platform_merged(declaration: Declaration) -> None:
-    if not is_platform(declaration):
-        return
     lines = DeclarationLine._meta.db_table
     platform = PlatformLine._meta.db_table
     settlements = PlatformSettlement._meta.db_table
@@ -360,17 +363,24 @@ def platform_merged(declaration: Declaration) -> None:
 # --- after the runs: our figure against maf_pay -----------------------------------------------
 
 
-def platform_compare(*, declaration_id: int) -> int:
-    """Our current decision against the platform's maf_pay, for every claim of a finished
-    platform declaration not compared yet; set-based. Returns the mismatches found."""
+def platform_compare(*, declaration_ids: list[int]) -> int:
+    """Our current decision against the platform's maf_pay, for every claim of these finished
+    platform declarations not compared yet; set-based. Returns the mismatches found."""
     settlements = PlatformSettlement._meta.db_table
     decisions = Decision._meta.db_table
-    if not PlatformSettlement.objects.filter(
-        declaration_id=declaration_id,
-        outcome=PlatformSettlement.Outcome.PENDING,
-        declaration__status=Declaration.Status.DONE,
-    ).exists():
+    ids = list(
+        PlatformSettlement.objects.filter(
+            declaration_id__in=declaration_ids,
+            outcome=PlatformSettlement.Outcome.PENDING,
+            declaration__status=Declaration.Status.DONE,
+        )
+        .order_by()
+        .values_list("declaration_id", flat=True)
+        .distinct()
+    )
+    if not ids:
         return 0
+    in_batch = ", ".join(["%s"] * len(ids))
     outcome, reason = PlatformSettlement.Outcome, PlatformSettlement.Reason
     claims, people = Claim._meta.db_table, Person._meta.db_table
     lines = DeclarationLine._meta.db_table
@@ -397,8 +407,8 @@ def platform_compare(*, declaration_id: int) -> int:
                     WHEN EXISTS ({reversed_beside}) THEN %s ELSE %s END
             FROM (SELECT claim_id, total, identity, eligible FROM {decisions}
                   WHERE is_current = %s) x
-            WHERE x.claim_id = {settlements}.claim_id AND {settlements}.declaration_id = %s
-                AND {settlements}.outcome = %s
+            WHERE x.claim_id = {settlements}.claim_id
+                AND {settlements}.declaration_id IN ({in_batch}) AND {settlements}.outcome = %s
             """,
             (
                 outcome.MATCH,
@@ -410,12 +420,12 @@ def platform_compare(*, declaration_id: int) -> int:
                 reason.REVERSAL,
                 reason.AMOUNT,
                 True,
-                declaration_id,
+                *ids,
                 outcome.PENDING,
             ),
         )
     return PlatformSettlement.objects.filter(
-        declaration_id=declaration_id, outcome=outcome.MISMATCH
+        declaration_id__in=ids, outcome=outcome.MISMATCH
     ).count()
 
 
@@ -455,6 +465,9 @@ def platform_review_resolve(
     return settlement
 
 
-on_declaration_checked(platform_checked)
-on_declaration_merged(platform_merged)
+declaration_format_register(
+    DeclarationFormat(
+        owns=platform_declarations, after_check=platform_checked, after_merge=platform_merged
+    )
+)
 on_run_finished(platform_compare)

@@ -6,9 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from beneficiaries.models import Person
@@ -33,7 +36,7 @@ from claims.services.recompute import (
     run_dispatch,
     run_execute,
 )
-from medaid.core.bulk import insert_rows, is_postgres
+from medaid.core.bulk import in_ids, insert_rows, is_postgres
 from medaid.core.workdays import month_range
 
 # --- declarations --------------------------------------------------------------------------
@@ -119,24 +122,27 @@ DECLARATION_LINE_FIELDS = (
 DECLARATION_LINE_COLUMNS = ("line_no", *DECLARATION_LINE_FIELDS, "error", "error_detail")
 
 
-def _flag(sql_where: str, code: str, declaration_id: int, params=()) -> None:
+def _flag(sql_where: str, code: str, declaration_ids: list[int], params=()) -> None:
     table = DeclarationLine._meta.db_table
+    in_batch, batch = in_ids("declaration_id", declaration_ids)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET error = %s WHERE declaration_id = %s AND error = '' "
-            f"AND ({sql_where})",
-            (code, declaration_id, *params),
+            f"UPDATE {table} SET error = %s WHERE {in_batch} AND error = '' AND ({sql_where})",
+            (code, *batch, *params),
         )
 
 
-def declaration_check(*, declaration: Declaration) -> None:
-    """Set-based checks on the staged lines; the first problem of a line is its reason. Lines
-    are only read here (and the refused ones marked): rewriting every staged row to resolve its
-    person and hospital would cost more than looking them up again in the merge."""
+def declarations_check(*, declarations: list[Declaration]) -> None:
+    """Set-based checks on the staged lines of a batch of declarations, as if each had been
+    checked and merged in turn (oldest first): the first problem of a line is its reason, and a
+    line already declared by an earlier declaration of the batch is refused as one declared
+    before. Lines are only read here (and the refused ones marked): rewriting every staged row
+    to resolve its person and hospital would cost more than looking them up again in the
+    merge."""
     from beneficiaries.models import County
     from claims.models import LineError
 
-    d = declaration.pk
+    ids = [d.pk for d in declarations]
     lines = DeclarationLine._meta.db_table
     hospitals = Hospital._meta.db_table
     people = Person._meta.db_table
@@ -144,63 +150,100 @@ def declaration_check(*, declaration: Declaration) -> None:
     person_of_line = f"SELECT p.id FROM {people} p WHERE p.id_number = {lines}.id_number"
     # The figures' rules (checks.FIGURE_RULES, as a counter claim is checked), in one pass.
     error, detail, broken = figure_checks_sql()
+    in_batch, batch = in_ids("declaration_id", ids)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {lines} SET error = {error}, error_detail = {detail} "
-            f"WHERE declaration_id = %s AND error = '' AND ({broken})",
-            (d,),
+            f"WHERE {in_batch} AND error = '' AND ({broken})",
+            batch,
         )
-    _, period_end = month_range(declaration.year, declaration.month)
-    _flag("discharged > %s", LineError.FUTURE_DATE, d, (period_end,))
+    by_period: dict[dt.date, list[int]] = {}
+    for declaration in declarations:
+        _, period_end = month_range(declaration.year, declaration.month)
+        by_period.setdefault(period_end, []).append(declaration.pk)
+    for period_end, members in by_period.items():
+        _flag("discharged > %s", LineError.FUTURE_DATE, members, (period_end,))
     _flag(
         f"NOT EXISTS (SELECT 1 FROM {hospitals} h WHERE h.code = {lines}.hospital_code)",
         LineError.UNKNOWN_HOSPITAL,
-        d,
+        ids,
     )
-    if declaration.hospital_id:
-        _flag("hospital_code <> %s", LineError.HOSPITAL_MISMATCH, d, (declaration.hospital.code,))
-    _flag(f"NOT EXISTS ({person_of_line})", LineError.UNKNOWN_PERSON, d)
+    # A declaration made for a hospital takes only its lines (none made for one: NULL, no flag).
+    _flag(
+        f"hospital_code <> (SELECT h.code FROM {Declaration._meta.db_table} d "
+        f"JOIN {hospitals} h ON h.id = d.hospital_id WHERE d.id = {lines}.declaration_id)",
+        LineError.HOSPITAL_MISMATCH,
+        ids,
+    )
+    _flag(f"NOT EXISTS ({person_of_line})", LineError.UNKNOWN_PERSON, ids)
     # No pack covers the date: per pooling area, outside every stretch its packs cover (the
     # area's packs are dated: Kunming's until 2022-06-30, then Yunnan's).
     for ranges, county_ids in counties_by_coverage(County).items():
         placeholders = ", ".join(["%s"] * len(county_ids))
         in_area = f"EXISTS ({person_of_line} AND p.county_id IN ({placeholders}))"
         if not ranges:
-            _flag(in_area, LineError.NO_POLICY, d, county_ids)
+            _flag(in_area, LineError.NO_POLICY, ids, county_ids)
             continue
         inside = " OR ".join(["discharged BETWEEN %s AND %s"] * len(ranges))
         bounds = [day for first, last in ranges for day in (first, last or dt.date.max)]
         _flag(
             f"NOT ({inside}) AND {in_area}",
             LineError.NO_POLICY,
-            d,
+            ids,
             (*bounds, *county_ids),
         )
     _flag(
         f"EXISTS (SELECT 1 FROM {lines} o WHERE o.declaration_id = {lines}.declaration_id "
         f"AND o.external_ref = {lines}.external_ref AND o.line_no < {lines}.line_no)",
         LineError.DUPLICATE_IN_FILE,
-        d,
+        ids,
     )
     _flag(
         f"EXISTS (SELECT 1 FROM {claims} c JOIN {hospitals} h ON h.id = c.hospital_id "
         f"WHERE h.code = {lines}.hospital_code AND c.external_ref = {lines}.external_ref)",
         LineError.ALREADY_DECLARED,
-        d,
+        ids,
     )
+    if len(ids) > 1:
+        # The earliest line of a reference that passed becomes the claim; every later one is
+        # refused, whatever this statement marks meanwhile.
+        earlier, batch = in_ids("o.declaration_id", ids)
+        _flag(
+            f"EXISTS (SELECT 1 FROM {lines} o WHERE {earlier} "
+            f"AND o.declaration_id < {lines}.declaration_id AND o.error = '' "
+            f"AND o.hospital_code = {lines}.hospital_code "
+            f"AND o.external_ref = {lines}.external_ref)",
+            LineError.ALREADY_DECLARED,
+            ids,
+            batch,
+        )
 
 
-def declaration_merge(*, declaration: Declaration) -> int:
-    """Turn the lines that passed into claims, set-based, in one INSERT … SELECT. A stay that
-    overlaps one of the same person and kind declared by another hospital goes straight to the
-    review queue and is kept out of the person's year until a reviewer decides, so that nothing
-    counts twice toward deductibles and caps."""
-    d = declaration.pk
+def declarations_merge(*, declarations: list[Declaration]) -> int:
+    """Turn the lines that passed into claims, set-based, in one INSERT … SELECT for the whole
+    batch. A stay that overlaps one of the same person and kind declared by another hospital —
+    received before, or in an earlier declaration of the batch — goes straight to the review
+    queue and is kept out of the person's year until a reviewer decides, so that nothing counts
+    twice toward deductibles and caps."""
+    ids = [d.pk for d in declarations]
     lines = DeclarationLine._meta.db_table
     claims = Claim._meta.db_table
     people = Person._meta.db_table
     hospitals = Hospital._meta.db_table
     now = timezone.now()
+    overlap_in_batch, earlier = "", []
+    if len(ids) > 1:
+        in_earlier, earlier = in_ids("o.declaration_id", ids)
+        overlap_in_batch = f"""
+                    OR EXISTS (
+                        SELECT 1 FROM {lines} o WHERE {in_earlier}
+                        AND o.declaration_id < l.declaration_id AND o.error = ''
+                        AND o.id_number = l.id_number AND o.kind = l.kind
+                        AND o.hospital_code <> l.hospital_code
+                        AND COALESCE(o.admitted, o.discharged) <= l.discharged
+                        AND o.discharged >= COALESCE(l.admitted, l.discharged)
+                    )"""
+    in_batch, batch = in_ids("l.declaration_id", ids)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -219,26 +262,26 @@ def declaration_merge(*, declaration: Declaration) -> int:
                 COALESCE(other_paid, 0), COALESCE(declared_assistance, 0), receipt_numbers,
                 CASE WHEN overlap THEN %s ELSE %s END,
                 CASE WHEN overlap THEN %s ELSE '' END,
-                '', %s, %s, %s
+                '', declaration_id, %s, %s
             FROM (
-                SELECT l.line_no, l.external_ref, l.kind, COALESCE(l.admitted, l.discharged)
-                    AS admitted, l.discharged, l.referred, l.follow_up, l.emergency,
-                    l.major_disease, l.chronic_category, l.total_cost, l.in_policy_cost,
-                    l.out_of_catalog_cost, l.basic_insurance_paid, l.critical_illness_paid,
-                    l.other_paid, l.declared_assistance, l.receipt_numbers,
-                    p.id AS pid, p.county_id AS cid, h.id AS hid,
-                    EXISTS (
+                SELECT l.declaration_id, l.line_no, l.external_ref, l.kind,
+                    COALESCE(l.admitted, l.discharged) AS admitted, l.discharged, l.referred,
+                    l.follow_up, l.emergency, l.major_disease, l.chronic_category, l.total_cost,
+                    l.in_policy_cost, l.out_of_catalog_cost, l.basic_insurance_paid,
+                    l.critical_illness_paid, l.other_paid, l.declared_assistance,
+                    l.receipt_numbers, p.id AS pid, p.county_id AS cid, h.id AS hid,
+                    (EXISTS (
                         SELECT 1 FROM {claims} o WHERE o.person_id = p.id AND o.kind = l.kind
                         AND o.hospital_id <> h.id AND o.admitted <= l.discharged
                         AND o.discharged >= COALESCE(l.admitted, l.discharged)
                         AND o.status <> %s
-                    ) AS overlap
+                    ){overlap_in_batch}) AS overlap
                 FROM {lines} l
                 JOIN {people} p ON p.id_number = l.id_number
                 JOIN {hospitals} h ON h.code = l.hospital_code
-                WHERE l.declaration_id = %s AND l.error = ''
+                WHERE {in_batch} AND l.error = ''
             ) x
-            ORDER BY line_no
+            ORDER BY declaration_id, line_no
             """,
             (
                 Claim.Source.DECLARATION,
@@ -246,30 +289,53 @@ def declaration_merge(*, declaration: Declaration) -> int:
                 Claim.Status.REVIEW,
                 Claim.Status.PENDING,
                 ReviewReason.OVERLAP_OTHER_HOSPITAL,
-                d,
                 now,
                 now,
                 Claim.Status.REJECTED,
-                d,
+                *earlier,
+                *batch,
             ),
         )
         return cursor.rowcount
 
 
-# A declaration format's own steps (claims.platform: re-sends and reversals after the checks,
-# its facts after the merge), registered by that module on import, run in the same transaction.
-_AFTER_CHECK: list = []
-_AFTER_MERGE: list = []
+@dataclass(frozen=True)
+class DeclarationFormat:
+    """A declaration format with steps of its own (claims.platform: re-sends and reversals after
+    the checks, its facts after the merge), registered by its module on import. `owns` picks
+    the format's declarations out of a batch in one query; each of those is checked and merged
+    alone, its steps in the same transaction, in its turn among the others."""
+
+    owns: Callable[[list[int]], set[int]]
+    after_check: Callable[[Declaration], None]
+    after_merge: Callable[[Declaration], None]
 
 
-def on_declaration_checked(step) -> None:
-    if step not in _AFTER_CHECK:
-        _AFTER_CHECK.append(step)
+_FORMATS: list[DeclarationFormat] = []
 
 
-def on_declaration_merged(step) -> None:
-    if step not in _AFTER_MERGE:
-        _AFTER_MERGE.append(step)
+def declaration_format_register(declaration_format: DeclarationFormat) -> None:
+    if declaration_format not in _FORMATS:
+        _FORMATS.append(declaration_format)
+
+
+def _in_turn(batch: list[Declaration]):
+    """The batch in order, as (format or None, members): a run of plain declarations together,
+    each declaration of a format alone."""
+    ids = [d.pk for d in batch]
+    owner = {pk: f for f in _FORMATS for pk in f.owns(ids)}
+    plain: list[Declaration] = []
+    for declaration in batch:
+        declaration_format = owner.get(declaration.pk)
+        if declaration_format is None:
+            plain.append(declaration)
+            continue
+        if plain:
+            yield None, plain
+            plain = []
+        yield declaration_format, [declaration]
+    if plain:
+        yield None, plain
 
 
 # Declarations of at most this many lines that wait together are checked and merged in one
@@ -303,13 +369,13 @@ def declaration_prepare(*, declaration_id: int) -> list[DecisionRun]:
             # fresh statistics the checks' and merge's joins are planned for a few rows.
             with connection.cursor() as cursor:
                 cursor.execute(f"ANALYZE {DeclarationLine._meta.db_table}")
-        for member in batch:
-            declaration_check(declaration=member)
-            for step in _AFTER_CHECK:
-                step(member)
-            declaration_merge(declaration=member)
-            for step in _AFTER_MERGE:
-                step(member)
+        for declaration_format, members in _in_turn(batch):
+            declarations_check(declarations=members)
+            if declaration_format is not None:
+                declaration_format.after_check(members[0])
+            declarations_merge(declarations=members)
+            if declaration_format is not None:
+                declaration_format.after_merge(members[0])
         ids = [member.pk for member in batch]
         Declaration.objects.filter(pk__in=ids).update(status=Declaration.Status.PROCESSING)
         claims = Claim.objects.filter(declaration_id__in=ids)
@@ -336,8 +402,9 @@ def declaration_prepare(*, declaration_id: int) -> list[DecisionRun]:
             decisionrun__in=runs, declaration_id__in=ids
         ).values_list("declaration_id", flat=True)
     )
-    for member_id in set(ids) - decided:  # every line refused: nothing to decide
-        declaration_finish(declaration_id=member_id)
+    refused_whole = sorted(set(ids) - decided)  # every line refused: nothing to decide
+    if refused_whole:
+        declarations_finish(declaration_ids=refused_whole)
     return runs
 
 
@@ -381,42 +448,69 @@ def declaration_process(*, declaration_id: int, dispatch: bool = False) -> Decla
     return Declaration.objects.get(pk=declaration_id)
 
 
-def declaration_finish(*, declaration_id: int) -> Declaration:
-    """Summarise a declaration once all its runs are done, and write its refused lines' file."""
+def declarations_finish(*, declaration_ids: list[int]) -> None:
+    """Summarise the declarations whose runs are all done, and write their refused lines' files:
+    one UPDATE for a whole batch, whatever its size."""
+    waiting = DecisionRun.declarations.through.objects.filter(
+        declaration_id__in=declaration_ids
+    ).exclude(decisionrun__status=DecisionRun.Status.DONE)
     with transaction.atomic():
-        declaration = Declaration.objects.select_for_update().get(pk=declaration_id)
-        if declaration.status != Declaration.Status.PROCESSING:
-            return declaration
-        if declaration.runs.exclude(status=DecisionRun.Status.DONE).exists():
-            return declaration
-        claims = Claim.objects.filter(declaration=declaration)
-        counts = dict(
-            claims.order_by()
-            .values_list("status")
-            .annotate(n=Count("id"))
-            .values_list("status", "n")
+        ready = list(
+            Declaration.objects.select_for_update()
+            .filter(pk__in=declaration_ids, status=Declaration.Status.PROCESSING)
+            .exclude(pk__in=waiting.values("declaration_id"))
+            .order_by("pk")
         )
-        declaration.claims_accepted = counts.get(Claim.Status.ACCEPTED, 0)
-        declaration.claims_review = counts.get(Claim.Status.REVIEW, 0)
-        declaration.lines_refused = declaration.lines.exclude(error__in=LINE_NOTES).count()
-        declaration.declared_total = claims.aggregate(s=Sum("declared_assistance"))["s"] or 0
-        declaration.computed_total = (
-            Decision.objects.filter(claim__declaration=declaration, is_current=True).aggregate(
-                s=Sum("total")
-            )["s"]
-            or 0
+        if not ready:
+            return
+        pks = [d.pk for d in ready]
+        Declaration.objects.filter(pk__in=pks).update(
+            status=Declaration.Status.DONE,
+            finished_at=timezone.now(),
+            claims_accepted=_per_declaration(
+                Claim.objects.filter(status=Claim.Status.ACCEPTED), Count("id")
+            ),
+            claims_review=_per_declaration(
+                Claim.objects.filter(status=Claim.Status.REVIEW), Count("id")
+            ),
+            declared_total=_per_declaration(Claim.objects.all(), Sum("declared_assistance")),
+            lines_refused=_per_declaration(
+                DeclarationLine.objects.exclude(error__in=LINE_NOTES), Count("id")
+            ),
+            computed_total=_per_declaration(
+                Decision.objects.filter(is_current=True), Sum("total"), "claim__declaration"
+            ),
         )
-        if declaration.lines_refused:
+        refused = Declaration.objects.filter(pk__in=pks, lines_refused__gt=0)
+        if refused:
             from claims.exports import declaration_errors_file
 
-            declaration_errors_file(declaration=declaration)
-        declaration.status = Declaration.Status.DONE
-        declaration.finished_at = timezone.now()
-        declaration.save()
-    return declaration
+            for declaration in refused:
+                declaration_errors_file(declaration=declaration)
+                declaration.save(update_fields=["error_file"])
 
 
-on_run_finished(declaration_finish)
+def _per_declaration(rows, value, path: str = "declaration"):
+    """`value` (a count or a sum) of `rows` for the declaration being updated, 0 for none."""
+    return Coalesce(
+        Subquery(
+            rows.filter(**{path: OuterRef("pk")})
+            .order_by()
+            .values(path)
+            .annotate(v=value)
+            .values("v")
+        ),
+        0,
+    )
+
+
+def declaration_finish(*, declaration_id: int) -> Declaration:
+    """Summarise one declaration once all its runs are done (`declarations_finish`)."""
+    declarations_finish(declaration_ids=[declaration_id])
+    return Declaration.objects.get(pk=declaration_id)
+
+
+on_run_finished(declarations_finish)
 
 
 def declaration_refuse(*, declaration: Declaration, reason: str) -> None:

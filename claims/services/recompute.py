@@ -449,14 +449,14 @@ def _partition_decide(part: RunPartition) -> RunPartition:
     return part
 
 
-# What closes a declaration once its last run is done: `declarations.declaration_finish`, which
-# that module registers here on import (it imports this module, so this one cannot import it;
-# importing any of claims.services loads both).
+# What closes a run's declarations once the run is done: `declarations.declarations_finish`,
+# which that module registers here on import (it imports this module, so this one cannot import
+# it; importing any of claims.services loads both).
 _DECLARATION_RUN_FINISHED: list = []
 
 
 def on_run_finished(finish) -> None:
-    """Call `finish(declaration_id=…)` for each declaration of a run once the run is done."""
+    """Call `finish(declaration_ids=[…])` with a run's declarations once the run is done."""
     if finish not in _DECLARATION_RUN_FINISHED:
         _DECLARATION_RUN_FINISHED.append(finish)
 
@@ -490,9 +490,10 @@ def run_finish(*, run_id: int) -> bool:
                     "adjustments": run.adjustments_written,
                 },
             )
-    for declaration_id in run.declarations.order_by("pk").values_list("pk", flat=True):
+    declaration_ids = list(run.declarations.order_by("pk").values_list("pk", flat=True))
+    if declaration_ids:
         for finish in _DECLARATION_RUN_FINISHED:
-            finish(declaration_id=declaration_id)
+            finish(declaration_ids=declaration_ids)
     return True
 
 

@@ -92,6 +92,15 @@ def update_by_ids(table: str, assignments: str, ids: Sequence[int], where: str =
     return count
 
 
+def in_ids(column: str, ids: Sequence[int]) -> tuple[str, list]:
+    """`column` among a few thousand `ids` at most, as SQL and its parameters: one array on
+    PostgreSQL (a statement with hundreds of placeholders is parsed anew each time), a list of
+    placeholders on SQLite."""
+    if is_postgres():
+        return f"{column} = ANY(%s)", [list(ids)]
+    return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+
 def chunks(items: Sequence, size: int = 5000):
     for start in range(0, len(items), size):
         yield items[start : start + size]

@@ -264,3 +264,91 @@ def test_small_declarations_waiting_together_are_decided_in_one_run(hospital, te
     assert refused.lines_refused == 1 and not refused.runs.exists()
     # The second's own task, arriving later, finds nothing left to do.
     assert services.declaration_prepare(declaration_id=second.pk) == []
+
+
+def _three_declarations(hospital, hospital_b, tekun, dibao):
+    """Rows whose fate depends on what an earlier declaration did: a reference declared again,
+    a reference whose first line was refused, a stay overlapping one at another hospital, and a
+    line of another hospital in a hospital's own declaration."""
+    stranger = {**line(tekun, "R1"), "id_number": "999999999999999999"}
+    return [
+        (
+            hospital,
+            [
+                line(dibao, "A1", declared_assistance="2800.00"),
+                line(tekun, "A2", admitted="2024-03-11", discharged="2024-03-12"),
+                stranger,
+            ],
+        ),
+        (
+            hospital_b,
+            [
+                line(
+                    dibao,
+                    "B1",
+                    hospital_code="H002",
+                    admitted="2024-03-05",
+                    discharged="2024-03-15",
+                ),
+                line(
+                    tekun,
+                    "A2",
+                    hospital_code="H002",
+                    admitted="2024-03-20",
+                    discharged="2024-03-22",
+                ),
+                line(tekun, "B3", admitted="2024-03-23", discharged="2024-03-24"),
+            ],
+        ),
+        (
+            hospital,
+            [line(dibao, "A1"), line(tekun, "R1", admitted="2024-03-25", discharged="2024-03-26")],
+        ),
+    ]
+
+
+def _outcome(declarations):
+    from claims.models import DeclarationLine
+
+    claims = sorted(
+        Claim.objects.values_list("hospital__code", "external_ref", "status", "review_reason")
+    )
+    errors = [
+        list(d.lines.order_by("line_no").values_list("error", flat=True)) for d in declarations
+    ]
+    assert DeclarationLine.objects.count() == 8
+    return claims, errors
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("together", [False, True], ids=["one_by_one", "in_one_batch"])
+def test_a_batch_decides_as_if_its_declarations_came_one_by_one(
+    hospital, hospital_b, tekun, dibao, together
+):
+    received = []
+    for who, rows in _three_declarations(hospital, hospital_b, tekun, dibao):
+        received.append(imports.declaration_from_rows(rows=rows, year=2024, month=3, hospital=who))
+        if not together:
+            services.declaration_process(declaration_id=received[-1].pk)
+    if together:
+        services.declaration_process(declaration_id=received[0].pk)
+        assert received[0].runs.get().declarations.count() == 3
+    for declaration in received:
+        declaration.refresh_from_db()
+        assert declaration.status == Declaration.Status.DONE
+
+    claims, errors = _outcome(received)
+    assert errors == [
+        ["", "", LineError.UNKNOWN_PERSON],
+        ["", "", LineError.HOSPITAL_MISMATCH],
+        [LineError.ALREADY_DECLARED, ""],
+    ]
+    assert claims == [
+        ("H001", "A1", Claim.Status.ACCEPTED, ""),
+        ("H001", "A2", Claim.Status.ACCEPTED, ""),
+        ("H001", "R1", Claim.Status.ACCEPTED, ""),
+        ("H002", "A2", Claim.Status.ACCEPTED, ""),
+        ("H002", "B1", Claim.Status.REVIEW, ReviewReason.OVERLAP_OTHER_HOSPITAL),
+    ]
+    assert [d.lines_refused for d in received] == [1, 1, 1]
+    assert received[2].claims_accepted == 1

@@ -1,5 +1,5 @@
 """The claim figures' rules are one list (claims.services.checks.FIGURE_RULES) read two ways:
-`claim_figures_errors` on one claim and the set-based SQL of `declaration_check` over staged
+`claim_figures_errors` on one claim and the set-based SQL of `declarations_check` over staged
 lines. Both must refuse the same claims, for the same first reason and detail."""
 
 import datetime as dt
@@ -76,7 +76,7 @@ def test_python_and_sql_refuse_the_same_lines_for_the_same_reason(hospital, teku
             kind="inpatient",
             **{**GOOD, **change},
         )
-    services.declaration_check(declaration=declaration)
+    services.declarations_check(declarations=[declaration])
     sql = {line.external_ref: (line.error, line.error_detail) for line in declaration.lines.all()}
     for ref, change in CASES.items():
         code, message = python_reason({**GOOD, **change})
